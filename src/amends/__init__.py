@@ -1,0 +1,3 @@
+"""Amends: a service-recovery engine."""
+
+__version__ = "0.1.0"

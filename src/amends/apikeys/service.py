@@ -1,0 +1,155 @@
+"""API keys: `amk_<key id>_<secret>`; only the SHA-256 of the secret is stored.
+
+Verified keys are cached in process memory for `api_key_cache_seconds` (default 5 s) so that
+the hot path of a till (validate, redeem) does not pay a database read for its credential; a
+revoked key therefore stops working everywhere within that time.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from amends.actor import Actor
+from amends.audit import service as audit
+from amends.errors import NotFound, ValidationFailed
+from amends.kit.clock import utcnow
+from amends.kit.secrets import digest, random_token, same
+from amends.models import ApiKey
+from amends.roles import API_KEY_SCOPES
+
+PREFIX = "amk_"
+
+
+class UnknownScope(ValidationFailed):
+    code, title = "unknown_scope", "Unknown API key scope"
+
+
+class ApiKeyNotFound(NotFound):
+    code, title = "api_key_not_found", "No such API key"
+
+
+@dataclass(frozen=True, slots=True)
+class NewApiKey:
+    api_key: ApiKey
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedKey:
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    scopes: frozenset[str]
+
+
+_cache: dict[str, tuple[float, VerifiedKey]] = {}
+_CACHE_MAX = 10_000
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _parse(token: str) -> tuple[uuid.UUID, str] | None:
+    if not token.startswith(PREFIX):
+        return None
+    body = token[len(PREFIX):]
+    key_hex, _, secret = body.partition("_")
+    if len(key_hex) != 32 or not secret:
+        return None
+    try:
+        return uuid.UUID(hex=key_hex), secret
+    except ValueError:
+        return None
+
+
+async def create_api_key(
+    session: AsyncSession, actor: Actor, *, name: str, scopes: list[str]
+) -> NewApiKey:
+    unknown = sorted(set(scopes) - set(API_KEY_SCOPES))
+    if unknown or not scopes:
+        raise UnknownScope(
+            f"Unknown scopes: {', '.join(unknown)}" if unknown else "Give at least one scope.",
+            allowed=sorted(API_KEY_SCOPES),
+        )
+    secret = random_token(32)
+    api_key = ApiKey(
+        organization_id=actor.organization_id,
+        name=name,
+        secret_hash=digest(secret),
+        hint=secret[:4],
+        scopes=sorted(set(scopes)),
+        created_by_user_id=actor.user_id,
+    )
+    session.add(api_key)
+    await session.flush()
+    await audit.record(
+        session, actor, action="api_key.created", object_type="api_key", object_id=api_key.id,
+        after={"name": name, "scopes": api_key.scopes},
+    )
+    return NewApiKey(api_key=api_key, token=f"{PREFIX}{api_key.id.hex}_{secret}")
+
+
+async def verify(session: AsyncSession, token: str, *, cache_seconds: float) -> VerifiedKey | None:
+    cache_key = digest(token)
+    hit = _cache.get(cache_key)
+    now = time.monotonic()
+    if hit and hit[0] > now:
+        return hit[1]
+    parsed = _parse(token)
+    if parsed is None:
+        return None
+    key_id, secret = parsed
+    api_key = await session.get(ApiKey, key_id)
+    if api_key is None or api_key.revoked_at is not None:
+        return None
+    if not same(api_key.secret_hash, digest(secret)):
+        return None
+    verified = VerifiedKey(
+        id=api_key.id,
+        organization_id=api_key.organization_id,
+        name=api_key.name,
+        scopes=frozenset(api_key.scopes),
+    )
+    if cache_seconds > 0:
+        if len(_cache) >= _CACHE_MAX:
+            _cache.clear()
+        _cache[cache_key] = (now + cache_seconds, verified)
+    return verified
+
+
+async def list_api_keys(session: AsyncSession, actor: Actor) -> list[ApiKey]:
+    return list(
+        (
+            await session.scalars(
+                select(ApiKey)
+                .where(ApiKey.organization_id == actor.organization_id)
+                .order_by(ApiKey.created_at.desc())
+            )
+        ).all()
+    )
+
+
+async def revoke_api_key(session: AsyncSession, actor: Actor, *, api_key_id: uuid.UUID) -> ApiKey:
+    api_key = await session.scalar(
+        select(ApiKey).where(
+            ApiKey.id == api_key_id, ApiKey.organization_id == actor.organization_id
+        )
+    )
+    if api_key is None:
+        raise ApiKeyNotFound()
+    if api_key.revoked_at is None:
+        await session.execute(
+            update(ApiKey).where(ApiKey.id == api_key.id).values(revoked_at=utcnow())
+        )
+        await session.refresh(api_key)
+        await audit.record(
+            session, actor, action="api_key.revoked", object_type="api_key", object_id=api_key.id
+        )
+    _cache.clear()
+    return api_key

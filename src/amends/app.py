@@ -1,0 +1,66 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from amends import __version__
+from amends.apikeys.api import router as api_keys_router
+from amends.audit.api import router as audit_router
+from amends.config import Settings, get_settings
+from amends.db import Database
+from amends.errors import install_error_handlers
+from amends.jobs.api import router as jobs_router
+from amends.jobs.loader import load_job_kinds
+from amends.jobs.worker import Worker
+from amends.kit.ratelimit import RateLimiter
+from amends.migrate import head_revision
+from amends.ops.api import router as ops_router
+from amends.ops.middleware import RequestContextMiddleware
+from amends.web.templating import HERE as WEB_DIR
+from amends.web.views import router as web_router
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = Database(settings)
+    load_job_kinds()
+    embedded = settings.embedded_worker if run_worker is None else run_worker
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        worker_task = (
+            asyncio.create_task(Worker(db, settings, name="embedded").run(stop))
+            if embedded
+            else None
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker_task is not None:
+                await worker_task
+            await db.dispose()
+
+    app = FastAPI(
+        title="Amends",
+        version=__version__,
+        summary="Service recovery: an apology and a single-use gesture, in one click.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.limiter = RateLimiter(settings)
+    app.state.head_revision = head_revision()
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    for router in (ops_router, api_keys_router, audit_router, jobs_router, web_router):
+        app.include_router(router)
+    return app

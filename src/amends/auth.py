@@ -1,0 +1,120 @@
+"""Who is calling: API keys with scopes (Bearer) or a logged-in member of staff (cookie).
+
+Cookie-authenticated requests that change something must carry the session's CSRF token, in
+the `X-CSRF-Token` header (htmx, fetch) or a `csrf_token` form field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from amends.actor import Actor
+from amends.apikeys import service as apikeys
+from amends.config import Settings
+from amends.errors import CsrfFailed, Forbidden, NotAuthenticated
+from amends.kit.secrets import same
+from amends.roles import Role, Scope
+from amends.users import service as users
+
+SESSION_COOKIE = "amends_session"
+CSRF_COOKIE = "amends_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class InvalidApiKey(NotAuthenticated):
+    code, title = "invalid_api_key", "The API key is not valid"
+
+
+class MissingScope(Forbidden):
+    code, title = "missing_scope", "The credential lacks a required scope"
+
+
+def get_session(request: Request) -> AsyncSession:
+    session: AsyncSession = request.state.session
+    return session
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def submitted_csrf_token(request: Request) -> str:
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+async def authenticate(request: Request, session: SessionDep, settings: SettingsDep) -> Actor:
+    authorization = request.headers.get("authorization", "")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise InvalidApiKey("Use `Authorization: Bearer <API key>`.")
+        key = await apikeys.verify(
+            session, token.strip(), cache_seconds=settings.api_key_cache_seconds
+        )
+        if key is None:
+            raise InvalidApiKey()
+        actor = Actor(
+            organization_id=key.organization_id,
+            kind="api_key",
+            id=key.id,
+            label=f"api key {key.name}",
+            scopes=key.scopes,
+        )
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        found = await users.session_for_token(session, cookie) if cookie else None
+        if found is None:
+            raise NotAuthenticated("Log in, or send an API key.")
+        user_session, user = found
+        if request.method not in SAFE_METHODS and not same(
+            await submitted_csrf_token(request), user_session.csrf_token
+        ):
+            raise CsrfFailed()
+        actor = Actor.for_user(
+            organization_id=user.organization_id,
+            user_id=user.id,
+            email=user.email,
+            role=Role(user.role),
+            session_id=user_session.id,
+        )
+        request.state.csrf_token = user_session.csrf_token
+        request.state.user = user
+    request.state.actor = actor
+    return actor
+
+
+Authenticated = Annotated[Actor, Depends(authenticate)]
+
+
+def require(*scopes: Scope) -> Callable[[Actor], Awaitable[Actor]]:
+    """A dependency that lets the caller through only with one of the scopes."""
+
+    async def check(actor: Authenticated) -> Actor:
+        if not any(actor.can(scope) for scope in scopes):
+            raise MissingScope(f"Needs one of: {', '.join(scopes)}.", required=list(scopes))
+        return actor
+
+    return check
+
+
+AdminCaller = Annotated[Actor, Depends(require(Scope.ADMIN))]
+AuditReader = Annotated[Actor, Depends(require(Scope.AUDIT_READ))]

@@ -1,0 +1,65 @@
+"""Settings from AMENDS_* environment variables (and a .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AMENDS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./amends.db",
+        description="SQLAlchemy URL; postgresql+asyncpg://... selects PostgreSQL.",
+    )
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
+        default="FULL",
+        description="FULL so that an acknowledged redemption survives a power cut.",
+    )
+    sqlite_busy_timeout_ms: int = 30_000
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_pool_timeout_seconds: float = 30.0
+
+    base_url: str = "http://127.0.0.1:8000"
+    cookie_secure: bool = Field(
+        default=True, description="Send the console session cookie only over HTTPS."
+    )
+    session_hours: int = 12
+    api_key_cache_seconds: float = Field(
+        default=5.0, description="How long a verified API key is trusted without a database read."
+    )
+
+    embedded_worker: bool = Field(
+        default=True, description="amends serve also runs jobs in-process."
+    )
+    worker_concurrency: int = 8
+    worker_poll_seconds: float = 0.25
+    job_lease_seconds: float = 60.0
+    job_max_attempts: int = 10
+    job_backoff_base_seconds: float = 2.0
+    job_backoff_max_seconds: float = 3600.0
+    idempotency_key_hours: int = 24
+
+    redis_url: str | None = Field(
+        default=None, description="Redis for rate limits shared by several processes."
+    )
+    login_attempts_per_minute: int = 10
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,12 @@
+"""Import every module that registers job kinds, so a worker knows all of them."""
+
+from __future__ import annotations
+
+import importlib
+
+JOB_MODULES = ("amends.jobs.tasks",)
+
+
+def load_job_kinds(extra: tuple[str, ...] = ()) -> None:
+    for name in (*JOB_MODULES, *extra):
+        importlib.import_module(name)

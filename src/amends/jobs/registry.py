@@ -1,0 +1,55 @@
+"""Job kinds: `@job("delivery.send")` registers the function that runs a job of that kind.
+
+A job function takes the job's session (its transaction commits with the job's completion)
+and the payload as keyword arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+JobFunction = Callable[..., Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobKind:
+    name: str
+    run: JobFunction
+    max_attempts: int | None
+    every: timedelta | None
+
+
+_kinds: dict[str, JobKind] = {}
+
+
+def job(
+    name: str, *, max_attempts: int | None = None, every: timedelta | None = None
+) -> Callable[[JobFunction], JobFunction]:
+    """Register a job kind; with `every`, the worker keeps one run of it scheduled."""
+
+    def register(func: JobFunction) -> JobFunction:
+        _kinds[name] = JobKind(name=name, run=func, max_attempts=max_attempts, every=every)
+        return func
+
+    return register
+
+
+def get_kind(name: str) -> JobKind | None:
+    return _kinds.get(name)
+
+
+def periodic_kinds() -> list[JobKind]:
+    return [kind for kind in _kinds.values() if kind.every is not None]
+
+
+def known_kinds() -> list[str]:
+    return sorted(_kinds)
+
+
+async def call(kind: JobKind, session: AsyncSession, payload: dict[str, Any]) -> None:
+    await kind.run(session, **payload)

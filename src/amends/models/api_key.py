@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import JSON, ForeignKey, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from amends.db import Base
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk
+
+
+class ApiKey(Base):
+    """A machine credential with scopes. Only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[UUIDPk]
+    organization_id: Mapped[OrgFk]
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    hint: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[CreatedAt]
+    revoked_at: Mapped[OptionalTimestamp]

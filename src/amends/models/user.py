@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from sqlalchemy import Boolean, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from amends.db import Base
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk
+
+
+class User(Base):
+    """A member of staff who logs in to the console."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("organization_id", "email"),)
+
+    id: Mapped[UUIDPk]
+    organization_id: Mapped[OrgFk]
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    team: Mapped[str | None] = mapped_column(String(100), default=None)
+    store: Mapped[str | None] = mapped_column(String(100), default=None)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[CreatedAt]
+    last_login_at: Mapped[OptionalTimestamp]
+
+    def __repr__(self) -> str:
+        return f"User({self.email!r}, role={self.role!r})"
+
+
+

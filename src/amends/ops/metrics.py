@@ -1,0 +1,25 @@
+"""Prometheus metrics: requests by route, job outcomes, and the queue depth at scrape time."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter(
+    "amends_http_requests_total", "HTTP requests", ["method", "route", "status"],
+    registry=REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "amends_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+JOBS_FINISHED = Counter(
+    "amends_jobs_finished_total", "Jobs run by this process, by outcome", ["kind", "outcome"],
+    registry=REGISTRY,
+)
+JOB_QUEUE = Gauge(
+    "amends_jobs", "Jobs in the table by status (read at scrape time)", ["status"],
+    registry=REGISTRY,
+)

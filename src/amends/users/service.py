@@ -1,0 +1,171 @@
+"""Staff users, their passwords and their console sessions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import anyio
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from amends.actor import Actor
+from amends.audit import service as audit
+from amends.errors import Conflict, NotAuthenticated, ValidationFailed
+from amends.kit.clock import utcnow
+from amends.kit.secrets import digest, random_token
+from amends.models import Organization, User, UserSession
+from amends.roles import Role
+
+_hasher = PasswordHasher()
+# Verifying against this keeps an unknown email as slow as a wrong password.
+_DUMMY_HASH = _hasher.hash("amends-timing-equaliser")
+
+
+class UserExists(Conflict):
+    code, title = "user_exists", "A user with this email exists in the organisation"
+
+
+class WeakPassword(ValidationFailed):
+    code, title = "weak_password", "The password is too short"
+
+
+class InvalidCredentials(NotAuthenticated):
+    code, title = "invalid_credentials", "Wrong organisation, email or password"
+
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def hash_password(password: str) -> str:
+    return await anyio.to_thread.run_sync(_hasher.hash, password)
+
+
+async def _verify(password_hash: str, password: str) -> bool:
+    def check() -> bool:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await anyio.to_thread.run_sync(check)
+
+
+async def create_user(
+    session: AsyncSession,
+    actor: Actor | None,
+    *,
+    organization_id: uuid.UUID,
+    email: str,
+    name: str,
+    role: Role,
+    password: str,
+    team: str | None = None,
+    store: str | None = None,
+) -> User:
+    email = normalise_email(email)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    exists = await session.scalar(
+        select(User.id).where(User.organization_id == organization_id, User.email == email)
+    )
+    if exists:
+        raise UserExists(f"{email} already has an account.")
+    user = User(
+        organization_id=organization_id,
+        email=email,
+        name=name,
+        role=role.value,
+        team=team,
+        store=store,
+        password_hash=await hash_password(password),
+    )
+    session.add(user)
+    await session.flush()
+    await audit.record(
+        session,
+        actor or Actor.system(organization_id, "cli"),
+        action="user.created",
+        object_type="user",
+        object_id=user.id,
+        after={"email": email, "role": role.value, "team": team, "store": store},
+    )
+    return user
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    user: User
+    token: str
+    user_session: UserSession
+
+
+async def log_in(
+    session: AsyncSession, *, organization_slug: str, email: str, password: str, hours: int
+) -> Login:
+    """Check the password and open a console session; the token goes in the cookie only."""
+    email = normalise_email(email)
+    user = await session.scalar(
+        select(User)
+        .join(Organization, Organization.id == User.organization_id)
+        .where(Organization.slug == organization_slug.strip().lower(), User.email == email)
+    )
+    ok = await _verify(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not ok or not user.active:
+        raise InvalidCredentials()
+    now = utcnow()
+    token = random_token()
+    user_session = UserSession(
+        organization_id=user.organization_id,
+        user_id=user.id,
+        token_hash=digest(token),
+        csrf_token=random_token(24),
+        expires_at=now + timedelta(hours=hours),
+    )
+    session.add(user_session)
+    user.last_login_at = now
+    await session.flush()
+    actor = Actor.for_user(
+        organization_id=user.organization_id, user_id=user.id, email=user.email,
+        role=Role(user.role),
+    )
+    await audit.record(session, actor, action="user.logged_in", object_type="user",
+                       object_id=user.id)
+    return Login(user=user, token=token, user_session=user_session)
+
+
+async def session_for_token(
+    session: AsyncSession, token: str
+) -> tuple[UserSession, User] | None:
+    row = (
+        await session.execute(
+            select(UserSession, User)
+            .join(User, User.id == UserSession.user_id)
+            .where(
+                UserSession.token_hash == digest(token),
+                UserSession.revoked_at.is_(None),
+                UserSession.expires_at > utcnow(),
+                User.active.is_(True),
+            )
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def log_out(session: AsyncSession, actor: Actor) -> None:
+    if actor.session_id is None:
+        return
+    await session.execute(
+        update(UserSession)
+        .where(UserSession.id == actor.session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    await audit.record(session, actor, action="user.logged_out", object_type="user",
+                       object_id=actor.id)

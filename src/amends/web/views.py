@@ -1,0 +1,116 @@
+"""Login, logout and the landing page of the console."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlparse
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from amends.actor import Actor
+from amends.auth import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    Authenticated,
+    SessionDep,
+    SettingsDep,
+)
+from amends.errors import CsrfFailed, TooManyAttempts
+from amends.kit.ratelimit import RateLimiter, get_limiter
+from amends.kit.secrets import random_token, same
+from amends.models import Organization
+from amends.routing import router as make_router
+from amends.users import service as users
+from amends.web.templating import render
+
+router = make_router(include_in_schema=False)
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+
+
+def _safe_next(target: str | None) -> str:
+    if not target:
+        return "/"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def _login_page(request: Request, settings_secure: bool, *, error: str | None = None,
+                status_code: int = 200, form: dict[str, str] | None = None) -> Response:
+    token = request.cookies.get(CSRF_COOKIE) or random_token(24)
+    response = render(
+        request, "login.html",
+        {"login_csrf": token, "error": error, "form": form or {},
+         "next": _safe_next(request.query_params.get("next"))},
+        status_code=status_code,
+    )
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, secure=settings_secure,
+                        samesite="lax", path="/login")
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, settings: SettingsDep) -> Response:
+    return _login_page(request, settings.cookie_secure)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def log_in(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    organization: Annotated[str, Form()],
+    email: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not same(cookie, csrf_token):
+        raise CsrfFailed()
+    client = request.client.host if request.client else "unknown"
+    limit_key = f"login:{organization.lower()}:{email.lower()}:{client}"
+    if not await limiter.allowed("login", limit_key):
+        raise TooManyAttempts(
+            "Too many failed logins; wait a minute and try again.",
+            retry_after=await limiter.retry_after("login", limit_key),
+        )
+    try:
+        login = await users.log_in(
+            session, organization_slug=organization, email=email, password=password,
+            hours=settings.session_hours,
+        )
+    except users.InvalidCredentials:
+        await limiter.hit("login", limit_key)
+        return _login_page(
+            request, settings.cookie_secure, error="Wrong organisation, email or password.",
+            status_code=401, form={"organization": organization, "email": email},
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, login.token, max_age=settings.session_hours * 3600, httponly=True,
+        secure=settings.cookie_secure, samesite="lax", path="/",
+    )
+    response.delete_cookie(CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def log_out(session: SessionDep, actor: Authenticated) -> Response:
+    await users.log_out(session, actor)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def _organization(session: SessionDep, actor: Actor) -> Organization | None:
+    return await session.get(Organization, actor.organization_id)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, session: SessionDep, actor: Authenticated) -> Response:
+    return render(request, "home.html", {"actor": actor,
+                                         "organization": await _organization(session, actor)})
