@@ -106,7 +106,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 def errors(*classes: type[AmendsError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the errors a route documents, grouped by status."""
     by_status: dict[int, list[type[AmendsError]]] = {}
-    for cls in (NotAuthenticated, ValidationFailed, *classes):
+    documented: list[type[AmendsError]] = [NotAuthenticated, ValidationFailed, *classes]
+    for cls in documented:
         by_status.setdefault(cls.status, [])
         if cls not in by_status[cls.status]:
             by_status[cls.status].append(cls)

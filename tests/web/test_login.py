@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from amends.db import Database
+from amends.roles import Role
+from tests.factories import PASSWORD, make_org, make_user
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+async def _log_in(client: httpx.AsyncClient, org: str, email: str, password: str
+                  ) -> httpx.Response:
+    page = await client.get("/login")
+    return await client.post("/login", data={
+        "organization": org, "email": email, "password": password,
+        "csrf_token": _csrf(page.text),
+    })
+
+
+async def test_a_member_of_staff_logs_in_and_sees_the_landing_page(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_org(db)
+    user = await make_user(db, tenant, role=Role.SUPERVISOR, email="Sam@Example.com")
+    response = await _log_in(client, tenant.slug, "sam@example.com", PASSWORD)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert "amends_session=" in cookie
+    assert "HttpOnly" in cookie
+    assert "Secure" in cookie
+    assert "SameSite=lax" in cookie
+    home = await client.get("/")
+    assert home.status_code == 200
+    assert f"Welcome, {user.name}" in home.text
+    assert "supervisor" in home.text
+
+
+async def test_the_landing_page_sends_strangers_to_the_login_form(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/", headers={"accept": "text/html"})
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
+
+
+async def test_a_wrong_password_is_refused_and_then_rate_limited(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_org(db)
+    await make_user(db, tenant, email="a@example.com")
+    response = await _log_in(client, tenant.slug, "a@example.com", "wrong password!")
+    assert response.status_code == 401
+    assert "Wrong organisation, email or password" in response.text
+    assert "amends_session" not in response.headers.get("set-cookie", "")
+    for _ in range(9):
+        await _log_in(client, tenant.slug, "a@example.com", "wrong password!")
+    blocked = await _log_in(client, tenant.slug, "a@example.com", PASSWORD)
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) > 0
+
+
+async def test_the_login_form_needs_its_csrf_token(client: httpx.AsyncClient,
+                                                    db: Database) -> None:
+    tenant = await make_org(db)
+    await make_user(db, tenant, email="a@example.com")
+    await client.get("/login")
+    response = await client.post("/login", data={
+        "organization": tenant.slug, "email": "a@example.com", "password": PASSWORD,
+        "csrf_token": "forged",
+    })
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed"
+
+
+async def test_cookie_requests_that_change_things_need_the_csrf_token(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_org(db)
+    await make_user(db, tenant, role=Role.ADMIN, email="admin@example.com")
+    await _log_in(client, tenant.slug, "admin@example.com", PASSWORD)
+    home = await client.get("/")
+    token = _csrf(home.text)
+    body = {"name": "From the console", "scopes": ["reports:read"]}
+    refused = await client.post("/v1/api-keys", json=body)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "csrf_failed"
+    accepted = await client.post("/v1/api-keys", json=body, headers={"X-CSRF-Token": token})
+    assert accepted.status_code == 201
+    keys = await client.get("/v1/api-keys")
+    assert [k["name"] for k in keys.json()].count("From the console") == 1
+
+
+async def test_logging_out_ends_the_session(client: httpx.AsyncClient, db: Database) -> None:
+    tenant = await make_org(db)
+    await make_user(db, tenant, email="a@example.com")
+    await _log_in(client, tenant.slug, "a@example.com", PASSWORD)
+    session_cookie = client.cookies.get("amends_session")
+    token = _csrf((await client.get("/")).text)
+    out = await client.post("/logout", data={"csrf_token": token})
+    assert out.status_code == 303
+    client.cookies.set("amends_session", session_cookie or "", domain="testserver")
+    again = await client.get("/", headers={"accept": "text/html"})
+    assert again.status_code == 303
