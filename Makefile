@@ -1,0 +1,29 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint install clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+# Creates the venv, installs, migrates a SQLite file, seeds demo data and serves on :8000.
+demo: $(BIN)/.installed
+	AMENDS_COOKIE_SECURE=false $(BIN)/amends demo --host 127.0.0.1 --port 8000
+
+# The whole suite; database tests also run on PostgreSQL when AMENDS_TEST_POSTGRES_URL is set.
+test: $(BIN)/.installed
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+
+clean:
+	rm -rf $(VENV) amends.db amends.db-wal amends.db-shm
