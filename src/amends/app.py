@@ -12,9 +12,13 @@ from fastapi.staticfiles import StaticFiles
 from amends import __version__
 from amends.apikeys.api import router as api_keys_router
 from amends.audit.api import router as audit_router
+from amends.codepools.api import router as code_pools_router
 from amends.config import Settings, get_settings
+from amends.coupons.api import router as coupons_router
+from amends.customers.api import router as customers_router
 from amends.db import Database
 from amends.errors import install_error_handlers
+from amends.incentives.api import router as incentives_router
 from amends.jobs.api import router as jobs_router
 from amends.jobs.loader import load_job_kinds
 from amends.jobs.worker import Worker
@@ -22,6 +26,7 @@ from amends.kit.ratelimit import RateLimiter
 from amends.migrate import head_revision
 from amends.ops.api import router as ops_router
 from amends.ops.middleware import RequestContextMiddleware
+from amends.redemptions.api import router as redemptions_router
 from amends.web.templating import HERE as WEB_DIR
 from amends.web.views import router as web_router
 
@@ -61,6 +66,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
-    for router in (ops_router, api_keys_router, audit_router, jobs_router, web_router):
+    for router in (ops_router, api_keys_router, audit_router, jobs_router, customers_router,
+                   incentives_router, code_pools_router, coupons_router, redemptions_router,
+                   web_router):
         app.include_router(router)
     return app

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         default=None, description="Redis for rate limits shared by several processes."
     )
     login_attempts_per_minute: int = 10
+    code_failures_per_minute: int = Field(
+        default=30,
+        description="Failed validate/redeem attempts (unknown code, wrong customer) per API key "
+        "and per client address before 429.",
+    )
 
     log_level: str = "INFO"
     log_json: bool = True

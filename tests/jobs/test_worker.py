@@ -106,7 +106,7 @@ async def test_periodic_jobs_keep_exactly_one_run_scheduled(db: Database,
         queued = (await session.scalars(
             select(Job).where(Job.kind == "maintenance.purge", Job.status == "queued"))).all()
     assert len(queued) == 1
-    assert await worker.run_until_idle() == 1
+    await worker.run_until_idle()
     async with db.transaction(write=False) as session:
         following = (await session.scalars(
             select(Job).where(Job.kind == "maintenance.purge", Job.status == "queued"))).all()

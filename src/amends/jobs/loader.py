@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-JOB_MODULES = ("amends.jobs.tasks",)
+JOB_MODULES = ("amends.jobs.tasks", "amends.redemptions.tasks")
 
 
 def load_job_kinds(extra: tuple[str, ...] = ()) -> None:

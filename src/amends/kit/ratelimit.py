@@ -24,6 +24,8 @@ class RateLimiter:
         self._limiter = MovingWindowRateLimiter(storage)
         self._items: dict[str, RateLimitItem] = {
             "login": parse(f"{settings.login_attempts_per_minute}/minute"),
+            "code_failures": parse(f"{settings.code_failures_per_minute}/minute"),
+            "audit_once": parse("1/minute"),
         }
 
     def define(self, name: str, rate: str) -> None:

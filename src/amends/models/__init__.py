@@ -2,7 +2,11 @@
 
 from amends.models.api_key import ApiKey
 from amends.models.audit_event import AuditEvent
+from amends.models.code_pool import CodePool, PoolCode, PoolImport
+from amends.models.coupon import Coupon, GiftCardEntry, Redemption, Reservation
+from amends.models.customer import Customer
 from amends.models.idempotency_key import IdempotencyKey
+from amends.models.incentive import Incentive
 from amends.models.job import Job
 from amends.models.organization import Organization
 from amends.models.user import User
@@ -11,9 +15,18 @@ from amends.models.user_session import UserSession
 __all__ = [
     "ApiKey",
     "AuditEvent",
+    "CodePool",
+    "Coupon",
+    "Customer",
+    "GiftCardEntry",
     "IdempotencyKey",
+    "Incentive",
     "Job",
     "Organization",
+    "PoolCode",
+    "PoolImport",
+    "Redemption",
+    "Reservation",
     "User",
     "UserSession",
 ]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import String
+from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base
@@ -18,4 +18,6 @@ class Organization(Base):
     default_currency: Mapped[str] = mapped_column(String(3), default="EUR")
     default_language: Mapped[str] = mapped_column(String(8), default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    code_prefix: Mapped[str | None] = mapped_column(String(6), default=None)
+    average_order_value: Mapped[int] = mapped_column(BigInteger, default=5000)
     created_at: Mapped[CreatedAt]

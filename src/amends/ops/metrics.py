@@ -23,3 +23,12 @@ JOB_QUEUE = Gauge(
     "amends_jobs", "Jobs in the table by status (read at scrape time)", ["status"],
     registry=REGISTRY,
 )
+CODE_POOL_EXHAUSTED = Counter(
+    "amends_code_pool_exhausted_total",
+    "Coupons that could not be issued because their code pool was empty (alert on this)",
+    ["pool"], registry=REGISTRY,
+)
+CODE_GUESSING_BLOCKED = Counter(
+    "amends_code_guessing_blocked_total",
+    "Validate/redeem attempts refused for too many failures", ["by"], registry=REGISTRY,
+)

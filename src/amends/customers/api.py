@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Response
+
+from amends.actor import Actor
+from amends.auth import MissingScope, SessionDep, require
+from amends.customers import service as customers
+from amends.customers.schemas import CustomerIn, CustomerOut
+from amends.errors import errors
+from amends.roles import Scope
+from amends.routing import router as make_router
+
+router = make_router(prefix="/v1/customers", tags=["customers"])
+CustomerCaller = Annotated[
+    Actor, Depends(require(Scope.COUPONS_ISSUE, Scope.CASES_WRITE, Scope.EVENTS_WRITE))
+]
+ExternalId = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+@router.put("/{external_id}", responses=errors(MissingScope))
+async def put_customer(external_id: ExternalId, body: CustomerIn, session: SessionDep,
+                       actor: CustomerCaller, response: Response) -> CustomerOut:
+    """Create or update a customer by the organisation's own id (201 when created)."""
+    customer, created = await customers.upsert_customer(
+        session, actor, external_id=external_id, data=body.model_dump()
+    )
+    if created:
+        response.status_code = 201
+    return CustomerOut.model_validate(customer)
+
+
+@router.get("/{external_id}", responses=errors(MissingScope, customers.CustomerNotFound))
+async def get_customer(external_id: ExternalId, session: SessionDep,
+                       actor: CustomerCaller) -> CustomerOut:
+    """One customer."""
+    return CustomerOut.model_validate(
+        await customers.get_customer(session, actor, external_id=external_id)
+    )
+
+
+@router.get("", responses=errors(MissingScope))
+async def search_customers(session: SessionDep, actor: CustomerCaller,
+                           q: Annotated[str, Query(min_length=1, max_length=200)],
+                           limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[CustomerOut]:
+    """Search by email, phone (E.164), external id, or the start of the name."""
+    return [CustomerOut.model_validate(c)
+            for c in await customers.search_customers(session, actor, query=q, limit=limit)]

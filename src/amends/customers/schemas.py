@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
+
+
+class CustomerIn(BaseModel):
+    email: EmailStr | None = None
+    phone: Phone | None = Field(default=None, description="E.164, e.g. +447700900123")
+    name: str | None = Field(default=None, max_length=200)
+    language: Language = "en"
+    value_tier: str = Field(default="standard", max_length=20)
+    lifetime_value: int = Field(default=0, ge=0, description="Minor units")
+    currency: Currency | None = None
+    marketing_consent: bool = False
+    tags: list[Annotated[str, StringConstraints(max_length=50)]] = Field(default_factory=list)
+
+
+class CustomerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    external_id: str
+    email: str | None
+    phone: str | None
+    name: str | None
+    language: str
+    value_tier: str
+    lifetime_value: int
+    currency: str | None
+    marketing_consent: bool
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime

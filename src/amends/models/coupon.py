@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from amends.db import Base, UTCDateTime
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk
+
+
+class Coupon(Base):
+    """A gesture issued to one customer, with a snapshot of the incentive's terms.
+
+    `status` is what happened to it: active, reserved (held by a checkout until
+    `reserved_until`), redeemed, revoked. Expiry is not a stored status: a coupon is expired
+    when `expires_at` has passed, so nothing has to run for it to expire.
+    `case_ref` is '' when the coupon belongs to no case: the uniqueness of
+    (customer, incentive, case_ref) is what makes issuing idempotent.
+    """
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "customer_id", "incentive_id", "case_ref"),
+        UniqueConstraint("organization_id", "code"),
+        UniqueConstraint("page_token"),
+        Index("ix_coupons_org_customer", "organization_id", "customer_id", "issued_at"),
+        Index("ix_coupons_org_expires", "organization_id", "status", "expires_at"),
+    )
+
+    id: Mapped[UUIDPk]
+    organization_id: Mapped[OrgFk]
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id",
+                                                                    ondelete="CASCADE"))
+    customer_external_id: Mapped[str] = mapped_column(String(100))
+    incentive_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("incentives.id",
+                                                                     ondelete="RESTRICT"))
+    case_ref: Mapped[str] = mapped_column(String(100), default="")
+    code: Mapped[str] = mapped_column(String(64))
+    page_token: Mapped[str] = mapped_column(String(64))
+    # Snapshot of the incentive's terms at issue time.
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    min_order: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    sku: Mapped[str | None] = mapped_column(String(100), default=None)
+    terms: Mapped[str] = mapped_column(Text, default="")
+    bound_to_customer: Mapped[bool] = mapped_column(Boolean, default=True)
+    face_value: Mapped[int] = mapped_column(BigInteger)
+    # Life.
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    balance: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    last_debit: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    redemption_count: Mapped[int] = mapped_column(Integer, default=0)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reserved_until: Mapped[OptionalTimestamp]
+    reservation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    redeemed_at: Mapped[OptionalTimestamp]
+    revoked_at: Mapped[OptionalTimestamp]
+    revoked_reason: Mapped[str | None] = mapped_column(String(1000), default=None)
+    reinstated_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Who, where, how.
+    channel: Mapped[str | None] = mapped_column(String(20), default=None)
+    issued_by_type: Mapped[str] = mapped_column(String(20))
+    issued_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    issued_by_label: Mapped[str] = mapped_column(String(320))
+    issued_at: Mapped[CreatedAt]
+
+
+class Redemption(Base):
+    """One use of a coupon (or one debit of a gift card), possibly voided later on a refund."""
+
+    __tablename__ = "redemptions"
+    __table_args__ = (
+        Index("ix_redemptions_org_coupon", "organization_id", "coupon_id"),
+        Index("ix_redemptions_org_created", "organization_id", "created_at"),
+    )
+
+    id: Mapped[UUIDPk]
+    organization_id: Mapped[OrgFk]
+    coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("coupons.id",
+                                                                  ondelete="CASCADE"))
+    reservation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    order_id: Mapped[str] = mapped_column(String(100))
+    order_amount: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    channel: Mapped[str] = mapped_column(String(20))
+    store_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    till_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    status: Mapped[str] = mapped_column(String(20), default="completed")
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    created_at: Mapped[CreatedAt]
+    voided_at: Mapped[OptionalTimestamp]
+    void_reason: Mapped[str | None] = mapped_column(String(1000), default=None)
+
+
+class Reservation(Base):
+    """A checkout's hold on a coupon: confirmed into a redemption, released, or timed out."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (Index("ix_reservations_held", "status", "expires_at"),)
+
+    id: Mapped[UUIDPk]
+    organization_id: Mapped[OrgFk]
+    coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("coupons.id",
+                                                                  ondelete="CASCADE"), index=True)
+    order_id: Mapped[str] = mapped_column(String(100))
+    order_amount: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str] = mapped_column(String(20))
+    store_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    till_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    status: Mapped[str] = mapped_column(String(20), default="held")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[CreatedAt]
+    finished_at: Mapped[OptionalTimestamp]
+
+
+class GiftCardEntry(Base):
+    """The gift-card ledger: the balance of a card always equals the sum of its entries."""
+
+    __tablename__ = "gift_card_entries"
+    __table_args__ = (Index("ix_gift_card_entries_coupon", "organization_id", "coupon_id"),)
+
+    id: Mapped[UUIDPk]
+    organization_id: Mapped[OrgFk]
+    coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("coupons.id",
+                                                                  ondelete="CASCADE"))
+    redemption_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    kind: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[CreatedAt]

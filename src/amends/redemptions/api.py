@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from amends.actor import Actor
+from amends.auth import MissingScope, SessionDep, require
+from amends.coupons.errors import NOT_REDEEMABLE, CouponAlreadyRedeemed
+from amends.errors import TooManyAttempts, errors
+from amends.redemptions import service as redemptions
+from amends.redemptions.guard import code_guard
+from amends.redemptions.schemas import (
+    RedeemRequest,
+    RedemptionOut,
+    ReservationOut,
+    ReserveRequest,
+    ValidateRequest,
+    Validation,
+    VoidRequest,
+)
+from amends.roles import Scope
+from amends.routing import router as make_router
+
+router = make_router(tags=["redemptions"])
+Checker = Annotated[Actor, Depends(require(Scope.REDEMPTIONS_READ, Scope.REDEMPTIONS_WRITE))]
+Redeemer = Annotated[Actor, Depends(require(Scope.REDEMPTIONS_WRITE))]
+
+
+def _order(body: RedeemRequest) -> redemptions.Order:
+    return redemptions.Order(
+        code=body.code, order_amount=body.order_amount, customer_external_id=body.customer_id,
+        currency=body.currency, order_id=body.order_id, channel=body.channel.value,
+        store_id=body.store_id, till_id=body.till_id, shipping_amount=body.shipping_amount)
+
+
+@router.post("/v1/redemptions/validate", responses=errors(MissingScope, TooManyAttempts,
+                                                          *NOT_REDEEMABLE))
+async def validate(body: ValidateRequest, request: Request, session: SessionDep,
+                   actor: Checker) -> Validation:
+    """Would this code work for this order? No side effects: answers what redeem would, with
+    the discount it would give, or the exact reason it would not."""
+    order = redemptions.Order(code=body.code, order_amount=body.order_amount,
+                              customer_external_id=body.customer_id, currency=body.currency,
+                              shipping_amount=body.shipping_amount)
+    async with code_guard(request, actor):
+        quote = await redemptions.validate(session, actor, order)
+    return Validation.of(quote.coupon, quote.discount)
+
+
+@router.post("/v1/redemptions", status_code=201,
+             responses=errors(MissingScope, TooManyAttempts, *NOT_REDEEMABLE))
+async def redeem(body: RedeemRequest, request: Request, session: SessionDep,
+                 actor: Redeemer) -> RedemptionOut:
+    """Redeem a coupon exactly once (a gift card: debit what its balance covers), in a store
+    or online, for the customer it was issued to."""
+    async with code_guard(request, actor):
+        redemption = await redemptions.redeem(session, actor, _order(body))
+    return RedemptionOut.of(redemption)
+
+
+@router.get("/v1/redemptions/{redemption_id}",
+            responses=errors(MissingScope, redemptions.RedemptionNotFound))
+async def get_redemption(redemption_id: uuid.UUID, session: SessionDep,
+                         actor: Checker) -> RedemptionOut:
+    """One redemption."""
+    return RedemptionOut.of(
+        await redemptions.get_redemption(session, actor, redemption_id=redemption_id))
+
+
+@router.post("/v1/redemptions/{redemption_id}/void", responses=errors(
+    MissingScope, redemptions.RedemptionNotFound, redemptions.RedemptionAlreadyVoided))
+async def void_redemption(redemption_id: uuid.UUID, body: VoidRequest, session: SessionDep,
+                          actor: Redeemer) -> RedemptionOut:
+    """On a refund: the coupon can be used again (until it expires), a gift card is credited."""
+    return RedemptionOut.of(await redemptions.void(session, actor, redemption_id=redemption_id,
+                                                   reason=body.reason))
+
+
+@router.post("/v1/reservations", status_code=201, responses=errors(
+    MissingScope, TooManyAttempts, redemptions.CouponNotReservable, *NOT_REDEEMABLE))
+async def reserve(body: ReserveRequest, request: Request, session: SessionDep,
+                  actor: Redeemer) -> ReservationOut:
+    """Hold a coupon for a checkout for `hold_minutes`; confirm or release it after."""
+    async with code_guard(request, actor):
+        reservation, _ = await redemptions.reserve(session, actor, _order(body),
+                                                   hold=timedelta(minutes=body.hold_minutes))
+    return ReservationOut.of(reservation)
+
+
+@router.post("/v1/reservations/{reservation_id}/confirm", status_code=201, responses=errors(
+    MissingScope, redemptions.ReservationNotFound, redemptions.ReservationExpired,
+    redemptions.ReservationReleased))
+async def confirm_reservation(reservation_id: uuid.UUID, session: SessionDep,
+                              actor: Redeemer) -> RedemptionOut:
+    """The checkout completed: the held coupon becomes the redemption."""
+    return RedemptionOut.of(
+        await redemptions.confirm(session, actor, reservation_id=reservation_id))
+
+
+@router.post("/v1/reservations/{reservation_id}/release", responses=errors(
+    MissingScope, redemptions.ReservationNotFound, CouponAlreadyRedeemed))
+async def release_reservation(reservation_id: uuid.UUID, session: SessionDep,
+                              actor: Redeemer) -> ReservationOut:
+    """The checkout was abandoned: the coupon is free again."""
+    return ReservationOut.of(
+        await redemptions.release(session, actor, reservation_id=reservation_id))

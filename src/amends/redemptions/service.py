@@ -1,0 +1,461 @@
+"""Validate, redeem, reserve, confirm, release and void: each state change is one conditional
+UPDATE, and a zero-row answer is explained by a follow-up read, never decided in Python first.
+
+Single-use coupons (percent_off, amount_off, free_item) go from active to redeemed once. Gift
+cards are debited (never below zero) until their balance is used up. Free shipping is a perk
+for a period: it can be used on every order until it expires.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, false, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from amends.actor import Actor
+from amends.audit import service as audit
+from amends.coupons import policy
+from amends.coupons.errors import (
+    CouponAlreadyRedeemed,
+    CouponExpired,
+    CouponNotFound,
+    CouponNotYetValid,
+    CouponReserved,
+    CouponRevoked,
+    CurrencyMismatch,
+    MinimumOrderNotMet,
+    WrongCustomer,
+)
+from amends.errors import AmendsError, Conflict, NotFound
+from amends.kit import codes
+from amends.kit.clock import utcnow
+from amends.kit.ids import new_id
+from amends.models import Coupon, GiftCardEntry, Redemption, Reservation
+
+
+class RedemptionNotFound(NotFound):
+    code, title = "redemption_not_found", "No such redemption"
+
+
+class RedemptionAlreadyVoided(Conflict):
+    code, title = "redemption_already_voided", "The redemption was voided already"
+
+
+class ReservationNotFound(NotFound):
+    code, title = "reservation_not_found", "No such reservation"
+
+
+class ReservationExpired(Conflict):
+    code, title = "reservation_expired", "The reservation timed out"
+
+
+class ReservationReleased(Conflict):
+    code, title = "reservation_released", "The reservation was released"
+
+
+class CouponNotReservable(Conflict):
+    code, title = "coupon_not_reservable", "Only single-use coupons can be reserved"
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """The checkout a code is presented at."""
+
+    code: str
+    order_amount: int
+    customer_external_id: str | None = None
+    currency: str | None = None
+    order_id: str = ""
+    channel: str = "in_store"
+    store_id: str | None = None
+    till_id: str | None = None
+    shipping_amount: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    coupon: Coupon
+    discount: int
+
+
+def code_candidates(text: str) -> list[str]:
+    """The stored forms a typed code may have: ours (O->0, I/L->1) and a pool's (as typed)."""
+    ours, theirs = codes.normalise(text), codes.external_form(text)
+    return [ours] if ours == theirs else [ours, theirs]
+
+
+async def find_by_code(session: AsyncSession, actor: Actor, text: str) -> Coupon | None:
+    return await session.scalar(
+        select(Coupon)
+        .where(Coupon.organization_id == actor.organization_id,
+               Coupon.code.in_(code_candidates(text)))
+        .execution_options(populate_existing=True))
+
+
+async def _last_redemption(session: AsyncSession, coupon: Coupon) -> Redemption | None:
+    return await session.scalar(
+        select(Redemption)
+        .where(Redemption.organization_id == coupon.organization_id,
+               Redemption.coupon_id == coupon.id, Redemption.status == "completed")
+        .order_by(Redemption.created_at.desc()).limit(1))
+
+
+async def explain(session: AsyncSession, coupon: Coupon | None, order: Order, now: datetime,
+                  *, check_customer: bool = True,
+                  reservation_id: uuid.UUID | None = None) -> AmendsError | None:
+    """Why this coupon cannot be used for this order now, or None when it can."""
+    if coupon is None:
+        return CouponNotFound("Check the code for typos.")
+    if check_customer and coupon.bound_to_customer and \
+            order.customer_external_id != coupon.customer_external_id:
+        return WrongCustomer(
+            "This coupon can only be used by the customer it was issued to."
+            if order.customer_external_id else
+            "This coupon is bound to a customer: send the customer's id.")
+    if coupon.status == "revoked":
+        return CouponRevoked(coupon.revoked_reason or None,
+                             revoked_at=_iso(coupon.revoked_at))
+    if coupon.status == "redeemed":
+        last = await _last_redemption(session, coupon)
+        used_at = last.created_at if last else coupon.redeemed_at
+        where = (last.store_id or last.channel) if last else None
+        detail = "The gift card's balance is used up." if coupon.kind == policy.GIFT_CARD \
+            else f"Used on {used_at:%d %B %Y at %H:%M} UTC" + (f" at {where}." if where else ".")
+        return CouponAlreadyRedeemed(detail, redeemed_at=_iso(used_at),
+                                     store_id=last.store_id if last else None,
+                                     channel=last.channel if last else None)
+    if now < coupon.valid_from:
+        return CouponNotYetValid(f"Valid from {coupon.valid_from:%d %B %Y}.",
+                                 valid_from=_iso(coupon.valid_from))
+    if coupon.expires_at <= now:
+        return CouponExpired(f"Expired on {coupon.expires_at:%d %B %Y}.",
+                             expires_at=_iso(coupon.expires_at))
+    if coupon.status == "reserved" and coupon.reserved_until is not None and \
+            coupon.reserved_until > now and coupon.reservation_id != reservation_id:
+        return CouponReserved("Another checkout holds this coupon.",
+                              reserved_until=_iso(coupon.reserved_until))
+    if order.currency and order.currency != coupon.currency:
+        return CurrencyMismatch(f"The coupon is in {coupon.currency}.", currency=coupon.currency)
+    if coupon.min_order is not None and order.order_amount < coupon.min_order:
+        return MinimumOrderNotMet(f"The order must be at least {coupon.min_order} "
+                                  f"(minor units of {coupon.currency}).",
+                                  min_order=coupon.min_order)
+    return None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _quote(coupon: Coupon, order: Order) -> int:
+    return policy.discount(coupon.kind, coupon.value, order.order_amount,
+                           balance=coupon.balance, shipping_amount=order.shipping_amount)
+
+
+async def validate(session: AsyncSession, actor: Actor, order: Order) -> Quote:
+    """What redeem would answer, without changing anything. The customer is checked only
+    when given (a till may validate before it knows who is paying)."""
+    coupon = await find_by_code(session, actor, order.code)
+    error = await explain(session, coupon, order, utcnow(),
+                          check_customer=order.customer_external_id is not None)
+    if error is not None:
+        raise error
+    assert coupon is not None
+    return Quote(coupon=coupon, discount=_quote(coupon, order))
+
+
+def _usable(order: Order, now: datetime, actor: Actor) -> list[ColumnElement[bool]]:
+    """The conditions under which a coupon may be used now, as SQL."""
+    return [
+        Coupon.organization_id == actor.organization_id,
+        Coupon.code.in_(code_candidates(order.code)),
+        Coupon.valid_from <= now,
+        Coupon.expires_at > now,
+        or_(Coupon.bound_to_customer.is_(False),
+            Coupon.customer_external_id == order.customer_external_id
+            if order.customer_external_id else false()),
+        or_(Coupon.min_order.is_(None), Coupon.min_order <= order.order_amount),
+        *([Coupon.currency == order.currency] if order.currency else []),
+    ]
+
+
+def _free(now: datetime) -> ColumnElement[bool]:
+    """Active, or held by a reservation that has timed out."""
+    return or_(Coupon.status == "active",
+               and_(Coupon.status == "reserved", Coupon.reserved_until <= now))
+
+
+async def _record(session: AsyncSession, actor: Actor, coupon: Coupon, order: Order,
+                  discount: int, now: datetime, *, reservation_id: uuid.UUID | None = None,
+                  balance_after: int | None = None) -> Redemption:
+    redemption = Redemption(
+        organization_id=actor.organization_id, coupon_id=coupon.id,
+        reservation_id=reservation_id, order_id=order.order_id,
+        order_amount=order.order_amount, discount=discount, currency=coupon.currency,
+        channel=order.channel, store_id=order.store_id, till_id=order.till_id,
+        status="completed", actor_id=actor.id, created_at=now,
+    )
+    session.add(redemption)
+    await session.flush()
+    if coupon.kind == policy.GIFT_CARD:
+        assert balance_after is not None
+        session.add(GiftCardEntry(organization_id=actor.organization_id, coupon_id=coupon.id,
+                                  redemption_id=redemption.id, kind="debit", amount=-discount,
+                                  balance_after=balance_after, created_at=now))
+    after: dict[str, Any] = {"code": coupon.code, "order_id": order.order_id,
+                             "order_amount": order.order_amount, "discount": discount,
+                             "channel": order.channel, "store_id": order.store_id}
+    if balance_after is not None:
+        after["balance_after"] = balance_after
+    await audit.record(session, actor, action="coupon.redeemed", object_type="coupon",
+                       object_id=coupon.id, after=after)
+    return redemption
+
+
+async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemption:
+    """Use a coupon once for an order, atomically."""
+    now = utcnow()
+    usable = _usable(order, now, actor)
+    coupon = (await session.scalars(
+        update(Coupon)
+        .where(*usable, _free(now), Coupon.kind.in_(policy.SINGLE_USE_KINDS))
+        .values(status="redeemed", redeemed_at=now,
+                redemption_count=Coupon.redemption_count + 1,
+                reservation_id=None, reserved_until=None)
+        .returning(Coupon)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )).one_or_none()
+    if coupon is not None:
+        return await _record(session, actor, coupon, order, _quote(coupon, order), now)
+    coupon = await find_by_code(session, actor, order.code)
+    error = await explain(session, coupon, order, now)
+    if error is not None:
+        raise error
+    assert coupon is not None
+    if coupon.kind == policy.GIFT_CARD:
+        return await _debit_gift_card(session, actor, coupon, order, now)
+    if coupon.kind == policy.FREE_SHIPPING:
+        return await _use_perk(session, actor, coupon, order, now)
+    # Usable when read, not when updated: another checkout took it in between.
+    raise CouponAlreadyRedeemed("The coupon was used a moment ago.")
+
+
+async def _debit_gift_card(session: AsyncSession, actor: Actor, coupon: Coupon, order: Order,
+                           now: datetime) -> Redemption:
+    """Debit as much of the order as the balance covers; the balance never goes below zero.
+
+    In an UPDATE every right-hand side reads the row's old values, so `last_debit` and the new
+    `balance` are computed from the same balance, under the row lock.
+    """
+    amount = order.order_amount
+    covered = case((Coupon.balance >= amount, amount), else_=Coupon.balance)
+    row = (await session.execute(
+        update(Coupon)
+        .where(Coupon.id == coupon.id, *_usable(order, now, actor), Coupon.status == "active",
+               Coupon.balance > 0)
+        .values(last_debit=covered,
+                balance=case((Coupon.balance >= amount, Coupon.balance - amount), else_=0),
+                status=case((Coupon.balance <= amount, "redeemed"), else_="active"),
+                redeemed_at=now, redemption_count=Coupon.redemption_count + 1)
+        .returning(Coupon.last_debit, Coupon.balance)
+        .execution_options(synchronize_session=False)
+    )).one_or_none()
+    if row is None or amount <= 0:
+        fresh = await find_by_code(session, actor, order.code)
+        error = await explain(session, fresh, order, now)
+        raise error or CouponAlreadyRedeemed("The gift card's balance is used up.")
+    debit, balance = int(row[0] or 0), int(row[1] or 0)
+    return await _record(session, actor, coupon, order, debit, now, balance_after=balance)
+
+
+async def _use_perk(session: AsyncSession, actor: Actor, coupon: Coupon, order: Order,
+                    now: datetime) -> Redemption:
+    result = await session.execute(
+        update(Coupon)
+        .where(Coupon.id == coupon.id, *_usable(order, now, actor), Coupon.status == "active")
+        .values(redeemed_at=now, redemption_count=Coupon.redemption_count + 1)
+        .execution_options(synchronize_session=False))
+    if not getattr(result, "rowcount", 0):
+        fresh = await find_by_code(session, actor, order.code)
+        raise await explain(session, fresh, order, now) or CouponAlreadyRedeemed()
+    return await _record(session, actor, coupon, order, _quote(coupon, order), now)
+
+
+async def get_redemption(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID
+                         ) -> Redemption:
+    redemption = await session.scalar(select(Redemption).where(
+        Redemption.id == redemption_id, Redemption.organization_id == actor.organization_id
+    ).execution_options(populate_existing=True))
+    if redemption is None:
+        raise RedemptionNotFound()
+    return redemption
+
+
+async def void(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID,
+               reason: str) -> Redemption:
+    """Undo a redemption on a refund: the coupon is usable again (until it expires), a gift
+    card gets the amount back. Each redemption is voided at most once."""
+    redemption = await get_redemption(session, actor, redemption_id=redemption_id)
+    now = utcnow()
+    result = await session.execute(
+        update(Redemption)
+        .where(Redemption.id == redemption.id, Redemption.status == "completed")
+        .values(status="voided", voided_at=now, void_reason=reason)
+        .execution_options(synchronize_session=False))
+    if not getattr(result, "rowcount", 0):
+        raise RedemptionAlreadyVoided()
+    coupon = await session.get(Coupon, redemption.coupon_id, populate_existing=True)
+    assert coupon is not None
+    after: dict[str, Any] = {"redemption_id": str(redemption.id), "discount": redemption.discount}
+    if coupon.kind == policy.GIFT_CARD:
+        balance = (await session.execute(
+            update(Coupon).where(Coupon.id == coupon.id)
+            .values(balance=Coupon.balance + redemption.discount,
+                    status=case((Coupon.status == "redeemed", "active"), else_=Coupon.status),
+                    redemption_count=Coupon.redemption_count - 1)
+            .returning(Coupon.balance).execution_options(synchronize_session=False)
+        )).scalar_one() or 0
+        session.add(GiftCardEntry(organization_id=actor.organization_id, coupon_id=coupon.id,
+                                  redemption_id=redemption.id, kind="credit",
+                                  amount=redemption.discount, balance_after=int(balance),
+                                  created_at=now))
+        after["balance_after"] = int(balance)
+    else:
+        await session.execute(
+            update(Coupon).where(Coupon.id == coupon.id)
+            .values(status=case((Coupon.status == "redeemed", "active"), else_=Coupon.status),
+                    redemption_count=Coupon.redemption_count - 1,
+                    redeemed_at=None)
+            .execution_options(synchronize_session=False))
+    await audit.record(session, actor, action="redemption.voided", object_type="coupon",
+                       object_id=coupon.id, reason=reason, after=after)
+    return await get_redemption(session, actor, redemption_id=redemption.id)
+
+
+async def reserve(session: AsyncSession, actor: Actor, order: Order, *,
+                  hold: timedelta) -> tuple[Reservation, Coupon]:
+    """Hold a single-use coupon for a checkout; another checkout gets `coupon_reserved`."""
+    now = utcnow()
+    reservation = Reservation(
+        id=new_id(), organization_id=actor.organization_id, coupon_id=uuid.UUID(int=0),
+        order_id=order.order_id, order_amount=order.order_amount, channel=order.channel,
+        store_id=order.store_id, till_id=order.till_id, status="held",
+        expires_at=now + hold, created_at=now,
+    )
+    coupon = (await session.scalars(
+        update(Coupon)
+        .where(*_usable(order, now, actor), _free(now),
+               Coupon.kind.in_(policy.SINGLE_USE_KINDS))
+        .values(status="reserved", reserved_until=now + hold, reservation_id=reservation.id)
+        .returning(Coupon)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )).one_or_none()
+    if coupon is None:
+        found = await find_by_code(session, actor, order.code)
+        error = await explain(session, found, order, now)
+        if error is not None:
+            raise error
+        assert found is not None
+        if found.kind not in policy.SINGLE_USE_KINDS:
+            raise CouponNotReservable("Gift cards and free shipping are used, not reserved.")
+        raise CouponReserved("Another checkout took the coupon a moment ago.")
+    reservation.coupon_id = coupon.id
+    session.add(reservation)
+    await session.flush()
+    await audit.record(session, actor, action="coupon.reserved", object_type="coupon",
+                       object_id=coupon.id,
+                       after={"reservation_id": str(reservation.id), "order_id": order.order_id,
+                              "until": reservation.expires_at.isoformat()})
+    return reservation, coupon
+
+
+async def get_reservation(session: AsyncSession, actor: Actor, *, reservation_id: uuid.UUID
+                          ) -> Reservation:
+    reservation = await session.scalar(select(Reservation).where(
+        Reservation.id == reservation_id, Reservation.organization_id == actor.organization_id
+    ).execution_options(populate_existing=True))
+    if reservation is None:
+        raise ReservationNotFound()
+    return reservation
+
+
+def _reservation_gone(reservation: Reservation) -> AmendsError:
+    if reservation.status == "released":
+        return ReservationReleased()
+    return ReservationExpired(
+        f"The hold ended at {reservation.expires_at:%H:%M:%S} UTC; reserve or redeem again.")
+
+
+async def confirm(session: AsyncSession, actor: Actor, *, reservation_id: uuid.UUID
+                  ) -> Redemption:
+    """Turn a held reservation into the redemption (idempotent once confirmed)."""
+    reservation = await get_reservation(session, actor, reservation_id=reservation_id)
+    if reservation.status == "confirmed":
+        existing = await session.scalar(select(Redemption).where(
+            Redemption.reservation_id == reservation.id))
+        if existing is not None:
+            return existing
+    now = utcnow()
+    coupon = (await session.scalars(
+        update(Coupon)
+        .where(Coupon.id == reservation.coupon_id, Coupon.status == "reserved",
+               Coupon.reservation_id == reservation.id, Coupon.reserved_until > now,
+               Coupon.expires_at > now)
+        .values(status="redeemed", redeemed_at=now, reservation_id=None, reserved_until=None,
+                redemption_count=Coupon.redemption_count + 1)
+        .returning(Coupon)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )).one_or_none()
+    if coupon is None:
+        raise _reservation_gone(reservation)
+    await session.execute(
+        update(Reservation).where(Reservation.id == reservation.id)
+        .values(status="confirmed", finished_at=now).execution_options(synchronize_session=False))
+    order = Order(code=coupon.code, order_amount=reservation.order_amount,
+                  customer_external_id=coupon.customer_external_id, order_id=reservation.order_id,
+                  channel=reservation.channel, store_id=reservation.store_id,
+                  till_id=reservation.till_id)
+    return await _record(session, actor, coupon, order, _quote(coupon, order), now,
+                         reservation_id=reservation.id)
+
+
+async def release(session: AsyncSession, actor: Actor, *, reservation_id: uuid.UUID
+                  ) -> Reservation:
+    """Give the coupon back to the customer (checkout abandoned)."""
+    reservation = await get_reservation(session, actor, reservation_id=reservation_id)
+    now = utcnow()
+    await session.execute(
+        update(Coupon)
+        .where(Coupon.id == reservation.coupon_id, Coupon.status == "reserved",
+               Coupon.reservation_id == reservation.id)
+        .values(status="active", reservation_id=None, reserved_until=None)
+        .execution_options(synchronize_session=False))
+    result = await session.execute(
+        update(Reservation).where(Reservation.id == reservation.id,
+                                  Reservation.status == "held")
+        .values(status="released", finished_at=now).execution_options(synchronize_session=False))
+    if getattr(result, "rowcount", 0):
+        await audit.record(session, actor, action="coupon.released", object_type="coupon",
+                           object_id=reservation.coupon_id,
+                           after={"reservation_id": str(reservation.id)})
+    elif reservation.status == "confirmed":
+        raise CouponAlreadyRedeemed("The reservation was confirmed; void the redemption.")
+    return await get_reservation(session, actor, reservation_id=reservation.id)
+
+
+async def expire_holds(session: AsyncSession) -> int:
+    """Release the holds that timed out (redeem and reserve already ignore them)."""
+    now = utcnow()
+    await session.execute(
+        update(Coupon)
+        .where(Coupon.status == "reserved", Coupon.reserved_until <= now)
+        .values(status="active", reservation_id=None, reserved_until=None)
+        .execution_options(synchronize_session=False))
+    result = await session.execute(
+        update(Reservation).where(Reservation.status == "held", Reservation.expires_at <= now)
+        .values(status="expired", finished_at=now).execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
