@@ -7,8 +7,12 @@ from dataclasses import dataclass
 
 from amends.actor import Actor
 from amends.apikeys.service import create_api_key
+from amends.coupons.service import issue_coupon
+from amends.customers.service import upsert_customer
 from amends.db import Database
-from amends.models import Organization, User
+from amends.incentives.schemas import IncentiveCreate
+from amends.incentives.service import create_incentive
+from amends.models import Coupon, Customer, Incentive, Organization, User
 from amends.organizations.service import create_organization
 from amends.roles import Role, Scope
 from amends.users.service import create_user
@@ -62,3 +66,36 @@ async def make_user(db: Database, tenant: Tenant, *, role: Role = Role.AGENT,
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def make_customer(db: Database, tenant: Tenant, *, external_id: str | None = None,
+                        **fields: object) -> Customer:
+    async with db.transaction() as session:
+        customer, _ = await upsert_customer(
+            session, Actor.system(tenant.id, "tests"),
+            external_id=external_id or f"cust-{next(_seq)}",
+            data={"email": f"c{next(_seq)}@example.com", **fields})
+    return customer
+
+
+async def make_incentive(db: Database, tenant: Tenant, *, kind: str = "amount_off",
+                         value: int = 1000, currency: str = "EUR", validity_days: int = 30,
+                         **fields: object) -> Incentive:
+    data = {"name": f"{kind} {value}", "kind": kind, "value": value, "currency": currency,
+            "validity_days": validity_days, **fields}
+    if kind == "free_item":
+        data.setdefault("sku", "SKU-1")
+    async with db.transaction() as session:
+        return await create_incentive(session, Actor.system(tenant.id, "tests"),
+                                      data=IncentiveCreate.model_validate(data))
+
+
+async def make_coupon(db: Database, tenant: Tenant, *, customer: Customer | None = None,
+                      incentive: Incentive | None = None, case_ref: str | None = None,
+                      **incentive_fields: object) -> Coupon:
+    customer = customer or await make_customer(db, tenant)
+    incentive = incentive or await make_incentive(db, tenant, **incentive_fields)  # type: ignore[arg-type]
+    async with db.transaction() as session:
+        coupon, _ = await issue_coupon(session, Actor.system(tenant.id, "tests"),
+                                       customer=customer, incentive=incentive, case_ref=case_ref)
+    return coupon

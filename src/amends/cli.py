@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -21,6 +22,8 @@ app = typer.Typer(help="Amends: make amends to a let-down customer in one click.
                   no_args_is_help=True)
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+codes_app = typer.Typer(help="Code pools of the organisation's own tills.", no_args_is_help=True)
+app.add_typer(codes_app, name="codes")
 console = Console()
 T = TypeVar("T")
 
@@ -219,5 +222,59 @@ def jobs_retry(job_id: str) -> None:
             job = await jobs.retry_dead(session, None, job_id=uuid.UUID(job_id),
                                         organization_id=None)
         console.print(f"Job {job.id} ({job.kind}) is queued again.")
+
+    _run(work)
+
+
+@codes_app.command("import")
+def codes_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    pool: Annotated[str, typer.Option(help="Pool name (created if missing).")],
+    org: Annotated[str, typer.Option(help="Organisation slug.")],
+) -> None:
+    """Stream a CSV of codes (first column) into a pool, with progress; safe to re-run."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from amends.codepools import service as pools
+    from amends.organizations.service import get_by_slug
+
+    size = file.stat().st_size
+
+    async def chunks() -> AsyncIterator[bytes]:
+        with file.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                yield block
+
+    async def work(db: Database) -> None:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+                      TransferSpeedColumn(), TimeRemainingColumn(),
+                      TextColumn("{task.fields[counts]}"), console=console) as progress:
+            task = progress.add_task(f"Importing {file.name}", total=size, counts="")
+
+            def report(consumed: int, counts: pools.ImportReport) -> None:
+                progress.update(task, completed=consumed,
+                                counts=f"added {counts.added:,} · duplicates "
+                                       f"{counts.duplicates:,} · invalid {counts.invalid:,}")
+
+            async with db.transaction() as session:
+                organization = await get_by_slug(session, org)
+                actor = Actor.system(organization.id, "cli")
+                try:
+                    target = await pools.get_pool(session, actor, name=pool)
+                except pools.CodePoolNotFound:
+                    target = await pools.create_pool(session, actor, name=pool)
+                record = await pools.import_codes(session, actor, pool=target, chunks=chunks(),
+                                                  source=file.name, progress=report)
+        console.print(f"Rows {record.rows:,}: added {record.added:,}, duplicates "
+                      f"{record.duplicates:,}, invalid {record.invalid:,}.")
+        for sample in record.invalid_samples[:10]:
+            console.print(f"  line {sample['line']}: {sample['error']} ({sample['value']!r})")
 
     _run(work)

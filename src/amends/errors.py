@@ -27,6 +27,9 @@ class AmendsError(Exception):
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         self.detail = detail or self.title
         self.extra = extra
+        # Set when the refusal itself was recorded (an audit event) in the request's
+        # transaction: that transaction then commits although the request fails.
+        self.keep_changes = False
         super().__init__(self.detail)
 
     def headers(self) -> dict[str, str]:

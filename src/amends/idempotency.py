@@ -18,7 +18,7 @@ from fastapi import Request, Response
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from amends.errors import Conflict, ValidationFailed
+from amends.errors import AmendsError, Conflict, ValidationFailed
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.secrets import digest
@@ -115,7 +115,13 @@ async def run_idempotent(
             )
         return _replay(stored)
 
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except AmendsError:
+        # A refusal that keeps its own record (see AmendsError.keep_changes) must not keep
+        # a key without a response.
+        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_id))
+        raise
     content = getattr(response, "body", None)
     if response.status_code < 400 and isinstance(content, bytes):
         actor = getattr(request.state, "actor", None)

@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from amends.auth import SAFE_METHODS
 from amends.config import Settings
 from amends.db import Database
+from amends.errors import AmendsError
 from amends.idempotency import HEADER, run_idempotent
 
 
@@ -45,6 +46,12 @@ class TransactionalRoute(APIRoute):
                         await session.rollback()
                     else:
                         await session.commit()
+                except AmendsError as error:
+                    if error.keep_changes:
+                        await session.commit()
+                    else:
+                        await session.rollback()
+                    raise
                 except BaseException:
                     await session.rollback()
                     raise

@@ -11,7 +11,6 @@ from fastapi import Request
 from amends.actor import Actor
 from amends.audit import service as audit
 from amends.coupons.errors import CouponNotFound, WrongCustomer
-from amends.db import Database
 from amends.errors import TooManyAttempts
 from amends.kit.ratelimit import RateLimiter
 from amends.ops.metrics import CODE_GUESSING_BLOCKED
@@ -27,10 +26,15 @@ async def code_guard(request: Request, actor: Actor) -> AsyncIterator[None]:
     for by, key in keys.items():
         if not await limiter.allowed("code_failures", key):
             CODE_GUESSING_BLOCKED.labels(by=by).inc()
+            error = TooManyAttempts("Too many unknown codes; wait before trying again.",
+                                    retry_after=await limiter.retry_after("code_failures", key))
             if await limiter.hit("audit_once", f"audit:{key}"):
-                await _audit_block(request.app.state.db, actor, by=by)
-            raise TooManyAttempts("Too many unknown codes; wait before trying again.",
-                                  retry_after=await limiter.retry_after("code_failures", key))
+                await audit.record(request.state.session, actor,
+                                   action="codes.guessing_blocked",
+                                   object_type="api_key" if actor.kind == "api_key" else "user",
+                                   object_id=actor.id, after={"limited_by": by})
+                error.keep_changes = True
+            raise error
     try:
         yield
     except GUESSING_SIGNS:
@@ -38,10 +42,3 @@ async def code_guard(request: Request, actor: Actor) -> AsyncIterator[None]:
             await limiter.hit("code_failures", key)
         raise
 
-
-async def _audit_block(db: Database, actor: Actor, *, by: str) -> None:
-    """Recorded in its own transaction: the refused request itself changes nothing."""
-    async with db.transaction() as session:
-        await audit.record(session, actor, action="codes.guessing_blocked",
-                           object_type="api_key" if actor.kind == "api_key" else "user",
-                           object_id=actor.id, after={"limited_by": by})
