@@ -32,6 +32,7 @@ BACKENDS = ["sqlite", "postgres"]
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: the test is about SQLite itself")
+    config.addinivalue_line("markers", "postgres_only: the test is about PostgreSQL itself")
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +76,8 @@ async def _truncate(url: str) -> None:
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
+        if request.node.get_closest_marker("postgres_only"):
+            pytest.skip("about PostgreSQL only")
         template: Path = request.getfixturevalue("sqlite_template")
         path = tmp_path / "amends.db"
         shutil.copy(template, path)

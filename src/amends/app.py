@@ -66,8 +66,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
-    for router in (ops_router, api_keys_router, audit_router, jobs_router, customers_router,
-                   incentives_router, code_pools_router, coupons_router, redemptions_router,
+    # Routes are matched in order: the tills' hot path first.
+    for router in (redemptions_router, coupons_router, customers_router, incentives_router,
+                   code_pools_router, api_keys_router, audit_router, jobs_router, ops_router,
                    web_router):
         app.include_router(router)
     return app

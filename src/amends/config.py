@@ -23,8 +23,12 @@ class Settings(BaseSettings):
         description="FULL so that an acknowledged redemption survives a power cut.",
     )
     sqlite_busy_timeout_ms: int = 30_000
-    db_pool_size: int = 10
-    db_max_overflow: int = 20
+    db_pool_size: int = Field(
+        default=20,
+        description="Connections kept open per process; size it to the requests in flight, "
+        "since connections beyond it (the overflow) are closed when returned.",
+    )
+    db_max_overflow: int = 10
     db_pool_timeout_seconds: float = 30.0
 
     base_url: str = "http://127.0.0.1:8000"

@@ -17,7 +17,7 @@ from amends.errors import AmendsError
 from amends.idempotency import HEADER, run_idempotent
 
 
-def writes_on_read() -> None:
+async def writes_on_read() -> None:
     """Marker dependency: this GET route writes (e.g. records that a page was opened)."""
 
 
@@ -42,10 +42,12 @@ class TransactionalRoute(APIRoute):
                         )
                     else:
                         response = await handler(request)
-                    if response.status_code >= 400:
-                        await session.rollback()
-                    else:
-                        await session.commit()
+                    # A session that read or wrote nothing has no transaction to end.
+                    if session.in_transaction():
+                        if response.status_code >= 400:
+                            await session.rollback()
+                        else:
+                            await session.commit()
                 except AmendsError as error:
                     if error.keep_changes:
                         await session.commit()

@@ -42,6 +42,6 @@ class RateLimiter:
         return max(1, int(stats.reset_time - time.time()))
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter

@@ -36,7 +36,9 @@ class Coupon(Base):
         UniqueConstraint("organization_id", "code"),
         UniqueConstraint("page_token"),
         Index("ix_coupons_org_customer", "organization_id", "customer_id", "issued_at"),
-        Index("ix_coupons_org_expires", "organization_id", "status", "expires_at"),
+        # Sweeps over all organisations (expiry reminders, timed-out holds); deliberately not
+        # led by organization_id, so the planner never prefers it to the code lookup.
+        Index("ix_coupons_status_expires", "status", "expires_at"),
     )
 
     id: Mapped[UUIDPk]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,7 +25,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _VALID_ID.match(incoming) else os.urandom(12).hex()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -35,9 +35,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"], (b"x-request-id", request_id.encode())
-                ]
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
@@ -49,9 +47,15 @@ class RequestContextMiddleware:
             method = scope.get("method", "")
             REQUESTS.labels(method, template, str(status)).inc()
             REQUEST_SECONDS.labels(method, template).observe(elapsed)
-            log.info(
-                "request",
-                extra={"method": method, "path": scope.get("path"), "route": template,
-                       "status": status, "ms": round(elapsed * 1000, 2)},
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "path": scope.get("path"),
+                        "route": template,
+                        "status": status,
+                        "ms": round(elapsed * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)

@@ -34,7 +34,9 @@ from amends.errors import AmendsError, Conflict, NotFound
 from amends.kit import codes
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
+from amends.kit.sql import dialect_of
 from amends.models import Coupon, GiftCardEntry, Redemption, Reservation
+from amends.redemptions import fastpath
 
 
 class RedemptionNotFound(NotFound):
@@ -219,6 +221,14 @@ async def _record(session: AsyncSession, actor: Actor, coupon: Coupon, order: Or
 async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemption:
     """Use a coupon once for an order, atomically."""
     now = utcnow()
+    if dialect_of(session) == "postgresql":
+        fast = await fastpath.redeem_single_use(
+            session, actor, codes=code_candidates(order.code), now=now,
+            customer_external_id=order.customer_external_id, order_id=order.order_id,
+            order_amount=order.order_amount, currency=order.currency, channel=order.channel,
+            store_id=order.store_id, till_id=order.till_id)
+        if fast is not None:
+            return fast
     usable = _usable(order, now, actor)
     coupon = (await session.scalars(
         update(Coupon)

@@ -154,7 +154,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('coupons', schema=None) as batch_op:
         batch_op.create_index('ix_coupons_org_customer', ['organization_id', 'customer_id', 'issued_at'], unique=False)
-        batch_op.create_index('ix_coupons_org_expires', ['organization_id', 'status', 'expires_at'], unique=False)
+        batch_op.create_index('ix_coupons_status_expires', ['status', 'expires_at'], unique=False)
 
     op.create_table('gift_card_entries',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -244,7 +244,7 @@ def downgrade() -> None:
 
     op.drop_table('gift_card_entries')
     with op.batch_alter_table('coupons', schema=None) as batch_op:
-        batch_op.drop_index('ix_coupons_org_expires')
+        batch_op.drop_index('ix_coupons_status_expires')
         batch_op.drop_index('ix_coupons_org_customer')
 
     op.drop_table('coupons')
