@@ -99,7 +99,10 @@ async def test_a_withdrawn_incentive_cannot_be_issued(client: httpx.AsyncClient,
     tenant = await make_org(db)
     admin = bearer(tenant.admin_token)
     incentive = await make_incentive(db, tenant)
-    await client.patch(f"/v1/incentives/{incentive.id}", headers=admin, json={"active": False})
+    withdrawn = await client.delete(f"/v1/incentives/{incentive.id}", headers=admin)
+    assert withdrawn.json()["active"] is False
+    listed = await client.get("/v1/incentives", headers=admin, params={"active": True})
+    assert listed.json() == []
     await make_customer(db, tenant, external_id="C-1")
     response = await client.post("/v1/coupons", headers=admin, json={
         "customer_id": "C-1", "incentive_id": str(incentive.id)})

@@ -54,3 +54,12 @@ async def update_incentive(incentive_id: uuid.UUID, body: IncentiveUpdate, sessi
     """Edit a gesture (or set `active: false` to withdraw it); issued coupons keep their terms."""
     return IncentiveOut.model_validate(await incentives.update_incentive(
         session, actor, incentive_id=incentive_id, changes=body.model_dump(exclude_unset=True)))
+
+
+@router.delete("/{incentive_id}", responses=errors(MissingScope, incentives.IncentiveNotFound))
+async def withdraw_incentive(incentive_id: uuid.UUID, session: SessionDep,
+                             actor: CatalogueEditor) -> IncentiveOut:
+    """Withdraw a gesture from the catalogue. Issued coupons stay valid; the entry is kept
+    (inactive) because coupons and reports refer to it."""
+    return IncentiveOut.model_validate(await incentives.update_incentive(
+        session, actor, incentive_id=incentive_id, changes={"active": False}))

@@ -30,7 +30,7 @@ log = logging.getLogger("amends.worker")
 
 
 class UnknownJobKind(Exception):
-    pass
+    """A job of a kind this worker has no function for (its module was not loaded)."""
 
 
 class Worker:
