@@ -11,7 +11,9 @@ from fastapi.staticfiles import StaticFiles
 
 from amends import __version__
 from amends.apikeys.api import router as api_keys_router
+from amends.approvals.api import router as approvals_router
 from amends.audit.api import router as audit_router
+from amends.cases.api import router as cases_router
 from amends.codepools.api import router as code_pools_router
 from amends.config import Settings, get_settings
 from amends.coupons.api import router as coupons_router
@@ -27,8 +29,10 @@ from amends.migrate import head_revision
 from amends.ops.api import router as ops_router
 from amends.ops.middleware import RequestContextMiddleware
 from amends.redemptions.api import router as redemptions_router
+from amends.suppressions.api import router as suppressions_router
 from amends.web.templating import HERE as WEB_DIR
 from amends.web.views import router as web_router
+from amends.webhooks.api import router as webhooks_router
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
@@ -67,8 +71,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     # Routes are matched in order: the tills' hot path first.
-    for router in (redemptions_router, coupons_router, customers_router, incentives_router,
-                   code_pools_router, api_keys_router, audit_router, jobs_router, ops_router,
+    for router in (redemptions_router, coupons_router, cases_router, approvals_router,
+                   customers_router, incentives_router, code_pools_router, suppressions_router,
+                   webhooks_router, api_keys_router, audit_router, jobs_router, ops_router,
                    web_router):
         app.include_router(router)
     return app

@@ -42,8 +42,9 @@ async def test_issuing_returns_a_readable_checked_code_and_the_terms(
     assert again.json()["code"] == coupon["code"]
     other_case = await client.post("/v1/coupons", headers=headers, json={
         "customer_id": "C-1", "incentive_id": str(incentive.id), "case_reference": "T-101"})
-    assert other_case.status_code == 201
-    assert other_case.json()["code"] != coupon["code"]
+    # A second gesture for the same customer within 30 days waits for a supervisor.
+    assert other_case.status_code == 202
+    assert other_case.json()["grounds"] == ["second_gesture"]
 
 
 async def test_fifty_concurrent_issues_make_one_coupon_and_one_code(

@@ -158,10 +158,12 @@ async def import_codes(
     async def flush() -> None:
         if not batch:
             return
+        # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs
+        # ("insertmanyvalues") and the returned ids count exactly what was new.
         result = await session.execute(
-            insert_for(session, table).values(batch).on_conflict_do_nothing()
+            insert_for(session, table).on_conflict_do_nothing().returning(table.c.id), batch
         )
-        added = int(getattr(result, "rowcount", 0) or 0)
+        added = len(result.all())
         report.added += added
         report.duplicates += len(batch) - added
         batch.clear()

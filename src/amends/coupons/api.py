@@ -4,9 +4,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Query, Response
+from fastapi.responses import JSONResponse
 
 from amends.actor import Actor
+from amends.approvals import service as approvals
+from amends.approvals.schemas import ApprovalOut
 from amends.auth import MissingScope, SessionDep, require
+from amends.cases import service as cases
 from amends.coupons import service as coupons
 from amends.coupons.errors import (
     CodePoolExhausted,
@@ -18,37 +22,55 @@ from amends.coupons.errors import (
 )
 from amends.coupons.schemas import CouponIssue, CouponOut, CouponPage, CouponReinstate, Reason
 from amends.customers import service as customers
-from amends.errors import errors
+from amends.errors import ValidationFailed, errors
 from amends.incentives import service as incentives
 from amends.kit.pagination import InvalidCursor
 from amends.roles import Scope
 from amends.routing import router as make_router
 
 router = make_router(prefix="/v1/coupons", tags=["coupons"])
+
+
+class CustomerRequired(ValidationFailed):
+    code, title = "customer_required", "Give customer_id or case_id"
+
 Issuer = Annotated[Actor, Depends(require(Scope.COUPONS_ISSUE))]
 Reader = Annotated[Actor, Depends(require(Scope.COUPONS_ISSUE, Scope.REDEMPTIONS_READ,
                                           Scope.REPORTS_READ))]
 
 
-@router.post("", status_code=201, responses=errors(
-    MissingScope, customers.CustomerNotFound, incentives.IncentiveNotFound, IncentiveInactive,
-    IncentiveEnded, CodePoolExhausted))
-async def issue_coupon(body: CouponIssue, session: SessionDep, actor: Issuer,
-                       response: Response) -> CouponOut:
-    """Issue a gesture to a customer. The same customer + incentive + case always gets the
-    same coupon and code (200 when it existed already, 201 when created)."""
+@router.post("", status_code=201, response_model=CouponOut, responses={
+    200: {"model": CouponOut, "description": "Issued before: the same coupon and code"},
+    202: {"model": ApprovalOut, "description": "Above the caller's authority: an approval "
+          "request for a supervisor"},
+    **errors(MissingScope, customers.CustomerNotFound, incentives.IncentiveNotFound,
+             IncentiveInactive, IncentiveEnded, CodePoolExhausted, cases.CaseNotFound,
+             CustomerRequired)})
+async def issue_coupon(body: CouponIssue, session: SessionDep, actor: Issuer) -> Response:
+    """Give a gesture in one click. The same customer + incentive + case always gets the same
+    coupon and code (200 when it existed, 201 when created). Above the caller's authority,
+    beyond their budget, or a second gesture for the customer within the organisation's window,
+    it answers 202 with an approval request instead."""
+    case = await cases.get_case(session, actor, case_id=body.case_id) if body.case_id else None
+    external_id = case.customer_external_id if case is not None else body.customer_id
+    if external_id is None:
+        raise CustomerRequired()
     if body.customer is not None:
         customer, _ = await customers.upsert_customer(
-            session, actor, external_id=body.customer_id, data=body.customer.model_dump())
+            session, actor, external_id=external_id, data=body.customer.model_dump())
     else:
-        customer = await customers.get_customer(session, actor, external_id=body.customer_id)
+        customer = await customers.get_customer(session, actor, external_id=external_id)
     incentive = await incentives.get_incentive(session, actor, incentive_id=body.incentive_id)
-    coupon, created = await coupons.issue_coupon(
-        session, actor, customer=customer, incentive=incentive, case_ref=body.case_reference,
-        channel=body.channel.value if body.channel else None)
-    if not created:
-        response.status_code = 200
-    return CouponOut.of(coupon)
+    given = await approvals.give_gesture(
+        session, actor, customer=customer, incentive=incentive, case=case,
+        case_ref=body.case_reference, channel=body.channel.value if body.channel else None,
+        note=body.note)
+    if given.approval is not None:
+        return JSONResponse(ApprovalOut.model_validate(given.approval).model_dump(mode="json"),
+                            status_code=202)
+    assert given.coupon is not None
+    return JSONResponse(CouponOut.of(given.coupon).model_dump(mode="json"),
+                        status_code=201 if given.created else 200)
 
 
 @router.get("", responses=errors(MissingScope, InvalidCursor))

@@ -30,7 +30,11 @@ class Channel(StrEnum):
 
 
 class CouponIssue(BaseModel):
-    customer_id: ExternalId = Field(description="The organisation's own customer id")
+    customer_id: ExternalId | None = Field(
+        default=None, description="The organisation's own customer id (or give case_id)")
+    case_id: uuid.UUID | None = Field(default=None, description="The case this gesture fixes")
+    note: str | None = Field(default=None, max_length=1000,
+                             description="Why, for the supervisor when approval is needed")
     customer: CustomerIn | None = Field(
         default=None, description="Customer details to create or update on the way")
     incentive_id: uuid.UUID

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-JOB_MODULES = ("amends.jobs.tasks", "amends.redemptions.tasks")
+JOB_MODULES = ("amends.jobs.tasks", "amends.redemptions.tasks", "amends.webhooks.tasks",
+               "amends.approvals.tasks")
 
 
 def load_job_kinds(extra: tuple[str, ...] = ()) -> None:

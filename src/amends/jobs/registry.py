@@ -16,24 +16,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 JobFunction = Callable[..., Awaitable[None]]
 
 
+FailureHook = Callable[..., Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class JobKind:
     name: str
     run: JobFunction
     max_attempts: int | None
     every: timedelta | None
+    on_failure: FailureHook | None = None
 
 
 _kinds: dict[str, JobKind] = {}
 
 
 def job(
-    name: str, *, max_attempts: int | None = None, every: timedelta | None = None
+    name: str, *, max_attempts: int | None = None, every: timedelta | None = None,
+    on_failure: FailureHook | None = None,
 ) -> Callable[[JobFunction], JobFunction]:
-    """Register a job kind; with `every`, the worker keeps one run of it scheduled."""
+    """Register a job kind; with `every`, the worker keeps one run of it scheduled.
+
+    `on_failure(session, error=..., attempts=..., dead=..., **payload)` runs in the transaction
+    that records a failed attempt, so a feature can keep its own log of attempts and errors.
+    """
 
     def register(func: JobFunction) -> JobFunction:
-        _kinds[name] = JobKind(name=name, run=func, max_attempts=max_attempts, every=every)
+        _kinds[name] = JobKind(name=name, run=func, max_attempts=max_attempts, every=every,
+                               on_failure=on_failure)
         return func
 
     return register

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -74,7 +74,8 @@ async def enqueue(
     statement = insert_for(session, Job.__table__).values(**values)
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(
-            index_elements=["dedupe_key"], index_where=Job.__table__.c.status == QUEUED
+            # The predicate must match the partial index's text for PostgreSQL to infer it.
+            index_elements=["dedupe_key"], index_where=text("status = 'queued'")
         )
     result = await session.execute(statement.returning(Job.__table__.c.id))
     inserted = result.scalar_one_or_none()

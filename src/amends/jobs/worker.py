@@ -160,6 +160,10 @@ class Worker:
                     base=self.settings.job_backoff_base_seconds,
                     maximum=self.settings.job_backoff_max_seconds,
                 )
+                kind = get_kind(job.kind)
+                if status is not None and kind is not None and kind.on_failure is not None:
+                    await kind.on_failure(session, error=error, attempts=job.attempts,
+                                          dead=status == jobs.DEAD, **job.payload)
         except Exception:
             log.exception("could not record a job failure", extra={"job_id": str(job.id)})
             return

@@ -2,6 +2,8 @@
 
 from amends.models.api_key import ApiKey
 from amends.models.audit_event import AuditEvent
+from amends.models.authority import Approval, AuthorityLimit, BudgetUsage
+from amends.models.case import Case, CaseEvent, Reason
 from amends.models.code_pool import CodePool, PoolCode, PoolImport
 from amends.models.coupon import Coupon, GiftCardEntry, Redemption, Reservation
 from amends.models.customer import Customer
@@ -11,10 +13,16 @@ from amends.models.job import Job
 from amends.models.organization import Organization
 from amends.models.user import User
 from amends.models.user_session import UserSession
+from amends.models.webhook import Suppression, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
+    "Approval",
     "AuditEvent",
+    "AuthorityLimit",
+    "BudgetUsage",
+    "Case",
+    "CaseEvent",
     "CodePool",
     "Coupon",
     "Customer",
@@ -25,8 +33,12 @@ __all__ = [
     "Organization",
     "PoolCode",
     "PoolImport",
+    "Reason",
     "Redemption",
     "Reservation",
+    "Suppression",
     "User",
     "UserSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, String
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base
@@ -20,4 +22,7 @@ class Organization(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     code_prefix: Mapped[str | None] = mapped_column(String(6), default=None)
     average_order_value: Mapped[int] = mapped_column(BigInteger, default=5000)
+    second_gesture_window_days: Mapped[int] = mapped_column(Integer, default=30)
+    approval_hours: Mapped[int] = mapped_column(Integer, default=72)
+    recommendation_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[CreatedAt]

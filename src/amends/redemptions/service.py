@@ -37,6 +37,7 @@ from amends.kit.ids import new_id
 from amends.kit.sql import dialect_of
 from amends.models import Coupon, GiftCardEntry, Redemption, Reservation
 from amends.redemptions import fastpath
+from amends.webhooks import service as webhooks
 
 
 class RedemptionNotFound(NotFound):
@@ -215,13 +216,20 @@ async def _record(session: AsyncSession, actor: Actor, coupon: Coupon, order: Or
         after["balance_after"] = balance_after
     await audit.record(session, actor, action="coupon.redeemed", object_type="coupon",
                        object_id=coupon.id, after=after)
+    await webhooks.emit(session, actor.organization_id, "coupon.redeemed",
+                        {"redemption_id": str(redemption.id), "coupon_id": str(coupon.id),
+                         "customer_id": coupon.customer_external_id,
+                         "case_reference": coupon.case_ref or None, **after})
     return redemption
 
 
 async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemption:
     """Use a coupon once for an order, atomically."""
     now = utcnow()
-    if dialect_of(session) == "postgresql":
+    # The one-statement path cannot write webhook deliveries in its statement; when someone
+    # subscribed to redemptions, the transactional path below writes both together.
+    if dialect_of(session) == "postgresql" and not await webhooks.wants(
+            session, actor.organization_id, "coupon.redeemed"):
         fast = await fastpath.redeem_single_use(
             session, actor, codes=code_candidates(order.code), now=now,
             customer_external_id=order.customer_external_id, order_id=order.order_id,

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from amends.customers.schemas import Currency
+
+
+class ApprovalOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    status: str = Field(description="pending, granted, refused or expired")
+    customer_external_id: str
+    incentive_id: uuid.UUID
+    case_id: uuid.UUID | None
+    face_value: int
+    currency: str
+    grounds: list[str]
+    explanation: str
+    note: str | None
+    history: dict[str, Any]
+    requested_by_label: str
+    decided_by_label: str | None
+    decision_reason: str | None
+    decided_at: datetime | None
+    coupon_id: uuid.UUID | None
+    expires_at: datetime
+    created_at: datetime
+
+
+class ApprovalPage(BaseModel):
+    items: list[ApprovalOut]
+    next_cursor: str | None
+
+
+class Decision(BaseModel):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+Subject = Annotated[str, StringConstraints(
+    pattern=r"^(role:(agent|supervisor|manager|admin|auditor|api_key)|(user|api_key):[0-9a-f-]{36})$")]
+
+
+class LimitIn(BaseModel):
+    subject: Subject = Field(description="role:agent, role:api_key, user:<id> or api_key:<id>")
+    currency: Currency
+    max_gesture: int | None = Field(default=None, ge=0)
+    daily_budget: int | None = Field(default=None, ge=0)
+    monthly_budget: int | None = Field(default=None, ge=0)
+    incentive_ids: list[uuid.UUID] | None = None
+
+
+class LimitOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    subject: str
+    currency: str
+    max_gesture: int | None
+    daily_budget: int | None
+    monthly_budget: int | None
+    incentive_ids: list[str] | None

@@ -1,0 +1,47 @@
+"""Which gesture fits this case: the catalogue, filtered to what the caller may give, ranked by
+the organisation's rules (data it edits, see `cases.policy.DEFAULT_RULES`)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from amends.actor import Actor
+from amends.approvals import policy as authority
+from amends.approvals.service import limits_for
+from amends.cases import policy
+from amends.cases.service import get_case
+from amends.coupons import policy as coupon_policy
+from amends.models import Customer, Incentive, Organization
+
+
+async def recommendations(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,
+                          limit: int = 5) -> list[tuple[Incentive, policy.Recommendation]]:
+    case = await get_case(session, actor, case_id=case_id)
+    customer = await session.get(Customer, case.customer_id)
+    organization = await session.get(Organization, actor.organization_id)
+    assert customer is not None
+    assert organization is not None
+    currency = customer.currency or organization.default_currency
+    incentives = (await session.scalars(select(Incentive).where(
+        Incentive.organization_id == actor.organization_id, Incentive.active.is_(True),
+        Incentive.currency == currency))).all()
+    limits = await limits_for(session, actor, currency)
+    options, by_id = [], {}
+    for incentive in incentives:
+        face_value = coupon_policy.face_value(
+            incentive.kind, incentive.value, average_order_value=organization.average_order_value)
+        if not authority.may_give(limits, face_value=face_value, incentive_id=str(incentive.id)):
+            continue
+        options.append(policy.Option(id=str(incentive.id), name=incentive.name,
+                                     kind=incentive.kind, face_value=face_value,
+                                     currency=incentive.currency,
+                                     reasons=tuple(incentive.reasons)))
+        by_id[str(incentive.id)] = incentive
+    situation = policy.Situation(reason=case.reason, severity=case.severity,
+                                 tier=customer.value_tier, lifetime_value=customer.lifetime_value,
+                                 currency=currency)
+    ranked = policy.recommend(options, situation, organization.recommendation_rules, limit=limit)
+    return [(by_id[r.option.id], r) for r in ranked]

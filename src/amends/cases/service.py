@@ -1,0 +1,258 @@
+"""Cases: the four steps of service recovery (apologise, review, fix and follow up, document),
+with a timeline of everything that happened."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from amends.actor import Actor
+from amends.audit import service as audit
+from amends.cases import policy
+from amends.errors import Conflict, NotFound, ValidationFailed
+from amends.kit.clock import utcnow
+from amends.kit.pagination import Page, decode_cursor, encode_cursor
+from amends.models import Case, CaseEvent, Coupon, Customer, Reason, Redemption
+from amends.suppressions import service as suppressions
+from amends.webhooks import service as webhooks
+
+DEFAULT_REASONS = {
+    "late_delivery": "Late delivery", "lost_parcel": "Lost parcel",
+    "damaged_item": "Damaged item", "billing_error": "Billing error",
+    "refused_coupon": "Refused coupon", "poor_service": "Poor service",
+}
+STEP_FIELDS = {
+    "apologised": ("apology",),
+    "reviewing": ("root_cause", "responsible_party", "notes"),
+    "fixed": ("remedy",),
+    "followed_up": ("notes",),
+    "closed": ("summary",),
+}
+
+
+class CaseNotFound(NotFound):
+    code, title = "case_not_found", "No such case"
+
+
+class UnknownReason(ValidationFailed):
+    code, title = "unknown_reason", "Not one of the organisation's reasons"
+
+
+class InvalidCaseTransition(Conflict):
+    code, title = "invalid_case_transition", "The case cannot move to that step"
+
+
+class SkipReasonRequired(ValidationFailed):
+    code, title = "skip_reason_required", "Say why steps are skipped"
+
+
+class CaseNotClosed(Conflict):
+    code, title = "case_not_closed", "Only a closed case can be reopened"
+
+
+async def reasons(session: AsyncSession, organization_id: uuid.UUID) -> dict[str, str]:
+    rows = (await session.scalars(select(Reason).where(
+        Reason.organization_id == organization_id, Reason.active.is_(True)))).all()
+    return {r.key: r.label for r in rows} or dict(DEFAULT_REASONS)
+
+
+async def set_reason(session: AsyncSession, actor: Actor, *, key: str, label: str,
+                     active: bool) -> Reason:
+    reason = await session.scalar(select(Reason).where(
+        Reason.organization_id == actor.organization_id, Reason.key == key))
+    if reason is None:
+        if not await session.scalar(select(Reason.id).where(
+                Reason.organization_id == actor.organization_id).limit(1)):
+            # The first custom reason replaces the defaults: keep them as editable rows.
+            for default_key, default_label in DEFAULT_REASONS.items():
+                if default_key != key:
+                    session.add(Reason(organization_id=actor.organization_id, key=default_key,
+                                       label=default_label))
+        reason = Reason(organization_id=actor.organization_id, key=key, label=label,
+                        active=active)
+        session.add(reason)
+    else:
+        reason.label, reason.active = label, active
+    await session.flush()
+    await audit.record(session, actor, action="reason.saved", object_type="reason",
+                       object_id=key, after={"label": label, "active": active})
+    return reason
+
+
+async def add_event(session: AsyncSession, case: Case, actor: Actor | None, *, kind: str,
+                    summary: str, data: dict[str, Any] | None = None) -> CaseEvent:
+    event = CaseEvent(organization_id=case.organization_id, case_id=case.id, kind=kind,
+                      summary=summary[:500], data=data or {},
+                      actor_label=actor.label if actor else "amends")
+    session.add(event)
+    await session.flush()
+    return event
+
+
+def _public(case: Case) -> dict[str, Any]:
+    return {"id": str(case.id), "reference": case.reference,
+            "customer_id": case.customer_external_id, "reason": case.reason,
+            "severity": case.severity, "channel": case.channel, "state": case.state,
+            "conversation_ref": case.conversation_ref}
+
+
+async def open_case(session: AsyncSession, actor: Actor, *, customer: Customer, reason: str,
+                    severity: int, channel: str, conversation_ref: str | None,
+                    summary: str = "") -> Case:
+    known = await reasons(session, actor.organization_id)
+    if reason not in known:
+        raise UnknownReason(f"Use one of: {', '.join(sorted(known))}.", reasons=sorted(known))
+    case = Case(
+        organization_id=actor.organization_id, reference=_reference(),
+        customer_id=customer.id, customer_external_id=customer.external_id, reason=reason,
+        severity=severity, channel=channel, conversation_ref=conversation_ref, state="open",
+        summary=summary, skipped={}, opened_by_type=actor.kind, opened_by_id=actor.id,
+        opened_by_label=actor.label, opened_at=utcnow(),
+    )
+    session.add(case)
+    await session.flush()
+    await add_event(session, case, actor, kind="opened",
+                    summary=f"Case opened: {known[reason]}, severity {severity}, via {channel}",
+                    data={"summary": summary} if summary else {})
+    await audit.record(session, actor, action="case.opened", object_type="case",
+                       object_id=case.id, after=_public(case))
+    await suppressions.add(session, customer)
+    await webhooks.emit(session, actor.organization_id, "case.opened", _public(case))
+    return case
+
+
+def _reference() -> str:
+    return "C-" + secrets.token_hex(4).upper()
+
+
+async def get_case(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,
+                   lock: bool = False) -> Case:
+    query = select(Case).where(Case.id == case_id,
+                               Case.organization_id == actor.organization_id)
+    if lock:
+        query = query.with_for_update()
+    case = await session.scalar(query.execution_options(populate_existing=True))
+    if case is None:
+        raise CaseNotFound()
+    return case
+
+
+async def list_cases(session: AsyncSession, actor: Actor, *, customer_external_id: str | None,
+                     state: str | None, cursor: str | None, limit: int) -> Page[Case]:
+    query = select(Case).where(Case.organization_id == actor.organization_id)
+    if customer_external_id:
+        query = query.where(Case.customer_external_id == customer_external_id)
+    if state:
+        query = query.where(Case.state == state)
+    if cursor:
+        query = query.where(Case.id < decode_cursor(cursor))
+    rows = list((await session.scalars(query.order_by(Case.id.desc()).limit(limit + 1))).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(items=rows, next_cursor=encode_cursor(rows[-1].id) if more and rows else None)
+
+
+async def add_note(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,
+                   text: str) -> CaseEvent:
+    case = await get_case(session, actor, case_id=case_id)
+    return await add_event(session, case, actor, kind="note", summary=text)
+
+
+async def move(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID, to: str,
+               details: dict[str, Any], skip_reason: str | None) -> Case:
+    """Take the case to a later step. Steps in between are skipped, which needs a reason."""
+    case = await get_case(session, actor, case_id=case_id)
+    try:
+        skipped = policy.steps_between(case.state, to)
+    except policy.InvalidTransition as exc:
+        raise InvalidCaseTransition(str(exc), state=case.state) from exc
+    if skipped and not (skip_reason or "").strip():
+        raise SkipReasonRequired(f"Moving to {to} skips {', '.join(skipped)}.",
+                                 skipped=skipped)
+    before = case.state
+    now = utcnow()
+    values: dict[str, Any] = {"state": to}
+    fields = {k: v for k, v in details.items() if k in STEP_FIELDS.get(to, ()) and v}
+    if to == "reviewing":
+        values.update({k: fields[k] for k in ("root_cause", "responsible_party") if k in fields})
+    if to == "fixed":
+        values["fixed_at"] = now
+        if "remedy" in fields:
+            values["remedy"] = fields["remedy"]
+    if to == "closed":
+        values["closed_at"] = now
+        if "summary" in fields:
+            values["summary"] = fields["summary"]
+    if skipped:
+        values["skipped"] = {**case.skipped, **dict.fromkeys(skipped, skip_reason)}
+    result = await session.execute(
+        update(Case).where(Case.id == case.id, Case.state == before).values(**values)
+        .execution_options(synchronize_session=False))
+    if not getattr(result, "rowcount", 0):
+        raise InvalidCaseTransition("The case changed meanwhile; reload it.")
+    case = await get_case(session, actor, case_id=case_id)
+    summary = f"{before} → {to}" + (f" (skipped {', '.join(skipped)}: {skip_reason})"
+                                    if skipped else "")
+    await add_event(session, case, actor, kind="state_changed", summary=summary,
+                    data={"from": before, "to": to, "skipped": skipped, **fields})
+    await audit.record(session, actor, action="case.state_changed", object_type="case",
+                       object_id=case.id, before={"state": before},
+                       after={"state": to, **fields}, reason=skip_reason)
+    await webhooks.emit(session, actor.organization_id, "case.state_changed",
+                        {**_public(case), "from": before})
+    if to == "closed":
+        customer = await session.get(Customer, case.customer_id)
+        assert customer is not None
+        await suppressions.remove_if_no_open_case(session, customer)
+    return case
+
+
+async def reopen(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,
+                 reason: str) -> Case:
+    case = await get_case(session, actor, case_id=case_id)
+    result = await session.execute(
+        update(Case).where(Case.id == case.id, Case.state == "closed")
+        .values(state=policy.REOPENED_STATE, closed_at=None,
+                reopened_count=Case.reopened_count + 1)
+        .execution_options(synchronize_session=False))
+    if not getattr(result, "rowcount", 0):
+        raise CaseNotClosed(f"The case is {case.state}.")
+    case = await get_case(session, actor, case_id=case_id)
+    await add_event(session, case, actor, kind="reopened", summary=f"Reopened: {reason}")
+    await audit.record(session, actor, action="case.reopened", object_type="case",
+                       object_id=case.id, reason=reason)
+    await webhooks.emit(session, actor.organization_id, "case.state_changed",
+                        {**_public(case), "from": "closed"})
+    customer = await session.get(Customer, case.customer_id)
+    assert customer is not None
+    await suppressions.add(session, customer)
+    return case
+
+
+async def timeline(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID
+                   ) -> list[CaseEvent]:
+    """The case's own events, with the redemptions of its coupons merged in, oldest first.
+    (Redemptions are read here rather than copied to the case: tills redeem on a hot path.)"""
+    case = await get_case(session, actor, case_id=case_id)
+    events = list((await session.scalars(select(CaseEvent).where(
+        CaseEvent.organization_id == actor.organization_id, CaseEvent.case_id == case.id)
+        .order_by(CaseEvent.id))).all())
+    used = (await session.execute(
+        select(Redemption, Coupon.name).join(Coupon, Coupon.id == Redemption.coupon_id).where(
+            Coupon.organization_id == actor.organization_id,
+            Coupon.customer_id == case.customer_id, Coupon.case_ref == case.reference))).all()
+    for redemption, name in used:
+        where = redemption.store_id or redemption.channel
+        verb = "voided" if redemption.status == "voided" else "redeemed"
+        events.append(CaseEvent(
+            id=redemption.id, organization_id=case.organization_id, case_id=case.id,
+            kind=f"coupon_{verb}", created_at=redemption.voided_at or redemption.created_at,
+            summary=f"{name} {verb} at {where}: {redemption.discount / 100:.2f} "
+                    f"{redemption.currency} off order {redemption.order_id}",
+            data={"redemption_id": str(redemption.id), "coupon_id": str(redemption.coupon_id)},
+            actor_label="till"))
+    return sorted(events, key=lambda e: (e.created_at, e.id))

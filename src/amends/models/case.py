@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from amends.db import Base, UTCDateTime
+from amends.kit.clock import utcnow
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk
+
+
+class Reason(Base):
+    """A reason category the organisation uses for cases (late delivery, lost parcel, ...)."""
+
+    __tablename__ = "reasons"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+
+    id: Mapped[UUIDPk]
+    organization_id: Mapped[OrgFk]
+    key: Mapped[str] = mapped_column(String(50))
+    label: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Case(Base):
+    """One let-down customer, taken through the four steps of service recovery.
+
+    state: open -> apologised -> reviewing -> fixed -> followed_up -> closed; any step can be
+    skipped (with a reason) and a closed case can be reopened.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_org_customer", "organization_id", "customer_id", "opened_at"),
+        Index("ix_cases_org_state", "organization_id", "state", "opened_at"),
+        UniqueConstraint("organization_id", "reference"),
+    )
+
+    id: Mapped[UUIDPk]
+    organization_id: Mapped[OrgFk]
+    reference: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id",
+                                                                    ondelete="CASCADE"))
+    customer_external_id: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(50))
+    severity: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(20))
+    conversation_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    state: Mapped[str] = mapped_column(String(20), default="open")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    root_cause: Mapped[str | None] = mapped_column(String(100), default=None)
+    responsible_party: Mapped[str | None] = mapped_column(String(200), default=None)
+    remedy: Mapped[str | None] = mapped_column(Text, default=None)
+    skipped: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    opened_by_type: Mapped[str] = mapped_column(String(20))
+    opened_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    opened_by_label: Mapped[str] = mapped_column(String(320))
+    opened_at: Mapped[CreatedAt]
+    fixed_at: Mapped[OptionalTimestamp]
+    closed_at: Mapped[OptionalTimestamp]
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CaseEvent(Base):
+    """The case timeline: everything that happened, in order."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case", "organization_id", "case_id", "id"),)
+
+    id: Mapped[UUIDPk]
+    organization_id: Mapped[OrgFk]
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(String(500))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor_label: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[CreatedAt]

@@ -1,0 +1,157 @@
+"""Outbound webhooks (Standard Webhooks): an event becomes one delivery per subscribed endpoint,
+written in the transaction of the change and sent by a job with retries and backoff."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from standardwebhooks.webhooks import Webhook
+
+from amends.actor import Actor
+from amends.audit import service as audit
+from amends.errors import NotFound
+from amends.jobs import service as jobs
+from amends.kit.clock import utcnow
+from amends.models import WebhookDelivery, WebhookEndpoint
+
+EVENT_TYPES = (
+    "case.opened", "case.state_changed", "coupon.issued", "coupon.redeemed",
+    "approval.requested", "approval.decided", "suppression.added", "suppression.removed",
+)
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+class WebhookEndpointNotFound(NotFound):
+    code, title = "webhook_endpoint_not_found", "No such webhook endpoint"
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+async def create_endpoint(session: AsyncSession, actor: Actor, *, url: str,
+                          event_types: list[str], description: str = "") -> WebhookEndpoint:
+    endpoint = WebhookEndpoint(organization_id=actor.organization_id, url=url,
+                               secret=new_secret(), event_types=sorted(set(event_types)),
+                               description=description)
+    session.add(endpoint)
+    await session.flush()
+    forget_subscribers()
+    await audit.record(session, actor, action="webhook_endpoint.created",
+                       object_type="webhook_endpoint", object_id=endpoint.id,
+                       after={"url": url, "event_types": endpoint.event_types})
+    return endpoint
+
+
+async def list_endpoints(session: AsyncSession, actor: Actor) -> list[WebhookEndpoint]:
+    return list((await session.scalars(select(WebhookEndpoint).where(
+        WebhookEndpoint.organization_id == actor.organization_id)
+        .order_by(WebhookEndpoint.created_at))).all())
+
+
+async def list_deliveries(session: AsyncSession, actor: Actor, *, endpoint_id: uuid.UUID,
+                          limit: int = 100) -> list[WebhookDelivery]:
+    endpoint = await session.scalar(select(WebhookEndpoint).where(
+        WebhookEndpoint.id == endpoint_id,
+        WebhookEndpoint.organization_id == actor.organization_id))
+    if endpoint is None:
+        raise WebhookEndpointNotFound()
+    return list((await session.scalars(select(WebhookDelivery).where(
+        WebhookDelivery.organization_id == actor.organization_id,
+        WebhookDelivery.endpoint_id == endpoint_id)
+        .order_by(WebhookDelivery.created_at.desc()).limit(limit))).all())
+
+
+_subscribers: dict[tuple[uuid.UUID, str], tuple[float, bool]] = {}
+SUBSCRIBER_CACHE_SECONDS = 5.0
+
+
+async def wants(session: AsyncSession, organization_id: uuid.UUID, event_type: str) -> bool:
+    """Whether any endpoint of the organisation takes this event (cached for a few seconds;
+    only the redemption hot path asks, to know whether it must write deliveries)."""
+    now = time.monotonic()
+    hit = _subscribers.get((organization_id, event_type))
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    rows = (await session.execute(select(WebhookEndpoint.event_types).where(
+        WebhookEndpoint.organization_id == organization_id,
+        WebhookEndpoint.active.is_(True)))).scalars().all()
+    answer = any(not types or event_type in types for types in rows)
+    _subscribers[(organization_id, event_type)] = (now + SUBSCRIBER_CACHE_SECONDS, answer)
+    return answer
+
+
+def forget_subscribers() -> None:
+    _subscribers.clear()
+
+
+async def emit(session: AsyncSession, organization_id: uuid.UUID, event_type: str,
+               data: dict[str, Any]) -> None:
+    """Queue `event_type` for every active endpoint that wants it (in the caller's transaction)."""
+    assert event_type in EVENT_TYPES, event_type
+    endpoints = (await session.scalars(select(WebhookEndpoint).where(
+        WebhookEndpoint.organization_id == organization_id,
+        WebhookEndpoint.active.is_(True)))).all()
+    now = utcnow()
+    for endpoint in endpoints:
+        if endpoint.event_types and event_type not in endpoint.event_types:
+            continue
+        event_id = f"msg_{uuid.uuid4().hex}"
+        delivery = WebhookDelivery(
+            organization_id=organization_id, endpoint_id=endpoint.id, event_id=event_id,
+            event_type=event_type, created_at=now,
+            payload={"type": event_type, "timestamp": now.isoformat(), "data": data},
+        )
+        session.add(delivery)
+        await session.flush()
+        await jobs.enqueue(session, "webhooks.deliver", organization_id=organization_id,
+                           payload={"delivery_id": str(delivery.id)})
+
+
+def signed_headers(secret: str, event_id: str, when: datetime, body: str) -> dict[str, str]:
+    signature = Webhook(secret).sign(event_id, when, body)
+    return {"webhook-id": event_id, "webhook-timestamp": str(int(when.timestamp())),
+            "webhook-signature": signature, "content-type": "application/json"}
+
+
+async def deliver(session: AsyncSession, *, delivery_id: str) -> None:
+    """POST the event, signed; any answer but 2xx raises, so the job retries with backoff.
+    The `webhook-id` stays the same across retries, so receivers can drop duplicates."""
+    delivery = await session.get(WebhookDelivery, uuid.UUID(delivery_id))
+    if delivery is None or delivery.status == "delivered":
+        return
+    endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
+    if endpoint is None or not endpoint.active:
+        return
+    body = json.dumps(delivery.payload, separators=(",", ":"))
+    headers = signed_headers(endpoint.secret, delivery.event_id, utcnow(), body)
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        response = await client.post(endpoint.url, content=body, headers=headers)
+    await session.execute(
+        update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
+        .values(attempts=WebhookDelivery.attempts + 1, response_status=response.status_code)
+        .execution_options(synchronize_session=False))
+    if not response.is_success:
+        raise RuntimeError(f"{endpoint.url} answered {response.status_code}")
+    await session.execute(
+        update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
+        .values(status="delivered", delivered_at=utcnow(), last_error=None)
+        .execution_options(synchronize_session=False))
+
+
+async def record_failure(session: AsyncSession, *, delivery_id: str, error: str, attempts: int,
+                         dead: bool) -> None:
+    await session.execute(
+        update(WebhookDelivery).where(WebhookDelivery.id == uuid.UUID(delivery_id))
+        .values(attempts=attempts, last_error=error[:2000],
+                status="failed" if dead else "retrying")
+        .execution_options(synchronize_session=False))
