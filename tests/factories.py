@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from amends.actor import Actor
 from amends.apikeys.service import create_api_key
+from amends.approvals.service import set_limit as save_limit
 from amends.coupons.service import issue_coupon
 from amends.customers.service import upsert_customer
 from amends.db import Database
@@ -15,7 +16,7 @@ from amends.incentives.service import create_incentive
 from amends.models import Coupon, Customer, Incentive, Organization, User
 from amends.organizations.service import create_organization
 from amends.roles import Role, Scope
-from amends.users.service import create_user
+from amends.users.service import create_user, log_in
 
 PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
@@ -81,8 +82,8 @@ async def make_customer(db: Database, tenant: Tenant, *, external_id: str | None
 async def make_incentive(db: Database, tenant: Tenant, *, kind: str = "amount_off",
                          value: int = 1000, currency: str = "EUR", validity_days: int = 30,
                          **fields: object) -> Incentive:
-    data = {"name": f"{kind} {value}", "kind": kind, "value": value, "currency": currency,
-            "validity_days": validity_days, **fields}
+    data = {"name": fields.pop("name", f"{kind} {value}"), "kind": kind, "value": value,
+            "currency": currency, "validity_days": validity_days, **fields}
     if kind == "free_item":
         data.setdefault("sku", "SKU-1")
     async with db.transaction() as session:
@@ -99,3 +100,24 @@ async def make_coupon(db: Database, tenant: Tenant, *, customer: Customer | None
         coupon, _ = await issue_coupon(session, Actor.system(tenant.id, "tests"),
                                        customer=customer, incentive=incentive, case_ref=case_ref)
     return coupon
+
+
+async def staff_headers(db: Database, user: User, *, password: str = PASSWORD) -> dict[str, str]:
+    """Headers a logged-in member of staff sends: the session cookie and the CSRF token."""
+    organization = None
+    async with db.transaction() as session:
+        organization = await session.get(Organization, user.organization_id)
+        assert organization is not None
+        login = await log_in(session, organization_slug=organization.slug, email=user.email,
+                             password=password, hours=24 * 365)
+    return {"Cookie": f"amends_session={login.token}",
+            "X-CSRF-Token": login.user_session.csrf_token}
+
+
+async def set_limit(db: Database, tenant: Tenant, *, subject: str, currency: str = "EUR",
+                    max_gesture: int | None = None, daily_budget: int | None = None,
+                    monthly_budget: int | None = None) -> None:
+    async with db.transaction() as session:
+        await save_limit(session, Actor.system(tenant.id, "tests"), subject=subject,
+                         currency=currency, max_gesture=max_gesture, daily_budget=daily_budget,
+                         monthly_budget=monthly_budget, incentive_ids=None)

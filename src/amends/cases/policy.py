@@ -105,7 +105,7 @@ def recommend(options: list[Option], situation: Situation, rules: dict[str, Any]
         why = [f"worth {option.face_value / 100:.2f} {option.currency} for a target of "
                f"{target / 100:.2f} (severity {situation.severity}, {situation.tier} customer)"]
         if option.reasons:
-            score += 15
+            score += 25
             why.insert(0, f"made for {situation.reason.replace('_', ' ')}")
         if option.kind in preferred:
             score += 20
