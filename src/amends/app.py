@@ -28,6 +28,7 @@ from amends.kit.ratelimit import RateLimiter
 from amends.migrate import head_revision
 from amends.ops.api import router as ops_router
 from amends.ops.middleware import RequestContextMiddleware
+from amends.organizations.api import router as organization_router
 from amends.redemptions.api import router as redemptions_router
 from amends.suppressions.api import router as suppressions_router
 from amends.web.templating import HERE as WEB_DIR
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     # Routes are matched in order: the tills' hot path first.
     for router in (redemptions_router, coupons_router, cases_router, approvals_router,
                    customers_router, incentives_router, code_pools_router, suppressions_router,
-                   webhooks_router, api_keys_router, audit_router, jobs_router, ops_router,
-                   web_router):
+                   webhooks_router, organization_router, api_keys_router, audit_router,
+                   jobs_router, ops_router, web_router):
         app.include_router(router)
     return app

@@ -201,3 +201,23 @@ async def test_recommendations_are_within_the_callers_authority(
     admin_view = (await client.get(f"/v1/cases/{case['id']}/recommendations",
                                    headers=bearer(tenant.admin_token))).json()
     assert [r["name"] for r in admin_view] == ["Sorry 80", "Sorry 10"]
+
+
+async def test_brand_rules_are_data_the_organisation_edits(client: httpx.AsyncClient,
+                                                           db: Database) -> None:
+    tenant = await make_org(db)
+    admin = bearer(tenant.admin_token)
+    await make_customer(db, tenant, external_id="C-1")
+    await make_incentive(db, tenant, kind="amount_off", value=1000, name="10 off")
+    await make_incentive(db, tenant, kind="free_shipping", value=900, name="Free shipping")
+    case = await _open(client, admin, severity=2)
+    before = (await client.get(f"/v1/cases/{case['id']}/recommendations", headers=admin)).json()
+    assert before[0]["name"] == "10 off"
+    saved = await client.patch("/v1/organization", headers=admin, json={
+        "recommendation_rules": {"brand": {"exclude_kinds": ["amount_off", "percent_off"],
+                                           "note": "No money-off for this brand"}}})
+    assert saved.status_code == 200
+    after = (await client.get(f"/v1/cases/{case['id']}/recommendations", headers=admin)).json()
+    assert [r["name"] for r in after] == ["Free shipping"]
+    bad = await client.patch("/v1/organization", headers=admin, json={"code_prefix": "OIL"})
+    assert bad.status_code == 422

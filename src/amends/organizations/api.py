@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from amends.actor import Actor
+from amends.audit import service as audit
+from amends.auth import AdminCaller, Authenticated, MissingScope, SessionDep
+from amends.errors import errors
+from amends.models import Organization
+from amends.routing import router as make_router
+
+router = make_router(prefix="/v1/organization", tags=["organisation"])
+
+
+class OrganizationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    default_currency: str
+    default_language: str
+    timezone: str
+    code_prefix: str | None
+    average_order_value: int
+    second_gesture_window_days: int
+    approval_hours: int
+    recommendation_rules: dict[str, Any]
+
+
+class OrganizationUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    code_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{1,6}$")] | None = (
+        Field(default=None, description="Crockford base32, 1-6 characters, put before codes"))
+    average_order_value: int | None = Field(default=None, gt=0,
+                                            description="Values a percent-off gesture")
+    second_gesture_window_days: int | None = Field(default=None, ge=0, le=3650)
+    approval_hours: int | None = Field(default=None, ge=1, le=24 * 90)
+    recommendation_rules: dict[str, Any] | None = Field(
+        default=None, description="severity_value, tier_multiplier, lifetime_value_steps, "
+        "brand {exclude_kinds, prefer_kinds, note}, reasons {<reason>: {...}}")
+
+
+async def _load(session: SessionDep, actor: Actor) -> Organization:
+    organization = await session.get(Organization, actor.organization_id)
+    assert organization is not None
+    return organization
+
+
+@router.get("", responses=errors())
+async def get_organization(session: SessionDep, actor: Authenticated) -> OrganizationOut:
+    """The caller's organisation and its settings."""
+    return OrganizationOut.model_validate(await _load(session, actor))
+
+
+@router.patch("", responses=errors(MissingScope))
+async def update_organization(body: OrganizationUpdate, session: SessionDep,
+                              actor: AdminCaller) -> OrganizationOut:
+    """Change settings: code prefix, average order, second-gesture window, approval expiry and
+    the recommendation rules (brand rules included)."""
+    organization = await _load(session, actor)
+    changes = body.model_dump(exclude_unset=True)
+    before = {k: getattr(organization, k) for k in changes}
+    for key, value in changes.items():
+        setattr(organization, key, value)
+    await session.flush()
+    await audit.record(session, actor, action="organization.updated",
+                       object_type="organization", object_id=organization.id,
+                       before=before, after=changes)
+    return OrganizationOut.model_validate(organization)
