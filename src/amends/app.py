@@ -19,6 +19,7 @@ from amends.config import Settings, get_settings
 from amends.coupons.api import router as coupons_router
 from amends.customers.api import router as customers_router
 from amends.db import Database
+from amends.delivery.api import router as delivery_router
 from amends.errors import install_error_handlers
 from amends.incentives.api import router as incentives_router
 from amends.jobs.api import router as jobs_router
@@ -31,6 +32,7 @@ from amends.ops.middleware import RequestContextMiddleware
 from amends.organizations.api import router as organization_router
 from amends.redemptions.api import router as redemptions_router
 from amends.suppressions.api import router as suppressions_router
+from amends.web.coupon_page import router as coupon_page_router
 from amends.web.templating import HERE as WEB_DIR
 from amends.web.views import router as web_router
 from amends.webhooks.api import router as webhooks_router
@@ -75,6 +77,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     for router in (redemptions_router, coupons_router, cases_router, approvals_router,
                    customers_router, incentives_router, code_pools_router, suppressions_router,
                    webhooks_router, organization_router, api_keys_router, audit_router,
-                   jobs_router, ops_router, web_router):
+                   delivery_router, jobs_router, ops_router, coupon_page_router, web_router):
         app.include_router(router)
     return app

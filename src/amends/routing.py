@@ -17,14 +17,20 @@ from amends.errors import AmendsError
 from amends.idempotency import HEADER, run_idempotent
 
 
+async def writes_on_read() -> None:
+    """Marker dependency: this GET route writes (the coupon page records that it was opened),
+    so on SQLite its transaction takes the write lock from the start."""
+
+
 class TransactionalRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        writes_on_get = any(d.call is writes_on_read for d in self.dependant.dependencies)
 
         async def run_in_transaction(request: Request) -> Response:
             db: Database = request.app.state.db
             settings: Settings = request.app.state.settings
-            write = request.method not in SAFE_METHODS
+            write = writes_on_get or request.method not in SAFE_METHODS
             key = request.headers.get(HEADER) if request.method == "POST" else None
             factory = db.write_sessions if write else db.read_sessions
             async with factory() as session:

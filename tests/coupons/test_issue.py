@@ -25,7 +25,8 @@ async def test_issuing_returns_a_readable_checked_code_and_the_terms(
                                      terms="One order, not with other offers.")
     response = await client.post("/v1/coupons", headers=headers, json={
         "customer_id": "C-1", "customer": {"email": "Ann@Example.com", "name": "Ann"},
-        "incentive_id": str(incentive.id), "case_reference": "T-100", "channel": "email"})
+        "incentive_id": str(incentive.id), "case_reference": "T-100", "channel": "email",
+        "deliver": False})
     assert response.status_code == 201, response.text
     coupon = response.json()
     assert codes.is_valid(codes.normalise(coupon["code"]))

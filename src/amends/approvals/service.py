@@ -323,6 +323,7 @@ async def decide(session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID,
         await session.flush()
         if created:
             await _announce_coupon(session, requester, coupon, case)
+            await _deliver_granted(session, actor, coupon, case, approval.channel)
     await audit.record(session, actor, action="approval.granted" if grant else "approval.refused",
                        object_type="approval", object_id=approval.id, reason=reason,
                        after=_public(approval))
@@ -332,6 +333,23 @@ async def decide(session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID,
                         summary=f"{'Granted' if grant else 'Refused'} by {actor.label}: {reason}",
                         data={"approval_id": str(approval.id)})
     return approval
+
+
+async def _deliver_granted(session: AsyncSession, actor: Actor, coupon: Coupon,
+                           case: Case | None, channel: str | None) -> None:
+    """A granted gesture goes to the customer as the agent's click would have sent it; if it
+    cannot be sent, the grant stands and the case says why."""
+    from amends.delivery import service as delivery
+
+    if case is None and channel is None:
+        return
+    try:
+        await delivery.deliver(session, actor, coupon=coupon, case=case,
+                               channel=delivery.BY_CONVERSATION.get(channel) if channel else None)
+    except (delivery.NoAddressForChannel, delivery.ChannelNotConfigured) as problem:
+        if case is not None:
+            await add_event(session, case, actor, kind="delivery_failed",
+                            summary=f"Could not send the granted gesture: {problem.detail}")
 
 
 async def expire_pending(session: AsyncSession) -> int:

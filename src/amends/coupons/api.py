@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from amends.actor import Actor
@@ -22,6 +22,7 @@ from amends.coupons.errors import (
 )
 from amends.coupons.schemas import CouponIssue, CouponOut, CouponPage, CouponReinstate, Reason
 from amends.customers import service as customers
+from amends.delivery import service as delivery
 from amends.errors import ValidationFailed, errors
 from amends.incentives import service as incentives
 from amends.kit.pagination import InvalidCursor
@@ -45,8 +46,9 @@ Reader = Annotated[Actor, Depends(require(Scope.COUPONS_ISSUE, Scope.REDEMPTIONS
           "request for a supervisor"},
     **errors(MissingScope, customers.CustomerNotFound, incentives.IncentiveNotFound,
              IncentiveInactive, IncentiveEnded, CodePoolExhausted, cases.CaseNotFound,
-             CustomerRequired)})
-async def issue_coupon(body: CouponIssue, session: SessionDep, actor: Issuer) -> Response:
+             CustomerRequired, delivery.NoAddressForChannel, delivery.ChannelNotConfigured)})
+async def issue_coupon(body: CouponIssue, request: Request, session: SessionDep,
+                       actor: Issuer) -> Response:
     """Give a gesture in one click. The same customer + incentive + case always gets the same
     coupon and code (200 when it existed, 201 when created). Above the caller's authority,
     beyond their budget, or a second gesture for the customer within the organisation's window,
@@ -69,6 +71,10 @@ async def issue_coupon(body: CouponIssue, session: SessionDep, actor: Issuer) ->
         return JSONResponse(ApprovalOut.model_validate(given.approval).model_dump(mode="json"),
                             status_code=202)
     assert given.coupon is not None
+    if given.created and body.deliver and (case is not None or body.channel is not None):
+        channel = delivery.BY_CONVERSATION.get(body.channel.value) if body.channel else None
+        await delivery.deliver(session, actor, coupon=given.coupon, channel=channel, case=case,
+                               base_url=request.app.state.settings.base_url)
     return JSONResponse(CouponOut.of(given.coupon).model_dump(mode="json"),
                         status_code=201 if given.created else 200)
 

@@ -40,6 +40,9 @@ class CouponIssue(BaseModel):
     incentive_id: uuid.UUID
     case_reference: Annotated[str, StringConstraints(max_length=100)] | None = None
     channel: Channel | None = None
+    deliver: bool = Field(default=True, description=(
+        "Send it to the customer at once (on `channel`, else the case's conversation "
+        "channel); nothing is sent when neither is known"))
 
 
 class Reason(BaseModel):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -21,6 +21,8 @@ class CustomerIn(BaseModel):
     currency: Currency | None = None
     marketing_consent: bool = False
     tags: list[Annotated[str, StringConstraints(max_length=50)]] = Field(default_factory=list)
+    opted_out_channels: list[Literal["email", "sms", "whatsapp", "helpdesk", "webhook"]] = Field(
+        default_factory=list, description="Channels the customer asked not to be contacted on")
 
 
 class CustomerOut(BaseModel):
@@ -37,5 +39,6 @@ class CustomerOut(BaseModel):
     currency: str | None
     marketing_consent: bool
     tags: list[str]
+    opted_out_channels: list[str]
     created_at: datetime
     updated_at: datetime

@@ -13,7 +13,7 @@ from amends.errors import NotFound
 from amends.models import Customer
 
 FIELDS = ("email", "phone", "name", "language", "value_tier", "lifetime_value", "currency",
-          "marketing_consent", "tags")
+          "marketing_consent", "tags", "opted_out_channels")
 
 
 class CustomerNotFound(NotFound):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 JOB_MODULES = ("amends.jobs.tasks", "amends.redemptions.tasks", "amends.webhooks.tasks",
-               "amends.approvals.tasks")
+               "amends.approvals.tasks", "amends.delivery.tasks")
 
 
 def load_job_kinds(extra: tuple[str, ...] = ()) -> None:

@@ -7,6 +7,7 @@ from amends.models.case import Case, CaseEvent, Reason
 from amends.models.code_pool import CodePool, PoolCode, PoolImport
 from amends.models.coupon import Coupon, GiftCardEntry, Redemption, Reservation
 from amends.models.customer import Customer
+from amends.models.delivery import ChannelConfig, Delivery, MessageTemplate
 from amends.models.idempotency_key import IdempotencyKey
 from amends.models.incentive import Incentive
 from amends.models.job import Job
@@ -23,13 +24,16 @@ __all__ = [
     "BudgetUsage",
     "Case",
     "CaseEvent",
+    "ChannelConfig",
     "CodePool",
     "Coupon",
     "Customer",
+    "Delivery",
     "GiftCardEntry",
     "IdempotencyKey",
     "Incentive",
     "Job",
+    "MessageTemplate",
     "Organization",
     "PoolCode",
     "PoolImport",

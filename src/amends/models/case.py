@@ -62,6 +62,9 @@ class Case(Base):
     fixed_at: Mapped[OptionalTimestamp]
     closed_at: Mapped[OptionalTimestamp]
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    feedback_score: Mapped[int | None] = mapped_column(Integer, default=None)
+    feedback_comment: Mapped[str | None] = mapped_column(Text, default=None)
+    feedback_at: Mapped[OptionalTimestamp]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -74,6 +74,7 @@ class Coupon(Base):
     revoked_at: Mapped[OptionalTimestamp]
     revoked_reason: Mapped[str | None] = mapped_column(String(1000), default=None)
     reinstated_count: Mapped[int] = mapped_column(Integer, default=0)
+    reminded_at: Mapped[OptionalTimestamp]
     # Who, where, how.
     channel: Mapped[str | None] = mapped_column(String(20), default=None)
     issued_by_type: Mapped[str] = mapped_column(String(20))

@@ -34,5 +34,7 @@ class Customer(Base):
     currency: Mapped[str | None] = mapped_column(String(3), default=None)
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Channels the customer asked not to be contacted on (e.g. ["sms"]).
+    opted_out_channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -24,5 +24,6 @@ class Organization(Base):
     average_order_value: Mapped[int] = mapped_column(BigInteger, default=5000)
     second_gesture_window_days: Mapped[int] = mapped_column(Integer, default=30)
     approval_hours: Mapped[int] = mapped_column(Integer, default=72)
+    reminder_days: Mapped[int] = mapped_column(Integer, default=3)
     recommendation_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[CreatedAt]

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+
+from amends.actor import Actor
+from amends.audit import service as audit
+from amends.auth import AdminCaller, MissingScope, SessionDep, require
+from amends.coupons import service as coupons
+from amends.coupons.errors import CouponNotFound
+from amends.delivery import service as delivery
+from amends.delivery import templates
+from amends.delivery.schemas import (
+    ChannelIn,
+    ChannelOut,
+    DeliveryOut,
+    DeliveryRequest,
+    PreviewOut,
+    PreviewRequest,
+    TemplateIn,
+)
+from amends.errors import ValidationFailed, errors
+from amends.models import Case, Customer, MessageTemplate
+from amends.roles import Scope
+from amends.routing import router as make_router
+
+router = make_router(tags=["delivery"])
+Sender = Annotated[Actor, Depends(require(Scope.COUPONS_ISSUE))]
+TemplateEditor = Annotated[Actor, Depends(require(Scope.CATALOGUE_WRITE))]
+
+
+def _base_url(request: Request) -> str:
+    return str(request.app.state.settings.base_url)
+
+
+@router.post("/v1/coupons/{coupon_id}/deliveries", status_code=201, responses=errors(
+    MissingScope, CouponNotFound, delivery.NoAddressForChannel, delivery.ChannelNotConfigured))
+async def deliver_coupon(coupon_id: uuid.UUID, body: DeliveryRequest, request: Request,
+                         session: SessionDep, actor: Sender) -> DeliveryOut:
+    """Send the gesture to the customer (default: on the case's conversation channel);
+    `copy` returns the message for the agent to paste."""
+    coupon = await coupons.get_coupon(session, actor, coupon_id=coupon_id)
+    return DeliveryOut.model_validate(await delivery.deliver(
+        session, actor, coupon=coupon, channel=body.channel, base_url=_base_url(request)))
+
+
+@router.get("/v1/coupons/{coupon_id}/deliveries", responses=errors(MissingScope, CouponNotFound))
+async def coupon_deliveries(coupon_id: uuid.UUID, session: SessionDep,
+                            actor: Sender) -> list[DeliveryOut]:
+    """Every message sent for the coupon, with its status."""
+    coupon = await coupons.get_coupon(session, actor, coupon_id=coupon_id)
+    return [DeliveryOut.model_validate(d)
+            for d in await delivery.list_for_coupon(session, actor, coupon_id=coupon.id)]
+
+
+@router.get("/v1/deliveries/{delivery_id}", responses=errors(MissingScope,
+                                                             delivery.DeliveryNotFound))
+async def get_delivery(delivery_id: uuid.UUID, session: SessionDep, actor: Sender
+                       ) -> DeliveryOut:
+    """One delivery: queued, sent, delivered, failed or bounced, and when it was opened."""
+    return DeliveryOut.model_validate(
+        await delivery.get_delivery(session, actor, delivery_id=delivery_id))
+
+
+@router.post("/v1/deliveries/{delivery_id}/resend", status_code=201, responses=errors(
+    MissingScope, delivery.DeliveryNotFound, delivery.NoAddressForChannel,
+    delivery.ChannelNotConfigured))
+async def resend(delivery_id: uuid.UUID, body: DeliveryRequest, request: Request,
+                 session: SessionDep, actor: Sender) -> DeliveryOut:
+    """Send again, on another channel if given (e.g. after a failed SMS)."""
+    return DeliveryOut.model_validate(await delivery.resend(
+        session, actor, delivery_id=delivery_id, channel=body.channel,
+        base_url=_base_url(request)))
+
+
+@router.post("/v1/delivery-callbacks/twilio/{delivery_id}",
+             responses=errors(delivery.DeliveryNotFound, delivery.InvalidCallbackSignature))
+async def twilio_status(delivery_id: uuid.UUID, request: Request, session: SessionDep
+                        ) -> DeliveryOut:
+    """Status callbacks of the SMS/WhatsApp provider (signed with `X-Twilio-Signature`)."""
+    form = await request.form()
+    params = {k: str(v) for k, v in form.items()}
+    url = f"{_base_url(request).rstrip('/')}{request.url.path}"
+    return DeliveryOut.model_validate(await delivery.provider_status(
+        session, delivery_id=delivery_id, url=url, params=params,
+        signature=request.headers.get("x-twilio-signature", "")))
+
+
+@router.put("/v1/channels/{channel}", responses=errors(MissingScope, delivery.UnknownChannel))
+async def save_channel(channel: str, body: ChannelIn, session: SessionDep,
+                       actor: AdminCaller) -> ChannelOut:
+    """Configure a channel: email {host, port, security: starttls|tls|none, username,
+    password, from_address}; sms/whatsapp {account_sid, auth_token, from_number, base_url};
+    helpdesk {base_url, email, api_token}; webhook {url, secret}."""
+    config = await delivery.save_channel(session, actor, channel=channel,
+                                         settings=body.settings, active=body.active)
+    return ChannelOut(channel=config.channel, active=config.active,
+                      configured=sorted(config.settings))
+
+
+@router.put("/v1/templates", responses=errors(MissingScope, templates.InvalidTemplate))
+async def save_template(body: TemplateIn, session: SessionDep, actor: TemplateEditor
+                        ) -> TemplateIn:
+    """Set the wording of a message (Jinja2, sandboxed; variables: customer_name, apology,
+    gesture, code, expires, page_url, terms, case_reference)."""
+    templates.render(body.subject, body.body_text, body.body_html, _SAMPLE)
+    key = str(body.incentive_id) if body.incentive_id else ""
+    row = await session.scalar(select(MessageTemplate).where(
+        MessageTemplate.organization_id == actor.organization_id,
+        MessageTemplate.kind == body.kind, MessageTemplate.channel == body.channel,
+        MessageTemplate.language == body.language, MessageTemplate.incentive_key == key))
+    if row is None:
+        row = MessageTemplate(organization_id=actor.organization_id, kind=body.kind,
+                              channel=body.channel, language=body.language, incentive_key=key,
+                              body_text=body.body_text)
+        session.add(row)
+    row.subject, row.body_text, row.body_html = body.subject, body.body_text, body.body_html
+    await session.flush()
+    await audit.record(session, actor, action="template.saved", object_type="template",
+                       object_id=row.id, after=body.model_dump(mode="json"))
+    return body
+
+
+@router.post("/v1/templates/preview", responses=errors(MissingScope, CouponNotFound,
+                                                       templates.InvalidTemplate))
+async def preview(body: PreviewRequest, request: Request, session: SessionDep,
+                  actor: Sender) -> PreviewOut:
+    """Render a message for a coupon without sending it; SMS length and segments shown."""
+    coupon = await coupons.get_coupon(session, actor, coupon_id=body.coupon_id)
+    customer = await session.get(Customer, coupon.customer_id)
+    assert customer is not None
+    case = await session.scalar(select(Case).where(
+        Case.organization_id == actor.organization_id, Case.reference == coupon.case_ref)
+    ) if coupon.case_ref else None
+    override = None
+    if body.body_text is not None:
+        override = (body.subject or "", body.body_text, body.body_html)
+    elif body.subject is not None or body.body_html is not None:
+        raise ValidationFailed("Give body_text to preview a draft.")
+    rendered = await delivery.render_for(session, coupon=coupon, customer=customer, case=case,
+                                         channel=body.channel, kind=body.kind,
+                                         base_url=_base_url(request), override=override)
+    sms = templates.sms_segments(rendered.text) if body.channel in ("sms", "whatsapp") else None
+    return PreviewOut(subject=rendered.subject, body_text=rendered.text,
+                      body_html=rendered.html, sms=sms)
+
+
+_SAMPLE = {"customer_name": "Ann", "apology": templates.DEFAULT_APOLOGY,
+           "gesture": "10.00 EUR off your next order", "code": "7KQ4M-2XD9R-TW3K8",
+           "expires": "Friday 27 November 2026, 12:00 UTC", "page_url": "https://x/c/t",
+           "terms": "", "case_reference": "C-1"}

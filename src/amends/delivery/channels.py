@@ -1,0 +1,166 @@
+"""Channel adapters behind one interface: `send(message, settings) -> Sent`.
+
+Each raises `DeliveryFailed` with the provider's answer when the message did not go out; the
+job retries it with backoff. Settings come from the organisation's channel configuration.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any, Protocol
+
+import aiosmtplib
+import httpx
+
+from amends.kit.clock import utcnow
+from amends.webhooks.service import signed_headers
+
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+class DeliveryFailed(Exception):
+    """The provider did not take the message (the worker retries)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    id: str
+    channel: str
+    address: str
+    subject: str
+    text: str
+    html: str | None
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    provider_id: str | None
+    status: str  # "sent" (on its way) or "delivered" (in the conversation already)
+
+
+class Channel(Protocol):
+    async def send(self, message: Outgoing, settings: dict[str, Any]) -> Sent: ...
+
+
+class Email:
+    """SMTP with aiosmtplib: STARTTLS or implicit TLS, optional login, text + HTML."""
+
+    async def send(self, message: Outgoing, settings: dict[str, Any]) -> Sent:
+        mail = EmailMessage()
+        mail["From"] = settings["from_address"]
+        mail["To"] = message.address
+        mail["Subject"] = message.subject
+        # The delivery id is the Message-ID: a retry carries the same one, so mail systems
+        # (and the tests) can drop a duplicate.
+        domain = settings["from_address"].rsplit("@", 1)[-1]
+        mail["Message-ID"] = make_msgid(idstring=message.id, domain=domain)
+        mail["X-Amends-Delivery"] = message.id
+        mail.set_content(message.text)
+        if message.html:
+            mail.add_alternative(message.html, subtype="html")
+        security = settings.get("security", "starttls")
+        try:
+            await aiosmtplib.send(
+                mail, hostname=settings["host"], port=int(settings.get("port", 587)),
+                username=settings.get("username") or None,
+                password=settings.get("password") or None,
+                use_tls=security == "tls", start_tls=True if security == "starttls" else False,
+                timeout=float(settings.get("timeout", 15)),
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryFailed(f"SMTP: {exc}") from exc
+        return Sent(provider_id=mail["Message-ID"], status="sent")
+
+
+class TwilioMessages:
+    """SMS and WhatsApp through an HTTP provider shaped like Twilio's Messages API."""
+
+    def __init__(self, whatsapp: bool = False) -> None:
+        self.whatsapp = whatsapp
+
+    async def send(self, message: Outgoing, settings: dict[str, Any]) -> Sent:
+        base = settings.get("base_url", "https://api.twilio.com").rstrip("/")
+        sid = settings["account_sid"]
+        prefix = "whatsapp:" if self.whatsapp else ""
+        form = {"To": prefix + message.address, "From": prefix + settings["from_number"],
+                "Body": message.text}
+        if message.extra.get("status_callback"):
+            form["StatusCallback"] = message.extra["status_callback"]
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            try:
+                response = await client.post(
+                    f"{base}/2010-04-01/Accounts/{sid}/Messages.json", data=form,
+                    auth=(sid, settings["auth_token"]),
+                    headers={"I-Twilio-Idempotency-Token": message.id})
+            except httpx.HTTPError as exc:
+                raise DeliveryFailed(f"SMS provider unreachable: {exc}") from exc
+        if response.status_code >= 300:
+            raise DeliveryFailed(f"SMS provider answered {response.status_code}: "
+                                 f"{response.text[:300]}")
+        return Sent(provider_id=str(response.json().get("sid")), status="sent")
+
+
+class Helpdesk:
+    """A public comment on the customer's ticket, Zendesk tickets API shaped."""
+
+    async def send(self, message: Outgoing, settings: dict[str, Any]) -> Sent:
+        base = settings["base_url"].rstrip("/")
+        ticket = message.address
+        token = base64.b64encode(
+            f"{settings['email']}/token:{settings['api_token']}".encode()).decode()
+        body = {"ticket": {"comment": {"body": message.text, "public": True}}}
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            try:
+                response = await client.put(
+                    f"{base}/api/v2/tickets/{ticket}.json", json=body,
+                    headers={"Authorization": f"Basic {token}",
+                             "Idempotency-Key": message.id})
+            except httpx.HTTPError as exc:
+                raise DeliveryFailed(f"helpdesk unreachable: {exc}") from exc
+        if response.status_code >= 300:
+            raise DeliveryFailed(f"helpdesk answered {response.status_code}: "
+                                 f"{response.text[:300]}")
+        audit = response.json().get("audit", {})
+        return Sent(provider_id=str(audit.get("id") or ticket), status="delivered")
+
+
+class SignedWebhook:
+    """A Standard Webhooks event to a chat or social platform the organisation runs."""
+
+    async def send(self, message: Outgoing, settings: dict[str, Any]) -> Sent:
+        when: datetime = utcnow()
+        body = json.dumps({"type": "message.send", "timestamp": when.isoformat(),
+                           "data": {"delivery_id": message.id, "to": message.address,
+                                    "text": message.text, **message.extra.get("data", {})}},
+                          separators=(",", ":"))
+        headers = signed_headers(settings["secret"], message.id, when, body)
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            try:
+                response = await client.post(settings["url"], content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise DeliveryFailed(f"webhook unreachable: {exc}") from exc
+        if not response.is_success:
+            raise DeliveryFailed(f"webhook answered {response.status_code}")
+        return Sent(provider_id=message.id, status="delivered")
+
+
+ADAPTERS: dict[str, Channel] = {
+    "email": Email(),
+    "sms": TwilioMessages(),
+    "whatsapp": TwilioMessages(whatsapp=True),
+    "helpdesk": Helpdesk(),
+    "webhook": SignedWebhook(),
+}
+REQUIRED_SETTINGS = {
+    "email": ("host", "from_address"),
+    "sms": ("account_sid", "auth_token", "from_number"),
+    "whatsapp": ("account_sid", "auth_token", "from_number"),
+    "helpdesk": ("base_url", "email", "api_token"),
+    "webhook": ("url", "secret"),
+}

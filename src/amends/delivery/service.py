@@ -1,0 +1,353 @@
+"""Delivering gestures on the customer's own channel, and tracking what became of them.
+
+A delivery is a row written with the change that causes it, and a job that sends it: sending
+never happens inside a request. The job sends only a delivery still `queued`, and carries the
+delivery id to the provider (Message-ID, idempotency token, webhook-id), so a retry after a
+crash does not send a message twice in the normal case.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from amends.actor import Actor
+from amends.audit import service as audit
+from amends.cases.service import add_event
+from amends.config import get_settings
+from amends.coupons import policy as coupon_policy
+from amends.coupons.errors import CouponNotFound
+from amends.delivery import channels, templates
+from amends.errors import Conflict, NotFound, ValidationFailed
+from amends.jobs import service as jobs
+from amends.kit import codes
+from amends.kit.clock import utcnow
+from amends.models import (
+    Case,
+    ChannelConfig,
+    Coupon,
+    Customer,
+    Delivery,
+    Incentive,
+    MessageTemplate,
+    Organization,
+)
+
+DELIVERY_CHANNELS = ("email", "sms", "whatsapp", "helpdesk", "webhook", "copy")
+# The conversation's channel decides the delivery channel unless the agent picks another.
+BY_CONVERSATION = {"email": "email", "sms": "sms", "whatsapp": "whatsapp", "chat": "webhook",
+                   "social": "webhook", "phone": "sms", "in_store": "copy",
+                   "helpdesk": "helpdesk", "webhook": "webhook", "copy": "copy"}
+TWILIO_STATUS = {"queued": "sent", "accepted": "sent", "sending": "sent", "sent": "sent",
+                 "delivered": "delivered", "read": "delivered", "failed": "failed",
+                 "undelivered": "failed"}
+FINAL = ("delivered", "failed", "bounced")
+
+
+class UnknownChannel(ValidationFailed):
+    code, title = "unknown_channel", "Not a delivery channel"
+
+
+class NoAddressForChannel(Conflict):
+    code, title = "no_address_for_channel", "The customer cannot be reached on that channel"
+
+
+class ChannelNotConfigured(Conflict):
+    code, title = "channel_not_configured", "The organisation has not set up that channel"
+
+
+class DeliveryNotFound(NotFound):
+    code, title = "delivery_not_found", "No such delivery"
+
+
+class InvalidCallbackSignature(ValidationFailed):
+    status, code, title = 403, "invalid_signature", "The callback signature is not valid"
+
+
+def page_url(base_url: str, coupon: Coupon) -> str:
+    return f"{base_url.rstrip('/')}/c/{coupon.page_token}"
+
+
+async def _config(session: AsyncSession, organization_id: uuid.UUID,
+                  channel: str) -> ChannelConfig | None:
+    return await session.scalar(select(ChannelConfig).where(
+        ChannelConfig.organization_id == organization_id, ChannelConfig.channel == channel,
+        ChannelConfig.active.is_(True)))
+
+
+async def save_channel(session: AsyncSession, actor: Actor, *, channel: str,
+                       settings: dict[str, Any], active: bool) -> ChannelConfig:
+    missing = [k for k in channels.REQUIRED_SETTINGS.get(channel, ()) if not settings.get(k)]
+    if channel not in channels.REQUIRED_SETTINGS:
+        raise UnknownChannel(f"Configure one of: {', '.join(channels.REQUIRED_SETTINGS)}.")
+    if missing:
+        raise ValidationFailed(f"Missing settings: {', '.join(missing)}.", missing=missing)
+    config = await session.scalar(select(ChannelConfig).where(
+        ChannelConfig.organization_id == actor.organization_id,
+        ChannelConfig.channel == channel))
+    if config is None:
+        config = ChannelConfig(organization_id=actor.organization_id, channel=channel)
+        session.add(config)
+    config.settings, config.active = settings, active
+    await session.flush()
+    await audit.record(session, actor, action="channel.configured", object_type="channel",
+                       object_id=channel, after={"active": active,
+                                                 "settings": sorted(settings)})
+    return config
+
+
+def address_for(customer: Customer, channel: str, case: Case | None) -> str | None:
+    if channel in customer.opted_out_channels:
+        return None
+    if channel == "email":
+        return customer.email
+    if channel in ("sms", "whatsapp"):
+        return customer.phone
+    if channel == "helpdesk":
+        return case.conversation_ref if case else None
+    if channel == "webhook":
+        return (case.conversation_ref if case and case.conversation_ref
+                else customer.external_id)
+    return "agent"
+
+
+async def _template(session: AsyncSession, organization_id: uuid.UUID, *, kind: str,
+                    channel: str, language: str, incentive_id: uuid.UUID | None
+                    ) -> tuple[str, str, str | None]:
+    rows = (await session.scalars(select(MessageTemplate).where(
+        MessageTemplate.organization_id == organization_id, MessageTemplate.kind == kind,
+        MessageTemplate.channel == channel,
+        MessageTemplate.incentive_key.in_([str(incentive_id) if incentive_id else "", ""])))
+    ).all()
+
+    def rank(t: MessageTemplate) -> tuple[int, int]:
+        return (t.incentive_key == "", t.language != language)
+
+    usable = sorted((t for t in rows if t.language in (language, "en") or
+                     t.incentive_key), key=rank)
+    if usable:
+        return usable[0].subject, usable[0].body_text, usable[0].body_html
+    return templates.default_template(kind, channel)
+
+
+async def render_for(session: AsyncSession, *, coupon: Coupon, customer: Customer,
+                     case: Case | None, channel: str, kind: str, base_url: str,
+                     override: tuple[str, str, str | None] | None = None
+                     ) -> templates.Rendered:
+    incentive = await session.get(Incentive, coupon.incentive_id)
+    days = incentive.validity_days if incentive else None
+    context = {
+        "customer_name": customer.name or "there",
+        "apology": templates.DEFAULT_APOLOGY,
+        "gesture": templates.gesture_in_words(coupon.kind, coupon.value, coupon.currency,
+                                              sku=coupon.sku, days=days,
+                                              balance=coupon.balance),
+        "code": codes.display(coupon.code),
+        "expires": templates.expiry_in_words(coupon.expires_at),
+        "page_url": page_url(base_url, coupon),
+        "terms": coupon.terms,
+        "case_reference": case.reference if case else "",
+    }
+    subject, text, html = override or await _template(
+        session, coupon.organization_id, kind=kind, channel=channel,
+        language=customer.language, incentive_id=coupon.incentive_id)
+    return templates.render(subject, text, html, context)
+
+
+async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon,
+                  channel: str | None = None, case: Case | None = None, kind: str = "gesture",
+                  base_url: str | None = None, resent_from: uuid.UUID | None = None
+                  ) -> Delivery:
+    """Queue the message (or, for `copy`, render it for the agent at once). A customer who
+    cannot be reached on the channel gets a clear error before anything is queued."""
+    if case is None and coupon.case_ref:
+        case = await session.scalar(select(Case).where(
+            Case.organization_id == coupon.organization_id,
+            Case.reference == coupon.case_ref))
+    chosen = channel or BY_CONVERSATION.get(case.channel if case else "", "email")
+    if chosen not in DELIVERY_CHANNELS:
+        raise UnknownChannel(f"Use one of: {', '.join(DELIVERY_CHANNELS)}.")
+    customer = await session.get(Customer, coupon.customer_id)
+    assert customer is not None
+    address = address_for(customer, chosen, case)
+    if not address:
+        raise NoAddressForChannel(
+            f"No {chosen} address for customer {customer.external_id}, or they opted out; "
+            "choose another channel.", channel=chosen)
+    if chosen != "copy" and await _config(session, coupon.organization_id, chosen) is None:
+        raise ChannelNotConfigured(f"Set up {chosen} first (PUT /v1/channels/{chosen}).",
+                                   channel=chosen)
+    rendered = await render_for(session, coupon=coupon, customer=customer, case=case,
+                                channel=chosen, kind=kind,
+                                base_url=base_url or get_settings().base_url)
+    now = utcnow()
+    delivery = Delivery(
+        organization_id=coupon.organization_id, coupon_id=coupon.id,
+        case_id=case.id if case else None, customer_id=customer.id, kind=kind,
+        channel=chosen, address=address, language=customer.language,
+        subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
+        status="sent" if chosen == "copy" else "queued", attempts=0,
+        sent_at=now if chosen == "copy" else None, resent_from_id=resent_from,
+        requested_by_label=actor.label, created_at=now,
+    )
+    session.add(delivery)
+    await session.flush()
+    if chosen != "copy":
+        await jobs.enqueue(session, "delivery.send", organization_id=coupon.organization_id,
+                           payload={"delivery_id": str(delivery.id)})
+    if case is not None:
+        await add_event(session, case, actor, kind="message",
+                        summary=f"{kind.title()} message via {chosen} to {address}",
+                        data={"delivery_id": str(delivery.id), "status": delivery.status})
+    return delivery
+
+
+async def send(session: AsyncSession, *, delivery_id: str, base_url: str) -> None:
+    """Send one queued delivery (the job). Raises `DeliveryFailed` to be retried."""
+    delivery = await session.get(Delivery, uuid.UUID(delivery_id))
+    if delivery is None or delivery.status != "queued":
+        return  # sent already (a retry after a crash) or cancelled
+    config = await _config(session, delivery.organization_id, delivery.channel)
+    if config is None:
+        raise channels.DeliveryFailed(f"{delivery.channel} is not configured")
+    extra: dict[str, Any] = {}
+    if delivery.channel in ("sms", "whatsapp"):
+        extra["status_callback"] = (f"{base_url.rstrip('/')}/v1/delivery-callbacks/twilio/"
+                                    f"{delivery.id}")
+    message = channels.Outgoing(id=str(delivery.id), channel=delivery.channel,
+                                address=delivery.address, subject=delivery.subject,
+                                text=delivery.body_text, html=delivery.body_html, extra=extra)
+    sent = await channels.ADAPTERS[delivery.channel].send(message, config.settings)
+    now = utcnow()
+    await session.execute(
+        update(Delivery).where(Delivery.id == delivery.id, Delivery.status == "queued")
+        .values(status=sent.status, provider_id=sent.provider_id, sent_at=now,
+                delivered_at=now if sent.status == "delivered" else None,
+                attempts=Delivery.attempts + 1, error=None)
+        .execution_options(synchronize_session=False))
+
+
+async def record_failure(session: AsyncSession, *, delivery_id: str, error: str,
+                         attempts: int, dead: bool) -> None:
+    await session.execute(
+        update(Delivery).where(Delivery.id == uuid.UUID(delivery_id),
+                               Delivery.status == "queued")
+        .values(attempts=attempts, error=error[:2000],
+                **({"status": "failed", "failed_at": utcnow()} if dead else {}))
+        .execution_options(synchronize_session=False))
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    """Twilio's request signature: HMAC-SHA1 of the URL and the sorted form fields."""
+    payload = url + "".join(f"{k}{params[k]}" for k in sorted(params))
+    return base64.b64encode(hmac.new(auth_token.encode(), payload.encode(),
+                                     hashlib.sha1).digest()).decode()
+
+
+async def provider_status(session: AsyncSession, *, delivery_id: uuid.UUID, url: str,
+                          params: dict[str, str], signature: str) -> Delivery:
+    """A status callback from the SMS provider, verified with the account's auth token."""
+    delivery = await session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise DeliveryNotFound()
+    config = await _config(session, delivery.organization_id, delivery.channel)
+    if config is None or not hmac.compare_digest(
+            twilio_signature(config.settings["auth_token"], url, params), signature):
+        raise InvalidCallbackSignature()
+    status = TWILIO_STATUS.get(params.get("MessageStatus", ""))
+    if status is None or delivery.status in FINAL:
+        return delivery
+    now = utcnow()
+    values: dict[str, Any] = {"status": status}
+    if status == "delivered":
+        values["delivered_at"] = now
+    if status == "failed":
+        values["failed_at"] = now
+        values["error"] = f"provider: {params.get('MessageStatus')} {params.get('ErrorCode', '')}"
+    await session.execute(update(Delivery).where(Delivery.id == delivery.id,
+                                                 Delivery.status.not_in(FINAL))
+                          .values(**values).execution_options(synchronize_session=False))
+    await session.refresh(delivery)
+    return delivery
+
+
+async def get_delivery(session: AsyncSession, actor: Actor, *, delivery_id: uuid.UUID
+                       ) -> Delivery:
+    delivery = await session.scalar(select(Delivery).where(
+        Delivery.id == delivery_id, Delivery.organization_id == actor.organization_id))
+    if delivery is None:
+        raise DeliveryNotFound()
+    return delivery
+
+
+async def list_for_coupon(session: AsyncSession, actor: Actor, *, coupon_id: uuid.UUID
+                          ) -> list[Delivery]:
+    return list((await session.scalars(select(Delivery).where(
+        Delivery.organization_id == actor.organization_id, Delivery.coupon_id == coupon_id)
+        .order_by(Delivery.created_at))).all())
+
+
+async def resend(session: AsyncSession, actor: Actor, *, delivery_id: uuid.UUID,
+                 channel: str | None, base_url: str) -> Delivery:
+    """Send the same gesture again, on another channel if given, in one call."""
+    previous = await get_delivery(session, actor, delivery_id=delivery_id)
+    coupon = await session.get(Coupon, previous.coupon_id) if previous.coupon_id else None
+    if coupon is None:
+        raise CouponNotFound()
+    case = await session.get(Case, previous.case_id) if previous.case_id else None
+    delivery = await deliver(session, actor, coupon=coupon, channel=channel or previous.channel,
+                             case=case, kind=previous.kind, base_url=base_url,
+                             resent_from=previous.id)
+    await audit.record(session, actor, action="delivery.resent", object_type="delivery",
+                       object_id=delivery.id,
+                       after={"from": str(previous.id), "channel": delivery.channel})
+    return delivery
+
+
+async def page_opened(session: AsyncSession, coupon: Coupon) -> None:
+    """The first opening of the coupon page marks its latest delivery `opened` (once)."""
+    latest = await session.scalar(select(Delivery.id).where(
+        Delivery.organization_id == coupon.organization_id, Delivery.coupon_id == coupon.id)
+        .order_by(Delivery.created_at.desc()).limit(1))
+    if latest is not None:
+        await session.execute(update(Delivery).where(Delivery.id == latest,
+                                                     Delivery.opened_at.is_(None))
+                              .values(opened_at=utcnow())
+                              .execution_options(synchronize_session=False))
+
+
+async def remind_expiring(session: AsyncSession, *, base_url: str, limit: int = 500) -> int:
+    """Remind customers of unused gestures that expire within their organisation's
+    `reminder_days`. Each coupon is reminded once (`reminded_at`)."""
+    now = utcnow()
+    rows = (await session.execute(
+        select(Coupon, Organization.reminder_days)
+        .join(Organization, Organization.id == Coupon.organization_id)
+        .where(Coupon.status == "active", Coupon.expires_at > now,
+               Coupon.expires_at <= now + timedelta(days=30), Coupon.reminded_at.is_(None),
+               Coupon.kind.in_((*coupon_policy.SINGLE_USE_KINDS, coupon_policy.GIFT_CARD)))
+        .order_by(Coupon.expires_at).limit(limit))).all()
+    sent = 0
+    for coupon, days in rows:
+        if days <= 0 or coupon.expires_at > now + timedelta(days=days):
+            continue
+        claimed = await session.execute(
+            update(Coupon).where(Coupon.id == coupon.id, Coupon.reminded_at.is_(None))
+            .values(reminded_at=now).execution_options(synchronize_session=False))
+        if not getattr(claimed, "rowcount", 0):
+            continue
+        customer = await session.get(Customer, coupon.customer_id)
+        if customer is None or address_for(customer, "email", None) is None or \
+                await _config(session, coupon.organization_id, "email") is None:
+            continue
+        await deliver(session, Actor.system(coupon.organization_id, "reminders"),
+                      coupon=coupon, channel="email", kind="reminder", base_url=base_url)
+        sent += 1
+    return sent

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from amends.config import get_settings
+from amends.delivery import service as delivery
+from amends.jobs.registry import job
+
+
+async def _failed(session: AsyncSession, *, error: str, attempts: int, dead: bool,
+                  delivery_id: str) -> None:
+    await delivery.record_failure(session, delivery_id=delivery_id, error=error,
+                                  attempts=attempts, dead=dead)
+
+
+@job("delivery.send", max_attempts=6, on_failure=_failed)
+async def send(session: AsyncSession, *, delivery_id: str) -> None:
+    """Send one message on its channel."""
+    await delivery.send(session, delivery_id=delivery_id, base_url=get_settings().base_url)
+
+
+@job("delivery.remind_expiring", every=timedelta(hours=1))
+async def remind(session: AsyncSession) -> None:
+    """Remind customers before an unused gesture expires."""
+    await delivery.remind_expiring(session, base_url=get_settings().base_url)

@@ -1,0 +1,121 @@
+"""Message templates (Jinja2, sandboxed): the apology, the gesture in words, the code, the
+expiry written out and the coupon page link. Organisations override the built-in wording per
+kind, channel, language and incentive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jinja2 import StrictUndefined
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from amends.errors import ValidationFailed
+
+_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€")
+
+
+class InvalidTemplate(ValidationFailed):
+    code, title = "invalid_template", "The template does not render"
+
+
+GESTURE_TEXT = (
+    "Hello {{ customer_name }},\n\n"
+    "{{ apology }}\n\n"
+    "As an apology, here is {{ gesture }}. Your code: {{ code }}\n"
+    "It is valid until {{ expires }}.\n\n"
+    "Show it at the till or enter it at checkout: {{ page_url }}\n"
+    "{% if terms %}\nTerms: {{ terms }}\n{% endif %}"
+)
+GESTURE_HTML = (
+    "<p>Hello {{ customer_name }},</p><p>{{ apology }}</p>"
+    "<p>As an apology, here is <strong>{{ gesture }}</strong>.</p>"
+    "<p style=\"font-size:1.4em;letter-spacing:.08em\"><strong>{{ code }}</strong></p>"
+    "<p>Valid until {{ expires }}.</p>"
+    "<p><a href=\"{{ page_url }}\">Open your coupon</a> to show it at the till or use it "
+    "online.</p>{% if terms %}<p><small>{{ terms }}</small></p>{% endif %}"
+)
+SHORT_TEXT = (
+    "{{ apology }} As an apology: {{ gesture }}, code {{ code }}, valid until {{ expires }}. "
+    "{{ page_url }}"
+)
+REMINDER_TEXT = (
+    "Hello {{ customer_name }}, a reminder: {{ gesture }} (code {{ code }}) expires on "
+    "{{ expires }}. {{ page_url }}"
+)
+DEFAULTS: dict[tuple[str, str], tuple[str, str, str | None]] = {
+    ("gesture", "email"): ("We are sorry: {{ gesture }} for you", GESTURE_TEXT, GESTURE_HTML),
+    ("gesture", "helpdesk"): ("", GESTURE_TEXT, None),
+    ("gesture", "webhook"): ("", GESTURE_TEXT, None),
+    ("gesture", "copy"): ("", GESTURE_TEXT, None),
+    ("gesture", "sms"): ("", SHORT_TEXT, None),
+    ("gesture", "whatsapp"): ("", SHORT_TEXT, None),
+    ("reminder", "email"): ("Your {{ gesture }} expires on {{ expires }}", REMINDER_TEXT, None),
+}
+DEFAULT_APOLOGY = "We are sorry we let you down, and we want to make it right."
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str | None
+
+
+def default_template(kind: str, channel: str) -> tuple[str, str, str | None]:
+    return DEFAULTS.get((kind, channel)) or ("", REMINDER_TEXT if kind == "reminder"
+                                             else SHORT_TEXT, None)
+
+
+def render(subject: str, text: str, html: str | None, context: dict[str, Any]) -> Rendered:
+    try:
+        return Rendered(
+            subject=_env.from_string(subject).render(context).strip(),
+            text=_env.from_string(text).render(context).strip(),
+            html=_html_env.from_string(html).render(context) if html else None,
+        )
+    except TemplateError as exc:
+        raise InvalidTemplate(str(exc)) from exc
+
+
+def money(minor: int, currency: str) -> str:
+    return f"{minor / 100:,.2f} {currency}"
+
+
+def gesture_in_words(kind: str, value: int, currency: str, *, sku: str | None = None,
+                     days: int | None = None, balance: int | None = None) -> str:
+    if kind == "percent_off":
+        return f"{value}% off your next order"
+    if kind == "amount_off":
+        return f"{money(value, currency)} off your next order"
+    if kind == "gift_card":
+        return f"a gift card worth {money(balance if balance is not None else value, currency)}"
+    if kind == "free_item":
+        return f"a free item ({sku})" if sku else "a free item"
+    months = round(days / 30) if days else None
+    return f"free shipping for {months} months" if months and months > 1 else "free shipping"
+
+
+def expiry_in_words(expires_at: datetime) -> str:
+    return f"{expires_at:%A %-d %B %Y}, {expires_at:%H:%M} UTC"
+
+
+def sms_segments(text: str) -> dict[str, Any]:
+    """GSM-7 when every character fits it (extended ones count twice), else UCS-2."""
+    if all(ch in GSM7 or ch in GSM7_EXTENDED for ch in text):
+        units = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+        single, multi, encoding = 160, 153, "GSM-7"
+    else:
+        units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+        single, multi, encoding = 70, 67, "UCS-2"
+    segments = 1 if units <= single else -(-units // multi)
+    return {"encoding": encoding, "characters": units, "segments": segments}

@@ -1,0 +1,116 @@
+"""The customer's coupon page `/c/{token}`: the gesture, the code in large type, a QR code and a
+Code 128 barcode for tills, the expiry written out and counted down, the terms, the live
+status, and once the case is fixed a short feedback form."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated
+
+import barcode
+import segno
+from barcode.writer import SVGWriter
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from amends.auth import SessionDep
+from amends.cases.service import add_event
+from amends.coupons import policy
+from amends.delivery import service as delivery
+from amends.delivery import templates
+from amends.errors import CsrfFailed, NotFound, ValidationFailed
+from amends.kit import codes
+from amends.kit.clock import utcnow
+from amends.kit.secrets import random_token, same
+from amends.models import Case, Coupon, Customer, Incentive, Redemption
+from amends.routing import router as make_router
+from amends.routing import writes_on_read
+from amends.web.templating import render
+
+router = make_router(include_in_schema=False)
+FEEDBACK_COOKIE = "amends_feedback"
+FEEDBACK_STATES = ("fixed", "followed_up", "closed")
+
+
+class CouponPageNotFound(NotFound):
+    code, title = "coupon_page_not_found", "This link does not lead to a coupon"
+
+
+async def _coupon(session: SessionDep, token: str) -> Coupon:
+    coupon = await session.scalar(select(Coupon).where(Coupon.page_token == token))
+    if coupon is None:
+        raise CouponPageNotFound("Check the link in your message.")
+    return coupon
+
+
+def qr_svg(text: str) -> str:
+    return str(segno.make(text, error="m").svg_inline(scale=6, border=2, dark="#111"))
+
+
+def barcode_svg(text: str) -> str:
+    out = io.BytesIO()
+    barcode.get("code128", text, writer=SVGWriter()).write(
+        out, options={"module_height": 14.0, "font_size": 0, "text_distance": 1.0,
+                      "quiet_zone": 4.0})
+    svg = out.getvalue().decode()
+    return svg[svg.index("<svg"):]
+
+
+@router.get("/c/{token}", response_class=HTMLResponse, dependencies=[Depends(writes_on_read)])
+async def coupon_page(token: str, request: Request, session: SessionDep) -> Response:
+    coupon = await _coupon(session, token)
+    now = utcnow()
+    await delivery.page_opened(session, coupon)
+    customer = await session.get(Customer, coupon.customer_id)
+    incentive = await session.get(Incentive, coupon.incentive_id)
+    case = await session.scalar(select(Case).where(
+        Case.organization_id == coupon.organization_id, Case.reference == coupon.case_ref)
+    ) if coupon.case_ref else None
+    used = await session.scalar(select(Redemption).where(
+        Redemption.coupon_id == coupon.id, Redemption.status == "completed")
+        .order_by(Redemption.created_at.desc()).limit(1))
+    status = policy.display_status(coupon.status, coupon.expires_at, now, coupon.reserved_until)
+    shown = codes.display(coupon.code)
+    csrf = request.cookies.get(FEEDBACK_COOKIE) or random_token(16)
+    response = render(request, "coupon/page.html", {
+        "coupon": coupon, "customer": customer, "case": case, "status": status, "used": used,
+        "code": shown, "qr": qr_svg(shown), "barcode": barcode_svg(coupon.code),
+        "gesture": templates.gesture_in_words(
+            coupon.kind, coupon.value, coupon.currency, sku=coupon.sku,
+            days=incentive.validity_days if incentive else None, balance=coupon.balance),
+        "expires": templates.expiry_in_words(coupon.expires_at),
+        "expires_iso": coupon.expires_at.isoformat(),
+        "ask_feedback": case is not None and case.state in FEEDBACK_STATES
+        and case.feedback_at is None,
+        "thanks": request.query_params.get("thanks") == "1", "feedback_csrf": csrf,
+    })
+    response.set_cookie(FEEDBACK_COOKIE, csrf, httponly=True, samesite="strict",
+                        secure=request.app.state.settings.cookie_secure, path="/c/")
+    return response
+
+
+@router.post("/c/{token}/feedback")
+async def give_feedback(
+    token: str, request: Request, session: SessionDep,
+    score: Annotated[int, Form(ge=1, le=5)], comment: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    cookie = request.cookies.get(FEEDBACK_COOKIE, "")
+    if not cookie or not same(cookie, csrf_token):
+        raise CsrfFailed()
+    coupon = await _coupon(session, token)
+    case = await session.scalar(select(Case).where(
+        Case.organization_id == coupon.organization_id, Case.reference == coupon.case_ref)
+    ) if coupon.case_ref else None
+    if case is None or case.state not in FEEDBACK_STATES:
+        raise ValidationFailed("Feedback opens once your case is resolved.")
+    if case.feedback_at is None:
+        case.feedback_score, case.feedback_comment, case.feedback_at = (
+            score, comment.strip() or None, utcnow())
+        await session.flush()
+        await add_event(session, case, None, kind="feedback",
+                        summary=f"Customer feedback: {score}/5"
+                                + (f" — {comment.strip()[:200]}" if comment.strip() else ""),
+                        data={"score": score})
+    return RedirectResponse(f"/c/{token}?thanks=1", status_code=303)
