@@ -27,11 +27,13 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     # Status codes to answer, in order; 200 once they run out.
     script: list[int] = field(default_factory=list)
+    reply: bytes = b'{"ok":true}'
 
 
 @contextmanager
-def http_receiver(script: list[int] | None = None) -> Iterator[Receiver]:
-    receiver = Receiver(url="", script=list(script or []))
+def http_receiver(script: list[int] | None = None, reply: bytes = b'{"ok":true}'
+                  ) -> Iterator[Receiver]:
+    receiver = Receiver(url="", script=list(script or []), reply=reply)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -39,12 +41,14 @@ def http_receiver(script: list[int] | None = None) -> Iterator[Receiver]:
             body = self.rfile.read(length)
             receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
             status = receiver.script.pop(0) if receiver.script else 200
-            payload = b'{"ok":true}'
+            payload = receiver.reply
             self.send_response(status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        do_PUT = do_POST
 
         def log_message(self, *args: object) -> None:
             return
@@ -58,3 +62,39 @@ def http_receiver(script: list[int] | None = None) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class Mailbox:
+    host: str
+    port: int
+    messages: list[Any] = field(default_factory=list)
+
+    def to(self, address: str) -> list[Any]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@contextmanager
+def smtp_server() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+    import socket
+    from email import message_from_bytes, policy
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    box = Mailbox(host="127.0.0.1", port=port)
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            box.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()

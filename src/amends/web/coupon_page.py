@@ -5,6 +5,7 @@ status, and once the case is fixed a short feedback form."""
 from __future__ import annotations
 
 import io
+import re
 from typing import Annotated
 
 import barcode
@@ -45,7 +46,8 @@ async def _coupon(session: SessionDep, token: str) -> Coupon:
 
 
 def qr_svg(text: str) -> str:
-    return str(segno.make(text, error="m").svg_inline(scale=6, border=2, dark="#111"))
+    return str(segno.make(text, error="m").svg_inline(scale=6, border=4, dark="#111",
+                                                        omitsize=True))
 
 
 def barcode_svg(text: str) -> str:
@@ -54,7 +56,13 @@ def barcode_svg(text: str) -> str:
         out, options={"module_height": 14.0, "font_size": 0, "text_distance": 1.0,
                       "quiet_zone": 4.0})
     svg = out.getvalue().decode()
-    return svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg"):]
+    # python-barcode sizes the drawing in millimetres; a viewBox lets CSS scale it instead.
+    size = re.search(r'width="([\d.]+)mm" height="([\d.]+)mm"', svg)
+    if size:
+        width, height = size.groups()
+        svg = svg.replace(size.group(0), f'viewBox="0 0 {width} {height}"', 1)
+    return re.sub(r'="(-?[\d.]+)mm"', r'="\1"', svg)
 
 
 @router.get("/c/{token}", response_class=HTMLResponse, dependencies=[Depends(writes_on_read)])
