@@ -6,10 +6,15 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
 from amends.apikeys.service import create_api_key
+from amends.approvals.service import set_limit
+from amends.customers.service import upsert_customer
 from amends.db import Database
+from amends.incentives.schemas import IncentiveCreate
+from amends.incentives.service import create_incentive
 from amends.models import Organization
 from amends.organizations.service import create_organization
 from amends.roles import Role, Scope
@@ -52,6 +57,7 @@ async def seed_demo(db: Database, *, console: Console | None = None) -> SeededDe
             await create_user(session, actor, organization_id=org.id, email=email, name=name,
                               role=role, password=DEMO_PASSWORD, team=team, store=store)
             seeded.logins.append((role.value, email, DEMO_PASSWORD))
+        await _catalogue(session, actor)
         for key_name, scopes in KEYS:
             created = await create_api_key(session, actor, name=key_name,
                                            scopes=[s.value for s in scopes])
@@ -59,3 +65,32 @@ async def seed_demo(db: Database, *, console: Console | None = None) -> SeededDe
     if console is not None:
         console.print(f"Seeded the demo organisation [bold]{org.name}[/bold].")
     return seeded
+
+
+CATALOGUE = [
+    {"name": "Sorry: 10 EUR off", "kind": "amount_off", "value": 1000, "validity_days": 60,
+     "reasons": ["late_delivery", "billing_error", "refused_coupon"]},
+    {"name": "15% off your next order", "kind": "percent_off", "value": 15,
+     "validity_days": 60, "min_order": 2000},
+    {"name": "Free shipping for 6 months", "kind": "free_shipping", "value": 495,
+     "validity_days": 182, "reasons": ["late_delivery", "lost_parcel"]},
+    {"name": "25 EUR gift card", "kind": "gift_card", "value": 2500, "validity_days": 365,
+     "reasons": ["lost_parcel", "damaged_item"]},
+]
+CUSTOMERS = [
+    ("C-1001", "Jo Bloggs", "jo@example.com", "+447700900123", "gold", 250_000),
+    ("C-1002", "Sam Patel", "sam@example.com", "+447700900456", "standard", 18_000),
+    ("C-1003", "Ana Lopez", "ana@example.com", None, "platinum", 900_000),
+]
+
+
+async def _catalogue(session: AsyncSession, actor: Actor) -> None:
+    for entry in CATALOGUE:
+        await create_incentive(session, actor, data=IncentiveCreate.model_validate(
+            {"currency": "EUR", "terms": "One order. Not with other offers.", **entry}))
+    for external_id, name, email, phone, tier, lifetime in CUSTOMERS:
+        await upsert_customer(session, actor, external_id=external_id, data={
+            "name": name, "email": email, "phone": phone, "value_tier": tier,
+            "lifetime_value": lifetime, "currency": "EUR"})
+    await set_limit(session, actor, subject="role:agent", currency="EUR", max_gesture=2000,
+                    daily_budget=20_000, monthly_budget=200_000, incentive_ids=None)
