@@ -27,7 +27,7 @@ from amends.coupons.errors import IncentiveInactive
 from amends.errors import Conflict, Forbidden, NotFound
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
-from amends.kit.pagination import Page, decode_cursor, encode_cursor
+from amends.kit.pagination import Page, newest_first
 from amends.kit.sql import dialect_of, insert_for
 from amends.models import (
     Approval,
@@ -276,14 +276,7 @@ async def list_approvals(session: AsyncSession, actor: Actor, *, status: str | N
     query = select(Approval).where(Approval.organization_id == actor.organization_id)
     if status:
         query = query.where(Approval.status == status)
-    if cursor:
-        query = query.where(Approval.id < decode_cursor(cursor))
-    rows = list((await session.scalars(query.order_by(Approval.id.desc()).limit(limit + 1))
-                 ).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(items=rows, next_cursor=encode_cursor(rows[-1].id) if more and rows else None)
-
+    return await newest_first(session, query, Approval.id, cursor=cursor, limit=limit)
 
 async def decide(session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID, grant: bool,
                  reason: str) -> Approval:

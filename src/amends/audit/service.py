@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
 from amends.kit.context import request_id_var
-from amends.kit.pagination import Page, decode_cursor, encode_cursor
+from amends.kit.pagination import Page, newest_first
 from amends.models import AuditEvent
 
 
@@ -71,13 +71,4 @@ async def list_events(
         query = query.where(AuditEvent.created_at >= since)
     if until:
         query = query.where(AuditEvent.created_at < until)
-    if cursor:
-        query = query.where(AuditEvent.id < decode_cursor(cursor))
-    rows = list(
-        (await session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit + 1))).all()
-    )
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(
-        items=rows, next_cursor=encode_cursor(rows[-1].id) if has_more and rows else None
-    )
+    return await newest_first(session, query, AuditEvent.id, cursor=cursor, limit=limit)

@@ -15,7 +15,7 @@ from amends.audit import service as audit
 from amends.cases import policy
 from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.kit.clock import utcnow
-from amends.kit.pagination import Page, decode_cursor, encode_cursor
+from amends.kit.pagination import Page, newest_first
 from amends.models import Case, CaseEvent, Coupon, Customer, Reason, Redemption
 from amends.suppressions import service as suppressions
 from amends.webhooks import service as webhooks
@@ -148,13 +148,7 @@ async def list_cases(session: AsyncSession, actor: Actor, *, customer_external_i
         query = query.where(Case.customer_external_id == customer_external_id)
     if state:
         query = query.where(Case.state == state)
-    if cursor:
-        query = query.where(Case.id < decode_cursor(cursor))
-    rows = list((await session.scalars(query.order_by(Case.id.desc()).limit(limit + 1))).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(items=rows, next_cursor=encode_cursor(rows[-1].id) if more and rows else None)
-
+    return await newest_first(session, query, Case.id, cursor=cursor, limit=limit)
 
 async def add_note(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,
                    text: str) -> CaseEvent:

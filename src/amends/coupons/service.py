@@ -24,7 +24,7 @@ from amends.errors import ValidationFailed
 from amends.kit import codes
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
-from amends.kit.pagination import Page, decode_cursor, encode_cursor
+from amends.kit.pagination import Page, newest_first
 from amends.kit.secrets import random_token
 from amends.kit.sql import insert_for
 from amends.models import CodePool, Coupon, Customer, GiftCardEntry, Incentive, Organization
@@ -154,13 +154,7 @@ async def list_coupons(session: AsyncSession, actor: Actor, *, customer_external
         query = query.where(Coupon.customer_external_id == customer_external_id)
     if case_ref:
         query = query.where(Coupon.case_ref == case_ref)
-    if cursor:
-        query = query.where(Coupon.id < decode_cursor(cursor))
-    rows = list((await session.scalars(query.order_by(Coupon.id.desc()).limit(limit + 1))).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(items=rows, next_cursor=encode_cursor(rows[-1].id) if more and rows else None)
-
+    return await newest_first(session, query, Coupon.id, cursor=cursor, limit=limit)
 
 async def revoke_coupon(session: AsyncSession, actor: Actor, *, coupon_id: uuid.UUID,
                         reason: str) -> Coupon:

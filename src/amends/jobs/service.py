@@ -22,7 +22,7 @@ from amends.audit import service as audit
 from amends.errors import Conflict, NotFound
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
-from amends.kit.pagination import Page, decode_cursor, encode_cursor
+from amends.kit.pagination import Page, newest_first
 from amends.kit.secrets import random_token
 from amends.kit.sql import dialect_of, insert_for
 from amends.models import Job
@@ -159,13 +159,7 @@ async def list_jobs(
     query = select(Job).where(Job.status == status)
     if organization_id is not None:
         query = query.where(Job.organization_id == organization_id)
-    if cursor:
-        query = query.where(Job.id < decode_cursor(cursor))
-    rows = list((await session.scalars(query.order_by(Job.id.desc()).limit(limit + 1))).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(items=rows, next_cursor=encode_cursor(rows[-1].id) if more and rows else None)
-
+    return await newest_first(session, query, Job.id, cursor=cursor, limit=limit)
 
 async def retry_dead(session: AsyncSession, actor: Actor | None, *, job_id: uuid.UUID,
                      organization_id: uuid.UUID | None) -> Job:

@@ -6,7 +6,10 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.errors import ValidationFailed
 
@@ -33,3 +36,15 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         return uuid.UUID(bytes=raw)
     except (binascii.Error, ValueError) as exc:
         raise InvalidCursor() from exc
+
+
+async def newest_first(session: AsyncSession, query: Select[Any], id_column: Any, *,
+                       cursor: str | None, limit: int) -> Page[T]:
+    """One page of `query`, newest first by its time-ordered id, after `cursor`."""
+    if cursor:
+        query = query.where(id_column < decode_cursor(cursor))
+    rows = list((await session.scalars(query.order_by(id_column.desc()).limit(limit + 1))).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last_id = getattr(rows[-1], "id", None) if rows else None
+    return Page(items=rows, next_cursor=encode_cursor(last_id) if more and last_id else None)
