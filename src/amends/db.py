@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import DateTime, TypeDecorator
+from sqlalchemy.util import await_only as await_
 
 from amends.config import Settings
 
@@ -64,6 +65,12 @@ class Base(DeclarativeBase):
 
 
 def _configure_sqlite(engine: AsyncEngine, settings: Settings) -> None:
+    # Writers of one process take turns on an asyncio lock before BEGIN IMMEDIATE, instead of
+    # polling SQLite's busy handler (which sleeps up to 100 ms between tries and turns a burst
+    # of requests into seconds of latency). Other processes still meet SQLite's busy timeout.
+    write_turn = asyncio.Lock()
+    timeout = settings.sqlite_busy_timeout_ms / 1000
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the driver so that we emit BEGIN ourselves.
@@ -78,7 +85,28 @@ def _configure_sqlite(engine: AsyncEngine, settings: Settings) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("amends_begin", "IMMEDIATE")
+        record_info = conn.connection._connection_record.info
+        if mode == "IMMEDIATE" and not record_info.get("write_turn"):
+            await_(asyncio.wait_for(write_turn.acquire(), timeout))
+            record_info["write_turn"] = True
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # The transaction ended (commit or rollback returns the connection to the pool).
+        if record is not None and record.info.pop("write_turn", False):
+            write_turn.release()
+
+
+def reading_alongside(session: AsyncSession) -> AsyncSession:
+    """A short read-only session on the same engine as `session`, for a job that must read
+    before slow I/O (an SMTP send) and write after it: on SQLite the job's own transaction then
+    takes the write lock only for its writes, not for the whole send."""
+    bind = session.bind
+    assert bind is not None
+    if bind.dialect.name == "sqlite":
+        bind = bind.execution_options(amends_begin="DEFERRED")  # type: ignore[assignment]
+    return AsyncSession(bind=bind, expire_on_commit=False)
 
 
 class Database:

@@ -24,6 +24,7 @@ from amends.cases.service import add_event
 from amends.config import get_settings
 from amends.coupons import policy as coupon_policy
 from amends.coupons.errors import CouponNotFound
+from amends.db import reading_alongside
 from amends.delivery import channels, templates
 from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.jobs import service as jobs
@@ -210,11 +211,15 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon,
 
 
 async def send(session: AsyncSession, *, delivery_id: str, base_url: str) -> None:
-    """Send one queued delivery (the job). Raises `DeliveryFailed` to be retried."""
-    delivery = await session.get(Delivery, uuid.UUID(delivery_id))
-    if delivery is None or delivery.status != "queued":
-        return  # sent already (a retry after a crash) or cancelled
-    config = await _config(session, delivery.organization_id, delivery.channel)
+    """Send one queued delivery (the job). Raises `DeliveryFailed` to be retried.
+
+    The message and the channel settings are read in a separate short read transaction, so
+    the job's own transaction (and on SQLite the write lock) only spans the status update."""
+    async with reading_alongside(session) as reader:
+        delivery = await reader.get(Delivery, uuid.UUID(delivery_id))
+        if delivery is None or delivery.status != "queued":
+            return  # sent already (a retry after a crash) or cancelled
+        config = await _config(reader, delivery.organization_id, delivery.channel)
     if config is None:
         raise channels.DeliveryFailed(f"{delivery.channel} is not configured")
     extra: dict[str, Any] = {}

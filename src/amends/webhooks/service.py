@@ -18,6 +18,7 @@ from standardwebhooks.webhooks import Webhook
 
 from amends.actor import Actor
 from amends.audit import service as audit
+from amends.db import reading_alongside
 from amends.errors import NotFound
 from amends.jobs import service as jobs
 from amends.kit.clock import utcnow
@@ -126,12 +127,13 @@ def signed_headers(secret: str, event_id: str, when: datetime, body: str) -> dic
 async def deliver(session: AsyncSession, *, delivery_id: str) -> None:
     """POST the event, signed; any answer but 2xx raises, so the job retries with backoff.
     The `webhook-id` stays the same across retries, so receivers can drop duplicates."""
-    delivery = await session.get(WebhookDelivery, uuid.UUID(delivery_id))
-    if delivery is None or delivery.status == "delivered":
-        return
-    endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
-    if endpoint is None or not endpoint.active:
-        return
+    async with reading_alongside(session) as reader:  # no write lock held while sending
+        delivery = await reader.get(WebhookDelivery, uuid.UUID(delivery_id))
+        if delivery is None or delivery.status == "delivered":
+            return
+        endpoint = await reader.get(WebhookEndpoint, delivery.endpoint_id)
+        if endpoint is None or not endpoint.active:
+            return
     body = json.dumps(delivery.payload, separators=(",", ":"))
     headers = signed_headers(endpoint.secret, delivery.event_id, utcnow(), body)
     async with httpx.AsyncClient(timeout=TIMEOUT) as client:
