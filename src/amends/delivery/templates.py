@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -76,12 +77,18 @@ def default_template(kind: str, channel: str) -> tuple[str, str, str | None]:
                                              else SHORT_TEXT, None)
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str, html: bool) -> Template:
+    # Compiling a template costs milliseconds; the same few sources are rendered all day.
+    return (_html_env if html else _env).from_string(source)
+
+
 def render(subject: str, text: str, html: str | None, context: dict[str, Any]) -> Rendered:
     try:
         return Rendered(
-            subject=_env.from_string(subject).render(context).strip(),
-            text=_env.from_string(text).render(context).strip(),
-            html=_html_env.from_string(html).render(context) if html else None,
+            subject=_compiled(subject, False).render(context).strip(),
+            text=_compiled(text, False).render(context).strip(),
+            html=_compiled(html, True).render(context) if html else None,
         )
     except TemplateError as exc:
         raise InvalidTemplate(str(exc)) from exc
