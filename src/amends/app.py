@@ -21,6 +21,7 @@ from amends.customers.api import router as customers_router
 from amends.db import Database
 from amends.delivery.api import router as delivery_router
 from amends.errors import install_error_handlers
+from amends.events.api import router as events_router
 from amends.incentives.api import router as incentives_router
 from amends.jobs.api import router as jobs_router
 from amends.jobs.loader import load_job_kinds
@@ -74,9 +75,12 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     # Routes are matched in order: the tills' hot path first.
-    for router in (redemptions_router, coupons_router, cases_router, approvals_router,
-                   customers_router, incentives_router, code_pools_router, suppressions_router,
-                   webhooks_router, organization_router, api_keys_router, audit_router,
-                   delivery_router, jobs_router, ops_router, coupon_page_router, web_router):
+    hot_first = (
+        redemptions_router, events_router, coupons_router, cases_router, approvals_router,
+        customers_router, incentives_router, code_pools_router, suppressions_router,
+        webhooks_router, organization_router, api_keys_router, audit_router, delivery_router,
+        jobs_router, ops_router, coupon_page_router, web_router,
+    )
+    for router in hot_first:
         app.include_router(router)
     return app

@@ -5,6 +5,7 @@ from amends.models.audit_event import AuditEvent
 from amends.models.authority import Approval, AuthorityLimit, BudgetUsage
 from amends.models.case import Case, CaseEvent, Reason
 from amends.models.code_pool import CodePool, PoolCode, PoolImport
+from amends.models.commerce import Event, Order, Shipment
 from amends.models.coupon import Coupon, GiftCardEntry, Redemption, Reservation
 from amends.models.customer import Customer
 from amends.models.delivery import ChannelConfig, Delivery, MessageTemplate
@@ -29,17 +30,20 @@ __all__ = [
     "Coupon",
     "Customer",
     "Delivery",
+    "Event",
     "GiftCardEntry",
     "IdempotencyKey",
     "Incentive",
     "Job",
     "MessageTemplate",
+    "Order",
     "Organization",
     "PoolCode",
     "PoolImport",
     "Reason",
     "Redemption",
     "Reservation",
+    "Shipment",
     "Suppression",
     "User",
     "UserSession",
