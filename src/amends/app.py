@@ -31,6 +31,7 @@ from amends.migrate import head_revision
 from amends.ops.api import router as ops_router
 from amends.ops.middleware import RequestContextMiddleware
 from amends.organizations.api import router as organization_router
+from amends.recovery.api import router as rules_router
 from amends.redemptions.api import router as redemptions_router
 from amends.suppressions.api import router as suppressions_router
 from amends.web.coupon_page import router as coupon_page_router
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         redemptions_router, events_router, coupons_router, cases_router, approvals_router,
         customers_router, incentives_router, code_pools_router, suppressions_router,
         webhooks_router, organization_router, api_keys_router, audit_router, delivery_router,
-        jobs_router, ops_router, coupon_page_router, web_router,
+        rules_router, jobs_router, ops_router, coupon_page_router, web_router,
     )
     for router in hot_first:
         app.include_router(router)

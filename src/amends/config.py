@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     job_backoff_max_seconds: float = 3600.0
     idempotency_key_hours: int = 24
 
+    sweep_interval_seconds: int = Field(
+        default=300, description="How often the worker evaluates the proactive-recovery rules.")
+
     redis_url: str | None = Field(
         default=None, description="Redis for rate limits shared by several processes."
     )

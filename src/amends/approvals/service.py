@@ -79,9 +79,12 @@ def _limits(row: AuthorityLimit | None) -> policy.Limits | None:
 
 
 async def limits_for(session: AsyncSession, actor: Actor, currency: str) -> policy.Limits:
-    """Role limits overridden by the person's own; Amends itself (rules, jobs) is unlimited."""
+    """Role limits overridden by the person's own. Amends itself (proactive rules, thank-you
+    gestures) spends the organisation's automation budget per day."""
     if actor.kind == "system":
-        return policy.UNLIMITED
+        organization = await session.get(Organization, actor.organization_id)
+        budget = organization.automation_daily_budget if organization else None
+        return policy.Limits(daily_budget=budget)
     role_subject = f"role:{actor.role.value}" if actor.role else "role:api_key"
     rows = {row.subject: row for row in (await session.scalars(select(AuthorityLimit).where(
         AuthorityLimit.organization_id == actor.organization_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -14,9 +15,18 @@ from amends.actor import Actor
 from amends.audit import service as audit
 from amends.cases import policy
 from amends.errors import Conflict, NotFound, ValidationFailed
+from amends.jobs import service as jobs
 from amends.kit.clock import utcnow
 from amends.kit.pagination import Page, newest_first
-from amends.models import Case, CaseEvent, Coupon, Customer, Reason, Redemption
+from amends.models import (
+    Case,
+    CaseEvent,
+    Coupon,
+    Customer,
+    Organization,
+    Reason,
+    Redemption,
+)
 from amends.suppressions import service as suppressions
 from amends.webhooks import service as webhooks
 
@@ -198,6 +208,13 @@ async def move(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID, to: s
                        after={"state": to, **fields}, reason=skip_reason)
     await webhooks.emit(session, actor.organization_id, "case.state_changed",
                         {**_public(case), "from": before})
+    if to == "fixed":
+        organization = await session.get(Organization, case.organization_id)
+        assert organization is not None
+        await jobs.enqueue(session, "followup.feedback_request",
+                           organization_id=case.organization_id,
+                           run_at=now + timedelta(days=organization.feedback_delay_days),
+                           payload={"case_id": str(case.id)})
     if to == "closed":
         customer = await session.get(Customer, case.customer_id)
         assert customer is not None

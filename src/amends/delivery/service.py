@@ -23,7 +23,6 @@ from amends.audit import service as audit
 from amends.cases.service import add_event
 from amends.config import get_settings
 from amends.coupons import policy as coupon_policy
-from amends.coupons.errors import CouponNotFound
 from amends.db import reading_alongside
 from amends.delivery import channels, templates
 from amends.errors import Conflict, NotFound, ValidationFailed
@@ -138,59 +137,64 @@ async def _template(session: AsyncSession, organization_id: uuid.UUID, *, kind: 
     return templates.default_template(kind, channel)
 
 
-async def render_for(session: AsyncSession, *, coupon: Coupon, customer: Customer,
+async def render_for(session: AsyncSession, *, coupon: Coupon | None, customer: Customer,
                      case: Case | None, channel: str, kind: str, base_url: str,
-                     override: tuple[str, str, str | None] | None = None
-                     ) -> templates.Rendered:
-    incentive = await session.get(Incentive, coupon.incentive_id)
-    days = incentive.validity_days if incentive else None
+                     override: tuple[str, str, str | None] | None = None,
+                     detail: str = "") -> templates.Rendered:
     context = {
-        "customer_name": customer.name or "there",
-        "apology": templates.DEFAULT_APOLOGY,
-        "gesture": templates.gesture_in_words(coupon.kind, coupon.value, coupon.currency,
-                                              sku=coupon.sku, days=days,
-                                              balance=coupon.balance),
-        "code": codes.display(coupon.code),
-        "expires": templates.expiry_in_words(coupon.expires_at),
-        "page_url": page_url(base_url, coupon),
-        "terms": coupon.terms,
-        "case_reference": case.reference if case else "",
+        "customer_name": customer.name or "there", "apology": templates.DEFAULT_APOLOGY,
+        "gesture": "", "code": "", "expires": "", "page_url": "", "terms": "",
+        "case_reference": case.reference if case else "", "detail": detail,
     }
+    if coupon is not None:
+        incentive = await session.get(Incentive, coupon.incentive_id)
+        context.update({
+            "gesture": templates.gesture_in_words(
+                coupon.kind, coupon.value, coupon.currency, sku=coupon.sku,
+                days=incentive.validity_days if incentive else None, balance=coupon.balance),
+            "code": codes.display(coupon.code),
+            "expires": templates.expiry_in_words(coupon.expires_at),
+            "page_url": page_url(base_url, coupon), "terms": coupon.terms,
+        })
     subject, text, html = override or await _template(
-        session, coupon.organization_id, kind=kind, channel=channel,
-        language=customer.language, incentive_id=coupon.incentive_id)
+        session, customer.organization_id, kind=kind, channel=channel,
+        language=customer.language, incentive_id=coupon.incentive_id if coupon else None)
     return templates.render(subject, text, html, context)
 
 
-async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon,
+async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
                   channel: str | None = None, case: Case | None = None, kind: str = "gesture",
-                  base_url: str | None = None, resent_from: uuid.UUID | None = None
-                  ) -> Delivery:
+                  base_url: str | None = None, resent_from: uuid.UUID | None = None,
+                  customer: Customer | None = None, detail: str = "") -> Delivery:
     """Queue the message (or, for `copy`, render it for the agent at once). A customer who
-    cannot be reached on the channel gets a clear error before anything is queued."""
-    if case is None and coupon.case_ref:
+    cannot be reached on the channel gets a clear error before anything is queued. Without a
+    coupon it is a message about the case (apology, progress, feedback, thanks)."""
+    if case is None and coupon is not None and coupon.case_ref:
         case = await session.scalar(select(Case).where(
             Case.organization_id == coupon.organization_id,
             Case.reference == coupon.case_ref))
     chosen = channel or BY_CONVERSATION.get(case.channel if case else "", "email")
     if chosen not in DELIVERY_CHANNELS:
         raise UnknownChannel(f"Use one of: {', '.join(DELIVERY_CHANNELS)}.")
-    customer = await session.get(Customer, coupon.customer_id)
+    if customer is None:
+        assert coupon is not None
+        customer = await session.get(Customer, coupon.customer_id)
     assert customer is not None
+    organization_id = customer.organization_id
     address = address_for(customer, chosen, case)
     if not address:
         raise NoAddressForChannel(
             f"No {chosen} address for customer {customer.external_id}, or they opted out; "
             "choose another channel.", channel=chosen)
-    if chosen != "copy" and await _config(session, coupon.organization_id, chosen) is None:
+    if chosen != "copy" and await _config(session, organization_id, chosen) is None:
         raise ChannelNotConfigured(f"Set up {chosen} first (PUT /v1/channels/{chosen}).",
                                    channel=chosen)
     rendered = await render_for(session, coupon=coupon, customer=customer, case=case,
-                                channel=chosen, kind=kind,
+                                channel=chosen, kind=kind, detail=detail,
                                 base_url=base_url or get_settings().base_url)
     now = utcnow()
     delivery = Delivery(
-        organization_id=coupon.organization_id, coupon_id=coupon.id,
+        organization_id=organization_id, coupon_id=coupon.id if coupon else None,
         case_id=case.id if case else None, customer_id=customer.id, kind=kind,
         channel=chosen, address=address, language=customer.language,
         subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
@@ -201,7 +205,7 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon,
     session.add(delivery)
     await session.flush()
     if chosen != "copy":
-        await jobs.enqueue(session, "delivery.send", organization_id=coupon.organization_id,
+        await jobs.enqueue(session, "delivery.send", organization_id=organization_id,
                            payload={"delivery_id": str(delivery.id)})
     if case is not None:
         await add_event(session, case, actor, kind="message",
@@ -304,12 +308,11 @@ async def resend(session: AsyncSession, actor: Actor, *, delivery_id: uuid.UUID,
     """Send the same gesture again, on another channel if given, in one call."""
     previous = await get_delivery(session, actor, delivery_id=delivery_id)
     coupon = await session.get(Coupon, previous.coupon_id) if previous.coupon_id else None
-    if coupon is None:
-        raise CouponNotFound()
+    customer = await session.get(Customer, previous.customer_id)
     case = await session.get(Case, previous.case_id) if previous.case_id else None
     delivery = await deliver(session, actor, coupon=coupon, channel=channel or previous.channel,
                              case=case, kind=previous.kind, base_url=base_url,
-                             resent_from=previous.id)
+                             resent_from=previous.id, customer=customer)
     await audit.record(session, actor, action="delivery.resent", object_type="delivery",
                        object_id=delivery.id,
                        after={"from": str(previous.id), "channel": delivery.channel})

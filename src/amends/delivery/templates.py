@@ -53,6 +53,29 @@ REMINDER_TEXT = (
     "Hello {{ customer_name }}, a reminder: {{ gesture }} (code {{ code }}) expires on "
     "{{ expires }}. {{ page_url }}"
 )
+APOLOGY_TEXT = (
+    "Hello {{ customer_name }}, {{ apology }} {{ detail }} We are on it and will keep you "
+    "posted (case {{ case_reference }})."
+)
+PROGRESS_TEXT = (
+    "Hello {{ customer_name }}, an update on case {{ case_reference }}: {{ detail }} We have not "
+    "forgotten you and will write again soon."
+)
+FEEDBACK_TEXT = (
+    "Hello {{ customer_name }}, we hope case {{ case_reference }} is now put right. How did we "
+    "do? {% if page_url %}Tell us here: {{ page_url }}{% else %}Just reply to this message."
+    "{% endif %}"
+)
+THANK_YOU_TEXT = (
+    "Hello {{ customer_name }}, thank you for shopping with us again.{% if code %} A small "
+    "thank-you: {{ gesture }}, code {{ code }}, valid until {{ expires }}. {{ page_url }}"
+    "{% endif %}"
+)
+SUBJECTS = {"apology": "We are sorry: there is a problem with your order",
+            "progress": "An update on your case {{ case_reference }}",
+            "feedback": "How did we do?", "thank_you": "Thank you"}
+TEXTS = {"apology": APOLOGY_TEXT, "progress": PROGRESS_TEXT, "feedback": FEEDBACK_TEXT,
+         "thank_you": THANK_YOU_TEXT, "reminder": REMINDER_TEXT}
 DEFAULTS: dict[tuple[str, str], tuple[str, str, str | None]] = {
     ("gesture", "email"): ("We are sorry: {{ gesture }} for you", GESTURE_TEXT, GESTURE_HTML),
     ("gesture", "helpdesk"): ("", GESTURE_TEXT, None),
@@ -73,8 +96,11 @@ class Rendered:
 
 
 def default_template(kind: str, channel: str) -> tuple[str, str, str | None]:
-    return DEFAULTS.get((kind, channel)) or ("", REMINDER_TEXT if kind == "reminder"
-                                             else SHORT_TEXT, None)
+    if (kind, channel) in DEFAULTS:
+        return DEFAULTS[(kind, channel)]
+    if kind in TEXTS:
+        return (SUBJECTS.get(kind, "") if channel == "email" else "", TEXTS[kind], None)
+    return "", SHORT_TEXT, None
 
 
 @lru_cache(maxsize=512)

@@ -129,6 +129,10 @@ async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseM
         else:
             order.status, order.completed_at = "completed", at
         await session.flush()
+        if isinstance(payload, schemas.PurchaseCompleted):
+            from amends.recovery.service import thank_returning_customer
+
+            await thank_returning_customer(session, customer)
         return
     assert isinstance(payload, schemas.ShipmentCreated | schemas.ShipmentScanned |
                       schemas.ShipmentDelivered | schemas.ShipmentException)
@@ -155,3 +159,7 @@ async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseM
             shipment.status = "exception"
         shipment.exception_reason = payload.reason
     await session.flush()
+    if isinstance(payload, schemas.ShipmentDelivered):
+        from amends.recovery.service import parcel_delivered
+
+        await parcel_delivered(session, shipment)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 
 JOB_MODULES = ("amends.jobs.tasks", "amends.redemptions.tasks", "amends.webhooks.tasks",
-               "amends.approvals.tasks", "amends.delivery.tasks")
+               "amends.approvals.tasks", "amends.delivery.tasks",
+               "amends.recovery.tasks")
 
 
 def load_job_kinds(extra: tuple[str, ...] = ()) -> None:

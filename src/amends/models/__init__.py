@@ -13,6 +13,7 @@ from amends.models.idempotency_key import IdempotencyKey
 from amends.models.incentive import Incentive
 from amends.models.job import Job
 from amends.models.organization import Organization
+from amends.models.recovery import RecoveryRule, RuleFiring
 from amends.models.user import User
 from amends.models.user_session import UserSession
 from amends.models.webhook import Suppression, WebhookDelivery, WebhookEndpoint
@@ -41,8 +42,10 @@ __all__ = [
     "PoolCode",
     "PoolImport",
     "Reason",
+    "RecoveryRule",
     "Redemption",
     "Reservation",
+    "RuleFiring",
     "Shipment",
     "Suppression",
     "User",

@@ -65,6 +65,7 @@ class Case(Base):
     feedback_score: Mapped[int | None] = mapped_column(Integer, default=None)
     feedback_comment: Mapped[str | None] = mapped_column(Text, default=None)
     feedback_at: Mapped[OptionalTimestamp]
+    thanked_at: Mapped[OptionalTimestamp]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

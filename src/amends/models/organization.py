@@ -25,5 +25,9 @@ class Organization(Base):
     second_gesture_window_days: Mapped[int] = mapped_column(Integer, default=30)
     approval_hours: Mapped[int] = mapped_column(Integer, default=72)
     reminder_days: Mapped[int] = mapped_column(Integer, default=3)
+    automation_daily_budget: Mapped[int | None] = mapped_column(BigInteger, default=20_000)
+    feedback_delay_days: Mapped[int] = mapped_column(Integer, default=3)
+    thank_you_window_days: Mapped[int] = mapped_column(Integer, default=90)
+    surprise_incentive_id: Mapped[str | None] = mapped_column(String(36), default=None)
     recommendation_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[CreatedAt]

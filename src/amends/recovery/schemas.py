@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ConditionType = Literal["not_scanned_for", "past_promised", "split_late", "carrier_exception"]
+
+
+class Condition(BaseModel):
+    type: ConditionType
+    hours: int = Field(default=48, ge=0, le=24 * 60)
+    reasons: list[str] = Field(default_factory=list,
+                               description="carrier_exception: the carrier's reason codes")
+
+
+class Filters(BaseModel):
+    tiers: list[str] = Field(default_factory=list)
+    min_order_value: int | None = Field(default=None, ge=0)
+    carriers: list[str] = Field(default_factory=list)
+
+
+class OpenCase(BaseModel):
+    reason: str = Field(default="late_delivery", pattern=r"^[a-z0-9_]{1,50}$")
+    severity: int = Field(default=2, ge=1, le=4)
+
+
+ApologyChannel = Literal["email", "sms", "whatsapp", "preferred"]
+
+
+def _preferred_only() -> list[ApologyChannel]:
+    return ["preferred"]
+
+
+class Actions(BaseModel):
+    open_case: OpenCase = Field(default_factory=OpenCase)
+    apologise: list[ApologyChannel] = Field(default_factory=_preferred_only)
+    progress_every_days: int | None = Field(default=None, ge=1, le=60)
+    incentive_id: uuid.UUID | None = Field(default=None,
+                                           description="A pre-approved gesture to issue")
+    notify: bool = Field(default=True, description="Emit case.opened to the webhooks")
+
+
+class RuleIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    active: bool = True
+    condition: Condition
+    filters: Filters = Field(default_factory=Filters)
+    actions: Actions = Field(default_factory=Actions)
+
+    @model_validator(mode="after")
+    def _sensible(self) -> Self:
+        if self.condition.type != "carrier_exception" and self.condition.hours < 1:
+            raise ValueError("give the number of hours after which the rule fires")
+        return self
+
+
+class RuleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    active: bool
+    condition: dict[str, Any]
+    filters: dict[str, Any]
+    actions: dict[str, Any]
+    created_at: datetime
+
+
+class Candidate(BaseModel):
+    shipment_id: str
+    order_id: str | None
+    customer_id: str | None
+    carrier: str | None
+    why: str

@@ -1,0 +1,302 @@
+"""Proactive recovery: rules over shipments, swept with indexed queries, fired once per
+shipment; then follow-ups (a feedback request after the fix, thanks on the next purchase)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from amends.actor import Actor
+from amends.approvals import service as approvals
+from amends.audit import service as audit
+from amends.cases import service as cases
+from amends.delivery import service as delivery
+from amends.errors import NotFound
+from amends.incentives.service import IncentiveNotFound
+from amends.jobs import service as jobs
+from amends.kit.clock import utcnow
+from amends.kit.ids import new_id
+from amends.kit.sql import insert_for
+from amends.models import (
+    Case,
+    Customer,
+    Incentive,
+    Order,
+    Organization,
+    RecoveryRule,
+    RuleFiring,
+    Shipment,
+)
+from amends.recovery.schemas import Candidate, RuleIn
+
+OPEN_PARCEL = ("created", "in_transit", "exception")
+BATCH = 500
+
+
+class RuleNotFound(NotFound):
+    code, title = "rule_not_found", "No such rule"
+
+
+async def save_rule(session: AsyncSession, actor: Actor, *, data: RuleIn,
+                    rule_id: uuid.UUID | None = None) -> RecoveryRule:
+    if data.actions.incentive_id is not None:
+        found = await session.scalar(select(Incentive.id).where(
+            Incentive.id == data.actions.incentive_id,
+            Incentive.organization_id == actor.organization_id))
+        if found is None:
+            raise IncentiveNotFound("The rule's gesture is not in the catalogue.")
+    known = await cases.reasons(session, actor.organization_id)
+    if data.actions.open_case.reason not in known:
+        raise cases.UnknownReason(f"Use one of: {', '.join(sorted(known))}.")
+    values = data.model_dump(mode="json")
+    if rule_id is None:
+        rule = RecoveryRule(organization_id=actor.organization_id, **values)
+        session.add(rule)
+    else:
+        rule = await get_rule(session, actor, rule_id=rule_id)
+        for key, value in values.items():
+            setattr(rule, key, value)
+    await session.flush()
+    await audit.record(session, actor, action="rule.saved", object_type="rule",
+                       object_id=rule.id, after=values)
+    return rule
+
+
+async def get_rule(session: AsyncSession, actor: Actor, *, rule_id: uuid.UUID) -> RecoveryRule:
+    rule = await session.scalar(select(RecoveryRule).where(
+        RecoveryRule.id == rule_id, RecoveryRule.organization_id == actor.organization_id))
+    if rule is None:
+        raise RuleNotFound()
+    return rule
+
+
+async def list_rules(session: AsyncSession, actor: Actor) -> list[RecoveryRule]:
+    return list((await session.scalars(select(RecoveryRule).where(
+        RecoveryRule.organization_id == actor.organization_id)
+        .order_by(RecoveryRule.created_at))).all())
+
+
+def _why(rule: RecoveryRule, shipment: Shipment) -> str:
+    condition = rule.condition
+    hours = condition.get("hours", 0)
+    kind = condition["type"]
+    if kind == "not_scanned_for":
+        return (f"not scanned for over {hours} h (last scan {shipment.last_scan_at:%d %b %H:%M}"
+                + (f" at {shipment.last_location}" if shipment.last_location else "") + ")")
+    if kind == "past_promised":
+        return f"over {hours} h past its promised date and not delivered"
+    if kind == "split_late":
+        return f"one part of the order delivered, this one over {hours} h late"
+    return f"carrier exception: {shipment.exception_reason}"
+
+
+async def candidates(session: AsyncSession, rule: RecoveryRule, *, limit: int = BATCH
+                     ) -> list[Shipment]:
+    """Shipments the rule would fire for now: one indexed query, never a scan in Python."""
+    now = utcnow()
+    condition = rule.condition
+    threshold = now - timedelta(hours=int(condition.get("hours", 0)))
+    query = select(Shipment).where(Shipment.organization_id == rule.organization_id)
+    kind = condition["type"]
+    if kind == "not_scanned_for":
+        query = query.where(Shipment.status.in_(OPEN_PARCEL), Shipment.last_scan_at < threshold)
+    elif kind in ("past_promised", "split_late"):
+        query = query.where(Shipment.status.in_(OPEN_PARCEL), Shipment.promised_at < threshold)
+        if kind == "split_late":
+            sibling = aliased(Shipment)
+            query = query.where(exists().where(
+                sibling.organization_id == Shipment.organization_id,
+                sibling.order_external_id == Shipment.order_external_id,
+                sibling.id != Shipment.id, sibling.status == "delivered"))
+    else:
+        query = query.where(Shipment.status == "exception")
+        if condition.get("reasons"):
+            query = query.where(Shipment.exception_reason.in_(condition["reasons"]))
+    filters = rule.filters or {}
+    if filters.get("carriers"):
+        query = query.where(Shipment.carrier.in_(filters["carriers"]))
+    if filters.get("tiers"):
+        query = query.join(Customer, Customer.id == Shipment.customer_id).where(
+            Customer.value_tier.in_(filters["tiers"]))
+    if filters.get("min_order_value") is not None:
+        query = query.join(Order, and_(Order.organization_id == Shipment.organization_id,
+                                       Order.external_id == Shipment.order_external_id)
+                           ).where(Order.amount >= filters["min_order_value"])
+    query = query.where(~exists().where(RuleFiring.rule_id == rule.id,
+                                        RuleFiring.shipment_id == Shipment.id))
+    return list((await session.scalars(query.order_by(Shipment.id).limit(limit))).all())
+
+
+async def dry_run(session: AsyncSession, actor: Actor, *, rule_id: uuid.UUID
+                  ) -> list[Candidate]:
+    rule = await get_rule(session, actor, rule_id=rule_id)
+    return [Candidate(shipment_id=s.external_id, order_id=s.order_external_id,
+                      customer_id=str(s.customer_id) if s.customer_id else None,
+                      carrier=s.carrier, why=_why(rule, s))
+            for s in await candidates(session, rule)]
+
+
+def _preferred(customer: Customer) -> str:
+    if customer.email and "email" not in customer.opted_out_channels:
+        return "email"
+    return "sms"
+
+
+async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) -> Case | None:
+    """Open the case, apologise, schedule progress updates and give the gesture — once: the
+    firing row is inserted first, and a second sweeper's insert does nothing."""
+    why = _why(rule, shipment)
+    firing_id = (await session.execute(
+        insert_for(session, RuleFiring.__table__).values(
+            id=new_id(), organization_id=rule.organization_id, rule_id=rule.id,
+            shipment_id=shipment.id, why=why[:500], fired_at=utcnow())
+        .on_conflict_do_nothing().returning(RuleFiring.__table__.c.id))).scalar_one_or_none()
+    if firing_id is None or shipment.customer_id is None:
+        return None
+    customer = await session.get(Customer, shipment.customer_id)
+    assert customer is not None
+    actor = Actor.system(rule.organization_id, f"rule: {rule.name}")
+    actions = rule.actions
+    channel = _preferred(customer)
+    case = await cases.open_case(
+        session, actor, customer=customer, reason=actions["open_case"]["reason"],
+        severity=actions["open_case"]["severity"], channel=channel,
+        conversation_ref=shipment.external_id,
+        summary=f"Parcel {shipment.external_id} ({shipment.carrier or 'carrier'}): {why}.")
+    firing = await session.get(RuleFiring, firing_id)
+    assert firing is not None
+    firing.case_id = case.id
+    detail = f"Your parcel {shipment.tracking_number or shipment.external_id} is late."
+    sent_apology = False
+    for wanted in actions.get("apologise", []):
+        target = channel if wanted == "preferred" else wanted
+        try:
+            await delivery.deliver(session, actor, coupon=None, customer=customer, case=case,
+                                   channel=target, kind="apology", detail=detail)
+            sent_apology = True
+        except (delivery.NoAddressForChannel, delivery.ChannelNotConfigured) as problem:
+            await cases.add_event(session, case, actor, kind="delivery_failed",
+                                  summary=f"Apology not sent: {problem.detail}")
+    if sent_apology:
+        await cases.move(session, actor, case_id=case.id, to="apologised", details={
+            "apology": "Sent automatically"}, skip_reason=None)
+    if actions.get("progress_every_days"):
+        days = int(actions["progress_every_days"])
+        await jobs.enqueue(session, "recovery.progress", organization_id=rule.organization_id,
+                           run_at=utcnow() + timedelta(days=days),
+                           payload={"case_id": str(case.id), "every_days": days})
+    if actions.get("incentive_id"):
+        incentive = await session.get(Incentive, uuid.UUID(actions["incentive_id"]))
+        if incentive is not None and incentive.active:
+            given = await approvals.give_gesture(session, actor, customer=customer,
+                                                 incentive=incentive, case=case)
+            if given.coupon is not None and given.created:
+                try:
+                    await delivery.deliver(session, actor, coupon=given.coupon, case=case,
+                                           channel=channel)
+                except (delivery.NoAddressForChannel, delivery.ChannelNotConfigured) as problem:
+                    await cases.add_event(session, case, actor, kind="delivery_failed",
+                                          summary=f"Gesture not sent: {problem.detail}")
+    return case
+
+
+async def sweep(session: AsyncSession, *, limit: int = BATCH) -> int:
+    """Evaluate every active rule; fire for what matches. Returns how many fired."""
+    fired = 0
+    rules = (await session.scalars(select(RecoveryRule).where(
+        RecoveryRule.active.is_(True)).order_by(RecoveryRule.id))).all()
+    for rule in rules:
+        for shipment in await candidates(session, rule, limit=limit):
+            if await fire(session, rule, shipment) is not None:
+                fired += 1
+    return fired
+
+
+async def send_progress(session: AsyncSession, *, case_id: str, every_days: int) -> None:
+    """A progress update while the case is open; the next one is scheduled with it."""
+    case = await session.get(Case, uuid.UUID(case_id))
+    if case is None or case.state in ("fixed", "followed_up", "closed"):
+        return
+    customer = await session.get(Customer, case.customer_id)
+    assert customer is not None
+    actor = Actor.system(case.organization_id, "progress updates")
+    await delivery.deliver(session, actor, coupon=None, customer=customer, case=case,
+                           channel=_preferred(customer), kind="progress",
+                           detail="We are still chasing your parcel with the carrier.")
+    await jobs.enqueue(session, "recovery.progress", organization_id=case.organization_id,
+                       run_at=utcnow() + timedelta(days=every_days),
+                       payload={"case_id": case_id, "every_days": every_days})
+
+
+async def parcel_delivered(session: AsyncSession, shipment: Shipment) -> None:
+    """The late parcel arrived: the cases its rules opened are fixed."""
+    opened = (await session.scalars(select(Case).join(
+        RuleFiring, RuleFiring.case_id == Case.id).where(
+        RuleFiring.shipment_id == shipment.id,
+        Case.state.in_(("open", "apologised", "reviewing"))))).all()
+    for case in opened:
+        actor = Actor.system(case.organization_id, "shipment events")
+        await cases.move(session, actor, case_id=case.id, to="fixed",
+                         details={"remedy": f"Parcel {shipment.external_id} delivered"},
+                         skip_reason=None if case.state == "reviewing"
+                         else "fixed by the delivery")
+
+
+async def request_feedback(session: AsyncSession, *, case_id: str) -> None:
+    case = await session.get(Case, uuid.UUID(case_id))
+    if case is None or case.feedback_at is not None or case.state == "closed":
+        return
+    customer = await session.get(Customer, case.customer_id)
+    assert customer is not None
+    from amends.models import Coupon
+
+    coupon = await session.scalar(select(Coupon).where(
+        Coupon.organization_id == case.organization_id, Coupon.customer_id == customer.id,
+        Coupon.case_ref == case.reference).limit(1))
+    actor = Actor.system(case.organization_id, "follow-up")
+    await delivery.deliver(session, actor, coupon=coupon, customer=customer, case=case,
+                           channel=_preferred(customer), kind="feedback")
+    if case.state == "fixed":
+        await cases.move(session, actor, case_id=case.id, to="followed_up",
+                         details={"notes": "Feedback requested"}, skip_reason=None)
+
+
+async def thank_returning_customer(session: AsyncSession, customer: Customer) -> None:
+    """On a purchase after a recovery: a thank-you (and the organisation's surprise gesture),
+    once per case, and the case is closed as documented."""
+    organization = await session.get(Organization, customer.organization_id)
+    assert organization is not None
+    since = utcnow() - timedelta(days=organization.thank_you_window_days)
+    recovered = (await session.scalars(select(Case).where(
+        Case.organization_id == customer.organization_id, Case.customer_id == customer.id,
+        Case.fixed_at >= since, Case.thanked_at.is_(None)).order_by(Case.fixed_at))).all()
+    for case in recovered:
+        actor = Actor.system(case.organization_id, "thank-you")
+        case.thanked_at = utcnow()
+        await session.flush()
+        coupon = None
+        if organization.surprise_incentive_id:
+            incentive = await session.get(Incentive, uuid.UUID(organization.surprise_incentive_id))
+            if incentive is not None and incentive.active:
+                given = await approvals.give_gesture(
+                    session, actor, customer=customer, incentive=incentive,
+                    case_ref=f"{case.reference}-thanks")
+                coupon = given.coupon
+        try:
+            await delivery.deliver(session, actor, coupon=coupon, customer=customer, case=case,
+                                   channel=_preferred(customer), kind="thank_you")
+        except (delivery.NoAddressForChannel, delivery.ChannelNotConfigured) as problem:
+            await cases.add_event(session, case, actor, kind="delivery_failed",
+                                  summary=f"Thank-you not sent: {problem.detail}")
+        await cases.add_event(session, case, actor, kind="thanked",
+                              summary="The customer bought again; thanked"
+                              + (" with a surprise gesture" if coupon else ""))
+        if case.state != "closed":
+            await cases.move(session, actor, case_id=case.id, to="closed",
+                             details={"summary": "Recovered: the customer bought again"},
+                             skip_reason="closed on the next purchase"
+                             if case.state != "followed_up" else None)
