@@ -208,7 +208,7 @@ async def give_gesture(
         return Given(coupon=None, approval=approval, created=True)
     coupon, created = await coupons.issue_coupon(session, actor, customer=customer,
                                                  incentive=incentive, case_ref=ref,
-                                                 channel=channel)
+                                                 channel=channel, looked_up=True)
     if created:
         await _announce_coupon(session, actor, coupon, case)
     return Given(coupon=coupon, approval=None, created=created)

@@ -67,8 +67,10 @@ async def issue_coupon(
     incentive: Incentive,
     case_ref: str | None = None,
     channel: str | None = None,
+    looked_up: bool = False,
 ) -> tuple[Coupon, bool]:
-    """Issue the incentive to the customer, or return the coupon issued before.
+    """Issue the incentive to the customer, or return the coupon issued before
+    (`looked_up`: the caller has just looked for it in this transaction).
 
     Idempotency rests on the unique constraint (organisation, customer, incentive, case):
     the INSERT is `ON CONFLICT DO NOTHING`; a request that loses the race (on PostgreSQL it
@@ -78,7 +80,8 @@ async def issue_coupon(
     """
     org_id = actor.organization_id
     ref = case_ref or ""
-    found = await _existing(session, org_id, customer.id, incentive.id, ref)
+    found = None if looked_up else await _existing(session, org_id, customer.id, incentive.id,
+                                                   ref)
     if found is not None:
         return found, False
     if not incentive.active:
@@ -114,11 +117,11 @@ async def issue_coupon(
             "expires_at": expires_at, "channel": channel, "issued_by_type": actor.kind,
             "issued_by_id": actor.id, "issued_by_label": actor.label, "issued_at": now,
         }
-        inserted = (await session.execute(
-            insert_for(session, Coupon.__table__).values(**values).on_conflict_do_nothing()
-            .returning(Coupon.__table__.c.id)
-        )).scalar_one_or_none()
-        if inserted is not None:
+        coupon = (await session.scalars(
+            insert_for(session, Coupon).values(**values).on_conflict_do_nothing()
+            .returning(Coupon)
+        )).one_or_none()
+        if coupon is not None:
             break
         if pool is not None:
             await codepools.give_back(session, code=code, organization_id=org_id)
@@ -128,8 +131,6 @@ async def issue_coupon(
         # Otherwise the random code collided with another coupon's: draw again.
     else:
         raise RuntimeError("could not draw a unique coupon code")
-    coupon = await session.get(Coupon, coupon_id)
-    assert coupon is not None
     if coupon.kind == policy.GIFT_CARD:
         session.add(GiftCardEntry(organization_id=org_id, coupon_id=coupon.id, kind="issue",
                                   amount=coupon.value, balance_after=coupon.value))

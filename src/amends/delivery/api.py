@@ -119,6 +119,7 @@ async def save_template(body: TemplateIn, session: SessionDep, actor: TemplateEd
         session.add(row)
     row.subject, row.body_text, row.body_html = body.subject, body.body_text, body.body_html
     await session.flush()
+    delivery.forget_cached_settings()
     await audit.record(session, actor, action="template.saved", object_type="template",
                        object_id=row.id, after=body.model_dump(mode="json"))
     return body

@@ -28,6 +28,7 @@ from amends.delivery import channels, templates
 from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.jobs import service as jobs
 from amends.kit import codes
+from amends.kit.cache import TtlCache
 from amends.kit.clock import utcnow
 from amends.models import (
     Case,
@@ -97,6 +98,7 @@ async def save_channel(session: AsyncSession, actor: Actor, *, channel: str,
         session.add(config)
     config.settings, config.active = settings, active
     await session.flush()
+    forget_cached_settings()
     await audit.record(session, actor, action="channel.configured", object_type="channel",
                        object_id=channel, after={"active": active,
                                                  "settings": sorted(settings)})
@@ -118,9 +120,35 @@ def address_for(customer: Customer, channel: str, case: Case | None) -> str | No
     return "agent"
 
 
+_templates: TtlCache[tuple[str, str, str | None]] = TtlCache(5.0)
+_configured: TtlCache[bool] = TtlCache(5.0)
+
+
+def forget_cached_settings() -> None:
+    _templates.forget()
+    _configured.forget()
+
+
+async def _is_configured(session: AsyncSession, organization_id: uuid.UUID,
+                         channel: str) -> bool:
+    async def load() -> bool:
+        return await _config(session, organization_id, channel) is not None
+
+    return await _configured.get((organization_id, channel), load)
+
+
 async def _template(session: AsyncSession, organization_id: uuid.UUID, *, kind: str,
                     channel: str, language: str, incentive_id: uuid.UUID | None
                     ) -> tuple[str, str, str | None]:
+    return await _templates.get(
+        (organization_id, kind, channel, language, incentive_id),
+        lambda: _load_template(session, organization_id, kind=kind, channel=channel,
+                               language=language, incentive_id=incentive_id))
+
+
+async def _load_template(session: AsyncSession, organization_id: uuid.UUID, *, kind: str,
+                         channel: str, language: str, incentive_id: uuid.UUID | None
+                         ) -> tuple[str, str, str | None]:
     rows = (await session.scalars(select(MessageTemplate).where(
         MessageTemplate.organization_id == organization_id, MessageTemplate.kind == kind,
         MessageTemplate.channel == channel,
@@ -186,7 +214,7 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
         raise NoAddressForChannel(
             f"No {chosen} address for customer {customer.external_id}, or they opted out; "
             "choose another channel.", channel=chosen)
-    if chosen != "copy" and await _config(session, organization_id, chosen) is None:
+    if chosen != "copy" and not await _is_configured(session, organization_id, chosen):
         raise ChannelNotConfigured(f"Set up {chosen} first (PUT /v1/channels/{chosen}).",
                                    channel=chosen)
     rendered = await render_for(session, coupon=coupon, customer=customer, case=case,

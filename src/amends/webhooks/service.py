@@ -77,8 +77,8 @@ SUBSCRIBER_CACHE_SECONDS = 5.0
 
 
 async def wants(session: AsyncSession, organization_id: uuid.UUID, event_type: str) -> bool:
-    """Whether any endpoint of the organisation takes this event (cached for a few seconds;
-    only the redemption hot path asks, to know whether it must write deliveries)."""
+    """Whether any endpoint of the organisation takes this event. Cached for a few seconds in
+    each process (an endpoint created in another process starts receiving within that time)."""
     now = time.monotonic()
     hit = _subscribers.get((organization_id, event_type))
     if hit is not None and hit[0] > now:
@@ -99,6 +99,8 @@ async def emit(session: AsyncSession, organization_id: uuid.UUID, event_type: st
                data: dict[str, Any]) -> None:
     """Queue `event_type` for every active endpoint that wants it (in the caller's transaction)."""
     assert event_type in EVENT_TYPES, event_type
+    if not await wants(session, organization_id, event_type):
+        return
     endpoints = (await session.scalars(select(WebhookEndpoint).where(
         WebhookEndpoint.organization_id == organization_id,
         WebhookEndpoint.active.is_(True)))).all()
