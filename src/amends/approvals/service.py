@@ -25,6 +25,7 @@ from amends.coupons import policy as coupon_policy
 from amends.coupons import service as coupons
 from amends.coupons.errors import IncentiveInactive
 from amends.errors import Conflict, Forbidden, NotFound
+from amends.kit.cache import TtlCache
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
@@ -65,6 +66,10 @@ class Given:
     created: bool
 
 
+# Limits change rarely; a change made in another process applies within seconds.
+_limits_cache: TtlCache[policy.Limits] = TtlCache(5.0)
+
+
 def spender(actor: Actor) -> str:
     return f"{actor.kind}:{actor.id}"
 
@@ -86,11 +91,17 @@ async def limits_for(session: AsyncSession, actor: Actor, currency: str) -> poli
         budget = organization.automation_daily_budget if organization else None
         return policy.Limits(daily_budget=budget)
     role_subject = f"role:{actor.role.value}" if actor.role else "role:api_key"
-    rows = {row.subject: row for row in (await session.scalars(select(AuthorityLimit).where(
-        AuthorityLimit.organization_id == actor.organization_id,
-        AuthorityLimit.currency == currency,
-        AuthorityLimit.subject.in_([role_subject, spender(actor)])))).all()}
-    return policy.effective(_limits(rows.get(role_subject)), _limits(rows.get(spender(actor))))
+
+    async def load() -> policy.Limits:
+        rows = {row.subject: row for row in (await session.scalars(select(AuthorityLimit).where(
+            AuthorityLimit.organization_id == actor.organization_id,
+            AuthorityLimit.currency == currency,
+            AuthorityLimit.subject.in_([role_subject, spender(actor)])))).all()}
+        return policy.effective(_limits(rows.get(role_subject)),
+                                _limits(rows.get(spender(actor))))
+
+    return await _limits_cache.get((actor.organization_id, role_subject, spender(actor),
+                                    currency), load)
 
 
 async def _consume(session: AsyncSession, actor: Actor, *, period: str, currency: str,
@@ -374,6 +385,7 @@ async def set_limit(session: AsyncSession, actor: Actor, *, subject: str, curren
                                                              monthly_budget)
     row.incentive_ids = incentive_ids
     await session.flush()
+    _limits_cache.forget()
     await audit.record(session, actor, action="authority_limit.saved",
                        object_type="authority_limit", object_id=f"{subject}/{currency}",
                        before=before,
