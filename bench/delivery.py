@@ -47,11 +47,12 @@ class Inbox:
         return "250 OK"
 
 
-async def drive(url: str, smtp_port: int, inbox: Inbox, *, rate: int, seconds: int
-                ) -> list[float]:
+async def drive(url: str, smtp_port: int, inbox: Inbox, *, rate: int, seconds: int,
+                separate_worker: bool) -> list[float]:
     port = free_port()
     env = {**os.environ, "AMENDS_DATABASE_URL": url, "AMENDS_LOG_LEVEL": "WARNING",
-           "AMENDS_EMBEDDED_WORKER": "true", "AMENDS_WORKER_POLL_SECONDS": "0.25",
+           "AMENDS_EMBEDDED_WORKER": "false" if separate_worker else "true",
+           "AMENDS_WORKER_POLL_SECONDS": "0.05" if separate_worker else "0.25",
            "AMENDS_BASE_URL": f"http://127.0.0.1:{port}"}
     with tempfile.TemporaryDirectory() as tmp:
         seeded = subprocess.run([str(AMENDS), "demo", "--no-serve"], env=env, cwd=tmp,
@@ -60,6 +61,8 @@ async def drive(url: str, smtp_port: int, inbox: Inbox, *, rate: int, seconds: i
                  if line.strip().startswith("Admin:"))
     server = subprocess.Popen([str(AMENDS), "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([str(AMENDS), "worker"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) if separate_worker else None
     headers = {"Authorization": f"Bearer {token}"}
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers,
@@ -99,8 +102,10 @@ async def drive(url: str, smtp_port: int, inbox: Inbox, *, rate: int, seconds: i
                     time.perf_counter() < deadline:
                 await asyncio.sleep(0.1)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in (server, worker):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
     missing = [a for a in clicked if a not in inbox.arrived]
     if missing:
         print(f"  {len(missing)} messages did not arrive within 30 s of the last click")
@@ -119,6 +124,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--separate-worker", action="store_true",
+                        help="run `amends worker` beside `amends serve` (no embedded worker)")
     args = parser.parse_args()
     results = {}
     for name in ("SQLite", "PostgreSQL"):
@@ -133,16 +140,19 @@ def main() -> None:
                 with tempfile.TemporaryDirectory() as tmp:
                     url = f"sqlite+aiosqlite:///{tmp}/bench.db"
                     upgrade(url)
-                    results[name] = asyncio.run(drive(url, smtp_port, inbox, rate=args.rate,
-                                                      seconds=args.seconds))
+                    results[name] = asyncio.run(drive(
+                        url, smtp_port, inbox, rate=args.rate, seconds=args.seconds,
+                        separate_worker=args.separate_worker))
             else:
                 with scratch_postgres() as url:
-                    results[name] = asyncio.run(drive(url, smtp_port, inbox, rate=args.rate,
-                                                      seconds=args.seconds))
+                    results[name] = asyncio.run(drive(
+                        url, smtp_port, inbox, rate=args.rate, seconds=args.seconds,
+                        separate_worker=args.separate_worker))
         finally:
             controller.stop()
-    print(f"\n{args.rate} gestures/s for {args.seconds} s, click to SMTP server "
-          "(embedded worker, 1 server process)")
+    how = ("1 server process and 1 worker process" if args.separate_worker
+           else "1 server process with its embedded worker")
+    print(f"\n{args.rate} gestures/s for {args.seconds} s, click to SMTP server ({how})")
     for name, latencies in results.items():
         report(name, latencies)
 
