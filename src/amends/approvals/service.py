@@ -184,6 +184,7 @@ async def give_gesture(
 ) -> Given:
     """One click: the coupon (new or issued before), or an approval request."""
     ref = case.reference if case is not None else (case_ref or "")
+    channel = channel or (case.channel if case is not None else None)
     existing = await coupons.find_issued(session, actor, customer=customer, incentive=incentive,
                                          case_ref=ref)
     if existing is not None:

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Query
+from fastapi.responses import Response
+
+from amends.actor import Actor
+from amends.auth import MissingScope, SessionDep, require
+from amends.errors import errors
+from amends.reports import service as reports
+from amends.roles import Scope
+from amends.routing import router as make_router
+
+router = make_router(prefix="/v1/reports", tags=["reports"])
+Reader = Annotated[Actor, Depends(require(Scope.REPORTS_READ))]
+Dimension = Literal["reason", "agent", "team", "store", "channel", "day"]
+
+
+def _filters(since: datetime | None = None, until: datetime | None = None,
+             reason: str | None = None, channel: str | None = None, store: str | None = None,
+             agent: str | None = None) -> reports.Filters:
+    return reports.Filters(since=since, until=until, reason=reason, channel=channel,
+                           store=store, agent=agent)
+
+
+FiltersDep = Annotated[reports.Filters, Depends(_filters)]
+
+
+def as_csv(rows: list[dict[str, Any]], filename: str) -> Response:
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/summary", responses=errors(MissingScope))
+async def summary(session: SessionDep, actor: Reader, filters: FiltersDep) -> dict[str, Any]:
+    """Gestures issued and redeemed, redemption rate, face value vs value redeemed, cases
+    opened and fixed, average hours to fix, and customers who bought again after the fix."""
+    return await reports.summary(session, actor, filters=filters)
+
+
+@router.get("/gestures", responses=errors(MissingScope))
+async def gestures(session: SessionDep, actor: Reader, filters: FiltersDep,
+                   by: Dimension = "reason",
+                   format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
+    """Cost of appeasement by reason, agent, team, store, channel or day: gestures issued and
+    redeemed, face value issued and value redeemed (minor units). `format=csv` downloads it."""
+    rows = await reports.breakdown(session, actor, by=by, filters=filters)
+    return as_csv(rows, f"gestures-by-{by}.csv") if format == "csv" else rows
