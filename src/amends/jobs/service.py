@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -86,12 +86,14 @@ async def enqueue(
 async def claim(
     session: AsyncSession, *, limit: int, lease: timedelta, now: datetime | None = None
 ) -> list[Job]:
-    """Take up to `limit` due jobs (queued, or running with an expired lease)."""
+    """Take up to `limit` due jobs (queued, or running with an expired lease).
+
+    `run_at` is the next time a job needs attention: when to run a queued job, and when the
+    lease of a running one runs out (claims and heartbeats move it). So "due" is one range
+    on the (status, run_at) index, whatever the size of the table.
+    """
     now = now or utcnow()
-    due = or_(
-        and_(Job.status == QUEUED, Job.run_at <= now),
-        and_(Job.status == RUNNING, Job.locked_until < now),
-    )
+    due = and_(Job.status.in_((QUEUED, RUNNING)), Job.run_at <= now)
     candidates = select(Job.id).where(due).order_by(Job.run_at).limit(limit)
     if dialect_of(session) == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
@@ -103,6 +105,7 @@ async def claim(
             status=RUNNING,
             attempts=Job.attempts + 1,
             locked_until=now + lease,
+            run_at=now + lease,
             lease_token=token,
         )
         .returning(Job)

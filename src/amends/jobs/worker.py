@@ -114,7 +114,7 @@ class Worker:
                 await session.execute(
                     update(Job)
                     .where(Job.id == job.id, Job.lease_token == job.lease_token)
-                    .values(locked_until=utcnow() + self.lease)
+                    .values(locked_until=utcnow() + self.lease, run_at=utcnow() + self.lease)
                     .execution_options(synchronize_session=False)
                 )
 
