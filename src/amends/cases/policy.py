@@ -12,7 +12,7 @@ REOPENED_STATE = "reviewing"
 
 
 class InvalidTransition(ValueError):
-    pass
+    """The case cannot move to that state (it only moves forward, or reopens)."""
 
 
 def steps_between(current: str, target: str) -> list[str]:
