@@ -87,10 +87,6 @@ class TooManyAttempts(AmendsError):
         return {"Retry-After": str(self.retry_after)}
 
 
-class ServiceUnavailable(AmendsError):
-    status, code, title = 503, "service_unavailable", "Service unavailable"
-
-
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "code"],

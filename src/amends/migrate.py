@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -28,10 +27,6 @@ def head_revision() -> str | None:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Apply migrations (blocking; runs its own event loop inside Alembic's env.py)."""
     command.upgrade(alembic_config(database_url), revision)
-
-
-async def upgrade_async(database_url: str) -> None:
-    await asyncio.to_thread(upgrade, database_url)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

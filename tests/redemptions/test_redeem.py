@@ -63,6 +63,12 @@ async def test_every_reason_a_code_is_refused_has_its_own_answer(
     unknown = codes.generate()
     assert await refusal("/v1/redemptions/validate",
                          {"code": unknown, "order_amount": 100}) == "coupon_not_found"
+    real = await make_coupon(db, tenant)
+    typo = real.code[:3] + ("A" if real.code[3] != "A" else "B") + real.code[4:]
+    mistyped = await client.post("/v1/redemptions/validate", headers=till,
+                                 json={"code": typo, "order_amount": 100})
+    assert mistyped.json()["code"] == "coupon_not_found"
+    assert "mistyped" in mistyped.json()["detail"]
 
     expiring = await make_coupon(db, tenant, validity_days=1)
     clock.advance(timedelta(days=2))

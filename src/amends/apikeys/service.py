@@ -151,5 +151,5 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, *, api_key_id: uui
         await audit.record(
             session, actor, action="api_key.revoked", object_type="api_key", object_id=api_key.id
         )
-    _cache.clear()
+    clear_cache()
     return api_key

@@ -57,9 +57,5 @@ def periodic_kinds() -> list[JobKind]:
     return [kind for kind in _kinds.values() if kind.every is not None]
 
 
-def known_kinds() -> list[str]:
-    return sorted(_kinds)
-
-
 async def call(kind: JobKind, session: AsyncSession, payload: dict[str, Any]) -> None:
     await kind.run(session, **payload)

@@ -28,9 +28,6 @@ class RateLimiter:
             "audit_once": parse("1/minute"),
         }
 
-    def define(self, name: str, rate: str) -> None:
-        self._items[name] = parse(rate)
-
     async def allowed(self, name: str, key: str) -> bool:
         return await self._limiter.test(self._items[name], key)
 

@@ -97,16 +97,3 @@ async def redeem_single_use(
         created_at=now, voided_at=None, void_reason=None,
     )
 
-
-async def discount_in_sql(session: AsyncSession, *, kind: str, value: int,
-                          order_amount: int) -> int:
-    """The SQL discount for one case (for the test that it matches the Python policy)."""
-    engine = session.bind
-    assert engine is not None
-    async with engine.connect() as connection:  # type: ignore[union-attr]
-        raw = await connection.get_raw_connection()
-        pg = raw.driver_connection
-        assert pg is not None
-        sql = f"SELECT {DISCOUNT_SQL} FROM (SELECT $1::varchar AS kind, $2::bigint AS value) c"
-        return int(await pg.fetchval(sql.replace("$6", "$3"), kind, value, order_amount))
-

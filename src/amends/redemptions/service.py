@@ -112,7 +112,10 @@ async def explain(session: AsyncSession, coupon: Coupon | None, order: Order, no
                   reservation_id: uuid.UUID | None = None) -> AmendsError | None:
     """Why this coupon cannot be used for this order now, or None when it can."""
     if coupon is None:
-        return CouponNotFound("Check the code for typos.")
+        typed = codes.normalise(order.code)
+        return CouponNotFound(
+            "No coupon has this code." if codes.is_valid(typed) else
+            "The code does not check out: a character is probably mistyped.")
     if check_customer and coupon.bound_to_customer and \
             order.customer_external_id != coupon.customer_external_id:
         return WrongCustomer(
