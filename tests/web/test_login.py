@@ -108,3 +108,31 @@ async def test_logging_out_ends_the_session(client: httpx.AsyncClient, db: Datab
     client.cookies.set("amends_session", session_cookie or "", domain="testserver")
     again = await client.get("/", headers={"accept": "text/html"})
     assert again.status_code == 303
+
+
+async def test_the_start_page_shows_the_work_waiting_and_finds_customers(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    from tests.factories import bearer, make_customer, make_incentive, set_limit
+
+    tenant = await make_org(db)
+    await make_user(db, tenant, role=Role.AGENT, email="agent@example.com")
+    await make_customer(db, tenant, external_id="C-7", name="Jo Bloggs", email="jo@example.com")
+    admin = bearer(tenant.admin_token)
+    await client.post("/v1/cases", headers=admin, json={
+        "customer_id": "C-7", "reason": "lost_parcel", "severity": 3, "channel": "in_store"})
+    await set_limit(db, tenant, subject="role:api_key", max_gesture=100)
+    big = await make_incentive(db, tenant, value=5000)
+    asked = await client.post("/v1/coupons", headers=admin, json={
+        "customer_id": "C-7", "incentive_id": str(big.id)})
+    assert asked.status_code == 202
+    await _log_in(client, tenant.slug, "agent@example.com", PASSWORD)
+    home = await client.get("/")
+    assert 'data-figure="open_cases">1<' in home.text
+    assert 'data-figure="pending_approvals">1<' in home.text
+    assert "lost parcel" in home.text
+    found = await client.get("/", params={"q": "jo b"})
+    assert "Jo Bloggs" in found.text
+    assert "jo@example.com" in found.text
+    nobody = await client.get("/", params={"q": "nobody@nowhere.example"})
+    assert "No customer matches" in nobody.text

@@ -16,12 +16,14 @@ from amends.auth import (
     SessionDep,
     SettingsDep,
 )
+from amends.customers import service as customers
 from amends.errors import CsrfFailed, TooManyAttempts
 from amends.kit.ratelimit import RateLimiter, get_limiter
 from amends.kit.secrets import random_token, same
 from amends.models import Organization
 from amends.routing import router as make_router
 from amends.users import service as users
+from amends.web.overview import overview
 from amends.web.templating import render
 
 router = make_router(include_in_schema=False)
@@ -111,6 +113,11 @@ async def _organization(session: SessionDep, actor: Actor) -> Organization | Non
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, session: SessionDep, actor: Authenticated) -> Response:
-    return render(request, "home.html", {"actor": actor,
-                                         "organization": await _organization(session, actor)})
+async def home(request: Request, session: SessionDep, actor: Authenticated,
+               q: str = "") -> Response:
+    """The console's start: what needs attention, recent cases, and customer search."""
+    found = await customers.search_customers(session, actor, query=q) if q.strip() else []
+    return render(request, "home.html", {
+        "actor": actor, "organization": await _organization(session, actor),
+        "overview": await overview(session, actor), "query": q, "found": found,
+    })
