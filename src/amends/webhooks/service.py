@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -21,6 +20,7 @@ from amends.audit import service as audit
 from amends.db import reading_alongside
 from amends.errors import NotFound
 from amends.jobs import service as jobs
+from amends.kit.cache import TtlCache
 from amends.kit.clock import utcnow
 from amends.models import WebhookDelivery, WebhookEndpoint
 
@@ -72,27 +72,24 @@ async def list_deliveries(session: AsyncSession, actor: Actor, *, endpoint_id: u
         .order_by(WebhookDelivery.created_at.desc()).limit(limit))).all())
 
 
-_subscribers: dict[tuple[uuid.UUID, str], tuple[float, bool]] = {}
-SUBSCRIBER_CACHE_SECONDS = 5.0
+_subscribers: TtlCache[bool] = TtlCache(5.0)
 
 
 async def wants(session: AsyncSession, organization_id: uuid.UUID, event_type: str) -> bool:
     """Whether any endpoint of the organisation takes this event. Cached for a few seconds in
     each process (an endpoint created in another process starts receiving within that time)."""
-    now = time.monotonic()
-    hit = _subscribers.get((organization_id, event_type))
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    rows = (await session.execute(select(WebhookEndpoint.event_types).where(
-        WebhookEndpoint.organization_id == organization_id,
-        WebhookEndpoint.active.is_(True)))).scalars().all()
-    answer = any(not types or event_type in types for types in rows)
-    _subscribers[(organization_id, event_type)] = (now + SUBSCRIBER_CACHE_SECONDS, answer)
-    return answer
+
+    async def load() -> bool:
+        rows = (await session.execute(select(WebhookEndpoint.event_types).where(
+            WebhookEndpoint.organization_id == organization_id,
+            WebhookEndpoint.active.is_(True)))).scalars().all()
+        return any(not types or event_type in types for types in rows)
+
+    return await _subscribers.get((organization_id, event_type), load)
 
 
 def forget_subscribers() -> None:
-    _subscribers.clear()
+    _subscribers.forget()
 
 
 async def emit(session: AsyncSession, organization_id: uuid.UUID, event_type: str,
