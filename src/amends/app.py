@@ -35,6 +35,7 @@ from amends.recovery.api import router as rules_router
 from amends.redemptions.api import router as redemptions_router
 from amends.reports.api import router as reports_router
 from amends.suppressions.api import router as suppressions_router
+from amends.web.case_views import router as case_views_router
 from amends.web.coupon_page import router as coupon_page_router
 from amends.web.templating import HERE as WEB_DIR
 from amends.web.views import router as web_router
@@ -81,7 +82,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         redemptions_router, events_router, coupons_router, cases_router, approvals_router,
         customers_router, incentives_router, code_pools_router, suppressions_router,
         webhooks_router, organization_router, api_keys_router, audit_router, delivery_router,
-        rules_router, reports_router, jobs_router, ops_router, coupon_page_router, web_router,
+        rules_router, reports_router, jobs_router, ops_router, coupon_page_router,
+        case_views_router, web_router,
     )
     for router in hot_first:
         app.include_router(router)

@@ -136,3 +136,56 @@ async def test_the_start_page_shows_the_work_waiting_and_finds_customers(
     assert "jo@example.com" in found.text
     nobody = await client.get("/", params={"q": "nobody@nowhere.example"})
     assert "No customer matches" in nobody.text
+
+
+async def test_an_agent_gives_a_recommended_gesture_from_the_case_page(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    from sqlalchemy import func, select
+
+    from amends.models import Coupon
+    from tests.factories import bearer, make_customer, make_incentive, set_limit
+
+    tenant = await make_org(db)
+    await make_user(db, tenant, role=Role.AGENT, email="agent@example.com")
+    await make_customer(db, tenant, external_id="C-7", name="Jo Bloggs", phone=None)
+    await set_limit(db, tenant, subject="role:agent", max_gesture=2000)
+    small = await make_incentive(db, tenant, value=1000, name="Sorry 10")
+    await make_incentive(db, tenant, value=1500, name="Sorry 15")
+    case = (await client.post("/v1/cases", headers=bearer(tenant.admin_token), json={
+        "customer_id": "C-7", "reason": "lost_parcel", "severity": 2,
+        "channel": "in_store"})).json()
+    await _log_in(client, tenant.slug, "agent@example.com", PASSWORD)
+    page = await client.get(f"/cases/{case['id']}")
+    assert "Sorry 10" in page.text
+    assert "Give this" in page.text
+    token = _csrf(page.text)
+    given = await client.post(f"/cases/{case['id']}/gestures", data={
+        "incentive_id": str(small.id), "csrf_token": token})
+    assert given.status_code == 303
+    after = await client.get(given.headers["location"])
+    assert "Gesture given" in after.text
+    assert "Message to paste" in after.text  # an in-store case: the message to hand over
+    again = await client.get(
+        (await client.post(f"/cases/{case['id']}/gestures", data={
+            "incentive_id": str(small.id), "csrf_token": token})).headers["location"])
+    assert "given before" in again.text
+    moved = await client.post(f"/cases/{case['id']}/steps", data={
+        "to": "fixed", "note": "Gesture given at the till", "csrf_token": token})
+    assert "now fixed" in (await client.get(moved.headers["location"])).text
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Coupon)) == 1
+    # Over SMS without a phone number: a clear refusal, and nothing is given.
+    await make_customer(db, tenant, external_id="C-8", name="Sam", phone=None)
+    sms_case = (await client.post("/v1/cases", headers=bearer(tenant.admin_token), json={
+        "customer_id": "C-8", "reason": "late_delivery", "severity": 1,
+        "channel": "sms"})).json()
+    await client.put("/v1/channels/sms", headers=bearer(tenant.admin_token), json={
+        "settings": {"account_sid": "A", "auth_token": "t", "from_number": "+15005550006"}})
+    await set_limit(db, tenant, subject="role:agent", max_gesture=2000)
+    refused = await client.post(f"/cases/{sms_case['id']}/gestures", data={
+        "incentive_id": str(small.id), "csrf_token": token})
+    shown = await client.get(refused.headers["location"])
+    assert "No sms address" in shown.text
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Coupon)) == 1

@@ -1,0 +1,105 @@
+"""The agent's case page: the case, its timeline, the recommended gestures (one click gives
+one), the messages sent and their status, and the next step."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from amends.approvals import service as approvals
+from amends.auth import Authenticated, MissingScope, SessionDep
+from amends.cases import policy as case_policy
+from amends.cases import recommend
+from amends.cases import service as cases
+from amends.delivery import service as delivery
+from amends.errors import AmendsError
+from amends.incentives import service as incentives
+from amends.kit import codes
+from amends.models import Coupon, Customer, Delivery
+from amends.roles import Scope
+from amends.routing import router as make_router
+from amends.web.templating import render
+
+router = make_router(include_in_schema=False)
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+async def case_page(case_id: uuid.UUID, request: Request, session: SessionDep,
+                    actor: Authenticated) -> Response:
+    case = await cases.get_case(session, actor, case_id=case_id)
+    customer = await session.get(Customer, case.customer_id)
+    may_give = actor.can(Scope.COUPONS_ISSUE)
+    ranked = await recommend.recommendations(session, actor, case_id=case.id) if may_give \
+        else []
+    gestures = (await session.scalars(select(Coupon).where(
+        Coupon.organization_id == actor.organization_id, Coupon.customer_id == case.customer_id,
+        Coupon.case_ref == case.reference))).all()
+    messages = (await session.scalars(select(Delivery).where(
+        Delivery.organization_id == actor.organization_id, Delivery.case_id == case.id)
+        .order_by(Delivery.created_at))).all()
+    state_index = case_policy.STATES.index(case.state)
+    next_steps = case_policy.STATES[state_index + 1:]
+    return render(request, "cases/page.html", {
+        "case": case, "customer": customer, "ranked": ranked, "gestures": gestures,
+        "messages": messages, "timeline": await cases.timeline(session, actor,
+                                                               case_id=case.id),
+        "next_steps": next_steps, "may_give": may_give, "display": codes.display,
+        "notice": request.query_params.get("notice"),
+        "problem": request.query_params.get("problem"),
+    })
+
+
+@router.post("/cases/{case_id}/gestures")
+async def give_from_page(case_id: uuid.UUID, session: SessionDep, actor: Authenticated,
+                         incentive_id: Annotated[uuid.UUID, Form()]) -> Response:
+    """The one click: give the gesture (or ask a supervisor) and send it on the case's channel."""
+    if not actor.can(Scope.COUPONS_ISSUE):
+        raise MissingScope("Your role cannot give gestures.")
+    case = await cases.get_case(session, actor, case_id=case_id)
+    customer = await session.get(Customer, case.customer_id)
+    assert customer is not None
+    incentive = await incentives.get_incentive(session, actor, incentive_id=incentive_id)
+    try:
+        given = await approvals.give_gesture(session, actor, customer=customer,
+                                             incentive=incentive, case=case)
+        if given.coupon is not None and given.created:
+            await delivery.deliver(session, actor, coupon=given.coupon, case=case)
+    except AmendsError as problem:
+        # Nothing is given: undo whatever this click wrote, then say why on the page.
+        await session.rollback()
+        return _back(case_id, problem=problem.detail)
+    if given.approval is not None:
+        return _back(case_id, notice="Above your authority: a supervisor has been asked.")
+    return _back(case_id, notice="Gesture given and on its way to the customer."
+                 if given.created else "This gesture was given before; nothing new was sent.")
+
+
+@router.post("/cases/{case_id}/steps")
+async def move_from_page(case_id: uuid.UUID, session: SessionDep, actor: Authenticated,
+                         to: Annotated[str, Form()],
+                         note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    if not actor.can(Scope.CASES_WRITE):
+        raise MissingScope("Your role cannot change cases.")
+    case = await cases.get_case(session, actor, case_id=case_id)
+    field = {"apologised": "apology", "reviewing": "notes", "fixed": "remedy",
+             "followed_up": "notes", "closed": "summary"}.get(to, "notes")
+    try:
+        skipped = case_policy.steps_between(case.state, to)
+        await cases.move(session, actor, case_id=case_id, to=to,
+                         details={field: note} if note else {},
+                         skip_reason=(note or "skipped from the case page") if skipped else None)
+    except (case_policy.InvalidTransition, AmendsError) as problem:
+        await session.rollback()
+        return _back(case_id, problem=str(getattr(problem, "detail", problem)))
+    return _back(case_id, notice=f"The case is now {to.replace('_', ' ')}.")
+
+
+def _back(case_id: uuid.UUID, *, notice: str | None = None, problem: str | None = None
+          ) -> Response:
+    query = urlencode({k: v for k, v in (("notice", notice), ("problem", problem)) if v})
+    return RedirectResponse(f"/cases/{case_id}?{query}", status_code=303)
