@@ -6,6 +6,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import func, select
 
+from amends.config import Settings
 from amends.db import Database
 from amends.kit.clock import clock
 from amends.models import Approval, Coupon
@@ -172,3 +173,37 @@ async def test_twenty_concurrent_issues_never_overspend_the_daily_budget(
         "customer_id": "C-19", "incentive_id": str(incentive.id), "case_reference": "next"})
     assert tomorrow.status_code in (201, 202)
     assert tomorrow.json().get("grounds", []) != ["beyond_daily_budget"]
+
+
+async def test_supervisors_are_emailed_the_request_and_the_agent_the_decision(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    from amends.jobs.worker import Worker
+    from tests.receivers import smtp_server
+
+    tenant = await make_org(db)
+    await set_limit(db, tenant, subject="role:agent", max_gesture=2000)
+    agent_user = await make_user(db, tenant, role=Role.AGENT, email="agent@shop.example")
+    boss = await make_user(db, tenant, role=Role.SUPERVISOR, email="boss@shop.example")
+    agent, supervisor = await staff_headers(db, agent_user), await staff_headers(db, boss)
+    big = await make_incentive(db, tenant, value=5000, name="Sorry 50")
+    await make_customer(db, tenant, external_id="C-1")
+    worker = Worker(db, settings)
+    with smtp_server() as mail:
+        await client.put("/v1/channels/email", headers=bearer(tenant.admin_token), json={
+            "settings": {"host": mail.host, "port": mail.port, "security": "none",
+                         "from_address": "amends@shop.example"}})
+        approval = (await client.post("/v1/coupons", headers=agent, json={
+            "customer_id": "C-1", "incentive_id": str(big.id),
+            "note": "Third late parcel"})).json()
+        await worker.run_until_idle()
+        [asked] = mail.to("boss@shop.example")
+        assert "Approval needed: Sorry 50" in str(asked["Subject"])
+        assert "Third late parcel" in asked.get_body(("plain",)).get_content()
+        assert mail.to("agent@shop.example") == []
+        await client.post(f"/v1/approvals/{approval['id']}/refuse", headers=supervisor,
+                          json={"reason": "Already compensated last week"})
+        await worker.run_until_idle()
+        [told] = mail.to("agent@shop.example")
+        assert str(told["Subject"]) == "Your request was refused"
+        assert "Already compensated" in told.get_body(("plain",)).get_content()

@@ -7,11 +7,12 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from amends.config import Settings
 from amends.db import Database
 from amends.kit.clock import clock
 from amends.models import Case, RuleFiring
 from amends.recovery import service as recovery
-from tests.factories import bearer, make_org
+from tests.factories import Tenant, bearer, make_org
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
@@ -36,14 +37,14 @@ def parcels(count: int, *, stuck_every: int = 2) -> list[dict[str, Any]]:
 
 
 async def _setup(client: httpx.AsyncClient, db: Database, rule: dict[str, Any],
-                 count: int = 40) -> tuple[dict[str, str], dict[str, Any]]:
+                 count: int = 40) -> tuple[dict[str, str], dict[str, Any], Tenant]:
     clock.freeze(T0)
     tenant = await make_org(db)
     admin = bearer(tenant.admin_token)
     await client.post("/v1/events", headers=admin, json={"events": parcels(count)})
     created = await client.post("/v1/rules", headers=admin, json=rule)
     assert created.status_code == 201, created.text
-    return admin, created.json()
+    return admin, created.json(), tenant
 
 
 async def _count(db: Database, model: type) -> int:
@@ -69,9 +70,33 @@ async def test_two_sweeps_at_once_fire_a_rule_once_per_shipment(client: httpx.As
         assert await recovery.sweep(session) == 0
 
 
+async def test_front_line_staff_are_told_when_a_rule_opens_a_case(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    from amends.jobs.worker import Worker
+    from amends.roles import Role
+    from tests.factories import make_user
+    from tests.receivers import smtp_server
+
+    admin, _, tenant = await _setup(client, db, {"name": "Stuck", "condition": {
+        "type": "not_scanned_for", "hours": 48}, "actions": {"apologise": []}}, count=2)
+    await make_user(db, tenant, role=Role.AGENT, email="agent@shop.example")
+    with smtp_server() as mail:
+        await client.put("/v1/channels/email", headers=admin, json={"settings": {
+            "host": mail.host, "port": mail.port, "security": "none",
+            "from_address": "amends@shop.example"}})
+        clock.freeze(T0 + timedelta(days=3))
+        async with db.transaction() as session:
+            assert await recovery.sweep(session) == 1
+        await Worker(db, settings).run_until_idle()
+        [note] = mail.to("agent@shop.example")
+        assert "opened by rule 'Stuck'" in str(note["Subject"])
+        assert "P-0" in note.get_body(("plain",)).get_content()
+
+
 async def test_filters_narrow_what_a_rule_fires_for(client: httpx.AsyncClient,
                                                     db: Database) -> None:
-    admin, rule = await _setup(client, db, {
+    admin, rule, _ = await _setup(client, db, {
         "name": "Gold customers, DHL, late", "condition": {"type": "past_promised",
                                                            "hours": 24},
         "filters": {"tiers": ["gold"], "carriers": ["DHL"], "min_order_value": 5010},

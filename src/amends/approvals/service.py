@@ -260,6 +260,15 @@ async def request_approval(
                        after={"incentive": incentive.name, "customer": customer.external_id,
                               "face_value": face_value, "grounds": grounds})
     await webhooks.emit(session, actor.organization_id, "approval.requested", _public(approval))
+    from amends.delivery import staff
+
+    await staff.notify(
+        session, actor.organization_id,
+        to=await staff.deciders(session, actor.organization_id, besides=actor.user_id),
+        subject=f"Approval needed: {incentive.name} for {customer.external_id}",
+        text=f"{actor.label} asks to give {incentive.name} ({face_value / 100:.2f} "
+             f"{incentive.currency}) to customer {customer.external_id}. {explanation}"
+             + (f" Note: {note}" if note else ""))
     if case is not None:
         await add_event(session, case, actor, kind="approval_requested",
                         summary=f"Asked a supervisor for {incentive.name}: {explanation}",
@@ -336,6 +345,16 @@ async def decide(session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID,
                        object_type="approval", object_id=approval.id, reason=reason,
                        after=_public(approval))
     await webhooks.emit(session, actor.organization_id, "approval.decided", _public(approval))
+    if approval.requested_by_type == "user":
+        from amends.delivery import staff
+
+        verdict = "granted" if grant else "refused"
+        await staff.notify(
+            session, actor.organization_id,
+            to=[approval.requested_by_label],
+            subject=f"Your request was {verdict}",
+            text=f"{actor.label} {verdict} your request for customer "
+                 f"{approval.customer_external_id}: {reason}")
     if case is not None:
         await add_event(session, case, actor, kind="approval_decided",
                         summary=f"{'Granted' if grant else 'Refused'} by {actor.label}: {reason}",

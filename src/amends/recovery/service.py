@@ -15,6 +15,7 @@ from amends.approvals import service as approvals
 from amends.audit import service as audit
 from amends.cases import service as cases
 from amends.delivery import service as delivery
+from amends.delivery import staff
 from amends.errors import NotFound
 from amends.incentives.service import IncentiveNotFound
 from amends.jobs import service as jobs
@@ -170,6 +171,12 @@ async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) ->
     firing = await session.get(RuleFiring, firing_id)
     assert firing is not None
     firing.case_id = case.id
+    if actions.get("notify", True):
+        await staff.notify(
+            session, rule.organization_id,
+            to=await staff.deciders(session, rule.organization_id, roles=staff.FRONT_LINE),
+            subject=f"Case {case.reference} opened by rule '{rule.name}'",
+            text=f"Customer {customer.external_id}: parcel {shipment.external_id} — {why}.")
     detail = f"Your parcel {shipment.tracking_number or shipment.external_id} is late."
     sent_apology = False
     for wanted in actions.get("apologise", []):
