@@ -370,13 +370,9 @@ async def _deliver_granted(session: AsyncSession, actor: Actor, coupon: Coupon,
 
     if case is None and channel is None:
         return
-    try:
-        await delivery.deliver(session, actor, coupon=coupon, case=case,
-                               channel=delivery.BY_CONVERSATION.get(channel) if channel else None)
-    except (delivery.NoAddressForChannel, delivery.ChannelNotConfigured) as problem:
-        if case is not None:
-            await add_event(session, case, actor, kind="delivery_failed",
-                            summary=f"Could not send the granted gesture: {problem.detail}")
+    await delivery.deliver_or_note(
+        session, actor, what="Granted gesture", case=case, coupon=coupon,
+        channel=delivery.BY_CONVERSATION.get(channel) if channel else None)
 
 
 async def expire_pending(session: AsyncSession) -> int:

@@ -151,6 +151,14 @@ async def get_case(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,
     return case
 
 
+async def case_of(session: AsyncSession, coupon: Coupon) -> Case | None:
+    """The case a coupon was given in (coupons carry the case's reference)."""
+    if not coupon.case_ref:
+        return None
+    return await session.scalar(select(Case).where(
+        Case.organization_id == coupon.organization_id, Case.reference == coupon.case_ref))
+
+
 async def list_cases(session: AsyncSession, actor: Actor, *, customer_external_id: str | None,
                      state: str | None, cursor: str | None, limit: int) -> Page[Case]:
     query = select(Case).where(Case.organization_id == actor.organization_id)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from amends.actor import Actor
 from amends.audit import service as audit
 from amends.auth import AdminCaller, MissingScope, SessionDep, require
+from amends.cases.service import case_of
 from amends.coupons import service as coupons
 from amends.coupons.errors import CouponNotFound
 from amends.delivery import service as delivery
@@ -23,7 +24,7 @@ from amends.delivery.schemas import (
     TemplateIn,
 )
 from amends.errors import ValidationFailed, errors
-from amends.models import Case, Customer, MessageTemplate
+from amends.models import Customer, MessageTemplate
 from amends.roles import Scope
 from amends.routing import router as make_router
 
@@ -133,9 +134,7 @@ async def preview(body: PreviewRequest, request: Request, session: SessionDep,
     coupon = await coupons.get_coupon(session, actor, coupon_id=body.coupon_id)
     customer = await session.get(Customer, coupon.customer_id)
     assert customer is not None
-    case = await session.scalar(select(Case).where(
-        Case.organization_id == actor.organization_id, Case.reference == coupon.case_ref)
-    ) if coupon.case_ref else None
+    case = await case_of(session, coupon)
     override = None
     if body.body_text is not None:
         override = (body.subject or "", body.body_text, body.body_html)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
 from amends.audit import service as audit
-from amends.cases.service import add_event
+from amends.cases.service import add_event, case_of
 from amends.config import get_settings
 from amends.coupons import policy as coupon_policy
 from amends.db import reading_alongside
@@ -197,10 +197,8 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
     """Queue the message (or, for `copy`, render it for the agent at once). A customer who
     cannot be reached on the channel gets a clear error before anything is queued. Without a
     coupon it is a message about the case (apology, progress, feedback, thanks)."""
-    if case is None and coupon is not None and coupon.case_ref:
-        case = await session.scalar(select(Case).where(
-            Case.organization_id == coupon.organization_id,
-            Case.reference == coupon.case_ref))
+    if case is None and coupon is not None:
+        case = await case_of(session, coupon)
     chosen = channel or BY_CONVERSATION.get(case.channel if case else "", "email")
     if chosen not in DELIVERY_CHANNELS:
         raise UnknownChannel(f"Use one of: {', '.join(DELIVERY_CHANNELS)}.")
@@ -240,6 +238,20 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
                         summary=f"{kind.title()} message via {chosen} to {address}",
                         data={"delivery_id": str(delivery.id), "status": delivery.status})
     return delivery
+
+
+async def deliver_or_note(session: AsyncSession, actor: Actor, *, what: str,
+                          case: Case | None, **message: Any) -> Delivery | None:
+    """Deliver a message that follows something already done (a rule fired, a grant, a
+    purchase): a customer who cannot be reached on the channel does not undo it; the case
+    records why nothing was sent."""
+    try:
+        return await deliver(session, actor, case=case, **message)
+    except (NoAddressForChannel, ChannelNotConfigured) as problem:
+        if case is not None:
+            await add_event(session, case, actor, kind="delivery_failed",
+                            summary=f"{what} not sent: {problem.detail}")
+        return None
 
 
 async def send(session: AsyncSession, *, delivery_id: str, base_url: str) -> None:

@@ -181,13 +181,10 @@ async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) ->
     sent_apology = False
     for wanted in actions.get("apologise", []):
         target = channel if wanted == "preferred" else wanted
-        try:
-            await delivery.deliver(session, actor, coupon=None, customer=customer, case=case,
-                                   channel=target, kind="apology", detail=detail)
+        if await delivery.deliver_or_note(session, actor, what="Apology", case=case,
+                                          coupon=None, customer=customer, channel=target,
+                                          kind="apology", detail=detail):
             sent_apology = True
-        except (delivery.NoAddressForChannel, delivery.ChannelNotConfigured) as problem:
-            await cases.add_event(session, case, actor, kind="delivery_failed",
-                                  summary=f"Apology not sent: {problem.detail}")
     if sent_apology:
         await cases.move(session, actor, case_id=case.id, to="apologised", details={
             "apology": "Sent automatically"}, skip_reason=None)
@@ -202,12 +199,8 @@ async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) ->
             given = await approvals.give_gesture(session, actor, customer=customer,
                                                  incentive=incentive, case=case)
             if given.coupon is not None and given.created:
-                try:
-                    await delivery.deliver(session, actor, coupon=given.coupon, case=case,
-                                           channel=channel)
-                except (delivery.NoAddressForChannel, delivery.ChannelNotConfigured) as problem:
-                    await cases.add_event(session, case, actor, kind="delivery_failed",
-                                          summary=f"Gesture not sent: {problem.detail}")
+                await delivery.deliver_or_note(session, actor, what="Gesture", case=case,
+                                               coupon=given.coupon, channel=channel)
     return case
 
 
@@ -293,12 +286,9 @@ async def thank_returning_customer(session: AsyncSession, customer: Customer) ->
                     session, actor, customer=customer, incentive=incentive,
                     case_ref=f"{case.reference}-thanks")
                 coupon = given.coupon
-        try:
-            await delivery.deliver(session, actor, coupon=coupon, customer=customer, case=case,
-                                   channel=_preferred(customer), kind="thank_you")
-        except (delivery.NoAddressForChannel, delivery.ChannelNotConfigured) as problem:
-            await cases.add_event(session, case, actor, kind="delivery_failed",
-                                  summary=f"Thank-you not sent: {problem.detail}")
+        await delivery.deliver_or_note(session, actor, what="Thank-you", case=case,
+                                       coupon=coupon, customer=customer,
+                                       channel=_preferred(customer), kind="thank_you")
         await cases.add_event(session, case, actor, kind="thanked",
                               summary="The customer bought again; thanked"
                               + (" with a surprise gesture" if coupon else ""))

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from amends.auth import SessionDep
-from amends.cases.service import add_event
+from amends.cases.service import add_event, case_of
 from amends.coupons import policy
 from amends.delivery import service as delivery
 from amends.delivery import templates
@@ -24,7 +24,7 @@ from amends.errors import CsrfFailed, NotFound, ValidationFailed
 from amends.kit import codes
 from amends.kit.clock import utcnow
 from amends.kit.secrets import random_token, same
-from amends.models import Case, Coupon, Customer, Incentive, Redemption
+from amends.models import Coupon, Customer, Incentive, Redemption
 from amends.routing import router as make_router
 from amends.routing import writes_on_read
 from amends.web.templating import render
@@ -72,9 +72,7 @@ async def coupon_page(token: str, request: Request, session: SessionDep) -> Resp
     await delivery.page_opened(session, coupon)
     customer = await session.get(Customer, coupon.customer_id)
     incentive = await session.get(Incentive, coupon.incentive_id)
-    case = await session.scalar(select(Case).where(
-        Case.organization_id == coupon.organization_id, Case.reference == coupon.case_ref)
-    ) if coupon.case_ref else None
+    case = await case_of(session, coupon)
     used = await session.scalar(select(Redemption).where(
         Redemption.coupon_id == coupon.id, Redemption.status == "completed")
         .order_by(Redemption.created_at.desc()).limit(1))
@@ -108,9 +106,7 @@ async def give_feedback(
     if not cookie or not same(cookie, csrf_token):
         raise CsrfFailed()
     coupon = await _coupon(session, token)
-    case = await session.scalar(select(Case).where(
-        Case.organization_id == coupon.organization_id, Case.reference == coupon.case_ref)
-    ) if coupon.case_ref else None
+    case = await case_of(session, coupon)
     if case is None or case.state not in FEEDBACK_STATES:
         raise ValidationFailed("Feedback opens once your case is resolved.")
     if case.feedback_at is None:
