@@ -113,3 +113,43 @@ async def test_cost_redemption_and_speed_figures_match_the_hand_computed_ones(
     assert empty.json()["gestures_issued"] == 0
     till_key = bearer(await make_api_key(db, tenant, scopes=["redemptions:write"]))
     assert (await client.get("/v1/reports/summary", headers=till_key)).status_code == 403
+
+    over_time = (await client.get("/v1/reports/over-time", headers=reader)).json()
+    assert over_time == [{"day": "2026-11-02", "issued": 4, "redeemed": 2,
+                          "face_value": 5500, "redeemed_value": 2800}]
+    fix = (await client.get("/v1/reports/time-to-fix", headers=reader)).json()
+    assert fix == [
+        {"key": "damaged_item", "opened": 1, "fixed": 0, "average_hours": None,
+         "longest_hours": None},
+        {"key": "late_delivery", "opened": 3, "fixed": 2, "average_hours": 5.5,
+         "longest_hours": 6.0},
+    ]
+    came_back = (await client.get("/v1/reports/came-back", headers=reader)).json()
+    assert came_back == [{"key": "late_delivery", "fixed": 2, "bought_again": 1,
+                          "not_yet_back": 1, "win_back_rate": 0.5}]
+    causes = (await client.get("/v1/reports/root-causes", headers=reader)).json()
+    assert causes == [
+        {"key": "late_delivery", "this_week": 3, "last_week": 0, "change": 3},
+        {"key": "damaged_item", "this_week": 1, "last_week": 0, "change": 1},
+    ]
+    a_fortnight_later = await client.get("/v1/reports/root-causes", headers=reader,
+                                         params={"until": "2026-11-12T00:00:00Z"})
+    assert [(r["key"], r["this_week"], r["last_week"]) for r in a_fortnight_later.json()] == [
+        ("late_delivery", 0, 3), ("damaged_item", 0, 1)]
+
+    # The manager's dashboard shows the same figures, and its CSV links are the report API's.
+    page = await client.get("/dashboard", headers=as_ann, params={
+        "since": "2026-11-01", "until": "2026-11-03", "by": "reason"})
+    assert page.status_code == 200
+    assert 'data-figure="gestures_issued">4<' in page.text
+    assert 'data-figure="gestures_redeemed">2<' in page.text
+    assert "55.00 EUR" in page.text and "28.00 EUR" in page.text
+    assert "<svg" in page.text
+    link = "/v1/reports/gestures?since=2026-11-01&amp;until=2026-11-04T00%3A00%3A00%2B00%3A00"
+    assert link in page.text
+    narrowed = await client.get("/dashboard", headers=as_ann, params={
+        "since": "2026-11-01", "until": "2026-11-03", "reason": "damaged_item"})
+    assert 'data-figure="gestures_issued">1<' in narrowed.text
+    agent = await make_user(db, tenant, role=Role.AGENT, email="al@shop.example")
+    assert (await client.get("/dashboard", headers=await staff_headers(db, agent))
+            ).status_code == 403

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from amends.actor import Actor
 from amends.auth import MissingScope, SessionDep, require
 from amends.errors import errors
+from amends.kit.clock import utcnow
 from amends.reports import service as reports
 from amends.roles import Scope
 from amends.routing import router as make_router
@@ -18,6 +19,7 @@ from amends.routing import router as make_router
 router = make_router(prefix="/v1/reports", tags=["reports"])
 Reader = Annotated[Actor, Depends(require(Scope.REPORTS_READ))]
 Dimension = Literal["reason", "agent", "team", "store", "channel", "day"]
+Format = Annotated[Literal["json", "csv"], Query()]
 
 
 def _filters(since: datetime | None = None, until: datetime | None = None,
@@ -49,9 +51,48 @@ async def summary(session: SessionDep, actor: Reader, filters: FiltersDep) -> di
 
 @router.get("/gestures", responses=errors(MissingScope))
 async def gestures(session: SessionDep, actor: Reader, filters: FiltersDep,
-                   by: Dimension = "reason",
-                   format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
+                   by: Dimension = "reason", format: Format = "json") -> Any:
     """Cost of appeasement by reason, agent, team, store, channel or day: gestures issued and
     redeemed, face value issued and value redeemed (minor units). `format=csv` downloads it."""
-    rows = await reports.breakdown(session, actor, by=by, filters=filters)
-    return as_csv(rows, f"gestures-by-{by}.csv") if format == "csv" else rows
+    return _maybe_csv(await reports.breakdown(session, actor, by=by, filters=filters), format,
+                      f"gestures-by-{by}.csv")
+
+
+def _maybe_csv(rows: list[dict[str, Any]], format: str, filename: str) -> Any:
+    return as_csv(rows, filename) if format == "csv" else rows
+
+
+
+@router.get("/over-time", responses=errors(MissingScope))
+async def over_time(session: SessionDep, actor: Reader, filters: FiltersDep,
+                    format: Format = "json") -> Any:
+    """Per day: gestures issued and redeemed, face value issued and value redeemed."""
+    return _maybe_csv(await reports.over_time(session, actor, filters=filters), format,
+                      "gestures-over-time.csv")
+
+
+@router.get("/time-to-fix", responses=errors(MissingScope))
+async def time_to_fix(session: SessionDep, actor: Reader, filters: FiltersDep,
+                      format: Format = "json") -> Any:
+    """Per reason: cases opened and fixed, average and longest hours from opened to fixed."""
+    return _maybe_csv(await reports.time_to_fix(session, actor, filters=filters), format,
+                      "time-to-fix.csv")
+
+
+@router.get("/came-back", responses=errors(MissingScope))
+async def came_back(session: SessionDep, actor: Reader, filters: FiltersDep,
+                    format: Format = "json") -> Any:
+    """Per reason: customers who bought again after their case was fixed, and those who did
+    not (yet)."""
+    return _maybe_csv(await reports.came_back(session, actor, filters=filters), format,
+                      "came-back.csv")
+
+
+@router.get("/root-causes", responses=errors(MissingScope))
+async def root_causes(session: SessionDep, actor: Reader, filters: FiltersDep,
+                      format: Format = "json") -> Any:
+    """The most frequent root causes of the last seven days beside the seven days before
+    (the week ends at `until`, default now)."""
+    rows = await reports.root_causes(session, actor, now=filters.until or utcnow(),
+                                     filters=filters)
+    return _maybe_csv(rows, format, "root-causes.csv")

@@ -5,7 +5,7 @@ loading rows into Python."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Select, and_, case, func, literal, select
@@ -95,18 +95,10 @@ async def summary(session: AsyncSession, actor: Actor, *, filters: Filters) -> d
     totals = await breakdown(session, actor, by="channel", filters=filters)
     issued = sum(r["issued"] for r in totals)
     redeemed = sum(r["redeemed"] for r in totals)
-    cases = select(Case).where(Case.organization_id == actor.organization_id)
-    if filters.since:
-        cases = cases.where(Case.opened_at >= filters.since)
-    if filters.until:
-        cases = cases.where(Case.opened_at < filters.until)
-    if filters.reason:
-        cases = cases.where(Case.reason == filters.reason)
-    case_rows = cases.subquery()
-    hours = (func.extract("epoch", case_rows.c.fixed_at - case_rows.c.opened_at) / 3600
-             if dialect_of(session) == "postgresql" else
-             (func.julianday(case_rows.c.fixed_at) - func.julianday(case_rows.c.opened_at)) * 24)
-    came_back = select(Order.id).where(
+    case_rows = _cases(actor, Filters(since=filters.since, until=filters.until,
+                                      reason=filters.reason)).subquery()
+    hours = _hours_between(session, case_rows.c.opened_at, case_rows.c.fixed_at)
+    again = select(Order.id).where(
         Order.organization_id == actor.organization_id,
         Order.customer_id == case_rows.c.customer_id, Order.status == "completed",
         Order.completed_at > case_rows.c.fixed_at).exists()
@@ -114,7 +106,7 @@ async def summary(session: AsyncSession, actor: Actor, *, filters: Filters) -> d
         func.count().label("cases"),
         func.count(case_rows.c.fixed_at).label("fixed"),
         func.avg(hours).label("hours_to_fix"),
-        func.sum(case((came_back, 1), else_=0)).label("bought_again"),
+        func.sum(case((again, 1), else_=0)).label("bought_again"),
     ))).one()
     fixed = int(stats.fixed or 0)
     bought = int(stats.bought_again or 0)
@@ -128,3 +120,134 @@ async def summary(session: AsyncSession, actor: Actor, *, filters: Filters) -> d
         if stats.hours_to_fix is not None else None,
         "customers_bought_again": bought, "customers_not_yet_back": fixed - bought,
     }
+
+
+async def over_time(session: AsyncSession, actor: Actor, *, filters: Filters
+                    ) -> list[dict[str, Any]]:
+    """Per day: gestures issued (by the day they were given) and redeemed (by the day they
+    were used), with face value issued and value redeemed."""
+    base = _gestures(actor, filters).subquery()
+    issued_day = _day(session, base.c.issued_at).label("day")
+    issued = (await session.execute(
+        select(issued_day, func.count().label("n"), func.sum(base.c.face_value).label("value"))
+        .group_by(issued_day))).all()
+    used = _redemptions(actor, filters).subquery()
+    used_day = _day(session, used.c.created_at).label("day")
+    redeemed = (await session.execute(
+        select(used_day, func.count(func.distinct(used.c.coupon_id)).label("n"),
+               func.sum(used.c.discount).label("value"))
+        .group_by(used_day))).all()
+    days: dict[str, dict[str, Any]] = {}
+    for row in issued:
+        days.setdefault(row.day, _empty_day(row.day)).update(
+            issued=int(row.n), face_value=int(row.value or 0))
+    for row in redeemed:
+        days.setdefault(row.day, _empty_day(row.day)).update(
+            redeemed=int(row.n), redeemed_value=int(row.value or 0))
+    return [days[day] for day in sorted(days)]
+
+
+def _empty_day(day: str) -> dict[str, Any]:
+    return {"day": day, "issued": 0, "redeemed": 0, "face_value": 0, "redeemed_value": 0}
+
+
+def _redemptions(actor: Actor, filters: Filters) -> Select[Any]:
+    """Completed redemptions in the period, filtered by their gesture's reason, channel,
+    store and agent."""
+    query = cast(Select[Any], (
+        select(Redemption.coupon_id, Redemption.discount, Redemption.created_at)
+        .join(Coupon, Coupon.id == Redemption.coupon_id)
+        .outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
+                              Case.reference == Coupon.case_ref))
+        .outerjoin(User, User.id == Coupon.issued_by_id)
+        .where(Redemption.organization_id == actor.organization_id,
+               Redemption.status == "completed")))
+    if filters.since:
+        query = query.where(Redemption.created_at >= filters.since)
+    if filters.until:
+        query = query.where(Redemption.created_at < filters.until)
+    if filters.reason:
+        query = query.where(Case.reason == filters.reason)
+    if filters.channel:
+        query = query.where(Coupon.channel == filters.channel)
+    if filters.store:
+        query = query.where(User.store == filters.store)
+    if filters.agent:
+        query = query.where(Coupon.issued_by_label == filters.agent)
+    return query
+
+
+def _cases(actor: Actor, filters: Filters) -> Select[Any]:
+    query = select(Case).where(Case.organization_id == actor.organization_id)
+    if filters.since:
+        query = query.where(Case.opened_at >= filters.since)
+    if filters.until:
+        query = query.where(Case.opened_at < filters.until)
+    if filters.reason:
+        query = query.where(Case.reason == filters.reason)
+    if filters.channel:
+        query = query.where(Case.channel == filters.channel)
+    if filters.agent:
+        query = query.where(Case.opened_by_label == filters.agent)
+    return query
+
+
+async def time_to_fix(session: AsyncSession, actor: Actor, *, filters: Filters
+                      ) -> list[dict[str, Any]]:
+    """Per reason: cases opened, cases fixed, and the average and longest hours from opened
+    to fixed."""
+    rows = _cases(actor, filters).subquery()
+    hours = _hours_between(session, rows.c.opened_at, rows.c.fixed_at)
+    result = (await session.execute(
+        select(rows.c.reason.label("key"), func.count().label("opened"),
+               func.count(rows.c.fixed_at).label("fixed"), func.avg(hours).label("avg"),
+               func.max(hours).label("max"))
+        .group_by(rows.c.reason).order_by(rows.c.reason))).all()
+    return [{"key": row.key, "opened": int(row.opened), "fixed": int(row.fixed),
+             "average_hours": round(float(row.avg), 2) if row.avg is not None else None,
+             "longest_hours": round(float(row.max), 2) if row.max is not None else None}
+            for row in result]
+
+
+def _hours_between(session: AsyncSession, start: Any, end: Any) -> Any:
+    if dialect_of(session) == "postgresql":
+        return func.extract("epoch", end - start) / 3600
+    return (func.julianday(end) - func.julianday(start)) * 24
+
+
+async def root_causes(session: AsyncSession, actor: Actor, *, now: datetime,
+                      filters: Filters, limit: int = 10) -> list[dict[str, Any]]:
+    """The most frequent root causes (the reason where none was recorded) of cases opened in
+    the seven days before `now`, beside the seven days before that."""
+    week = timedelta(days=7)
+    rows = _cases(actor, Filters(reason=filters.reason, channel=filters.channel,
+                                 agent=filters.agent, since=now - 2 * week, until=now)
+                  ).subquery()
+    cause = func.coalesce(rows.c.root_cause, rows.c.reason).label("key")
+    this_week = func.sum(case((rows.c.opened_at >= now - week, 1), else_=0))
+    last_week = func.sum(case((rows.c.opened_at < now - week, 1), else_=0))
+    result = (await session.execute(
+        select(cause, this_week.label("this_week"), last_week.label("last_week"))
+        .group_by(cause).order_by(this_week.desc(), last_week.desc(), cause).limit(limit)
+    )).all()
+    return [{"key": row.key, "this_week": int(row.this_week or 0),
+             "last_week": int(row.last_week or 0),
+             "change": int(row.this_week or 0) - int(row.last_week or 0)} for row in result]
+
+
+async def came_back(session: AsyncSession, actor: Actor, *, filters: Filters
+                    ) -> list[dict[str, Any]]:
+    """Per reason, of the cases fixed: customers who bought again after the fix, and those
+    who have not (yet)."""
+    rows = _cases(actor, filters).where(Case.fixed_at.is_not(None)).subquery()
+    again = select(Order.id).where(
+        Order.organization_id == actor.organization_id, Order.customer_id == rows.c.customer_id,
+        Order.status == "completed", Order.completed_at > rows.c.fixed_at).exists()
+    bought = func.sum(case((again, 1), else_=0))
+    result = (await session.execute(
+        select(rows.c.reason.label("key"), func.count().label("fixed"), bought.label("bought"))
+        .group_by(rows.c.reason).order_by(rows.c.reason))).all()
+    return [{"key": row.key, "fixed": int(row.fixed), "bought_again": int(row.bought or 0),
+             "not_yet_back": int(row.fixed) - int(row.bought or 0),
+             "win_back_rate": round(int(row.bought or 0) / int(row.fixed), 4)}
+            for row in result]

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from amends.approvals import service as approvals
@@ -23,7 +22,7 @@ from amends.kit import codes
 from amends.models import Coupon, Customer, Delivery
 from amends.roles import Scope
 from amends.routing import router as make_router
-from amends.web.templating import render
+from amends.web.templating import back, render
 
 router = make_router(include_in_schema=False)
 
@@ -49,8 +48,6 @@ async def case_page(case_id: uuid.UUID, request: Request, session: SessionDep,
         "messages": messages, "timeline": await cases.timeline(session, actor,
                                                                case_id=case.id),
         "next_steps": next_steps, "may_give": may_give, "display": codes.display,
-        "notice": request.query_params.get("notice"),
-        "problem": request.query_params.get("problem"),
     })
 
 
@@ -101,5 +98,4 @@ async def move_from_page(case_id: uuid.UUID, session: SessionDep, actor: Authent
 
 def _back(case_id: uuid.UUID, *, notice: str | None = None, problem: str | None = None
           ) -> Response:
-    query = urlencode({k: v for k, v in (("notice", notice), ("problem", problem)) if v})
-    return RedirectResponse(f"/cases/{case_id}?{query}", status_code=303)
+    return back(f"/cases/{case_id}", notice=notice, problem=problem)

@@ -1,0 +1,116 @@
+"""The manager's dashboard: the same figures as `/v1/reports/...`, drawn and tabled, with
+filters, and every table downloadable as CSV from the report API."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from amends.actor import Actor
+from amends.auth import SessionDep, require
+from amends.cases import service as cases
+from amends.delivery.service import DELIVERY_CHANNELS
+from amends.kit.clock import utcnow
+from amends.models import Coupon, Organization, User
+from amends.reports import service as reports
+from amends.roles import Scope
+from amends.routing import router as make_router
+from amends.web.charts import Series, bar_chart, line_chart
+from amends.web.templating import render
+
+router = make_router(include_in_schema=False)
+Reader = Annotated[Actor, Depends(require(Scope.REPORTS_READ))]
+DIMENSIONS = {"reason": "Reason", "agent": "Agent", "team": "Team", "store": "Store",
+              "channel": "Channel"}
+DEFAULT_DAYS = 90
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def dashboard(request: Request, session: SessionDep, actor: Reader,
+                    since: str | None = None, until: str | None = None, reason: str = "",
+                    channel: str = "", store: str = "", agent: str = "",
+                    by: str = "reason") -> Response:
+    today = utcnow().date()
+    last = _day(until) or today
+    first = _day(since) or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        first, last = last, first
+    by = by if by in DIMENSIONS else "reason"
+    filters = reports.Filters(since=_start(first), until=_start(last + timedelta(days=1)),
+                              reason=reason or None, channel=channel or None,
+                              store=store or None, agent=agent or None)
+    org = await session.get(Organization, actor.organization_id)
+    currency = org.default_currency if org else ""
+    summary = await reports.summary(session, actor, filters=filters)
+    days = await reports.over_time(session, actor, filters=filters)
+    cost = await reports.breakdown(session, actor, by=by, filters=filters)
+    fix = await reports.time_to_fix(session, actor, filters=filters)
+    back = await reports.came_back(session, actor, filters=filters)
+    causes = await reports.root_causes(session, actor, now=filters.until or utcnow(),
+                                       filters=filters)
+    query = {"since": first.isoformat(), "until": filters.until.isoformat()
+             if filters.until else "", "reason": reason, "channel": channel, "store": store,
+             "agent": agent}
+    params = {k: v for k, v in query.items() if v}
+    form = {"since": first.isoformat(), "until": last.isoformat(), "reason": reason,
+            "channel": channel, "store": store, "agent": agent}
+    return render(request, "reports/dashboard.html", {
+        "summary": summary, "days": days, "cost": cost, "fix": fix, "back": back,
+        "causes": causes, "by": by, "dimensions": DIMENSIONS, "currency": currency,
+        "form": form, "tabs": {key: "?" + urlencode({**form, "by": key})
+                               for key in DIMENSIONS},
+        "choices": await _choices(session, actor),
+        "csv": lambda path, **extra: f"/v1/reports/{path}?"
+        + urlencode({**params, **extra, "format": "csv"}),
+        "charts": _charts(days, cost, back, by, currency),
+    })
+
+
+def _charts(days: list[dict[str, Any]], cost: list[dict[str, Any]],
+            back: list[dict[str, Any]], by: str, currency: str) -> dict[str, Any]:
+    labels = [d["day"] for d in days]
+    top = sorted(cost, key=lambda r: -r["face_value"])[:12]
+    return {
+        "over_time": line_chart(labels, [
+            Series("Issued", [d["issued"] for d in days]),
+            Series("Redeemed", [d["redeemed"] for d in days])],
+            title="Gestures issued and redeemed per day"),
+        "cost": bar_chart([str(r["key"]) for r in top], [
+            Series(f"Face value issued ({currency})", [r["face_value"] / 100 for r in top]),
+            Series(f"Value redeemed ({currency})", [r["redeemed_value"] / 100 for r in top])],
+            title=f"Cost of appeasement by {DIMENSIONS[by].lower()}"),
+        "came_back": bar_chart([str(r["key"]).replace("_", " ") for r in back], [
+            Series("Bought again", [r["bought_again"] for r in back]),
+            Series("Not (yet) back", [r["not_yet_back"] for r in back])],
+            title="Customers who bought again after their case was fixed"),
+    }
+
+
+async def _choices(session: SessionDep, actor: Actor) -> dict[str, list[str]]:
+    org = actor.organization_id
+    staff = (await session.execute(select(User.email, User.store).where(
+        User.organization_id == org))).all()
+    givers = (await session.scalars(select(Coupon.issued_by_label).distinct().where(
+        Coupon.organization_id == org))).all()
+    return {
+        "reasons": sorted(await cases.reasons(session, org)),
+        "channels": list(DELIVERY_CHANNELS),
+        "stores": sorted({s for _, s in staff if s}),
+        "agents": sorted(set(givers) | {e for e, _ in staff}),
+    }

@@ -1,0 +1,118 @@
+"""Charts drawn on the server as SVG: no JavaScript to load, readable without it, printable.
+
+Each chart is an `<svg role="img">` with a title and a description that says what it shows;
+the same figures are always in a table beside it (and downloadable as CSV)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+# Colours with at least 3:1 contrast against white (WCAG 1.4.11, graphical objects).
+PALETTE = ("#0b5cad", "#c2410c", "#1e6b34", "#7b2cbf")
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    name: str
+    values: Sequence[float]
+
+
+def _nice_max(value: float) -> float:
+    """A round number at or above `value` for the top of an axis."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** (len(str(int(value))) - 1)
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return float(step * magnitude)
+    return float(10 * magnitude)
+
+
+def _legend(series: Sequence[Series], x: float, y: float) -> str:
+    parts = []
+    for index, item in enumerate(series):
+        left = x + index * 170
+        parts.append(
+            f'<rect x="{left}" y="{y - 9}" width="12" height="12" '
+            f'fill="{PALETTE[index % len(PALETTE)]}"/>'
+            f'<text x="{left + 18}" y="{y + 1}">{escape(item.name)}</text>')
+    return "".join(parts)
+
+
+def _label(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:,.1f}"
+
+
+def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str,
+               width: int = 720, height: int = 260) -> Markup:
+    """One line per series over the labels (days), with a y axis and a few x labels."""
+    left, right, top, bottom = 48, 12, 28, 36
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = _nice_max(max((v for s in series for v in s.values), default=0))
+    count = max(len(labels), 1)
+
+    def x(i: int) -> float:
+        return left + (plot_w * i / (count - 1) if count > 1 else plot_w / 2)
+
+    def y(v: float) -> float:
+        return top + plot_h - plot_h * v / peak
+
+    parts = [_svg_open(width, height, title,
+                       f"{len(labels)} days; " + "; ".join(
+                           f"{s.name}: {sum(s.values):,.0f} in all" for s in series))]
+    for tick in range(5):
+        value = peak * tick / 4
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(value):.1f}" '
+                     f'y2="{y(value):.1f}" class="grid"/>'
+                     f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end">'
+                     f'{_label(value)}</text>')
+    step = max(1, len(labels) // 6)
+    for i in range(0, len(labels), step):
+        parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+                     f'{escape(labels[i][5:])}</text>')
+    for index, item in enumerate(series):
+        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(item.values))
+        parts.append(f'<polyline fill="none" stroke="{PALETTE[index % len(PALETTE)]}" '
+                     f'stroke-width="2" points="{points}"/>')
+    parts.append(_legend(series, left, 14))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def bar_chart(labels: Sequence[str], series: Sequence[Series], *, title: str,
+              width: int = 720, unit: str = "") -> Markup:
+    """Horizontal grouped bars: one group per label, one bar per series."""
+    left, right, top = 150, 70, 28
+    bar, gap = 12, 10
+    group = bar * len(series) + gap
+    height = top + group * max(len(labels), 1) + 8
+    plot_w = width - left - right
+    peak = _nice_max(max((v for s in series for v in s.values), default=0))
+    parts = [_svg_open(width, height, title, "; ".join(
+        f"{label}: " + ", ".join(f"{s.name} {_label(s.values[i])}{unit}" for s in series)
+        for i, label in enumerate(labels)))]
+    for i, label in enumerate(labels):
+        group_top = top + i * group
+        parts.append(f'<text x="{left - 8}" y="{group_top + group / 2:.1f}" '
+                     f'text-anchor="end">{escape(label[:22])}</text>')
+        for index, item in enumerate(series):
+            value = item.values[i]
+            length = plot_w * value / peak
+            bar_top = group_top + index * bar
+            parts.append(
+                f'<rect x="{left}" y="{bar_top}" width="{length:.1f}" height="{bar - 2}" '
+                f'fill="{PALETTE[index % len(PALETTE)]}"/>'
+                f'<text x="{left + length + 4:.1f}" y="{bar_top + bar - 3}">'
+                f'{_label(value)}{escape(unit)}</text>')
+    parts.append(_legend(series, left, 14))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _svg_open(width: int, height: int, title: str, description: str) -> str:
+    return (f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+            f'preserveAspectRatio="xMinYMin meet" aria-label="{escape(title)}">'
+            f"<title>{escape(title)}</title><desc>{escape(description)}</desc>")
