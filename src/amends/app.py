@@ -33,6 +33,7 @@ from amends.ops.middleware import RequestContextMiddleware
 from amends.organizations.api import router as organization_router
 from amends.recovery.api import router as rules_router
 from amends.redemptions.api import router as redemptions_router
+from amends.redemptions.views import router as till_router
 from amends.reports.api import router as reports_router
 from amends.reports.views import router as dashboard_router
 from amends.suppressions.api import router as suppressions_router
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         customers_router, incentives_router, code_pools_router, suppressions_router,
         webhooks_router, organization_router, api_keys_router, audit_router, delivery_router,
         rules_router, reports_router, jobs_router, ops_router, coupon_page_router,
-        case_views_router, dashboard_router, web_router,
+        case_views_router, dashboard_router, till_router, web_router,
     )
     for router in hot_first:
         app.include_router(router)
