@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from amends import __version__
 from amends.apikeys.api import router as api_keys_router
 from amends.approvals.api import router as approvals_router
+from amends.approvals.views import router as approvals_views_router
 from amends.audit.api import router as audit_router
 from amends.cases.api import router as cases_router
 from amends.codepools.api import router as code_pools_router
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         customers_router, incentives_router, code_pools_router, suppressions_router,
         webhooks_router, organization_router, api_keys_router, audit_router, delivery_router,
         rules_router, reports_router, jobs_router, ops_router, coupon_page_router,
-        case_views_router, dashboard_router, till_router, web_router,
+        case_views_router, dashboard_router, till_router, approvals_views_router, web_router,
     )
     for router in hot_first:
         app.include_router(router)

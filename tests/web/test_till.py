@@ -28,7 +28,8 @@ async def test_a_clerk_checks_redeems_and_is_told_when_a_code_was_used_before(
     typed = codes.display(coupon.code).lower().replace("-", " ")
 
     page = await client.get("/till", headers=clerk)
-    assert page.status_code == 200 and 'name="code"' in page.text
+    assert page.status_code == 200
+    assert 'name="code"' in page.text
 
     checked = await client.post("/till", headers=clerk, data={
         "code": typed, "amount": "45.00", "action": "check"})
@@ -60,7 +61,8 @@ async def test_a_clerk_checks_redeems_and_is_told_when_a_code_was_used_before(
     assert _answer(unknown.text) == "coupon_not_found"
     bad_amount = await client.post("/till", headers=clerk, data={
         "code": typed, "amount": "lots", "action": "redeem"})
-    assert bad_amount.status_code == 422 and "Type the order amount" in bad_amount.text
+    assert bad_amount.status_code == 422
+    assert "Type the order amount" in bad_amount.text
 
 
 async def test_staff_without_redemption_rights_cannot_open_the_till(

@@ -4,7 +4,6 @@ answer in plain words, and redeem it with the order amount."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
@@ -16,12 +15,14 @@ from amends.actor import Actor
 from amends.auth import SessionDep, require
 from amends.errors import AmendsError
 from amends.kit import codes
+from amends.kit.money import format_minor as money
+from amends.kit.money import parse_major
 from amends.models import Customer
 from amends.redemptions import service as redemptions
 from amends.redemptions.guard import code_guard
 from amends.roles import Scope
 from amends.routing import router as make_router
-from amends.web.templating import money, render
+from amends.web.templating import render
 
 router = make_router(include_in_schema=False)
 Clerk = Annotated[Actor, Depends(require(Scope.REDEMPTIONS_WRITE))]
@@ -31,16 +32,6 @@ Clerk = Annotated[Actor, Depends(require(Scope.REDEMPTIONS_WRITE))]
 async def till(request: Request, actor: Clerk) -> Response:
     user = getattr(request.state, "user", None)
     return render(request, "till.html", {"form": {"store": getattr(user, "store", "") or ""}})
-
-
-def _minor(amount: str) -> int | None:
-    try:
-        value = Decimal(amount.replace(",", ".").strip())
-    except InvalidOperation:
-        return None
-    if value < 0 or value != value.quantize(Decimal("0.01")):
-        return None
-    return int(value * 100)
 
 
 async def _customer_id(session: AsyncSession, actor: Actor, typed: str) -> str | None:
@@ -95,8 +86,11 @@ async def use_code(
 ) -> Response:
     form = {"code": code, "amount": amount, "customer": customer, "store": store,
             "order_id": order_id}
-    minor = _minor(amount) if amount.strip() else 0
-    if minor is None or (action == "redeem" and not minor):
+    try:
+        minor = parse_major(amount) or 0
+    except ValueError:
+        minor = -1
+    if minor < 0 or (action == "redeem" and not minor):
         return render(request, "till.html", {"form": form, "problem_here": (
             "Type the order amount, for example 42.50.")}, status_code=422)
     order = redemptions.Order(

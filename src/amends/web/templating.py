@@ -10,6 +10,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from amends.kit.money import format_minor
+
 if TYPE_CHECKING:
     from amends.errors import AmendsError
 
@@ -17,20 +19,12 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
-def money(minor: int | None, currency: str = "") -> str:
-    """Integer minor units written for people: 123456 -> '1,234.56 EUR'."""
-    if minor is None:
-        return "—"
-    text = f"{minor / 100:,.2f}"
-    return f"{text} {currency}".strip()
-
-
 def words(key: str | None) -> str:
     """A stored key for people: 'late_delivery' -> 'Late delivery'."""
     return (key or "—").replace("_", " ").capitalize()
 
 
-templates.env.filters["money"] = money
+templates.env.filters["money"] = format_minor
 templates.env.filters["words"] = words
 
 
