@@ -24,6 +24,7 @@ from amends.delivery.api import router as delivery_router
 from amends.errors import install_error_handlers
 from amends.events.api import router as events_router
 from amends.incentives.api import router as incentives_router
+from amends.incentives.views import router as catalogue_router
 from amends.jobs.api import router as jobs_router
 from amends.jobs.loader import load_job_kinds
 from amends.jobs.worker import Worker
@@ -33,6 +34,7 @@ from amends.ops.api import router as ops_router
 from amends.ops.middleware import RequestContextMiddleware
 from amends.organizations.api import router as organization_router
 from amends.recovery.api import router as rules_router
+from amends.recovery.views import router as rules_views_router
 from amends.redemptions.api import router as redemptions_router
 from amends.redemptions.views import router as till_router
 from amends.reports.api import router as reports_router
@@ -86,7 +88,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         customers_router, incentives_router, code_pools_router, suppressions_router,
         webhooks_router, organization_router, api_keys_router, audit_router, delivery_router,
         rules_router, reports_router, jobs_router, ops_router, coupon_page_router,
-        case_views_router, dashboard_router, till_router, approvals_views_router, web_router,
+        case_views_router, dashboard_router, till_router, approvals_views_router,
+        catalogue_router, rules_views_router, web_router,
     )
     for router in hot_first:
         app.include_router(router)

@@ -1,0 +1,81 @@
+"""The rules of proactive recovery, as a supervisor sees them: what each rule does, a new rule
+in one form, and a dry run that lists the shipments it would act on now, without acting."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from amends.actor import Actor
+from amends.auth import SessionDep, require
+from amends.cases import service as cases
+from amends.errors import AmendsError
+from amends.incentives import service as incentives
+from amends.recovery import service as recovery
+from amends.recovery.schemas import RuleIn
+from amends.roles import Scope
+from amends.routing import router as make_router
+from amends.web.templating import back, render
+
+router = make_router(include_in_schema=False)
+Editor = Annotated[Actor, Depends(require(Scope.CATALOGUE_WRITE))]
+CONDITIONS = {
+    "not_scanned_for": "Parcel not scanned for",
+    "past_promised": "Not delivered by the promised date, plus",
+    "split_late": "Part of a split order late by",
+    "carrier_exception": "The carrier reports an exception",
+}
+
+
+@router.get("/rules", response_class=HTMLResponse)
+async def rules(request: Request, session: SessionDep, actor: Editor,
+                dry_run: uuid.UUID | None = None) -> Response:
+    catalogue = await incentives.list_incentives(session, actor, active=True)
+    tried = None
+    if dry_run is not None:
+        tried = {"rule": await recovery.get_rule(session, actor, rule_id=dry_run),
+                 "candidates": await recovery.dry_run(session, actor, rule_id=dry_run)}
+    return render(request, "recovery/rules.html", {
+        "rules": await recovery.list_rules(session, actor), "conditions": CONDITIONS,
+        "incentives": {str(i.id): i.name for i in catalogue},
+        "reasons": await cases.reasons(session, actor.organization_id), "tried": tried})
+
+
+@router.post("/rules")
+async def add_rule(session: SessionDep, actor: Editor,
+                   name: Annotated[str, Form(max_length=200)],
+                   condition: Annotated[str, Form(max_length=40)],
+                   hours: Annotated[int, Form(ge=0, le=24 * 60)] = 48,
+                   reason: Annotated[str, Form(max_length=50)] = "late_delivery",
+                   severity: Annotated[int, Form(ge=1, le=4)] = 2,
+                   incentive_id: Annotated[str, Form()] = "",
+                   progress_every_days: Annotated[str, Form(max_length=3)] = "") -> Response:
+    try:
+        data = RuleIn.model_validate({
+            "name": name, "condition": {"type": condition, "hours": hours},
+            "actions": {"open_case": {"reason": reason, "severity": severity},
+                        "incentive_id": incentive_id or None,
+                        "progress_every_days": progress_every_days or None}})
+        rule = await recovery.save_rule(session, actor, data=data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        return back("/rules", problem=str(first["msg"]).removeprefix("Value error, "))
+    except AmendsError as error:
+        await session.rollback()
+        return back("/rules", problem=error.detail)
+    return back("/rules", notice=f"Rule “{rule.name}” is on. Try it with a dry run first.")
+
+
+@router.post("/rules/{rule_id}/active")
+async def switch(rule_id: uuid.UUID, session: SessionDep, actor: Editor,
+                 active: Annotated[bool, Form()]) -> Response:
+    rule = await recovery.get_rule(session, actor, rule_id=rule_id)
+    data = RuleIn.model_validate({"name": rule.name, "active": active,
+                                  "condition": rule.condition, "filters": rule.filters,
+                                  "actions": rule.actions})
+    await recovery.save_rule(session, actor, data=data, rule_id=rule_id)
+    return back("/rules", notice=f"Rule “{rule.name}” is {'on' if active else 'off'}.")
