@@ -19,6 +19,7 @@ from amends.codepools.api import router as code_pools_router
 from amends.config import Settings, get_settings
 from amends.coupons.api import router as coupons_router
 from amends.customers.api import router as customers_router
+from amends.customers.views import router as customer_views_router
 from amends.db import Database
 from amends.delivery.api import router as delivery_router
 from amends.errors import install_error_handlers
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         webhooks_router, organization_router, api_keys_router, audit_router, delivery_router,
         rules_router, reports_router, jobs_router, ops_router, coupon_page_router,
         case_views_router, dashboard_router, till_router, approvals_views_router,
-        catalogue_router, rules_views_router, web_router,
+        catalogue_router, rules_views_router, customer_views_router, web_router,
     )
     for router in hot_first:
         app.include_router(router)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from amends.actor import Actor
 from amends.audit import service as audit
 from amends.errors import NotFound
-from amends.models import Customer
+from amends.models import Customer, Order
 
 FIELDS = ("email", "phone", "name", "language", "value_tier", "lifetime_value", "currency",
           "marketing_consent", "tags", "opted_out_channels")
@@ -71,7 +71,8 @@ async def upsert_customer(
 
 async def search_customers(session: AsyncSession, actor: Actor, *, query: str,
                            limit: int = 20) -> list[Customer]:
-    """By exact email, phone or external id, or by a name that starts with the query."""
+    """By exact email, phone, external id or order id, or by a name that starts with the
+    query."""
     text = query.strip()
     if not text:
         return []
@@ -85,6 +86,9 @@ async def search_customers(session: AsyncSession, actor: Actor, *, query: str,
                 Customer.email == lowered,
                 Customer.phone == compact,
                 Customer.external_id == text,
+                Customer.id.in_(select(Order.customer_id).where(
+                    Order.organization_id == actor.organization_id,
+                    Order.external_id == text)),
                 Customer.name_search.startswith(lowered, autoescape=True),
             ),
         )

@@ -4,22 +4,26 @@ one), the messages sent and their status, and the next step."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from amends.actor import Actor
 from amends.approvals import service as approvals
 from amends.auth import Authenticated, MissingScope, SessionDep
 from amends.cases import policy as case_policy
 from amends.cases import recommend
 from amends.cases import service as cases
+from amends.coupons import service as coupon_service
 from amends.delivery import service as delivery
+from amends.delivery.service import DELIVERY_CHANNELS
 from amends.errors import AmendsError
 from amends.incentives import service as incentives
 from amends.kit import codes
-from amends.models import Coupon, Customer, Delivery
+from amends.kit.clock import utcnow
+from amends.models import Case, Coupon, Customer, Delivery
 from amends.roles import Scope
 from amends.routing import router as make_router
 from amends.web.templating import back, render
@@ -35,20 +39,87 @@ async def case_page(case_id: uuid.UUID, request: Request, session: SessionDep,
     may_give = actor.can(Scope.COUPONS_ISSUE)
     ranked = await recommend.recommendations(session, actor, case_id=case.id) if may_give \
         else []
-    gestures = (await session.scalars(select(Coupon).where(
-        Coupon.organization_id == actor.organization_id, Coupon.customer_id == case.customer_id,
-        Coupon.case_ref == case.reference))).all()
-    messages = (await session.scalars(select(Delivery).where(
-        Delivery.organization_id == actor.organization_id, Delivery.case_id == case.id)
-        .order_by(Delivery.created_at))).all()
     state_index = case_policy.STATES.index(case.state)
     next_steps = case_policy.STATES[state_index + 1:]
     return render(request, "cases/page.html", {
-        "case": case, "customer": customer, "ranked": ranked, "gestures": gestures,
-        "messages": messages, "timeline": await cases.timeline(session, actor,
-                                                               case_id=case.id),
-        "next_steps": next_steps, "may_give": may_give, "display": codes.display,
-    })
+        "case": case, "customer": customer, "ranked": ranked,
+        "timeline": await cases.timeline(session, actor, case_id=case.id),
+        "next_steps": next_steps, "may_give": may_give,
+        **await _given(session, actor, case)})
+
+
+async def _given(session: SessionDep, actor: Actor, case: Case) -> dict[str, Any]:
+    """The gestures of the case and the messages sent about it, for the live part of the
+    page."""
+    gestures = (await session.scalars(select(Coupon).where(
+        Coupon.organization_id == actor.organization_id, Coupon.customer_id == case.customer_id,
+        Coupon.case_ref == case.reference).order_by(Coupon.issued_at))).all()
+    messages = (await session.scalars(select(Delivery).where(
+        Delivery.organization_id == actor.organization_id, Delivery.case_id == case.id)
+        .order_by(Delivery.created_at))).all()
+    return {"case": case, "gestures": gestures, "messages": messages, "now": utcnow(),
+            "display": codes.display, "channels": DELIVERY_CHANNELS,
+            "may_give": actor.can(Scope.COUPONS_ISSUE),
+            "live": any(m.status in ("queued", "sending") for m in messages)}
+
+
+@router.get("/cases/{case_id}/given", response_class=HTMLResponse)
+async def given_part(case_id: uuid.UUID, request: Request, session: SessionDep,
+                     actor: Authenticated) -> Response:
+    """The gestures and messages of a case, polled by the page while a message is on its
+    way, so the agent watches it go from queued to sent to delivered."""
+    case = await cases.get_case(session, actor, case_id=case_id)
+    return render(request, "cases/_given.html", await _given(session, actor, case))
+
+
+@router.post("/cases/{case_id}/messages/{delivery_id}/resend")
+async def resend_from_page(case_id: uuid.UUID, delivery_id: uuid.UUID, request: Request,
+                           session: SessionDep, actor: Authenticated,
+                           channel: Annotated[str, Form(max_length=20)]) -> Response:
+    if not actor.can(Scope.COUPONS_ISSUE):
+        raise MissingScope("Your role cannot send gestures.")
+    previous = await delivery.get_delivery(session, actor, delivery_id=delivery_id)
+    if previous.case_id != case_id:
+        return _back(case_id, problem="That message belongs to another case.")
+    try:
+        sent = await delivery.resend(session, actor, delivery_id=delivery_id, channel=channel,
+                                     base_url=str(request.app.state.settings.base_url))
+    except AmendsError as problem:
+        await session.rollback()
+        return _back(case_id, problem=problem.detail)
+    return _back(case_id, notice=f"Sent again by {sent.channel} to {sent.address}.")
+
+
+@router.post("/cases/{case_id}/gestures/{coupon_id}/reinstate")
+async def reinstate_from_page(case_id: uuid.UUID, coupon_id: uuid.UUID, session: SessionDep,
+                              actor: Authenticated,
+                              days: Annotated[int, Form(ge=1, le=365)],
+                              reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    if not actor.can(Scope.COUPONS_ISSUE):
+        raise MissingScope("Your role cannot reinstate gestures.")
+    case = await cases.get_case(session, actor, case_id=case_id)
+    coupon = await coupon_service.get_coupon(session, actor, coupon_id=coupon_id)
+    if coupon.case_ref != case.reference:
+        return _back(case_id, problem="That gesture belongs to another case.")
+    try:
+        coupon = await coupon_service.reinstate_coupon(
+            session, actor, coupon_id=coupon_id, days=days,
+            reason=reason.strip() or "Reinstated from the case page")
+    except AmendsError as problem:
+        await session.rollback()
+        return _back(case_id, problem=problem.detail)
+    await cases.add_event(session, case, actor, kind="gesture_extended",
+                          summary=f"{coupon.name} valid until {coupon.expires_at:%-d %B %Y}")
+    return _back(case_id, notice=f"{coupon.name} is valid until {coupon.expires_at:%-d %B %Y}.")
+
+
+@router.post("/cases/{case_id}/notes")
+async def note_from_page(case_id: uuid.UUID, session: SessionDep, actor: Authenticated,
+                         text: Annotated[str, Form(min_length=1, max_length=2000)]) -> Response:
+    if not actor.can(Scope.CASES_WRITE):
+        raise MissingScope("Your role cannot change cases.")
+    await cases.add_note(session, actor, case_id=case_id, text=text.strip())
+    return _back(case_id, notice="Note added.")
 
 
 @router.post("/cases/{case_id}/gestures")
