@@ -112,7 +112,7 @@ def _public(case: Case) -> dict[str, Any]:
 
 async def open_case(session: AsyncSession, actor: Actor, *, customer: Customer, reason: str,
                     severity: int, channel: str, conversation_ref: str | None,
-                    summary: str = "") -> Case:
+                    summary: str = "", incident_id: uuid.UUID | None = None) -> Case:
     known = await reasons(session, actor.organization_id)
     if reason not in known:
         raise UnknownReason(f"Use one of: {', '.join(sorted(known))}.", reasons=sorted(known))
@@ -121,7 +121,7 @@ async def open_case(session: AsyncSession, actor: Actor, *, customer: Customer, 
         customer_id=customer.id, customer_external_id=customer.external_id, reason=reason,
         severity=severity, channel=channel, conversation_ref=conversation_ref, state="open",
         summary=summary, skipped={}, opened_by_type=actor.kind, opened_by_id=actor.id,
-        opened_by_label=actor.label, opened_at=utcnow(),
+        opened_by_label=actor.label, opened_at=utcnow(), incident_id=incident_id,
     )
     session.add(case)
     await session.flush()

@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any, Protocol
 
 import aiosmtplib
@@ -59,7 +58,7 @@ class Email:
         # The delivery id is the Message-ID: a retry carries the same one, so mail systems
         # (and the tests) can drop a duplicate.
         domain = settings["from_address"].rsplit("@", 1)[-1]
-        mail["Message-ID"] = make_msgid(idstring=message.id, domain=domain)
+        mail["Message-ID"] = f"<{message.id}@{domain}>"
         mail["X-Amends-Delivery"] = message.id
         mail.set_content(message.text)
         if message.html:

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import hmac
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -37,6 +37,7 @@ from amends.models import (
     Customer,
     Delivery,
     Incentive,
+    Incident,
     MessageTemplate,
     Organization,
 )
@@ -105,6 +106,13 @@ async def save_channel(session: AsyncSession, actor: Actor, *, channel: str,
     return config
 
 
+def preferred_channel(customer: Customer) -> str:
+    """The customer's own channel: e-mail when they have one and did not opt out, else SMS."""
+    if customer.email and "email" not in customer.opted_out_channels:
+        return "email"
+    return "sms"
+
+
 def address_for(customer: Customer, channel: str, case: Case | None) -> str | None:
     if channel in customer.opted_out_channels:
         return None
@@ -168,9 +176,10 @@ async def _load_template(session: AsyncSession, organization_id: uuid.UUID, *, k
 async def render_for(session: AsyncSession, *, coupon: Coupon | None, customer: Customer,
                      case: Case | None, channel: str, kind: str, base_url: str,
                      override: tuple[str, str, str | None] | None = None,
-                     detail: str = "") -> templates.Rendered:
+                     detail: str = "", apology: str = "") -> templates.Rendered:
     context = {
-        "customer_name": customer.name or "there", "apology": templates.DEFAULT_APOLOGY,
+        "customer_name": customer.name or "there",
+        "apology": apology or templates.DEFAULT_APOLOGY,
         "gesture": "", "code": "", "expires": "", "page_url": "", "terms": "",
         "case_reference": case.reference if case else "", "detail": detail,
     }
@@ -193,10 +202,13 @@ async def render_for(session: AsyncSession, *, coupon: Coupon | None, customer: 
 async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
                   channel: str | None = None, case: Case | None = None, kind: str = "gesture",
                   base_url: str | None = None, resent_from: uuid.UUID | None = None,
-                  customer: Customer | None = None, detail: str = "") -> Delivery:
+                  customer: Customer | None = None, detail: str = "", apology: str = "",
+                  incident_id: uuid.UUID | None = None, send_at: datetime | None = None
+                  ) -> Delivery:
     """Queue the message (or, for `copy`, render it for the agent at once). A customer who
     cannot be reached on the channel gets a clear error before anything is queued. Without a
-    coupon it is a message about the case (apology, progress, feedback, thanks)."""
+    coupon it is a message about the case (apology, progress, feedback, thanks). An
+    incident's messages carry its id (pause holds them) and are paced by `send_at`."""
     if case is None and coupon is not None:
         case = await case_of(session, coupon)
     chosen = channel or BY_CONVERSATION.get(case.channel if case else "", "email")
@@ -216,7 +228,7 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
         raise ChannelNotConfigured(f"Set up {chosen} first (PUT /v1/channels/{chosen}).",
                                    channel=chosen)
     rendered = await render_for(session, coupon=coupon, customer=customer, case=case,
-                                channel=chosen, kind=kind, detail=detail,
+                                channel=chosen, kind=kind, detail=detail, apology=apology,
                                 base_url=base_url or get_settings().base_url)
     now = utcnow()
     delivery = Delivery(
@@ -226,13 +238,13 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
         subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
         status="sent" if chosen == "copy" else "queued", attempts=0,
         sent_at=now if chosen == "copy" else None, resent_from_id=resent_from,
-        requested_by_label=actor.label, created_at=now,
+        requested_by_label=actor.label, created_at=now, incident_id=incident_id,
     )
     session.add(delivery)
     await session.flush()
     if chosen != "copy":
         await jobs.enqueue(session, "delivery.send", organization_id=organization_id,
-                           payload={"delivery_id": str(delivery.id)})
+                           payload={"delivery_id": str(delivery.id)}, run_at=send_at)
     if case is not None:
         await add_event(session, case, actor, kind="message",
                         summary=f"{kind.title()} message via {chosen} to {address}",
@@ -263,7 +275,16 @@ async def send(session: AsyncSession, *, delivery_id: str, base_url: str) -> Non
         delivery = await reader.get(Delivery, uuid.UUID(delivery_id))
         if delivery is None or delivery.status != "queued":
             return  # sent already (a retry after a crash) or cancelled
+        incident = await reader.scalar(select(Incident.status).where(
+            Incident.id == delivery.incident_id)) if delivery.incident_id else None
         config = await _config(reader, delivery.organization_id, delivery.channel)
+    if incident in ("paused", "cancelled"):
+        # Paused: held until the incident resumes; cancelled: never sent.
+        await session.execute(
+            update(Delivery).where(Delivery.id == delivery.id, Delivery.status == "queued")
+            .values(status="held" if incident == "paused" else "cancelled")
+            .execution_options(synchronize_session=False))
+        return
     if config is None:
         raise channels.DeliveryFailed(f"{delivery.channel} is not configured")
     extra: dict[str, Any] = {}

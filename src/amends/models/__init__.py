@@ -11,6 +11,7 @@ from amends.models.customer import Customer
 from amends.models.delivery import ChannelConfig, Delivery, MessageTemplate
 from amends.models.idempotency_key import IdempotencyKey
 from amends.models.incentive import Incentive
+from amends.models.incident import Incident, IncidentCustomer
 from amends.models.job import Job
 from amends.models.organization import Organization
 from amends.models.recovery import RecoveryRule, RuleFiring
@@ -35,6 +36,8 @@ __all__ = [
     "GiftCardEntry",
     "IdempotencyKey",
     "Incentive",
+    "Incident",
+    "IncidentCustomer",
     "Job",
     "MessageTemplate",
     "Order",

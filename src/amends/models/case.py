@@ -4,7 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base, UTCDateTime
@@ -37,6 +47,10 @@ class Case(Base):
         Index("ix_cases_org_customer", "organization_id", "customer_id", "opened_at"),
         Index("ix_cases_org_state", "organization_id", "state", "opened_at"),
         UniqueConstraint("organization_id", "reference"),
+        # One case per customer per incident, whatever re-runs or crashes happen.
+        Index("uq_cases_incident_customer", "organization_id", "incident_id", "customer_id",
+              unique=True, sqlite_where=text("incident_id IS NOT NULL"),
+              postgresql_where=text("incident_id IS NOT NULL")),
     )
 
     id: Mapped[UUIDPk]
@@ -62,6 +76,7 @@ class Case(Base):
     fixed_at: Mapped[OptionalTimestamp]
     closed_at: Mapped[OptionalTimestamp]
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     feedback_score: Mapped[int | None] = mapped_column(Integer, default=None)
     feedback_comment: Mapped[str | None] = mapped_column(Text, default=None)
     feedback_at: Mapped[OptionalTimestamp]

@@ -68,6 +68,7 @@ class Delivery(Base):
         Index("ix_deliveries_org_coupon", "organization_id", "coupon_id", "created_at"),
         Index("ix_deliveries_org_case", "organization_id", "case_id"),
         Index("ix_deliveries_provider", "provider_id"),
+        Index("ix_deliveries_incident", "incident_id", "status"),
     )
 
     id: Mapped[UUIDPk]
@@ -86,6 +87,7 @@ class Delivery(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text, default=None)
     status: Mapped[str] = mapped_column(String(20), default="queued")
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     provider_id: Mapped[str | None] = mapped_column(String(200), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)

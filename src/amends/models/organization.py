@@ -29,5 +29,6 @@ class Organization(Base):
     feedback_delay_days: Mapped[int] = mapped_column(Integer, default=3)
     thank_you_window_days: Mapped[int] = mapped_column(Integer, default=90)
     surprise_incentive_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    incident_approval_threshold: Mapped[int] = mapped_column(BigInteger, default=100_000)
     recommendation_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[CreatedAt]

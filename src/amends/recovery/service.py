@@ -141,12 +141,6 @@ async def dry_run(session: AsyncSession, actor: Actor, *, rule_id: uuid.UUID
             for s in await candidates(session, rule)]
 
 
-def _preferred(customer: Customer) -> str:
-    if customer.email and "email" not in customer.opted_out_channels:
-        return "email"
-    return "sms"
-
-
 async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) -> Case | None:
     """Open the case, apologise, schedule progress updates and give the gesture — once: the
     firing row is inserted first, and a second sweeper's insert does nothing."""
@@ -162,7 +156,7 @@ async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) ->
     assert customer is not None
     actor = Actor.system(rule.organization_id, f"rule: {rule.name}")
     actions = rule.actions
-    channel = _preferred(customer)
+    channel = delivery.preferred_channel(customer)
     case = await cases.open_case(
         session, actor, customer=customer, reason=actions["open_case"]["reason"],
         severity=actions["open_case"]["severity"], channel=channel,
@@ -225,7 +219,7 @@ async def send_progress(session: AsyncSession, *, case_id: str, every_days: int)
     assert customer is not None
     actor = Actor.system(case.organization_id, "progress updates")
     await delivery.deliver(session, actor, coupon=None, customer=customer, case=case,
-                           channel=_preferred(customer), kind="progress",
+                           channel=delivery.preferred_channel(customer), kind="progress",
                            detail="We are still chasing your parcel with the carrier.")
     await jobs.enqueue(session, "recovery.progress", organization_id=case.organization_id,
                        run_at=utcnow() + timedelta(days=every_days),
@@ -259,7 +253,7 @@ async def request_feedback(session: AsyncSession, *, case_id: str) -> None:
         Coupon.case_ref == case.reference).limit(1))
     actor = Actor.system(case.organization_id, "follow-up")
     await delivery.deliver(session, actor, coupon=coupon, customer=customer, case=case,
-                           channel=_preferred(customer), kind="feedback")
+                           channel=delivery.preferred_channel(customer), kind="feedback")
     if case.state == "fixed":
         await cases.move(session, actor, case_id=case.id, to="followed_up",
                          details={"notes": "Feedback requested"}, skip_reason=None)
@@ -287,8 +281,8 @@ async def thank_returning_customer(session: AsyncSession, customer: Customer) ->
                     case_ref=f"{case.reference}-thanks")
                 coupon = given.coupon
         await delivery.deliver_or_note(session, actor, what="Thank-you", case=case,
-                                       coupon=coupon, customer=customer,
-                                       channel=_preferred(customer), kind="thank_you")
+                                       coupon=coupon, customer=customer, kind="thank_you",
+                                       channel=delivery.preferred_channel(customer))
         await cases.add_event(session, case, actor, kind="thanked",
                               summary="The customer bought again; thanked"
                               + (" with a surprise gesture" if coupon else ""))

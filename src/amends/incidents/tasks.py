@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from amends.incidents import service as incidents
+from amends.jobs.registry import job
+
+
+@job("incidents.run_chunk", max_attempts=10)
+async def run_chunk(session: AsyncSession, *, incident_id: str, chunk: int) -> None:
+    """Make amends to one chunk of an incident's customers."""
+    await incidents.run_chunk(session, incident_id=incident_id, chunk=chunk)
+
+
+@job("incidents.finish", max_attempts=100)
+async def finish(session: AsyncSession, *, incident_id: str) -> None:
+    """Mark the incident completed once every customer has been reached."""
+    await incidents.finish(session, incident_id=incident_id)
