@@ -45,6 +45,15 @@ def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = N
         raise typer.Exit(1) from error
 
 
+def _incidents() -> None:
+    from amends.incidents.cli import register
+
+    register(app, _run)
+
+
+_incidents()
+
+
 @app.command()
 def migrate() -> None:
     """Bring the database schema to the latest migration."""

@@ -3,16 +3,20 @@ cancel and the report."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
 
 from amends.config import Settings
 from amends.db import Database
+from amends.incidents import cli as incident_cli
 from amends.incidents import service as incidents
 from amends.jobs.worker import Worker
 from amends.kit.clock import clock
@@ -259,3 +263,33 @@ async def test_the_depot_query_finds_exactly_the_parcels_scanned_there_and_not_d
                                 "kind": "shipments_at_location", "since": "2026-11-20T09:00:00Z",
                                 "until": "2026-11-20T14:00:00Z"})
     assert bad.status_code == 422
+
+
+async def test_the_cli_imports_a_file_and_follows_the_run_to_its_end(
+    client: httpx.AsyncClient, db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    tenant = await make_org(db)
+    supervisor = await staff_headers(db, await make_user(db, tenant, role=Role.SUPERVISOR))
+    incentive = await make_incentive(db, tenant, value=300)
+    for n in range(5):
+        await make_customer(db, tenant, external_id=f"K-{n}", email=f"k{n}@example.com")
+    made = (await client.post("/v1/incidents", headers=supervisor, json={
+        "title": "Site down", "reason": "late_delivery", "incentive_id": str(incentive.id)})
+    ).json()
+    file = tmp_path / "affected.csv"
+    file.write_text("customer_id\r\n" + "\r\n".join(f"K-{n}" for n in range(5)) + "\r\nK-0")
+    await incident_cli.import_file(db, org=tenant.slug, incident_id=uuid.UUID(made["id"]),
+                                   file=file)
+    preview = (await client.get(f"/v1/incidents/{made['id']}/preview",
+                                headers=supervisor)).json()
+    assert preview["affected"] == 5
+    with smtp_server() as mail:
+        await _email(client, bearer(tenant.admin_token), mail.host, mail.port)
+        watching = asyncio.create_task(incident_cli.run(
+            db, org=tenant.slug, incident_id=uuid.UUID(made["id"]), poll=0.05))
+        await asyncio.sleep(0.2)
+        await Worker(db, settings).run_until_idle()
+        clock.advance(timedelta(seconds=3))
+        await Worker(db, settings).run_until_idle()
+        assert await asyncio.wait_for(watching, 10) == "completed"
+        assert len(mail.messages) == 5
