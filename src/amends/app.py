@@ -27,6 +27,7 @@ from amends.events.api import router as events_router
 from amends.incentives.api import router as incentives_router
 from amends.incentives.views import router as catalogue_router
 from amends.incidents.api import router as incidents_router
+from amends.incidents.views import router as incident_views_router
 from amends.jobs.api import router as jobs_router
 from amends.jobs.loader import load_job_kinds
 from amends.jobs.worker import Worker
@@ -91,7 +92,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         webhooks_router, organization_router, api_keys_router, audit_router, delivery_router,
         rules_router, incidents_router, reports_router, jobs_router, ops_router, coupon_page_router,
         case_views_router, dashboard_router, till_router, approvals_views_router,
-        catalogue_router, rules_views_router, customer_views_router, web_router,
+        catalogue_router, rules_views_router, customer_views_router, incident_views_router,
+        web_router,
     )
     for router in hot_first:
         app.include_router(router)
