@@ -15,6 +15,8 @@ from amends.cases import policy
 from amends.cases.service import get_case
 from amends.coupons import policy as coupon_policy
 from amends.models import Customer, Incentive, Organization
+from amends.outcomes import service as outcomes
+from amends.outcomes import stats
 
 
 async def recommendations(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,
@@ -43,5 +45,34 @@ async def recommendations(session: AsyncSession, actor: Actor, *, case_id: uuid.
     situation = policy.Situation(reason=case.reason, severity=case.severity,
                                  tier=customer.value_tier, lifetime_value=customer.lifetime_value,
                                  currency=currency)
-    ranked = policy.recommend(options, situation, organization.recommendation_rules, limit=limit)
-    return [(by_id[r.option.id], r) for r in ranked]
+    by_rules = policy.recommend(options, situation, organization.recommendation_rules,
+                                limit=len(options))
+    ranked = await _learned(session, organization, case.reason, customer.value_tier,
+                            case.severity, currency, by_rules)
+    return [(by_id[r.option.id], r) for r in ranked[:limit]]
+
+
+async def _learned(session: AsyncSession, organization: Organization, reason: str, tier: str,
+                   severity: int, currency: str, by_rules: list[policy.Recommendation]
+                   ) -> list[policy.Recommendation]:
+    """The rule order, re-ranked by the observed win-back of each gesture in similar cases
+    where there are enough outcomes (`learn_min_outcomes`, default 200); otherwise exactly the
+    rule order."""
+    if not by_rules:
+        return by_rules
+    min_outcomes = int((organization.recommendation_rules or {}).get(
+        "learn_min_outcomes", outcomes.MIN_OUTCOMES))
+    order = [r.option.id for r in by_rules]
+    evidence = await outcomes.similar(session, organization_id=organization.id, reason=reason,
+                                      tier=tier, severity=severity, incentive_ids=order)
+    learned = stats.rank(evidence, min_outcomes=min_outcomes, fallback_order=order,
+                         currency=currency)
+    by_id = {r.option.id: r for r in by_rules}
+    result = []
+    for entry in learned:
+        original = by_id[entry.key]
+        if entry.learned:
+            original = policy.Recommendation(option=original.option, score=original.score,
+                                             why=[entry.why, *original.why])
+        result.append(original)
+    return result

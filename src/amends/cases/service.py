@@ -112,7 +112,8 @@ def _public(case: Case) -> dict[str, Any]:
 
 async def open_case(session: AsyncSession, actor: Actor, *, customer: Customer, reason: str,
                     severity: int, channel: str, conversation_ref: str | None,
-                    summary: str = "", incident_id: uuid.UUID | None = None) -> Case:
+                    summary: str = "", incident_id: uuid.UUID | None = None,
+                    held_out: bool = False) -> Case:
     known = await reasons(session, actor.organization_id)
     if reason not in known:
         raise UnknownReason(f"Use one of: {', '.join(sorted(known))}.", reasons=sorted(known))
@@ -122,6 +123,7 @@ async def open_case(session: AsyncSession, actor: Actor, *, customer: Customer, 
         severity=severity, channel=channel, conversation_ref=conversation_ref, state="open",
         summary=summary, skipped={}, opened_by_type=actor.kind, opened_by_id=actor.id,
         opened_by_label=actor.label, opened_at=utcnow(), incident_id=incident_id,
+        held_out=held_out,
     )
     session.add(case)
     await session.flush()

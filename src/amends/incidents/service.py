@@ -538,7 +538,7 @@ async def run_chunk(session: AsyncSession, *, incident_id: str, chunk: int) -> i
             session, actor, customer=customer, reason=incident.reason,
             severity=incident.severity, channel=channel,
             conversation_ref=f"incident:{incident.id}", summary=incident.title,
-            incident_id=incident.id)
+            incident_id=incident.id, held_out=row.held_out and incentive is not None)
         coupon = None
         if incentive is not None and not row.held_out:
             coupon, _ = await coupons.issue_coupon(session, actor, customer=customer,

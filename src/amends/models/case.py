@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -77,6 +78,9 @@ class Case(Base):
     closed_at: Mapped[OptionalTimestamp]
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
     incident_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    # Kept on an apology without a gesture by a rule's or an incident's hold-out group, so
+    # the effect of the gesture is measured against it.
+    held_out: Mapped[bool] = mapped_column(Boolean, default=False)
     feedback_score: Mapped[int | None] = mapped_column(Integer, default=None)
     feedback_comment: Mapped[str | None] = mapped_column(Text, default=None)
     feedback_at: Mapped[OptionalTimestamp]

@@ -39,6 +39,8 @@ class Coupon(Base):
         # Sweeps over all organisations (expiry reminders, timed-out holds); deliberately not
         # led by organization_id, so the planner never prefers it to the code lookup.
         Index("ix_coupons_status_expires", "status", "expires_at"),
+        # Outcomes and reports join a case to its gestures.
+        Index("ix_coupons_org_case", "organization_id", "case_ref"),
     )
 
     id: Mapped[UUIDPk]

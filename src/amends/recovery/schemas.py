@@ -41,6 +41,9 @@ class Actions(BaseModel):
     incentive_id: uuid.UUID | None = Field(default=None,
                                            description="A pre-approved gesture to issue")
     notify: bool = Field(default=True, description="Emit case.opened to the webhooks")
+    holdout_percent: int = Field(default=0, ge=0, le=50, description=(
+        "Share of customers (at random) who get the apology without the gesture, so that "
+        "what the gesture adds is measured"))
 
 
 class RuleIn(BaseModel):

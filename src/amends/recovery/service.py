@@ -3,6 +3,7 @@ shipment; then follow-ups (a feedback request after the fix, thanks on the next 
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -157,10 +158,12 @@ async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) ->
     actor = Actor.system(rule.organization_id, f"rule: {rule.name}")
     actions = rule.actions
     channel = delivery.preferred_channel(customer)
+    held_out = bool(actions.get("incentive_id")) and secrets.randbelow(100) < int(
+        actions.get("holdout_percent", 0))
     case = await cases.open_case(
         session, actor, customer=customer, reason=actions["open_case"]["reason"],
         severity=actions["open_case"]["severity"], channel=channel,
-        conversation_ref=shipment.external_id,
+        conversation_ref=shipment.external_id, held_out=held_out,
         summary=f"Parcel {shipment.external_id} ({shipment.carrier or 'carrier'}): {why}.")
     firing = await session.get(RuleFiring, firing_id)
     assert firing is not None
@@ -187,7 +190,7 @@ async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) ->
         await jobs.enqueue(session, "recovery.progress", organization_id=rule.organization_id,
                            run_at=utcnow() + timedelta(days=days),
                            payload={"case_id": str(case.id), "every_days": days})
-    if actions.get("incentive_id"):
+    if actions.get("incentive_id") and not held_out:
         incentive = await session.get(Incentive, uuid.UUID(actions["incentive_id"]))
         if incentive is not None and incentive.active:
             given = await approvals.give_gesture(session, actor, customer=customer,

@@ -28,7 +28,7 @@ class Filters:
     agent: str | None = None
 
 
-def _day(session: AsyncSession, column: Any) -> Any:
+def day_of(session: AsyncSession, column: Any) -> Any:
     if dialect_of(session) == "postgresql":
         return func.to_char(func.date_trunc("day", column), "YYYY-MM-DD")
     return func.strftime("%Y-%m-%d", column)
@@ -76,7 +76,7 @@ async def breakdown(session: AsyncSession, actor: Actor, *, by: str, filters: Fi
         "team": func.coalesce(base.c.team, literal("—")),
         "store": func.coalesce(base.c.store, literal("—")),
         "channel": func.coalesce(base.c.channel, literal("—")),
-        "day": _day(session, base.c.issued_at),
+        "day": day_of(session, base.c.issued_at),
     }
     key = keys[by].label("key")
     used = case((base.c.redemptions > 0, 1), else_=0)
@@ -127,12 +127,12 @@ async def over_time(session: AsyncSession, actor: Actor, *, filters: Filters
     """Per day: gestures issued (by the day they were given) and redeemed (by the day they
     were used), with face value issued and value redeemed."""
     base = _gestures(actor, filters).subquery()
-    issued_day = _day(session, base.c.issued_at).label("day")
+    issued_day = day_of(session, base.c.issued_at).label("day")
     issued = (await session.execute(
         select(issued_day, func.count().label("n"), func.sum(base.c.face_value).label("value"))
         .group_by(issued_day))).all()
     used = _redemptions(actor, filters).subquery()
-    used_day = _day(session, used.c.created_at).label("day")
+    used_day = day_of(session, used.c.created_at).label("day")
     redeemed = (await session.execute(
         select(used_day, func.count(func.distinct(used.c.coupon_id)).label("n"),
                func.sum(used.c.discount).label("value"))
