@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query
@@ -22,11 +22,16 @@ Dimension = Literal["reason", "agent", "team", "store", "channel", "day"]
 Format = Annotated[Literal["json", "csv"], Query()]
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """A date, or a time without a zone, is UTC (the dashboard's CSV links give a date)."""
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
 def _filters(since: datetime | None = None, until: datetime | None = None,
              reason: str | None = None, channel: str | None = None, store: str | None = None,
              agent: str | None = None) -> reports.Filters:
-    return reports.Filters(since=since, until=until, reason=reason, channel=channel,
-                           store=store, agent=agent)
+    return reports.Filters(since=_utc(since), until=_utc(until), reason=reason,
+                           channel=channel, store=store, agent=agent)
 
 
 FiltersDep = Annotated[reports.Filters, Depends(_filters)]
@@ -96,3 +101,29 @@ async def root_causes(session: SessionDep, actor: Reader, filters: FiltersDep,
     rows = await reports.root_causes(session, actor, now=filters.until or utcnow(),
                                      filters=filters)
     return _maybe_csv(rows, format, "root-causes.csv")
+
+
+LedgerBy = Literal["period", "reason", "agent", "team", "store", "channel", "incident"]
+
+
+@router.get("/ledger", responses=errors(MissingScope))
+async def ledger(session: SessionDep, actor: Reader, filters: FiltersDep,
+                 by: LedgerBy = "period", format: Format = "json") -> Any:
+    """The cost ledger: per group, the liability issued and where it went (redeemed, variance
+    from face value, breakage on expiry, reversed on revocation, still outstanding; voided
+    redemptions apart). Each row balances: issued = the sum of the five."""
+    from amends.outcomes import service as outcomes
+
+    return _maybe_csv(await outcomes.ledger(session, actor, by=by, filters=filters), format,
+                      f"ledger-by-{by}.csv")
+
+
+@router.get("/effectiveness", responses=errors(MissingScope))
+async def effectiveness(session: SessionDep, actor: Reader, reason: str | None = None,
+                        format: Format = "json") -> Any:
+    """Per reason and gesture: cases with a known outcome, customers won back within 90 days,
+    cost per case and the uplift over the hold-out (apology only) with its 95% interval."""
+    from amends.outcomes import service as outcomes
+
+    return _maybe_csv(await outcomes.effectiveness(session, actor, reason=reason), format,
+                      "effectiveness.csv")
