@@ -28,7 +28,7 @@ async def test_issue_redeem_partially_void_and_expire_balance_to_the_hand_comput
                              validity_days=365)
     ten = await make_coupon(db, tenant, customer=bob, value=1000, validity_days=30)
     voided = await make_coupon(db, tenant, customer=cat, value=800, validity_days=30)
-    lapsed = await make_coupon(db, tenant, customer=dan, value=1500, validity_days=10)
+    await make_coupon(db, tenant, customer=dan, value=1500, validity_days=10)  # lapses
     async with db.transaction() as session:
         # Ann spends 18.00 of her 50.00 card; Bob's 10 off is used on a 6.00 order (6.00 off).
         await redemptions.redeem(session, till, redemptions.Order(
