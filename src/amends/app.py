@@ -36,6 +36,7 @@ from amends.migrate import head_revision
 from amends.ops.api import router as ops_router
 from amends.ops.middleware import RequestContextMiddleware
 from amends.organizations.api import router as organization_router
+from amends.outcomes.views import router as outcomes_views_router
 from amends.recovery.api import router as rules_router
 from amends.recovery.views import router as rules_views_router
 from amends.redemptions.api import router as redemptions_router
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         rules_router, incidents_router, reports_router, jobs_router, ops_router, coupon_page_router,
         case_views_router, dashboard_router, till_router, approvals_views_router,
         catalogue_router, rules_views_router, customer_views_router, incident_views_router,
-        web_router,
+        outcomes_views_router, web_router,
     )
     for router in hot_first:
         app.include_router(router)

@@ -33,6 +33,8 @@ DEFAULT_RULES: dict[str, Any] = {
                              {"min": 500_000, "multiplier": 1.5}],
     "brand": {"exclude_kinds": [], "prefer_kinds": [], "note": ""},
     "reasons": {},
+    # Outcomes of similar cases re-rank the gestures once each has this many.
+    "learn_min_outcomes": 200,
 }
 
 

@@ -60,8 +60,8 @@ async def _learned(session: AsyncSession, organization: Organization, reason: st
     rule order."""
     if not by_rules:
         return by_rules
-    min_outcomes = int((organization.recommendation_rules or {}).get(
-        "learn_min_outcomes", outcomes.MIN_OUTCOMES))
+    min_outcomes = int(policy.merged_rules(organization.recommendation_rules)
+                       ["learn_min_outcomes"])
     order = [r.option.id for r in by_rules]
     evidence = await outcomes.similar(session, organization_id=organization.id, reason=reason,
                                       tier=tier, severity=severity, incentive_ids=order)

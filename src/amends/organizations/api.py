@@ -41,7 +41,8 @@ class OrganizationUpdate(BaseModel):
     approval_hours: int | None = Field(default=None, ge=1, le=24 * 90)
     recommendation_rules: dict[str, Any] | None = Field(
         default=None, description="severity_value, tier_multiplier, lifetime_value_steps, "
-        "brand {exclude_kinds, prefer_kinds, note}, reasons {<reason>: {...}}")
+        "brand {exclude_kinds, prefer_kinds, note}, reasons {<reason>: {...}}, "
+        "learn_min_outcomes (outcomes per gesture before they re-rank it, default 200)")
 
 
 async def _load(session: SessionDep, actor: Actor) -> Organization:

@@ -29,7 +29,6 @@ from amends.reports.service import Filters, day_of
 
 LEDGER_DIMENSIONS = ("period", "reason", "agent", "team", "store", "channel", "incident")
 WIN_BACK_DAYS = 90
-MIN_OUTCOMES = 200
 BANDS = {"low": (1, 2), "medium": (3, 3), "high": (4, 5)}
 
 

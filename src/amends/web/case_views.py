@@ -11,11 +11,13 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from amends.actor import Actor
+from amends.approvals import policy as authority
 from amends.approvals import service as approvals
 from amends.auth import Authenticated, MissingScope, SessionDep
 from amends.cases import policy as case_policy
 from amends.cases import recommend
 from amends.cases import service as cases
+from amends.coupons import policy as coupon_policy
 from amends.coupons import service as coupon_service
 from amends.delivery import service as delivery
 from amends.delivery.service import DELIVERY_CHANNELS
@@ -23,7 +25,8 @@ from amends.errors import AmendsError
 from amends.incentives import service as incentives
 from amends.kit import codes
 from amends.kit.clock import utcnow
-from amends.models import Case, Coupon, Customer, Delivery
+from amends.models import Case, Coupon, Customer, Delivery, Incentive, Organization
+from amends.outcomes import service as outcomes
 from amends.roles import Scope
 from amends.routing import router as make_router
 from amends.web.templating import back, render
@@ -39,13 +42,34 @@ async def case_page(case_id: uuid.UUID, request: Request, session: SessionDep,
     may_give = actor.can(Scope.COUPONS_ISSUE)
     ranked = await recommend.recommendations(session, actor, case_id=case.id) if may_give \
         else []
+    beyond = await _beyond_authority(session, actor, case, customer) if may_give else []
     state_index = case_policy.STATES.index(case.state)
     next_steps = case_policy.STATES[state_index + 1:]
     return render(request, "cases/page.html", {
-        "case": case, "customer": customer, "ranked": ranked,
+        "case": case, "customer": customer, "ranked": ranked, "beyond": beyond,
         "timeline": await cases.timeline(session, actor, case_id=case.id),
         "next_steps": next_steps, "may_give": may_give,
+        "outcome": await outcomes.case_outcome(session, case),
         **await _given(session, actor, case)})
+
+
+async def _beyond_authority(session: SessionDep, actor: Actor, case: Case,
+                            customer: Customer | None) -> list[tuple[Incentive, int]]:
+    """The gestures for this case's reason that the recommendations leave out because they
+    are above the caller's authority, with their face value: giving one asks a supervisor."""
+    organization = await session.get(Organization, actor.organization_id)
+    assert organization is not None
+    currency = (customer.currency if customer else None) or organization.default_currency
+    limits = await approvals.limits_for(session, actor, currency)
+    beyond = []
+    for incentive in await incentives.list_incentives(session, actor, active=True,
+                                                      reason=case.reason):
+        value = coupon_policy.face_value(incentive.kind, incentive.value,
+                                         average_order_value=organization.average_order_value)
+        if incentive.currency == currency and not authority.may_give(
+                limits, face_value=value, incentive_id=str(incentive.id)):
+            beyond.append((incentive, value))
+    return beyond
 
 
 async def _given(session: SessionDep, actor: Actor, case: Case) -> dict[str, Any]:

@@ -116,3 +116,36 @@ def _svg_open(width: int, height: int, title: str, description: str) -> str:
     return (f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
             f'preserveAspectRatio="xMinYMin meet" aria-label="{escape(title)}">'
             f"<title>{escape(title)}</title><desc>{escape(description)}</desc>")
+
+
+def interval_chart(labels: Sequence[str], estimates: Sequence[float],
+                   lows: Sequence[float], highs: Sequence[float], *, title: str,
+                   width: int = 720, unit: str = " pts") -> Markup:
+    """Point estimates with their intervals (e.g. uplift over a hold-out), around zero."""
+    left, right, top, row = 180, 20, 16, 26
+    height = top + row * max(len(labels), 1) + 24
+    span = max([abs(v) for v in (*lows, *highs)] + [0.01])
+    plot_w = width - left - right
+
+    def x(value: float) -> float:
+        return left + plot_w * (value + span) / (2 * span)
+
+    parts = [_svg_open(width, height, title, "; ".join(
+        f"{label}: {e:+.1f}{unit} ({lo:+.1f} to {hi:+.1f})"
+        for label, e, lo, hi in zip(labels, estimates, lows, highs, strict=True)))]
+    parts.append(f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{top - 6}" '
+                 f'y2="{height - 20}" class="grid"/>'
+                 f'<text x="{x(0):.1f}" y="{height - 6}" text-anchor="middle">0</text>'
+                 f'<text x="{left}" y="{height - 6}">{-span:+.1f}</text>'
+                 f'<text x="{width - right}" y="{height - 6}" text-anchor="end">'
+                 f'{span:+.1f}</text>')
+    for i, label in enumerate(labels):
+        y = top + i * row + row / 2
+        colour = PALETTE[2] if lows[i] > 0 else PALETTE[1] if highs[i] < 0 else PALETTE[0]
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{escape(label[:28])}</text>'
+            f'<line x1="{x(lows[i]):.1f}" x2="{x(highs[i]):.1f}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{colour}" stroke-width="3"/>'
+            f'<circle cx="{x(estimates[i]):.1f}" cy="{y:.1f}" r="5" fill="{colour}"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
