@@ -1,7 +1,9 @@
-"""Demo data: an organisation with a user of each role and API keys, created once."""
+"""Demo data: an organisation with a user of each role and API keys, created once, and three
+months of history (demo_history.py) for its reports."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -43,10 +45,16 @@ KEYS = [
 class SeededDemo:
     logins: list[tuple[str, str, str]] = field(default_factory=list)
     api_keys: list[tuple[str, str]] = field(default_factory=list)
+    cases: int = 0
 
 
-async def seed_demo(db: Database, *, console: Console | None = None) -> SeededDemo | None:
-    """Create the demo organisation; None when it exists already (seeding runs once)."""
+async def seed_demo(db: Database, *, console: Console | None = None, history_cases: int = 3000,
+                    history_days: int = 90) -> SeededDemo | None:
+    """Create the demo organisation, then its history; None when it exists already (seeding
+    runs once)."""
+    # Imported here: the history module imports this one (the demo password).
+    from amends.demo_history import HISTORY_STAFF, seed_history
+
     async with db.transaction() as session:
         if await session.scalar(select(Organization.id).where(Organization.slug == DEMO_SLUG)):
             return None
@@ -57,13 +65,22 @@ async def seed_demo(db: Database, *, console: Console | None = None) -> SeededDe
             await create_user(session, actor, organization_id=org.id, email=email, name=name,
                               role=role, password=DEMO_PASSWORD, team=team, store=store)
             seeded.logins.append((role.value, email, DEMO_PASSWORD))
-        await _catalogue(session, actor)
+        await seed_catalogue(session, actor)
         for key_name, scopes in KEYS:
             created = await create_api_key(session, actor, name=key_name,
                                            scopes=[s.value for s in scopes])
             seeded.api_keys.append((key_name, created.token))
     if console is not None:
         console.print(f"Seeded the demo organisation [bold]{org.name}[/bold].")
+    if history_cases:
+        started = time.perf_counter()
+        seeded.cases = await seed_history(db, organization_id=org.id, days=history_days,
+                                          cases=history_cases, console=console)
+        seeded.logins.extend((role.value, email, DEMO_PASSWORD)
+                             for role, email, *_ in HISTORY_STAFF)
+        if console is not None:
+            console.print(f"Seeded {seeded.cases:,} cases of history over the last "
+                          f"{history_days} days in {time.perf_counter() - started:.1f} s.")
     return seeded
 
 
@@ -84,7 +101,8 @@ CUSTOMERS = [
 ]
 
 
-async def _catalogue(session: AsyncSession, actor: Actor) -> None:
+async def seed_catalogue(session: AsyncSession, actor: Actor) -> None:
+    """The demo's gestures, customers and the agents' authority."""
     for entry in CATALOGUE:
         await create_incentive(session, actor, data=IncentiveCreate.model_validate(
             {"currency": "EUR", "terms": "One order. Not with other offers.", **entry}))
