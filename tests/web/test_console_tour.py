@@ -1,0 +1,374 @@
+"""The console toured in real Chromium, on a real server with the demo data and its embedded
+worker, e-mail going to a real SMTP server: an agent gives a gesture and watches it go out, a
+supervisor grants one above the agent's authority, a clerk redeems a code once, and the
+manager's dashboard agrees with the database and the report API.
+
+Each main page is photographed at desktop and phone width into test-artifacts/screenshots/
+(the README's tour links them). One server serves the whole module, on SQLite: what is
+checked here is what people see, the database behind it is tested elsewhere on both."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
+
+from amends.config import Settings
+from amends.db import Database
+from amends.demo import DEMO_PASSWORD, DEMO_SLUG, SeededDemo, seed_demo
+from amends.kit import codes
+from tests.receivers import Mailbox, smtp_server
+from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DESKTOP = ViewportSize(width=1280, height=900)
+PHONE = ViewportSize(width=390, height=844)
+AGENT, SUPERVISOR, MANAGER = ("agent@demo.example", "supervisor@demo.example",
+                              "manager@demo.example")
+CLERK = "clerk@demo.example"  # an agent at Store 12 Lyon, from the demo's history
+CLERK_STORE = "Store 12 Lyon"
+WAIT = 20_000  # ms: delivery goes through the worker and SMTP
+
+
+@dataclass
+class Demo:
+    url: str
+    database: Path
+    keys: dict[str, str]
+    mailbox: Mailbox
+    browser: Browser
+
+
+async def _seed(url: str) -> SeededDemo:
+    db = Database(Settings(database_url=url, sqlite_synchronous="OFF", _env_file=None))
+    try:
+        seeded = await seed_demo(db, history_cases=150, history_days=21)
+    finally:
+        await db.dispose()
+    assert seeded is not None
+    return seeded
+
+
+def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "AMENDS_DATABASE_URL": url, "AMENDS_EMBEDDED_WORKER": "true",
+           "AMENDS_WORKER_POLL_SECONDS": "0.1", "AMENDS_SWEEP_INTERVAL_SECONDS": "3600",
+           "AMENDS_COOKIE_SECURE": "false", "AMENDS_LOG_LEVEL": "WARNING",
+           "AMENDS_SQLITE_SYNCHRONOUS": "NORMAL", "AMENDS_BASE_URL": f"http://127.0.0.1:{port}"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("amends")), "serve",
+                                 "--port", str(port)], env=env, stdout=out, stderr=out)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def demo(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    folder = tmp_path_factory.mktemp("tour")
+    database = folder / "amends.db"
+    shutil.copy(sqlite_template, database)
+    url = f"sqlite+aiosqlite:///{database}"
+    seeded = asyncio.run(_seed(url))
+    keys = dict(seeded.api_keys)
+    port = free_port()
+    with smtp_server() as mailbox:
+        server = _serve(url, port, folder / "server.log")
+        try:
+            channel = httpx.put(
+                f"http://127.0.0.1:{port}/v1/channels/email",
+                headers={"Authorization": f"Bearer {keys['Admin']}"},
+                json={"settings": {"host": mailbox.host, "port": mailbox.port,
+                                   "security": "none", "from_address": "care@demo.example"}})
+            assert channel.status_code == 200, channel.text
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                yield Demo(url=f"http://127.0.0.1:{port}", database=database, keys=keys,
+                           mailbox=mailbox, browser=browser)
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+@contextmanager
+def signed_in(demo: Demo, email: str) -> Iterator[Page]:
+    """A browser of its own, logged in to the console as `email`."""
+    context = demo.browser.new_context(viewport=DESKTOP, base_url=demo.url,
+                                       accept_downloads=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        page.get_by_label("Organisation").fill(DEMO_SLUG)
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name=re.compile("^Welcome"))).to_be_visible()
+        yield page
+    finally:
+        context.close()
+
+
+def photograph(page: Page, name: str) -> None:
+    """The page as it is now, whole, at desktop width and at phone width."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}-desktop.png", full_page=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True)
+    # On a phone nothing should need scrolling sideways but a wide table inside its card.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], name
+    page.set_viewport_size(DESKTOP)
+
+
+def open_customer(page: Page, search: str, name: str) -> None:
+    page.goto("/")
+    page.get_by_label("Name, email, phone, customer id or order id").fill(search)
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+
+
+def open_case(page: Page, *, reason: str, channel: str, ticket: str, summary: str) -> str:
+    """Open a case from the customer's page; returns the case page's address."""
+    page.get_by_label("What went wrong").select_option(reason)
+    page.get_by_label("Conversation on").select_option(channel)
+    page.get_by_label("Ticket or chat reference").fill(ticket)
+    page.get_by_label("Summary").fill(summary)
+    page.get_by_role("button", name="Open the case").click()
+    expect(page.get_by_role("status")).to_contain_text("is open")
+    return page.url.split("?")[0]
+
+
+def gesture(page: Page, name: str) -> Locator:
+    return page.locator("ul.recommendations li").filter(has_text=name)
+
+
+def given_code(page: Page, name: str) -> str:
+    """The code of a gesture as the case page shows it."""
+    row = page.locator("#given tr[data-coupon]").filter(has_text=name)
+    expect(row).to_be_visible()
+    return row.locator("code").inner_text()
+
+
+def _text(mail: Any) -> str:
+    return str(mail.get_body(preferencelist=("plain",)).get_content())
+
+
+def test_an_agent_finds_a_customer_opens_a_case_and_watches_the_gesture_reach_them(
+    demo: Demo
+) -> None:
+    context = demo.browser.new_context(viewport=DESKTOP, base_url=demo.url)
+    login = context.new_page()
+    login.goto("/login")
+    photograph(login, "login")
+    context.close()
+
+    with signed_in(demo, AGENT) as page:
+        photograph(page, "start")
+        page.get_by_label("Name, email, phone, customer id or order id").fill("jo@example.com")
+        page.get_by_role("button", name="Search").click()
+        results = page.get_by_role("table").filter(has_text="jo@example.com")
+        expect(results).to_contain_text("C-1001")
+        page.get_by_role("link", name="Jo Bloggs").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Jo Bloggs")
+        photograph(page, "customer")
+
+        open_case(page, reason="late_delivery", channel="email", ticket="ZD-4411",
+                  summary="Parcel a week late, second time this year")
+        gesture(page, "Sorry: 10 EUR off").get_by_role("button", name="Give this").click()
+        expect(page.get_by_role("status").first).to_have_text(
+            "Gesture given and on its way to the customer.")
+        expect(page).to_have_title(re.compile(r"^Case C-[0-9A-F]+ · Amends$"))
+        code = given_code(page, "Sorry: 10 EUR off")
+        # Nobody reloads: the page polls the message until it has left, then stops.
+        page.evaluate("window.stillTheSamePage = true")
+        message = page.locator("#given [data-delivery-status]")
+        expect(message).to_have_text("sent", timeout=WAIT)
+        expect(page.get_by_text("this updates by itself")).to_have_count(0)
+        assert page.evaluate("window.stillTheSamePage") is True
+        photograph(page, "case")
+
+    mails = demo.mailbox.to("jo@example.com")
+    assert len(mails) == 1
+    assert code in _text(mails[0])
+
+
+def test_a_gesture_above_the_agents_limit_waits_for_a_supervisor_who_grants_it(
+    demo: Demo
+) -> None:
+    with signed_in(demo, AGENT) as agent:
+        open_customer(agent, "C-1003", "Ana Lopez")
+        case_url = open_case(agent, reason="lost_parcel", channel="email", ticket="ZD-5120",
+                             summary="Parcel lost, birthday present")
+        expect(gesture(agent, "25 EUR gift card").get_by_role("button", name="Give this")
+               ).to_have_count(0)
+        gesture(agent, "25 EUR gift card").get_by_role("button", name="Ask a supervisor").click()
+        expect(agent.get_by_role("status").first).to_have_text(
+            "Above your authority: a supervisor has been asked.")
+        expect(agent.locator("#given")).not_to_contain_text("25 EUR gift card")
+
+        with signed_in(demo, SUPERVISOR) as supervisor:
+            supervisor.get_by_role("link", name="Approvals").click()
+            request = supervisor.locator("[data-approval]").filter(has_text="Ana Lopez")
+            expect(request.get_by_role("heading", level=2)).to_contain_text("25 EUR gift card")
+            expect(request).to_contain_text("worth more than the 20.00 EUR you may give")
+            photograph(supervisor, "approvals")
+            request.get_by_label(re.compile("^Reason")).fill("Platinum customer, lost gift")
+            request.get_by_role("button", name="Grant").click()
+            expect(supervisor.get_by_role("status").first).to_have_text(
+                "Granted: the gesture is on its way to customer C-1003.")
+            expect(supervisor.locator("[data-approval]")).to_have_count(0)
+
+        agent.goto(case_url)
+        code = given_code(agent, "25 EUR gift card")
+        expect(agent.locator("#given [data-delivery-status]")).to_have_text("sent", timeout=WAIT)
+    assert any(code in _text(mail) for mail in demo.mailbox.to("ana@example.com"))
+
+
+def test_a_clerk_redeems_a_code_once_and_a_second_try_says_when_and_where_it_was_used(
+    demo: Demo
+) -> None:
+    with signed_in(demo, AGENT) as agent:
+        open_customer(agent, "sam@example.com", "Sam Patel")
+        open_case(agent, reason="billing_error", channel="email", ticket="ZD-6002",
+                  summary="Charged twice")
+        gesture(agent, "Sorry: 10 EUR off").get_by_role("button", name="Give this").click()
+        code = given_code(agent, "Sorry: 10 EUR off")
+
+    with signed_in(demo, CLERK) as till:
+        till.get_by_role("link", name="Till").click()
+        expect(till.get_by_label("Store")).to_have_value(CLERK_STORE)
+        till.get_by_label("Code", exact=True).fill(code.lower())
+        till.get_by_label("Order amount").fill("64.90")
+        till.get_by_label(re.compile("^Customer number, email or phone")).fill("sam@example.com")
+        till.get_by_role("button", name="Check").click()
+        expect(till.locator("[data-result]")).to_contain_text("This code works")
+        till.get_by_role("button", name="Redeem").click()
+        result = till.locator("[data-result]")
+        expect(result).to_contain_text("Redeemed.")
+        expect(result).to_contain_text("Customer pays 54.90 EUR")
+        photograph(till, "till")
+
+        till.get_by_label("Code", exact=True).fill(code)
+        till.get_by_label("Order amount").fill("20.00")
+        till.get_by_label(re.compile("^Customer number, email or phone")).fill("sam@example.com")
+        till.get_by_role("button", name="Redeem").click()
+        today = datetime.now(UTC)
+        expect(till.locator("[data-result]")).to_contain_text(re.compile(
+            rf"Already used on {today:%-d %B %Y} at \d\d:\d\d UTC at {CLERK_STORE}\."))
+        photograph(till, "till-refused")
+
+
+def _figures_in_database(database: Path, *, since: datetime, until: datetime
+                         ) -> tuple[int, int]:
+    """Gestures issued in the period (revoked ones aside) and how many of them were redeemed,
+    counted straight from the tables."""
+    with sqlite3.connect(database) as conn:
+        issued, redeemed = conn.execute(
+            """SELECT count(*), count(DISTINCT r.coupon_id)
+               FROM coupons c JOIN organizations o ON o.id = c.organization_id
+               LEFT JOIN redemptions r ON r.coupon_id = c.id AND r.status = 'completed'
+               WHERE o.slug = ? AND c.status != 'revoked'
+                 AND c.issued_at >= ? AND c.issued_at < ?""",
+            (DEMO_SLUG, f"{since:%Y-%m-%d %H:%M:%S}", f"{until:%Y-%m-%d %H:%M:%S}")).fetchone()
+    return int(issued), int(redeemed)
+
+
+def _rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_managers_dashboard_shows_what_the_database_holds_and_its_csv_is_the_reports(
+    demo: Demo
+) -> None:
+    with signed_in(demo, MANAGER) as page:
+        page.get_by_role("link", name="Dashboard").click()
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        issued, redeemed = _figures_in_database(
+            demo.database, since=today - timedelta(days=89), until=today + timedelta(days=1))
+        assert issued > 50
+        assert redeemed > 0
+        expect(page.locator("[data-figure=gestures_issued]")).to_have_text(str(issued))
+        expect(page.locator("[data-figure=gestures_redeemed]")).to_have_text(str(redeemed))
+        photograph(page, "dashboard")
+
+        link = page.locator("#cost-csv")
+        with page.expect_download() as download:
+            link.click()
+        downloaded = Path(download.value.path()).read_text(encoding="utf-8")
+        href = link.get_attribute("href")
+        assert href is not None
+        assert href.startswith("/v1/reports/gestures?")
+        assert "by=reason" in href
+        from_api = httpx.get(demo.url + href, headers={
+            "Authorization": f"Bearer {demo.keys['Reporting']}"})
+        assert from_api.status_code == 200
+        rows = _rows(downloaded)
+        assert rows == _rows(from_api.text)
+        assert sum(int(r["issued"]) for r in rows) == issued
+        assert {r["key"] for r in rows} >= {"late_delivery", "lost_parcel"}
+
+        page.get_by_role("link", name="By agent").click()
+        expect(page.locator("#cost-table")).to_contain_text(AGENT)
+
+
+def test_the_supervisors_pages_and_the_customers_coupon_page_show_what_they_hold(
+    demo: Demo
+) -> None:
+    with signed_in(demo, SUPERVISOR) as page:
+        page.get_by_role("link", name="Catalogue").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Catalogue of gestures")
+        expect(page.locator("[data-incentive]").filter(has_text="25 EUR gift card")
+               ).to_contain_text("active")
+        photograph(page, "catalogue")
+
+        page.get_by_role("link", name="Limits").click()
+        agents = page.get_by_role("row").filter(has_text="Every agent")
+        expect(agents).to_contain_text("20.00")
+        photograph(page, "limits")
+
+        page.get_by_role("link", name="Rules").click()
+        page.get_by_label("Name").fill("Parcel stuck for two days")
+        page.get_by_label("When").select_option(index=0)
+        page.get_by_role("button", name="Add the rule").click()
+        expect(page.get_by_role("status")).to_contain_text("Parcel stuck for two days")
+        page.locator("[data-rule]").filter(has_text="Parcel stuck for two days").get_by_role(
+            "link", name="Dry run").click()
+        expect(page.locator("#dry-run")).to_contain_text("Dry run: Parcel stuck for two days")
+        photograph(page, "rules")
+
+    with sqlite3.connect(demo.database) as conn:  # the latest gesture not used yet
+        token, code = conn.execute(
+            """SELECT page_token, code FROM coupons WHERE status = 'active'
+               AND redemption_count = 0 AND expires_at > ? ORDER BY issued_at DESC""",
+            (f"{datetime.now(UTC) + timedelta(days=1):%Y-%m-%d %H:%M:%S}",)).fetchone()
+    context = demo.browser.new_context(viewport=DESKTOP, base_url=demo.url)
+    coupon = context.new_page()
+    coupon.goto(f"/c/{token}")
+    expect(coupon.locator(".code")).to_have_text(codes.display(code))
+    expect(coupon.locator(".status")).to_contain_text("Ready to use")
+    photograph(coupon, "coupon")
+    context.close()
