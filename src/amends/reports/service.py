@@ -91,8 +91,12 @@ async def breakdown(session: AsyncSession, actor: Actor, *, by: str, filters: Fi
              "redeemed_value": int(row.redeemed_value or 0)} for row in rows]
 
 
-async def summary(session: AsyncSession, actor: Actor, *, filters: Filters) -> dict[str, Any]:
-    totals = await breakdown(session, actor, by="channel", filters=filters)
+async def summary(session: AsyncSession, actor: Actor, *, filters: Filters,
+                  totals: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The headline figures. `totals`: a breakdown with the same filters, by any dimension
+    (its sums do not depend on the grouping), when the caller has one already."""
+    if totals is None:
+        totals = await breakdown(session, actor, by="channel", filters=filters)
     issued = sum(r["issued"] for r in totals)
     redeemed = sum(r["redeemed"] for r in totals)
     case_rows = _cases(actor, Filters(since=filters.since, until=filters.until,

@@ -57,9 +57,9 @@ async def dashboard(request: Request, session: SessionDep, actor: Reader,
                               store=store or None, agent=agent or None)
     org = await session.get(Organization, actor.organization_id)
     currency = org.default_currency if org else ""
-    summary = await reports.summary(session, actor, filters=filters)
-    days = await reports.over_time(session, actor, filters=filters)
     cost = await reports.breakdown(session, actor, by=by, filters=filters)
+    summary = await reports.summary(session, actor, filters=filters, totals=cost)
+    days = await reports.over_time(session, actor, filters=filters)
     fix = await reports.time_to_fix(session, actor, filters=filters)
     back = await reports.came_back(session, actor, filters=filters)
     causes = await reports.root_causes(session, actor, now=filters.until or utcnow(),
