@@ -278,7 +278,7 @@ def test_a_clerk_redeems_a_code_once_and_a_second_try_says_when_and_where_it_was
         till.get_by_role("button", name="Redeem").click()
         today = datetime.now(UTC)
         expect(till.locator("[data-result]")).to_contain_text(re.compile(
-            rf"Already used on {today:%-d %B %Y} at \d\d:\d\d UTC at {CLERK_STORE}\."))
+            rf"Already used on {today:%-d %B %Y} \(\d\d:\d\d UTC\) at {CLERK_STORE}\."))
         photograph(till, "till-refused")
 
 
@@ -372,3 +372,28 @@ def test_the_supervisors_pages_and_the_customers_coupon_page_show_what_they_hold
     expect(coupon.locator(".status")).to_contain_text("Ready to use")
     photograph(coupon, "coupon")
     context.close()
+
+
+def test_a_manager_creates_an_incident_from_a_file_and_reads_the_outcomes(
+    demo: Demo, tmp_path: Path
+) -> None:
+    affected = tmp_path / "affected.csv"
+    affected.write_text("customer_id\nC-1001\nC-1002\nC-1003\nC-9999\n", encoding="utf-8")
+    with signed_in(demo, MANAGER) as page:
+        page.get_by_role("link", name="Incidents").click()
+        page.get_by_label("What happened").fill("Lyon warehouse flooded")
+        page.get_by_label("Gesture", exact=True).select_option(label="Sorry: 10 EUR off")
+        page.get_by_label("The apology, in your words").fill("Our Lyon warehouse flooded.")
+        page.get_by_role("button", name="Create the incident").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Lyon warehouse flooded")
+        page.get_by_label("CSV, customer ids in the first column").set_input_files(affected)
+        page.get_by_role("button", name="Upload").click()
+        expect(page.get_by_role("status")).to_contain_text("Added 4 customers")
+        expect(page.locator('[data-figure="affected"]')).to_have_text("3")
+        expect(page.locator('[data-figure="face_value_total"]')).to_have_text("30.00 EUR")
+        photograph(page, "incident")
+
+        page.get_by_role("link", name="Outcomes").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Which amends win customers back")
+        photograph(page, "outcomes")

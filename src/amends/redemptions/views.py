@@ -48,7 +48,7 @@ async def _customer_id(session: AsyncSession, actor: Actor, typed: str) -> str |
 
 def _when(value: Any) -> str:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return f"{moment:%-d %B %Y at %H:%M} UTC" if moment else "an earlier date"
+    return f"{moment:%-d %B %Y} ({moment:%H:%M} UTC)" if moment else "an earlier date"
 
 
 def plain_words(error: AmendsError) -> str:

@@ -21,7 +21,7 @@ from amends.reports import service as reports
 from amends.roles import Scope
 from amends.routing import router as make_router
 from amends.web.charts import Series, bar_chart, line_chart
-from amends.web.templating import render
+from amends.web.templating import render, words
 
 router = make_router(include_in_schema=False)
 Reader = Annotated[Actor, Depends(require(Scope.REPORTS_READ))]
@@ -91,7 +91,8 @@ def _charts(days: list[dict[str, Any]], cost: list[dict[str, Any]],
             Series("Issued", [d["issued"] for d in days]),
             Series("Redeemed", [d["redeemed"] for d in days])],
             title="Gestures issued and redeemed per day"),
-        "cost": bar_chart([str(r["key"]) for r in top], [
+        "cost": bar_chart([words(str(r["key"])) if by in ("reason", "channel")
+                           else str(r["key"]) for r in top], [
             Series(f"Face value issued ({currency})", [r["face_value"] / 100 for r in top]),
             Series(f"Value redeemed ({currency})", [r["redeemed_value"] / 100 for r in top])],
             title=f"Cost of appeasement by {DIMENSIONS[by].lower()}"),

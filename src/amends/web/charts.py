@@ -49,7 +49,7 @@ def _label(value: float) -> str:
 def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str,
                width: int = 720, height: int = 260) -> Markup:
     """One line per series over the labels (days), with a y axis and a few x labels."""
-    left, right, top, bottom = 48, 12, 28, 36
+    left, right, top, bottom = 48, 28, 28, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = _nice_max(max((v for s in series for v in s.values), default=0))
     count = max(len(labels), 1)
@@ -71,8 +71,9 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str,
                      f'{_label(value)}</text>')
     step = max(1, len(labels) // 6)
     for i in range(0, len(labels), step):
-        parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
-                     f'{escape(labels[i][5:])}</text>')
+        anchor = "end" if i == len(labels) - 1 else "middle"
+        parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" '
+                     f'text-anchor="{anchor}">{escape(labels[i][5:])}</text>')
     for index, item in enumerate(series):
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(item.values))
         parts.append(f'<polyline fill="none" stroke="{PALETTE[index % len(PALETTE)]}" '
