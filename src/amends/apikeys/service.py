@@ -95,6 +95,13 @@ async def create_api_key(
     return NewApiKey(api_key=api_key, token=f"{PREFIX}{api_key.id.hex}_{secret}")
 
 
+def verified_recently(token: str) -> VerifiedKey | None:
+    """The key this token was verified as within the cache time, without a database read
+    (None: not known; the caller verifies it the usual way)."""
+    hit = _cache.get(digest(token))
+    return hit[1] if hit and hit[0] > time.monotonic() else None
+
+
 async def verify(session: AsyncSession, token: str, *, cache_seconds: float) -> VerifiedKey | None:
     cache_key = digest(token)
     hit = _cache.get(cache_key)

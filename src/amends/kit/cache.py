@@ -31,5 +31,10 @@ class TtlCache(Generic[V]):
         self._entries[key] = (now + self.seconds, value)
         return value
 
+    def peek(self, key: Hashable) -> V | None:
+        """The cached value if it is still fresh, without loading it."""
+        hit = self._entries.get(key)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
     def forget(self) -> None:
         self._entries.clear()

@@ -88,6 +88,11 @@ async def wants(session: AsyncSession, organization_id: uuid.UUID, event_type: s
     return await _subscribers.get((organization_id, event_type), load)
 
 
+def wants_known(organization_id: uuid.UUID, event_type: str) -> bool | None:
+    """`wants` from the cache only; None when this process has not looked recently."""
+    return _subscribers.peek((organization_id, event_type))
+
+
 def forget_subscribers() -> None:
     _subscribers.forget()
 

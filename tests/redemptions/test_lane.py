@@ -1,0 +1,113 @@
+"""The tills' lane answers a plain redeem before the framework, with the same answer and the
+same rows as the full path; anything else goes through the application unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from amends.config import Settings
+from amends.db import Database
+from amends.models import AuditEvent, Redemption, WebhookDelivery
+from tests.factories import bearer, make_api_key, make_coupon, make_customer, make_org
+
+pytestmark = pytest.mark.postgres_only
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """As in production: a verified API key is remembered for a few seconds."""
+    return Settings(database_url=database_url, embedded_worker=False, log_json=False,
+                    api_key_cache_seconds=5, _env_file=None)  # type: ignore[call-arg]
+
+
+async def test_a_plain_redeem_takes_the_lane_and_answers_as_the_application_would(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_org(db)
+    till = bearer(await make_api_key(db, tenant, scopes=["redemptions:write"]))
+    customer = await make_customer(db, tenant, external_id="C-1")
+    first, second = [await make_coupon(db, tenant, customer=customer, value=1000,
+                                       case_ref=f"K-{n}") for n in range(2)]
+    body = {"code": first.code, "customer_id": "C-1", "order_id": "O-1",
+            "order_amount": 4000, "store_id": "S-1"}
+    # The first request with a key goes through the application, which verifies the key.
+    full = await client.post("/v1/redemptions", headers=till, json={
+        **body, "code": second.code, "order_id": "O-2"})
+    assert full.status_code == 201
+    assert "x-served-by" not in full.headers
+    lane = await client.post("/v1/redemptions", headers=till, json=body)
+    assert lane.status_code == 201
+    assert lane.headers["x-served-by"] == "till-lane"
+    assert lane.headers["x-request-id"]
+    assert set(lane.json()) == set(full.json())
+    assert (lane.json()["discount"], lane.json()["amount_due"]) == (1000, 3000)
+    # Used already: the lane steps aside and the application explains, in problem+json.
+    again = await client.post("/v1/redemptions", headers=till, json=body)
+    assert again.status_code == 409
+    assert again.json()["code"] == "coupon_already_redeemed"
+    assert "x-served-by" not in again.headers
+    bad = await client.post("/v1/redemptions", headers=till, json={**body, "order_amount": -1})
+    assert bad.status_code == 422
+    async with db.transaction(write=False) as session:
+        audited = await session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "coupon.redeemed", AuditEvent.object_id == str(first.id)))
+        assert audited == 1
+        stored = await session.scalar(select(Redemption).where(
+            Redemption.coupon_id == first.id))
+        assert stored is not None
+        assert (stored.order_id, stored.store_id, stored.discount) == ("O-1", "S-1", 1000)
+
+
+async def test_fifty_concurrent_redeems_through_the_lane_redeem_once(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_org(db)
+    till = bearer(await make_api_key(db, tenant, scopes=["redemptions:write"]))
+    customer = await make_customer(db, tenant, external_id="C-1")
+    warm = await make_coupon(db, tenant, customer=customer, case_ref="warm")
+    await client.post("/v1/redemptions", headers=till, json={
+        "code": warm.code, "customer_id": "C-1", "order_id": "W", "order_amount": 5000})
+    coupon = await make_coupon(db, tenant, customer=customer, case_ref="race")
+    answers = await asyncio.gather(*(client.post("/v1/redemptions", headers=till, json={
+        "code": coupon.code, "customer_id": "C-1", "order_id": f"O-{n}", "order_amount": 5000})
+        for n in range(50)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] + [409] * 49
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Redemption).where(
+            Redemption.coupon_id == coupon.id)) == 1
+
+
+async def test_idempotent_retries_and_webhook_subscribers_go_through_the_application(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_org(db)
+    admin = bearer(tenant.admin_token)
+    till = bearer(await make_api_key(db, tenant, scopes=["redemptions:write"]))
+    customer = await make_customer(db, tenant, external_id="C-1")
+    coupons = [await make_coupon(db, tenant, customer=customer, case_ref=f"I-{n}")
+               for n in range(3)]
+    await client.post("/v1/redemptions", headers=till, json={
+        "code": coupons[0].code, "customer_id": "C-1", "order_id": "O-0", "order_amount": 5000})
+    keyed = await client.post("/v1/redemptions", headers={**till, "Idempotency-Key": "k-1"},
+                              json={"code": coupons[1].code, "customer_id": "C-1",
+                                    "order_id": "O-1", "order_amount": 5000})
+    assert keyed.status_code == 201
+    assert "x-served-by" not in keyed.headers
+    replay = await client.post("/v1/redemptions", headers={**till, "Idempotency-Key": "k-1"},
+                               json={"code": coupons[1].code, "customer_id": "C-1",
+                                     "order_id": "O-1", "order_amount": 5000})
+    assert replay.json() == keyed.json()
+    created = await client.post("/v1/webhook-endpoints", headers=admin, json={
+        "url": "http://127.0.0.1:9/hook", "event_types": ["coupon.redeemed"]})
+    assert created.status_code == 201, created.text
+    hooked = await client.post("/v1/redemptions", headers=till, json={
+        "code": coupons[2].code, "customer_id": "C-1", "order_id": "O-2", "order_amount": 5000})
+    assert hooked.status_code == 201
+    assert "x-served-by" not in hooked.headers
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
