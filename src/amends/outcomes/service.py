@@ -25,7 +25,7 @@ from amends.kit.clock import utcnow
 from amends.kit.sql import dialect_of
 from amends.models import Case, Coupon, Customer, Order, Redemption, User
 from amends.outcomes import stats
-from amends.reports.service import Filters, day_of
+from amends.reports.service import Filters, day_of, gesture_filters
 
 LEDGER_DIMENSIONS = ("period", "reason", "agent", "team", "store", "channel", "incident")
 WIN_BACK_DAYS = 90
@@ -81,7 +81,8 @@ async def ledger(session: AsyncSession, actor: Actor, *, by: str, filters: Filte
         .outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
                               Case.reference == Coupon.case_ref))
         .outerjoin(User, User.id == Coupon.issued_by_id)
-        .where(Coupon.organization_id == actor.organization_id, *_filtered(filters))
+        .where(Coupon.organization_id == actor.organization_id,
+               *gesture_filters(filters, moment=Coupon.issued_at))
         .group_by(key).order_by(key))
     rows = []
     for row in (await session.execute(query)).all():
@@ -94,23 +95,6 @@ async def ledger(session: AsyncSession, actor: Actor, *, by: str, filters: Filte
             entry[k] for k in ("redeemed", "variance", "breakage", "reversed", "outstanding"))
         rows.append(entry)
     return rows
-
-
-def _filtered(filters: Filters) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
-    if filters.since:
-        where.append(Coupon.issued_at >= filters.since)
-    if filters.until:
-        where.append(Coupon.issued_at < filters.until)
-    if filters.reason:
-        where.append(Case.reason == filters.reason)
-    if filters.channel:
-        where.append(Coupon.channel == filters.channel)
-    if filters.store:
-        where.append(User.store == filters.store)
-    if filters.agent:
-        where.append(Coupon.issued_by_label == filters.agent)
-    return where
 
 
 def _within_days(session: AsyncSession, later: Any, earlier: Any, days: int

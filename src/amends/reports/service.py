@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -50,20 +50,28 @@ def _gestures(actor: Actor, filters: Filters) -> Select[Any]:
                               Case.reference == Coupon.case_ref))
         .outerjoin(User, User.id == Coupon.issued_by_id)
         .outerjoin(redeemed, redeemed.c.coupon_id == Coupon.id)
-        .where(Coupon.organization_id == actor.organization_id, Coupon.status != "revoked")))
-    if filters.since:
-        query = query.where(Coupon.issued_at >= filters.since)
-    if filters.until:
-        query = query.where(Coupon.issued_at < filters.until)
-    if filters.reason:
-        query = query.where(Case.reason == filters.reason)
-    if filters.channel:
-        query = query.where(Coupon.channel == filters.channel)
-    if filters.store:
-        query = query.where(User.store == filters.store)
-    if filters.agent:
-        query = query.where(Coupon.issued_by_label == filters.agent)
+        .where(Coupon.organization_id == actor.organization_id, Coupon.status != "revoked",
+               *gesture_filters(filters, moment=Coupon.issued_at))))
     return query
+
+
+def gesture_filters(filters: Filters, *, moment: Any) -> list[ColumnElement[bool]]:
+    """The filters on gestures (joined to their case and to the member of staff who gave
+    them), with the period applied to `moment` (when given, when redeemed, ...)."""
+    where: list[ColumnElement[bool]] = []
+    if filters.since:
+        where.append(moment >= filters.since)
+    if filters.until:
+        where.append(moment < filters.until)
+    if filters.reason:
+        where.append(Case.reason == filters.reason)
+    if filters.channel:
+        where.append(Coupon.channel == filters.channel)
+    if filters.store:
+        where.append(User.store == filters.store)
+    if filters.agent:
+        where.append(Coupon.issued_by_label == filters.agent)
+    return where
 
 
 async def breakdown(session: AsyncSession, actor: Actor, *, by: str, filters: Filters
@@ -165,19 +173,8 @@ def _redemptions(actor: Actor, filters: Filters) -> Select[Any]:
                               Case.reference == Coupon.case_ref))
         .outerjoin(User, User.id == Coupon.issued_by_id)
         .where(Redemption.organization_id == actor.organization_id,
-               Redemption.status == "completed")))
-    if filters.since:
-        query = query.where(Redemption.created_at >= filters.since)
-    if filters.until:
-        query = query.where(Redemption.created_at < filters.until)
-    if filters.reason:
-        query = query.where(Case.reason == filters.reason)
-    if filters.channel:
-        query = query.where(Coupon.channel == filters.channel)
-    if filters.store:
-        query = query.where(User.store == filters.store)
-    if filters.agent:
-        query = query.where(Coupon.issued_by_label == filters.agent)
+               Redemption.status == "completed",
+               *gesture_filters(filters, moment=Redemption.created_at))))
     return query
 
 
