@@ -96,7 +96,7 @@ def _charts(days: list[dict[str, Any]], cost: list[dict[str, Any]],
             Series(f"Face value issued ({currency})", [r["face_value"] / 100 for r in top]),
             Series(f"Value redeemed ({currency})", [r["redeemed_value"] / 100 for r in top])],
             title=f"Cost of appeasement by {DIMENSIONS[by].lower()}"),
-        "came_back": bar_chart([str(r["key"]).replace("_", " ") for r in back], [
+        "came_back": bar_chart([words(str(r["key"])) for r in back], [
             Series("Bought again", [r["bought_again"] for r in back]),
             Series("Not (yet) back", [r["not_yet_back"] for r in back])],
             title="Customers who bought again after their case was fixed"),
