@@ -27,7 +27,8 @@ async def _admin(sql: str) -> None:
 
 
 @contextmanager
-def scratch_postgres(prefix: str = "amends_bench") -> Iterator[str]:
+def scratch_postgres(prefix: str = "amends_bench", *, keep: bool = False) -> Iterator[str]:
+    """A new database migrated to head, dropped on exit unless `keep`."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
@@ -35,4 +36,5 @@ def scratch_postgres(prefix: str = "amends_bench") -> Iterator[str]:
         upgrade(url)
         yield url
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
