@@ -19,6 +19,7 @@ from amends.incentives.schemas import IncentiveCreate
 from amends.incentives.service import create_incentive
 from amends.models import Organization
 from amends.organizations.service import create_organization
+from amends.outcomes import service as outcomes
 from amends.roles import Role, Scope
 from amends.users.service import create_user
 
@@ -81,6 +82,8 @@ async def seed_demo(db: Database, *, console: Console | None = None, history_cas
         # reports as if every table held one row).
         async with db.transaction() as session:
             await session.execute(text("ANALYZE"))
+        async with db.transaction() as session:
+            await outcomes.refresh(session, org.id)
         seeded.logins.extend((role.value, email, DEMO_PASSWORD)
                              for role, email, *_ in HISTORY_STAFF)
         if console is not None:

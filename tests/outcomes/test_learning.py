@@ -90,6 +90,8 @@ async def test_enough_outcomes_rank_the_gesture_that_wins_more_customers_back_fi
             "data": {"order_id": f"O-H-{n}", "customer_id": f"H-{n}", "amount": 4000,
                      "currency": "EUR"}})
     clock.freeze(NOW)
+    # The roll-up the reports and the recommendation read (the hourly job's work).
+    assert (await client.post("/v1/reports/refresh", headers=admin)).status_code == 200
 
     # Below the organisation's threshold of outcomes: exactly the rule-based order.
     await client.patch("/v1/organization", headers=admin,

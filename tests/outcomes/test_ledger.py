@@ -42,6 +42,7 @@ async def test_issue_redeem_partially_void_and_expire_balance_to_the_hand_comput
     clock.advance(timedelta(days=11))  # Dan's gesture lapses unused
 
     reader = bearer(await make_api_key(db, tenant, scopes=["reports:read"]))
+    assert (await client.post("/v1/reports/refresh", headers=reader)).status_code == 200
     [month] = (await client.get("/v1/reports/ledger", headers=reader)).json()
     assert month == {
         "key": "2026-10", "gestures": 4, "issued": 5000 + 1000 + 800 + 1500,
@@ -52,9 +53,11 @@ async def test_issue_redeem_partially_void_and_expire_balance_to_the_hand_comput
         from amends.coupons import service as coupons
 
         await coupons.revoke_coupon(session, till, coupon_id=voided.id, reason="fraud")
+    await client.post("/v1/reports/refresh", headers=reader)
     [after] = (await client.get("/v1/reports/ledger", headers=reader)).json()
     assert (after["reversed"], after["outstanding"], after["balanced"]) == (800, 3200, True)
     clock.advance(timedelta(days=400))  # the card expires with 32.00 unspent
+    await client.post("/v1/reports/refresh", headers=reader)
     [late] = (await client.get("/v1/reports/ledger", headers=reader)).json()
     assert (late["breakage"], late["outstanding"], late["balanced"]) == (1500 + 3200, 0, True)
     by_agent = (await client.get("/v1/reports/ledger", headers=reader,

@@ -14,6 +14,7 @@ from amends.models.incentive import Incentive
 from amends.models.incident import Incident, IncidentCustomer
 from amends.models.job import Job
 from amends.models.organization import Organization
+from amends.models.outcome import LedgerRollup, OutcomeRollup, RollupRun
 from amends.models.recovery import RecoveryRule, RuleFiring
 from amends.models.user import User
 from amends.models.user_session import UserSession
@@ -39,15 +40,18 @@ __all__ = [
     "Incident",
     "IncidentCustomer",
     "Job",
+    "LedgerRollup",
     "MessageTemplate",
     "Order",
     "Organization",
+    "OutcomeRollup",
     "PoolCode",
     "PoolImport",
     "Reason",
     "RecoveryRule",
     "Redemption",
     "Reservation",
+    "RollupRun",
     "RuleFiring",
     "Shipment",
     "Suppression",

@@ -13,19 +13,30 @@ Voided redemptions are not redeemed (the coupon is usable again) and are shown o
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
 from amends.kit.clock import utcnow
 from amends.kit.sql import dialect_of
-from amends.models import Case, Coupon, Customer, Order, Redemption, User
+from amends.models import (
+    Case,
+    Coupon,
+    Customer,
+    LedgerRollup,
+    Order,
+    OutcomeRollup,
+    Redemption,
+    RollupRun,
+    User,
+)
 from amends.outcomes import stats
-from amends.reports.service import Filters, day_of, gesture_filters
+from amends.reports.service import Filters, day_of
 
 LEDGER_DIMENSIONS = ("period", "reason", "agent", "team", "store", "channel", "incident")
 WIN_BACK_DAYS = 90
@@ -36,19 +47,19 @@ def _sum(expression: Any) -> Any:
     return func.coalesce(func.sum(expression), 0)
 
 
-async def ledger(session: AsyncSession, actor: Actor, *, by: str, filters: Filters,
-                 now: datetime | None = None) -> list[dict[str, Any]]:
-    """The cost ledger grouped by one dimension; every row balances."""
-    now = now or utcnow()
-    completed = (select(Redemption.coupon_id, func.sum(Redemption.discount).label("used"))
-                 .where(Redemption.organization_id == actor.organization_id,
-                        Redemption.status == "completed")
-                 .group_by(Redemption.coupon_id).subquery())
-    voided = (select(Redemption.coupon_id, func.sum(Redemption.discount).label("voided"))
-              .where(Redemption.organization_id == actor.organization_id,
-                     Redemption.status == "voided")
-              .group_by(Redemption.coupon_id).subquery())
-    used = func.coalesce(completed.c.used, 0)
+def _ledger_rows(session: AsyncSession, organization_id: uuid.UUID, now: datetime
+                 ) -> Select[Any]:
+    """Every gesture of the organisation summed per day given, reason, agent, team, store,
+    channel and incident: the ledger's columns, each group balancing."""
+    # One pass over the redemptions: what each coupon gave, and what was given then voided.
+    spent = (select(Redemption.coupon_id,
+                    func.sum(case((Redemption.status == "completed", Redemption.discount),
+                                  else_=0)).label("used"),
+                    func.sum(case((Redemption.status == "voided", Redemption.discount),
+                                  else_=0)).label("voided"))
+             .where(Redemption.organization_id == organization_id)
+             .group_by(Redemption.coupon_id).subquery())
+    used = func.coalesce(spent.c.used, 0)
     gift = Coupon.kind == "gift_card"
     # What is left of the gesture's value: a gift card's balance; a single-use or perk
     # gesture keeps its face value until it is used once.
@@ -58,39 +69,55 @@ async def ledger(session: AsyncSession, actor: Actor, *, by: str, filters: Filte
     expired = and_(Coupon.status != "revoked", Coupon.expires_at <= now)
     variance = case((gift, Coupon.face_value - used - func.coalesce(Coupon.balance, 0)),
                     (used > 0, Coupon.face_value - used), else_=0)
-    keys: dict[str, Any] = {
-        "period": func.substr(day_of(session, Coupon.issued_at), 1, 7),  # the month
-        "reason": func.coalesce(Case.reason, literal("no case")),
-        "agent": Coupon.issued_by_label,
-        "team": func.coalesce(User.team, literal("—")),
-        "store": func.coalesce(User.store, literal("—")),
-        "channel": func.coalesce(Coupon.channel, literal("—")),
-        "incident": Case.incident_id,
-    }
-    key = keys[by].label("key")
-    query = (
-        select(key, func.count().label("gestures"), _sum(Coupon.face_value).label("issued"),
-               _sum(used).label("redeemed"), _sum(variance).label("variance"),
-               _sum(case((expired, left), else_=0)).label("breakage"),
-               _sum(case((revoked, left), else_=0)).label("reversed"),
-               _sum(case((or_(revoked, expired), 0), else_=left)).label("outstanding"),
-               _sum(func.coalesce(voided.c.voided, 0)).label("voided"))
+    dims = (day_of(session, Coupon.issued_at), Case.reason, Coupon.issued_by_label, User.team,
+            User.store, Coupon.channel, Case.incident_id)
+    return (
+        select(literal(organization_id), *dims, func.count(), _sum(Coupon.face_value),
+               _sum(used), _sum(variance), _sum(case((expired, left), else_=0)),
+               _sum(case((revoked, left), else_=0)),
+               _sum(case((or_(revoked, expired), 0), else_=left)),
+               _sum(func.coalesce(spent.c.voided, 0)))
         .select_from(Coupon)
-        .outerjoin(completed, completed.c.coupon_id == Coupon.id)
-        .outerjoin(voided, voided.c.coupon_id == Coupon.id)
+        .outerjoin(spent, spent.c.coupon_id == Coupon.id)
         .outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
                               Case.reference == Coupon.case_ref))
         .outerjoin(User, User.id == Coupon.issued_by_id)
-        .where(Coupon.organization_id == actor.organization_id,
-               *gesture_filters(filters, moment=Coupon.issued_at))
-        .group_by(key).order_by(key))
+        .where(Coupon.organization_id == organization_id)
+        .group_by(*dims))
+
+
+LEDGER_COLUMNS = ("gestures", "issued", "redeemed", "variance", "breakage", "reversed",
+                  "outstanding", "voided")
+
+
+async def ledger(session: AsyncSession, actor: Actor, *, by: str, filters: Filters
+                 ) -> list[dict[str, Any]]:
+    """The cost ledger grouped by one dimension, from the roll-up (`refresh`); every row
+    balances. The period filters apply to the day the gesture was given."""
+    r = LedgerRollup
+    keys: dict[str, Any] = {
+        "period": func.substr(r.day, 1, 7),  # the month
+        "reason": func.coalesce(r.reason, literal("no case")),
+        "agent": r.agent, "team": func.coalesce(r.team, literal("—")),
+        "store": func.coalesce(r.store, literal("—")),
+        "channel": func.coalesce(r.channel, literal("—")), "incident": r.incident_id,
+    }
+    key = keys[by].label("key")
+    where = [r.organization_id == actor.organization_id]
+    if filters.since:
+        where.append(r.day >= f"{filters.since:%Y-%m-%d}")
+    if filters.until:
+        where.append(r.day < f"{filters.until:%Y-%m-%d}")
+    for column, value in ((r.reason, filters.reason), (r.channel, filters.channel),
+                          (r.store, filters.store), (r.agent, filters.agent)):
+        if value:
+            where.append(column == value)
+    query = (select(key, *(_sum(getattr(r, c)).label(c) for c in LEDGER_COLUMNS))
+             .where(*where).group_by(key).order_by(key))
     rows = []
     for row in (await session.execute(query)).all():
         entry: dict[str, Any] = {"key": str(row.key) if row.key is not None else "—",
-                 "gestures": int(row.gestures), "issued": int(row.issued),
-                 "redeemed": int(row.redeemed), "variance": int(row.variance),
-                 "breakage": int(row.breakage), "reversed": int(row.reversed),
-                 "outstanding": int(row.outstanding), "voided": int(row.voided)}
+                                 **{c: int(getattr(row, c)) for c in LEDGER_COLUMNS}}
         entry["balanced"] = entry["issued"] == sum(
             entry[k] for k in ("redeemed", "variance", "breakage", "reversed", "outstanding"))
         rows.append(entry)
@@ -133,8 +160,66 @@ async def case_outcome(session: AsyncSession, case_row: Case) -> dict[str, Any]:
             "settled": settled}
 
 
-def _mature(now: datetime) -> ColumnElement[bool]:
-    return Case.opened_at <= now - timedelta(days=WIN_BACK_DAYS)
+def _outcome_rows(session: AsyncSession, organization_id: uuid.UUID) -> Select[Any]:
+    """Every case of the organisation summed per day opened, reason, customer tier, severity,
+    hold-out and gesture: cases, customers won back (a purchase within 90 days), face value
+    and the discount actually given."""
+    won = case((_won_back(session, WIN_BACK_DAYS), 1), else_=0)
+    used = (select(Redemption.coupon_id, func.sum(Redemption.discount).label("used"))
+            .where(Redemption.organization_id == organization_id,
+                   Redemption.status == "completed").group_by(Redemption.coupon_id).subquery())
+    dims = (day_of(session, Case.opened_at), Case.reason, Customer.value_tier, Case.severity,
+            Case.held_out, Coupon.incentive_id, Coupon.name, Coupon.currency)
+    return (
+        select(literal(organization_id), *dims, func.count(), _sum(won),
+               _sum(func.coalesce(Coupon.face_value, 0)), _sum(func.coalesce(used.c.used, 0)))
+        .select_from(Case)
+        .join(Customer, Customer.id == Case.customer_id)
+        .outerjoin(Coupon, and_(Coupon.organization_id == Case.organization_id,
+                                Coupon.case_ref == Case.reference))
+        .outerjoin(used, used.c.coupon_id == Coupon.id)
+        .where(Case.organization_id == organization_id)
+        .group_by(*dims))
+
+
+async def refresh(session: AsyncSession, organization_id: uuid.UUID,
+                  now: datetime | None = None) -> RollupRun:
+    """Rebuild the organisation's roll-ups of the ledger and of outcomes, in one transaction
+    (readers see the old ones until it commits). Hourly by the `outcomes.rollup` job, and on
+    request (`POST /v1/reports/refresh`)."""
+    now = now or utcnow()
+    started = time.perf_counter()
+    for table in (LedgerRollup, OutcomeRollup):
+        await session.execute(delete(table).where(table.organization_id == organization_id))
+    ledger_columns = ["organization_id", "day", "reason", "agent", "team", "store", "channel",
+                      "incident_id", *LEDGER_COLUMNS]
+    await session.execute(insert(LedgerRollup).from_select(
+        ledger_columns, _ledger_rows(session, organization_id, now)))
+    await session.execute(insert(OutcomeRollup).from_select(
+        ["organization_id", "day", "reason", "tier", "severity", "held_out", "incentive_id",
+         "gesture", "currency", "cases", "won", "face_value", "redeemed"],
+        _outcome_rows(session, organization_id)))
+    run = await session.get(RollupRun, organization_id)
+    if run is None:
+        run = RollupRun(organization_id=organization_id, refreshed_at=now, seconds=0.0)
+        session.add(run)
+    run.refreshed_at, run.seconds = now, round(time.perf_counter() - started, 3)
+    await session.flush()
+    return run
+
+
+async def refresh_all(session: AsyncSession) -> int:
+    """The roll-up job: every organisation that has cases or gestures."""
+    organizations = set((await session.scalars(select(Case.organization_id).distinct())).all())
+    organizations |= set((await session.scalars(select(Coupon.organization_id).distinct())
+                          ).all())
+    for organization_id in sorted(organizations):
+        await refresh(session, organization_id)
+    return len(organizations)
+
+
+def _mature_day(now: datetime) -> str:
+    return f"{now - timedelta(days=WIN_BACK_DAYS):%Y-%m-%d}"
 
 
 async def effectiveness(session: AsyncSession, actor: Actor, *, now: datetime | None = None,
@@ -142,35 +227,26 @@ async def effectiveness(session: AsyncSession, actor: Actor, *, now: datetime | 
     """Per reason and gesture (and the apology alone for the hold-out group): cases whose
     outcome is known (opened 90+ days ago), customers won back, the cost per case (the
     discount given) and the uplift over the hold-out with its 95% interval; best value for
-    money first within each reason."""
-    now = now or utcnow()
-    won = case((_won_back(session, WIN_BACK_DAYS), 1), else_=0)
-    used = (select(Redemption.coupon_id, func.sum(Redemption.discount).label("used"))
-            .where(Redemption.organization_id == actor.organization_id,
-                   Redemption.status == "completed").group_by(Redemption.coupon_id).subquery())
-    where = [Case.organization_id == actor.organization_id, _mature(now)]
+    money first within each reason. From the roll-up (`refresh`)."""
+    r = OutcomeRollup
+    where = [r.organization_id == actor.organization_id, r.day <= _mature_day(now or utcnow())]
     if reason:
-        where.append(Case.reason == reason)
+        where.append(r.reason == reason)
     treated = (await session.execute(
-        select(Case.reason, Coupon.name, Coupon.currency, func.count().label("cases"),
-               func.sum(won).label("won"), _sum(func.coalesce(used.c.used, 0)).label("cost"))
-        .select_from(Case)
-        .join(Coupon, and_(Coupon.organization_id == Case.organization_id,
-                           Coupon.case_ref == Case.reference, Coupon.customer_id ==
-                           Case.customer_id))
-        .outerjoin(used, used.c.coupon_id == Coupon.id)
-        .where(*where, Case.held_out.is_(False))
-        .group_by(Case.reason, Coupon.name, Coupon.currency))).all()
-    held = {row.reason: stats.WinBack(int(row.won or 0), int(row.cases)) for row in (
+        select(r.reason, r.gesture, r.currency, _sum(r.cases).label("cases"),
+               _sum(r.won).label("won"), _sum(r.redeemed).label("cost"))
+        .where(*where, r.held_out.is_(False), r.incentive_id.is_not(None))
+        .group_by(r.reason, r.gesture, r.currency))).all()
+    held = {row.reason: stats.WinBack(int(row.won), int(row.cases)) for row in (
         await session.execute(
-            select(Case.reason, func.count().label("cases"), func.sum(won).label("won"))
-            .where(*where, Case.held_out.is_(True)).group_by(Case.reason))).all()}
+            select(r.reason, _sum(r.cases).label("cases"), _sum(r.won).label("won"))
+            .where(*where, r.held_out.is_(True)).group_by(r.reason))).all()}
     rows = []
     for row in treated:
-        outcomes = stats.WinBack(int(row.won or 0), int(row.cases))
+        outcomes = stats.WinBack(int(row.won), int(row.cases))
         cost_each = int(row.cost) / outcomes.cases
         entry: dict[str, Any] = {
-            "reason": row.reason, "gesture": row.name, "currency": row.currency,
+            "reason": row.reason, "gesture": row.gesture, "currency": row.currency,
             "cases": outcomes.cases, "won_back": outcomes.won,
             "win_back_rate": round(outcomes.rate, 4), "cost_per_case": round(cost_each),
             "won_back_per_100": round(outcomes.rate / cost_each * 10_000, 4)
@@ -194,23 +270,18 @@ async def similar(session: AsyncSession, *, organization_id: uuid.UUID, reason: 
                   severity: int, incentive_ids: list[str], now: datetime | None = None
                   ) -> list[stats.Option]:
     """The outcomes of each gesture in cases like this one (same reason, customer tier and
-    severity band) whose outcome is known."""
-    now = now or utcnow()
+    severity band) whose outcome is known, from the roll-up."""
     low, high = BANDS[stats.severity_band(severity)]
-    won = case((_won_back(session, WIN_BACK_DAYS), 1), else_=0)
+    r = OutcomeRollup
     rows = (await session.execute(
-        select(Coupon.incentive_id, func.count().label("cases"), func.sum(won).label("won"),
-               func.avg(Coupon.face_value).label("cost"))
-        .select_from(Case)
-        .join(Coupon, and_(Coupon.organization_id == Case.organization_id,
-                           Coupon.case_ref == Case.reference,
-                           Coupon.customer_id == Case.customer_id))
-        .join(Customer, Customer.id == Case.customer_id)
-        .where(Case.organization_id == organization_id, Case.reason == reason,
-               Customer.value_tier == tier, Case.severity.between(low, high),
-               Case.held_out.is_(False), _mature(now),
-               Coupon.incentive_id.in_([uuid.UUID(i) for i in incentive_ids]))
-        .group_by(Coupon.incentive_id))).all()
+        select(r.incentive_id, _sum(r.cases).label("cases"), _sum(r.won).label("won"),
+               _sum(r.face_value).label("face_value"))
+        .where(r.organization_id == organization_id, r.reason == reason, r.tier == tier,
+               r.severity.between(low, high), r.held_out.is_(False),
+               r.day <= _mature_day(now or utcnow()),
+               r.incentive_id.in_([uuid.UUID(i) for i in incentive_ids]))
+        .group_by(r.incentive_id))).all()
     return [stats.Option(key=str(row.incentive_id),
-                         outcomes=stats.WinBack(int(row.won or 0), int(row.cases)),
-                         average_cost=round(float(row.cost or 0))) for row in rows]
+                         outcomes=stats.WinBack(int(row.won), int(row.cases)),
+                         average_cost=round(int(row.face_value) / int(row.cases)))
+            for row in rows if int(row.cases)]

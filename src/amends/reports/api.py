@@ -111,7 +111,9 @@ async def ledger(session: SessionDep, actor: Reader, filters: FiltersDep,
                  by: LedgerBy = "period", format: Format = "json") -> Any:
     """The cost ledger: per group, the liability issued and where it went (redeemed, variance
     from face value, breakage on expiry, reversed on revocation, still outstanding; voided
-    redemptions apart). Each row balances: issued = the sum of the five."""
+    redemptions apart). Each row balances: issued = the sum of the five. As of the last
+    roll-up (hourly, or `POST /v1/reports/refresh`); periods are days the gestures were
+    given."""
     from amends.outcomes import service as outcomes
 
     return _maybe_csv(await outcomes.ledger(session, actor, by=by, filters=filters), format,
@@ -122,8 +124,19 @@ async def ledger(session: SessionDep, actor: Reader, filters: FiltersDep,
 async def effectiveness(session: SessionDep, actor: Reader, reason: str | None = None,
                         format: Format = "json") -> Any:
     """Per reason and gesture: cases with a known outcome, customers won back within 90 days,
-    cost per case and the uplift over the hold-out (apology only) with its 95% interval."""
+    cost per case and the uplift over the hold-out (apology only) with its 95% interval. As
+    of the last roll-up."""
     from amends.outcomes import service as outcomes
 
     return _maybe_csv(await outcomes.effectiveness(session, actor, reason=reason), format,
                       "effectiveness.csv")
+
+
+@router.post("/refresh", responses=errors(MissingScope))
+async def refresh(session: SessionDep, actor: Reader) -> dict[str, Any]:
+    """Rebuild the ledger and outcome roll-ups now (a job does it every hour); the ledger,
+    effectiveness and the learned recommendation read them."""
+    from amends.outcomes import service as outcomes
+
+    run = await outcomes.refresh(session, actor.organization_id)
+    return {"refreshed_at": run.refreshed_at, "seconds": run.seconds}
