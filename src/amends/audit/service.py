@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
 from amends.kit.context import request_id_var
+from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
 from amends.models import AuditEvent
 
@@ -26,7 +27,26 @@ async def record(
     after: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> AuditEvent:
-    event = AuditEvent(
+    event = entry(actor, action=action, object_type=object_type, object_id=object_id,
+                  before=before, after=after, reason=reason)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+def entry(
+    actor: Actor,
+    *,
+    action: str,
+    object_type: str,
+    object_id: uuid.UUID | str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> AuditEvent:
+    """The audit event, not yet added (for callers that write many rows in one flush)."""
+    return AuditEvent(
+        id=new_id(),
         organization_id=actor.organization_id,
         actor_type=actor.kind,
         actor_id=actor.id,
@@ -39,9 +59,6 @@ async def record(
         reason=reason,
         request_id=request_id_var.get(),
     )
-    session.add(event)
-    await session.flush()
-    return event
 
 
 async def list_events(

@@ -17,6 +17,7 @@ from amends.cases import policy
 from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.jobs import service as jobs
 from amends.kit.clock import utcnow
+from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
 from amends.models import (
     Case,
@@ -93,11 +94,17 @@ async def set_reason(session: AsyncSession, actor: Actor, *, key: str, label: st
     return reason
 
 
+def new_event(case: Case, actor: Actor | None, *, kind: str, summary: str,
+              data: dict[str, Any] | None = None) -> CaseEvent:
+    """A timeline entry, not yet added."""
+    return CaseEvent(id=new_id(), organization_id=case.organization_id, case_id=case.id,
+                     kind=kind, summary=summary[:500], data=data or {},
+                     actor_label=actor.label if actor else "amends", created_at=utcnow())
+
+
 async def add_event(session: AsyncSession, case: Case, actor: Actor | None, *, kind: str,
                     summary: str, data: dict[str, Any] | None = None) -> CaseEvent:
-    event = CaseEvent(organization_id=case.organization_id, case_id=case.id, kind=kind,
-                      summary=summary[:500], data=data or {},
-                      actor_label=actor.label if actor else "amends")
+    event = new_event(case, actor, kind=kind, summary=summary, data=data)
     session.add(event)
     await session.flush()
     return event
@@ -117,24 +124,41 @@ async def open_case(session: AsyncSession, actor: Actor, *, customer: Customer, 
     known = await reasons(session, actor.organization_id)
     if reason not in known:
         raise UnknownReason(f"Use one of: {', '.join(sorted(known))}.", reasons=sorted(known))
-    case = Case(
-        organization_id=actor.organization_id, reference=_reference(),
-        customer_id=customer.id, customer_external_id=customer.external_id, reason=reason,
-        severity=severity, channel=channel, conversation_ref=conversation_ref, state="open",
-        summary=summary, skipped={}, opened_by_type=actor.kind, opened_by_id=actor.id,
-        opened_by_label=actor.label, opened_at=utcnow(), incident_id=incident_id,
-        held_out=held_out,
-    )
+    case = build_case(actor, customer=customer, reason=reason, severity=severity,
+                      channel=channel, conversation_ref=conversation_ref, summary=summary,
+                      incident_id=incident_id, held_out=held_out)
     session.add(case)
     await session.flush()
     await add_event(session, case, actor, kind="opened",
-                    summary=f"Case opened: {known[reason]}, severity {severity}, via {channel}",
+                    summary=opened_summary(known[reason], severity, channel),
                     data={"summary": summary} if summary else {})
     await audit.record(session, actor, action="case.opened", object_type="case",
                        object_id=case.id, after=_public(case))
     await suppressions.add(session, customer)
     await webhooks.emit(session, actor.organization_id, "case.opened", _public(case))
     return case
+
+
+def build_case(actor: Actor, *, customer: Customer, reason: str, severity: int, channel: str,
+               conversation_ref: str | None, summary: str = "",
+               incident_id: uuid.UUID | None = None, held_out: bool = False) -> Case:
+    """A new open case, not yet added (the reason already checked)."""
+    return Case(
+        id=new_id(), organization_id=actor.organization_id, reference=_reference(),
+        customer_id=customer.id, customer_external_id=customer.external_id, reason=reason,
+        severity=severity, channel=channel, conversation_ref=conversation_ref, state="open",
+        summary=summary, skipped={}, opened_by_type=actor.kind, opened_by_id=actor.id,
+        opened_by_label=actor.label, opened_at=utcnow(), incident_id=incident_id,
+        held_out=held_out, reopened_count=0,
+    )
+
+
+def opened_summary(label: str, severity: int, channel: str) -> str:
+    return f"Case opened: {label}, severity {severity}, via {channel}"
+
+
+def public(case: Case) -> dict[str, Any]:
+    return _public(case)
 
 
 def _reference() -> str:

@@ -59,6 +59,27 @@ async def find_issued(session: AsyncSession, actor: Actor, *, customer: Customer
                            case_ref or "")
 
 
+def coupon_values(actor: Actor, *, customer: Customer, incentive: Incentive, case_ref: str,
+                  channel: str | None, code: str, face_value: int, now: datetime,
+                  expires_at: datetime, coupon_id: uuid.UUID | None = None
+                  ) -> dict[str, Any]:
+    """The row of a new coupon: the incentive's terms as they are now (a snapshot)."""
+    return {
+        "id": coupon_id or new_id(), "organization_id": actor.organization_id,
+        "customer_id": customer.id, "customer_external_id": customer.external_id,
+        "incentive_id": incentive.id, "case_ref": case_ref, "code": code,
+        "page_token": random_token(24), "name": incentive.name, "kind": incentive.kind,
+        "value": incentive.value, "currency": incentive.currency,
+        "min_order": incentive.min_order, "sku": incentive.sku, "terms": incentive.terms,
+        "bound_to_customer": incentive.bound_to_customer, "face_value": face_value,
+        "status": "active",
+        "balance": incentive.value if incentive.kind == policy.GIFT_CARD else None,
+        "redemption_count": 0, "reinstated_count": 0, "valid_from": now,
+        "expires_at": expires_at, "channel": channel, "issued_by_type": actor.kind,
+        "issued_by_id": actor.id, "issued_by_label": actor.label, "issued_at": now,
+    }
+
+
 async def issue_coupon(
     session: AsyncSession,
     actor: Actor,
@@ -103,20 +124,9 @@ async def issue_coupon(
                                             coupon_id=coupon_id)
         else:
             code = codes.generate(organization.code_prefix or "")
-        values = {
-            "id": coupon_id, "organization_id": org_id, "customer_id": customer.id,
-            "customer_external_id": customer.external_id, "incentive_id": incentive.id,
-            "case_ref": ref, "code": code, "page_token": random_token(24),
-            "name": incentive.name, "kind": incentive.kind, "value": incentive.value,
-            "currency": incentive.currency, "min_order": incentive.min_order,
-            "sku": incentive.sku, "terms": incentive.terms,
-            "bound_to_customer": incentive.bound_to_customer, "face_value": face_value,
-            "status": "active",
-            "balance": incentive.value if incentive.kind == policy.GIFT_CARD else None,
-            "redemption_count": 0, "reinstated_count": 0, "valid_from": now,
-            "expires_at": expires_at, "channel": channel, "issued_by_type": actor.kind,
-            "issued_by_id": actor.id, "issued_by_label": actor.label, "issued_at": now,
-        }
+        values = coupon_values(actor, customer=customer, incentive=incentive, case_ref=ref,
+                               channel=channel, code=code, face_value=face_value, now=now,
+                               expires_at=expires_at, coupon_id=coupon_id)
         coupon = (await session.scalars(
             insert_for(session, Coupon).values(**values).on_conflict_do_nothing()
             .returning(Coupon)

@@ -30,6 +30,7 @@ from amends.jobs import service as jobs
 from amends.kit import codes
 from amends.kit.cache import TtlCache
 from amends.kit.clock import utcnow
+from amends.kit.ids import new_id
 from amends.models import (
     Case,
     ChannelConfig,
@@ -230,16 +231,9 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
     rendered = await render_for(session, coupon=coupon, customer=customer, case=case,
                                 channel=chosen, kind=kind, detail=detail, apology=apology,
                                 base_url=base_url or get_settings().base_url)
-    now = utcnow()
-    delivery = Delivery(
-        organization_id=organization_id, coupon_id=coupon.id if coupon else None,
-        case_id=case.id if case else None, customer_id=customer.id, kind=kind,
-        channel=chosen, address=address, language=customer.language,
-        subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
-        status="sent" if chosen == "copy" else "queued", attempts=0,
-        sent_at=now if chosen == "copy" else None, resent_from_id=resent_from,
-        requested_by_label=actor.label, created_at=now, incident_id=incident_id,
-    )
+    delivery = new_delivery(actor, customer=customer, coupon=coupon, case=case, kind=kind,
+                            channel=chosen, address=address, rendered=rendered,
+                            resent_from=resent_from, incident_id=incident_id)
     session.add(delivery)
     await session.flush()
     if chosen != "copy":
@@ -247,9 +241,35 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
                            payload={"delivery_id": str(delivery.id)}, run_at=send_at)
     if case is not None:
         await add_event(session, case, actor, kind="message",
-                        summary=f"{kind.title()} message via {chosen} to {address}",
+                        summary=message_summary(kind, chosen, address),
                         data={"delivery_id": str(delivery.id), "status": delivery.status})
     return delivery
+
+
+def new_delivery(actor: Actor, *, customer: Customer, coupon: Coupon | None, case: Case | None,
+                 kind: str, channel: str, address: str, rendered: templates.Rendered,
+                 resent_from: uuid.UUID | None = None, incident_id: uuid.UUID | None = None
+                 ) -> Delivery:
+    """The message's row, not yet added: queued (a `copy` is done at once)."""
+    now = utcnow()
+    return Delivery(
+        id=new_id(), organization_id=customer.organization_id,
+        coupon_id=coupon.id if coupon else None, case_id=case.id if case else None,
+        customer_id=customer.id, kind=kind, channel=channel, address=address,
+        language=customer.language, subject=rendered.subject, body_text=rendered.text,
+        body_html=rendered.html, status="sent" if channel == "copy" else "queued", attempts=0,
+        sent_at=now if channel == "copy" else None, resent_from_id=resent_from,
+        requested_by_label=actor.label, created_at=now, incident_id=incident_id,
+    )
+
+
+def message_summary(kind: str, channel: str, address: str) -> str:
+    return f"{kind.title()} message via {channel} to {address}"
+
+
+async def is_configured(session: AsyncSession, organization_id: uuid.UUID,
+                        channel: str) -> bool:
+    return await _is_configured(session, organization_id, channel)
 
 
 async def deliver_or_note(session: AsyncSession, actor: Actor, *, what: str,

@@ -39,6 +39,21 @@ class JobNotDead(Conflict):
     code, title = "job_not_dead", "Only a dead job can be retried"
 
 
+def job_values(kind: str, *, organization_id: uuid.UUID | None = None,
+               payload: dict[str, Any] | None = None, run_at: datetime | None = None,
+               max_attempts: int | None = None, dedupe_key: str | None = None
+               ) -> dict[str, Any]:
+    """The row of a queued job (for callers that insert many in one statement)."""
+    from amends.jobs.registry import get_kind
+
+    registered = get_kind(kind)
+    attempts = max_attempts or (registered.max_attempts if registered else None)
+    return {"id": new_id(), "organization_id": organization_id, "kind": kind,
+            "payload": payload or {}, "status": QUEUED, "attempts": 0,
+            "max_attempts": attempts or DEFAULT_MAX_ATTEMPTS, "run_at": run_at or utcnow(),
+            "dedupe_key": dedupe_key, "created_at": utcnow()}
+
+
 async def enqueue(
     session: AsyncSession,
     kind: str,
@@ -54,23 +69,8 @@ async def enqueue(
     With a `dedupe_key`, a job is not added while another queued job has the same key; the
     return value is then None.
     """
-    from amends.jobs.registry import get_kind
-
-    registered = get_kind(kind)
-    attempts = max_attempts or (registered.max_attempts if registered else None)
-    job_id = new_id()
-    values = {
-        "id": job_id,
-        "organization_id": organization_id,
-        "kind": kind,
-        "payload": payload or {},
-        "status": QUEUED,
-        "attempts": 0,
-        "max_attempts": attempts or DEFAULT_MAX_ATTEMPTS,
-        "run_at": run_at or utcnow(),
-        "dedupe_key": dedupe_key,
-        "created_at": utcnow(),
-    }
+    values = job_values(kind, organization_id=organization_id, payload=payload, run_at=run_at,
+                        max_attempts=max_attempts, dedupe_key=dedupe_key)
     statement = insert_for(session, Job.__table__).values(**values)
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -45,6 +47,37 @@ async def add(session: AsyncSession, customer: Customer) -> None:
     if changed:
         await webhooks.emit(session, customer.organization_id, "suppression.added",
                             _event(customer, True))
+
+
+async def add_many(session: AsyncSession, customers: Sequence[Customer]) -> None:
+    """`add` for many customers of one organisation, in two statements."""
+    if not customers:
+        return
+    now = utcnow()
+    organization_id = customers[0].organization_id
+    table = Suppression.__table__
+    inserted = set((await session.execute(
+        insert_for(session, table).values([
+            {"id": new_id(), "organization_id": organization_id, "customer_id": c.id,
+             "customer_external_id": c.external_id, "email": c.email, "phone": c.phone,
+             "active": True, "reason": "open_case", "changed_at": now, "created_at": now}
+            for c in customers])
+        .on_conflict_do_nothing(index_elements=["organization_id", "customer_id"])
+        .returning(table.c.customer_id))).scalars().all())
+    others = [c.id for c in customers if c.id not in inserted]
+    reactivated: set[uuid.UUID] = set()
+    if others:
+        reactivated = set((await session.execute(
+            update(Suppression)
+            .where(Suppression.organization_id == organization_id,
+                   Suppression.customer_id.in_(others), Suppression.active.is_(False))
+            .values(active=True, changed_at=now, reason="open_case")
+            .returning(Suppression.customer_id)
+            .execution_options(synchronize_session=False))).scalars().all())
+    for customer in customers:
+        if customer.id in inserted or customer.id in reactivated:
+            await webhooks.emit(session, organization_id, "suppression.added",
+                                _event(customer, True))
 
 
 async def remove_if_no_open_case(session: AsyncSession, customer: Customer) -> None:
