@@ -132,12 +132,9 @@ class Database:
                 max_overflow=settings.db_max_overflow,
                 pool_timeout=settings.db_pool_timeout_seconds,
                 pool_pre_ping=False,
-                # No JIT: Amends' queries are short or reports over indexed aggregates, where
-                # compiling costs more (0.1-1.4 s a report) than it saves. Re-planned each
-                # time: a cached generic plan misjudged a report's joins by five orders of
-                # magnitude after its fifth run on a connection.
-                connect_args={"server_settings": {"jit": "off",
-                                                  "plan_cache_mode": "force_custom_plan"}},
+                # No JIT: Amends' queries are short, or reports over roll-ups, where compiling
+                # costs more (0.1-1.4 s a report) than it saves.
+                connect_args={"server_settings": {"jit": "off"}},
             )
             read_engine = self.engine
         self.write_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
