@@ -29,7 +29,7 @@ from tests.receivers import smtp_server
 pytestmark = pytest.mark.postgres_only
 
 # More than CHUNK x the worker's concurrency (8), so chunks are still running at the kill.
-TOTAL = int(os.environ.get("AMENDS_TEST_INCIDENT_CUSTOMERS", "3000"))
+TOTAL = int(os.environ.get("AMENDS_TEST_INCIDENT_CUSTOMERS", "5000"))
 PATIENCE = 60 + TOTAL / 10  # seconds for each worker
 
 
