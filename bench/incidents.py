@@ -3,6 +3,7 @@ that send every e-mail to a local SMTP server.
 
     .venv/bin/python -m bench.incidents [--customers 100000] [--small 10000] [--workers 1]
         [--concurrency 8] [--sqlite-only | --postgres-only] [--sqlite-customers N]
+        [--timeout 3600]
 
 For each database, and at two sizes (the small one shows whether memory grows with the
 number of customers), it prints: the import of the CSV through the service, the time to issue
@@ -11,7 +12,9 @@ delivery throughput to the SMTP server, and the peak resident memory (VmHWM) of 
 Targets: issuing < 60 s on PostgreSQL; worker memory bounded (about the same at both sizes).
 
 The channel's `rate_per_second` is set very high so the incident's pacing does not limit
-the figures; the clock starts when the workers are launched.
+the figures; the clock starts when the workers are launched. A run still going at `--timeout`
+is stopped and its figures so far are printed (`>N s`), with the time by which 99% of the
+gestures were issued: a chunk that failed once is retried behind every message already queued.
 """
 
 from __future__ import annotations
@@ -68,16 +71,12 @@ class Inbox:
     def __init__(self) -> None:
         self.received = 0
         self.message_ids: set[bytes] = set()
-        self.first: float | None = None
-        self.last: float | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content: bytes = envelope.content
         start = content.find(b"Message-ID:")
         self.message_ids.add(content[start:content.find(b"\n", start)].strip())
         self.received += 1
-        self.last = time.perf_counter()
-        self.first = self.first or self.last
         return "250 OK"
 
 
@@ -305,13 +304,11 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         for problem, count in r.problems.most_common(5):
             print(f"  {r.database} {r.customers:,}: the workers logged {count:,} x {problem}")
     for r in results:
-        if r.database == "PostgreSQL" and r.customers == args.customers:
+        if r.database == "PostgreSQL" and r.customers == 100_000:
             verdict = ("meets" if r.issued_after is not None and r.issued_after < 60
                        else "misses")
-            target = "the 60 s target" if r.customers == 100_000 else \
-                "the 60 s target (set for 100,000)"
-            print(f"Issuing {r.customers:,} on PostgreSQL: "
-                  f"{_time(r.issued_after, r.elapsed)}, {verdict} {target}.")
+            print(f"Issuing 100,000 on PostgreSQL: {_time(r.issued_after, r.elapsed)}, "
+                  f"{verdict} the 60 s target.")
     for database in ("SQLite", "PostgreSQL"):
         sized = sorted((r for r in results if r.database == database),
                        key=lambda r: r.customers)
