@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 
 import tests.jobkinds  # noqa: F401  (registers test.record and test.fail)
 from amends.config import Settings
@@ -112,3 +112,22 @@ async def test_periodic_jobs_keep_exactly_one_run_scheduled(db: Database,
             select(Job).where(Job.kind == "maintenance.purge", Job.status == "queued"))).all()
     assert len(following) == 1
     assert following[0].run_at > clock.now() + timedelta(minutes=59)
+
+
+async def test_a_claim_takes_no_more_jobs_than_asked_for(db: Database, settings: Settings,
+                                                         tmp_path: Path) -> None:
+    """A worker runs at most its concurrency, even with a thousand jobs due at the same
+    instant (a plan that re-ran the claim's subquery once took them all)."""
+    due = clock.now()
+    async with db.transaction() as session:
+        await session.execute(insert(Job), [
+            jobs.job_values("test.record", run_at=due,
+                            payload={"path": str(tmp_path / "runs.log"), "tag": str(n)})
+            for n in range(1000)])
+    async with db.transaction() as session:
+        claimed = await jobs.claim(session, limit=8, lease=timedelta(seconds=60))
+    assert len(claimed) == 8
+    async with db.transaction(write=False) as session:
+        running = await session.scalar(
+            select(func.count()).select_from(Job).where(Job.status == "running"))
+    assert running == 8

@@ -97,10 +97,14 @@ async def claim(
     candidates = select(Job.id).where(due).order_by(Job.run_at).limit(limit)
     if dialect_of(session) == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
+    # A materialised CTE picks the rows once. As a plain `IN (subquery)`, PostgreSQL may plan
+    # a nested-loop semi join that re-runs the LIMIT ... SKIP LOCKED subquery for every outer
+    # row, and one claim then takes every due job instead of `limit`.
+    picked = candidates.cte("picked").prefix_with("MATERIALIZED")
     token = random_token(16)
     statement = (
         update(Job)
-        .where(Job.id.in_(candidates.scalar_subquery()), due)
+        .where(Job.id.in_(select(picked.c.id)), due)
         .values(
             status=RUNNING,
             attempts=Job.attempts + 1,
