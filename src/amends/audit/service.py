@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
+from amends.kit.clock import utcnow
 from amends.kit.context import request_id_var
 from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
@@ -34,6 +35,25 @@ async def record(
     return event
 
 
+def entry_row(
+    actor: Actor,
+    *,
+    action: str,
+    object_type: str,
+    object_id: uuid.UUID | str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """The audit event as a row (for callers that insert many in one statement)."""
+    return {"id": new_id(), "organization_id": actor.organization_id,
+            "actor_type": actor.kind, "actor_id": actor.id, "actor_label": actor.label,
+            "action": action, "object_type": object_type,
+            "object_id": str(object_id) if object_id is not None else None,
+            "before": before, "after": after, "reason": reason,
+            "request_id": request_id_var.get(), "created_at": utcnow()}
+
+
 def entry(
     actor: Actor,
     *,
@@ -45,20 +65,9 @@ def entry(
     reason: str | None = None,
 ) -> AuditEvent:
     """The audit event, not yet added (for callers that write many rows in one flush)."""
-    return AuditEvent(
-        id=new_id(),
-        organization_id=actor.organization_id,
-        actor_type=actor.kind,
-        actor_id=actor.id,
-        actor_label=actor.label,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id) if object_id is not None else None,
-        before=before,
-        after=after,
-        reason=reason,
-        request_id=request_id_var.get(),
-    )
+    return AuditEvent(**entry_row(actor, action=action, object_type=object_type,
+                                  object_id=object_id, before=before, after=after,
+                                  reason=reason))
 
 
 async def list_events(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -94,12 +95,23 @@ async def set_reason(session: AsyncSession, actor: Actor, *, key: str, label: st
     return reason
 
 
+def event_row(case: Case | Mapping[str, Any], actor: Actor | None, *, kind: str, summary: str,
+              data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A timeline entry as a row (for callers that insert many in one statement)."""
+    organization_id, case_id = _get(case, "organization_id"), _get(case, "id")
+    return {"id": new_id(), "organization_id": organization_id, "case_id": case_id,
+            "kind": kind, "summary": summary[:500], "data": data or {},
+            "actor_label": actor.label if actor else "amends", "created_at": utcnow()}
+
+
 def new_event(case: Case, actor: Actor | None, *, kind: str, summary: str,
               data: dict[str, Any] | None = None) -> CaseEvent:
     """A timeline entry, not yet added."""
-    return CaseEvent(id=new_id(), organization_id=case.organization_id, case_id=case.id,
-                     kind=kind, summary=summary[:500], data=data or {},
-                     actor_label=actor.label if actor else "amends", created_at=utcnow())
+    return CaseEvent(**event_row(case, actor, kind=kind, summary=summary, data=data))
+
+
+def _get(row: Any, key: str) -> Any:
+    return row[key] if isinstance(row, Mapping) else getattr(row, key)
 
 
 async def add_event(session: AsyncSession, case: Case, actor: Actor | None, *, kind: str,
@@ -110,11 +122,11 @@ async def add_event(session: AsyncSession, case: Case, actor: Actor | None, *, k
     return event
 
 
-def _public(case: Case) -> dict[str, Any]:
-    return {"id": str(case.id), "reference": case.reference,
-            "customer_id": case.customer_external_id, "reason": case.reason,
-            "severity": case.severity, "channel": case.channel, "state": case.state,
-            "conversation_ref": case.conversation_ref}
+def _public(case: Case | Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": str(_get(case, "id")), "reference": _get(case, "reference"),
+            "customer_id": _get(case, "customer_external_id"), "reason": _get(case, "reason"),
+            "severity": _get(case, "severity"), "channel": _get(case, "channel"),
+            "state": _get(case, "state"), "conversation_ref": _get(case, "conversation_ref")}
 
 
 async def open_case(session: AsyncSession, actor: Actor, *, customer: Customer, reason: str,
@@ -139,25 +151,35 @@ async def open_case(session: AsyncSession, actor: Actor, *, customer: Customer, 
     return case
 
 
+def case_row(actor: Actor, *, customer: Customer, reason: str, severity: int, channel: str,
+             conversation_ref: str | None, summary: str = "",
+             incident_id: uuid.UUID | None = None, held_out: bool = False) -> dict[str, Any]:
+    """A new open case as a row (the reason already checked)."""
+    return {
+        "id": new_id(), "organization_id": actor.organization_id, "reference": _reference(),
+        "customer_id": customer.id, "customer_external_id": customer.external_id,
+        "reason": reason, "severity": severity, "channel": channel,
+        "conversation_ref": conversation_ref, "state": "open", "summary": summary,
+        "skipped": {}, "opened_by_type": actor.kind, "opened_by_id": actor.id,
+        "opened_by_label": actor.label, "opened_at": utcnow(), "incident_id": incident_id,
+        "held_out": held_out, "reopened_count": 0,
+    }
+
+
 def build_case(actor: Actor, *, customer: Customer, reason: str, severity: int, channel: str,
                conversation_ref: str | None, summary: str = "",
                incident_id: uuid.UUID | None = None, held_out: bool = False) -> Case:
     """A new open case, not yet added (the reason already checked)."""
-    return Case(
-        id=new_id(), organization_id=actor.organization_id, reference=_reference(),
-        customer_id=customer.id, customer_external_id=customer.external_id, reason=reason,
-        severity=severity, channel=channel, conversation_ref=conversation_ref, state="open",
-        summary=summary, skipped={}, opened_by_type=actor.kind, opened_by_id=actor.id,
-        opened_by_label=actor.label, opened_at=utcnow(), incident_id=incident_id,
-        held_out=held_out, reopened_count=0,
-    )
+    return Case(**case_row(actor, customer=customer, reason=reason, severity=severity,
+                           channel=channel, conversation_ref=conversation_ref, summary=summary,
+                           incident_id=incident_id, held_out=held_out))
 
 
 def opened_summary(label: str, severity: int, channel: str) -> str:
     return f"Case opened: {label}, severity {severity}, via {channel}"
 
 
-def public(case: Case) -> dict[str, Any]:
+def public(case: Case | Mapping[str, Any]) -> dict[str, Any]:
     return _public(case)
 
 

@@ -140,7 +140,8 @@ async def preview(body: PreviewRequest, request: Request, session: SessionDep,
         override = (body.subject or "", body.body_text, body.body_html)
     elif body.subject is not None or body.body_html is not None:
         raise ValidationFailed("Give body_text to preview a draft.")
-    rendered = await delivery.render_for(session, coupon=coupon, customer=customer, case=case,
+    rendered = await delivery.render_for(session, coupon=coupon, customer=customer,
+                                         case_reference=case.reference if case else "",
                                          channel=body.channel, kind=body.kind,
                                          base_url=_base_url(request), override=override)
     sms = templates.sms_segments(rendered.text) if body.channel in ("sms", "whatsapp") else None

@@ -175,14 +175,14 @@ async def _load_template(session: AsyncSession, organization_id: uuid.UUID, *, k
 
 
 async def render_for(session: AsyncSession, *, coupon: Coupon | None, customer: Customer,
-                     case: Case | None, channel: str, kind: str, base_url: str,
+                     case_reference: str, channel: str, kind: str, base_url: str,
                      override: tuple[str, str, str | None] | None = None,
                      detail: str = "", apology: str = "") -> templates.Rendered:
     context = {
         "customer_name": customer.name or "there",
         "apology": apology or templates.DEFAULT_APOLOGY,
         "gesture": "", "code": "", "expires": "", "page_url": "", "terms": "",
-        "case_reference": case.reference if case else "", "detail": detail,
+        "case_reference": case_reference, "detail": detail,
     }
     if coupon is not None:
         incentive = await session.get(Incentive, coupon.incentive_id)
@@ -228,12 +228,14 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
     if chosen != "copy" and not await _is_configured(session, organization_id, chosen):
         raise ChannelNotConfigured(f"Set up {chosen} first (PUT /v1/channels/{chosen}).",
                                    channel=chosen)
-    rendered = await render_for(session, coupon=coupon, customer=customer, case=case,
+    rendered = await render_for(session, coupon=coupon, customer=customer,
+                                case_reference=case.reference if case else "",
                                 channel=chosen, kind=kind, detail=detail, apology=apology,
                                 base_url=base_url or get_settings().base_url)
-    delivery = new_delivery(actor, customer=customer, coupon=coupon, case=case, kind=kind,
-                            channel=chosen, address=address, rendered=rendered,
-                            resent_from=resent_from, incident_id=incident_id)
+    delivery = Delivery(**delivery_row(
+        actor, customer=customer, coupon=coupon, case_id=case.id if case else None, kind=kind,
+        channel=chosen, address=address, rendered=rendered, resent_from=resent_from,
+        incident_id=incident_id))
     session.add(delivery)
     await session.flush()
     if chosen != "copy":
@@ -246,21 +248,22 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
     return delivery
 
 
-def new_delivery(actor: Actor, *, customer: Customer, coupon: Coupon | None, case: Case | None,
-                 kind: str, channel: str, address: str, rendered: templates.Rendered,
-                 resent_from: uuid.UUID | None = None, incident_id: uuid.UUID | None = None
-                 ) -> Delivery:
-    """The message's row, not yet added: queued (a `copy` is done at once)."""
+def delivery_row(actor: Actor, *, customer: Customer, coupon: Coupon | None,
+                 case_id: uuid.UUID | None, kind: str, channel: str, address: str,
+                 rendered: templates.Rendered, resent_from: uuid.UUID | None = None,
+                 incident_id: uuid.UUID | None = None) -> dict[str, Any]:
+    """The message's row: queued (a `copy` is done at once)."""
     now = utcnow()
-    return Delivery(
-        id=new_id(), organization_id=customer.organization_id,
-        coupon_id=coupon.id if coupon else None, case_id=case.id if case else None,
-        customer_id=customer.id, kind=kind, channel=channel, address=address,
-        language=customer.language, subject=rendered.subject, body_text=rendered.text,
-        body_html=rendered.html, status="sent" if channel == "copy" else "queued", attempts=0,
-        sent_at=now if channel == "copy" else None, resent_from_id=resent_from,
-        requested_by_label=actor.label, created_at=now, incident_id=incident_id,
-    )
+    return {
+        "id": new_id(), "organization_id": customer.organization_id,
+        "coupon_id": coupon.id if coupon else None, "case_id": case_id,
+        "customer_id": customer.id, "kind": kind, "channel": channel, "address": address,
+        "language": customer.language, "subject": rendered.subject,
+        "body_text": rendered.text, "body_html": rendered.html,
+        "status": "sent" if channel == "copy" else "queued", "attempts": 0,
+        "sent_at": now if channel == "copy" else None, "resent_from_id": resent_from,
+        "requested_by_label": actor.label, "created_at": now, "incident_id": incident_id,
+    }
 
 
 def message_summary(kind: str, channel: str, address: str) -> str:

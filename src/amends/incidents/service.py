@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, inspect, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -33,7 +33,9 @@ from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.sql import insert_for
 from amends.models import (
+    AuditEvent,
     Case,
+    CaseEvent,
     ChannelConfig,
     Coupon,
     Customer,
@@ -548,51 +550,56 @@ async def run_chunk(session: AsyncSession, *, incident_id: str, chunk: int) -> i
         return len(rows)
     label = (await cases.reasons(session, incident.organization_id)).get(
         incident.reason, incident.reason.replace("_", " "))
-    added: list[Any] = []
-    opened: dict[uuid.UUID, Case] = {}
+    opened: dict[uuid.UUID, dict[str, Any]] = {}
+    events: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
     for row, customer, channel, _ in reachable:
-        case = cases.build_case(
+        case = cases.case_row(
             actor, customer=customer, reason=incident.reason, severity=incident.severity,
             channel=channel, conversation_ref=f"incident:{incident.id}",
             summary=incident.title, incident_id=incident.id,
             held_out=row.held_out and incentive is not None)
         opened[row.id] = case
-        added += [case,
-                  cases.new_event(case, actor, kind="opened", summary=cases.opened_summary(
-                      label, incident.severity, channel)),
-                  audit.entry(actor, action="case.opened", object_type="case",
-                              object_id=case.id, after=cases.public(case))]
-    await _insert(session, added)
+        events.append(cases.event_row(case, actor, kind="opened", summary=cases.opened_summary(
+            label, incident.severity, channel)))
+        entries.append(audit.entry_row(actor, action="case.opened", object_type="case",
+                                       object_id=case["id"], after=cases.public(case)))
+    await _insert(session, Case, list(opened.values()))
+    await _insert(session, CaseEvent, events)
+    await _insert(session, AuditEvent, entries)
     await suppressions.add_many(session, [customer for _, customer, _, _ in reachable])
     for case in opened.values():
         await webhooks.emit(session, incident.organization_id, "case.opened",
                             cases.public(case))
     given = await _gestures(session, actor, organization, incentive, reachable, opened, now)
-    added, job_rows = [], []
+    messages: list[dict[str, Any]] = []
+    events, job_rows = [], []
     base_url = get_settings().base_url
     for row, customer, channel, address in reachable:
         case, coupon = opened[row.id], given.get(row.id)
         kind = "gesture" if coupon else "apology"
         rendered = await delivery.render_for(
-            session, coupon=coupon, customer=customer, case=case, channel=channel, kind=kind,
-            base_url=base_url, apology=incident.message)
-        message = delivery.new_delivery(actor, customer=customer, coupon=coupon, case=case,
-                                        kind=kind, channel=channel, address=address,
-                                        rendered=rendered, incident_id=incident.id)
+            session, coupon=coupon, customer=customer, case_reference=case["reference"],
+            channel=channel, kind=kind, base_url=base_url, apology=incident.message)
+        message = delivery.delivery_row(actor, customer=customer, coupon=coupon,
+                                        case_id=case["id"], kind=kind, channel=channel,
+                                        address=address, rendered=rendered,
+                                        incident_id=incident.id)
+        messages.append(message)
         send_at = started + timedelta(seconds=(row.seq - 1) / rates.get(channel, 10.0))
         job_rows.append(jobs.job_values(
             "delivery.send", organization_id=incident.organization_id,
-            payload={"delivery_id": str(message.id)}, run_at=max(send_at, now)))
-        added += [message, cases.new_event(case, actor, kind="message",
-                                           summary=delivery.message_summary(kind, channel,
-                                                                            address),
-                                           data={"delivery_id": str(message.id),
-                                                 "status": message.status})]
+            payload={"delivery_id": str(message["id"])}, run_at=max(send_at, now)))
+        events.append(cases.event_row(
+            case, actor, kind="message",
+            summary=delivery.message_summary(kind, channel, address),
+            data={"delivery_id": str(message["id"]), "status": message["status"]}))
         row.state = "held_out" if row.held_out and incentive is not None else "done"
-        row.case_id, row.coupon_id = case.id, coupon.id if coupon else None
-        row.delivery_id, row.processed_at = message.id, now
-    await _insert(session, added)
-    await session.execute(insert(Job), job_rows)
+        row.case_id, row.coupon_id = case["id"], coupon.id if coupon else None
+        row.delivery_id, row.processed_at = message["id"], now
+    await _insert(session, Delivery, messages)
+    await _insert(session, CaseEvent, events)
+    await _insert(session, Job, job_rows)
     session.info["jobs_enqueued"] = True
     return len(rows)
 
@@ -600,7 +607,7 @@ async def run_chunk(session: AsyncSession, *, incident_id: str, chunk: int) -> i
 async def _gestures(session: AsyncSession, actor: Actor, organization: Organization,
                     incentive: Incentive | None,
                     reachable: list[tuple[IncidentCustomer, Customer, str, str]],
-                    opened: dict[uuid.UUID, Case], now: datetime
+                    opened: dict[uuid.UUID, dict[str, Any]], now: datetime
                     ) -> dict[uuid.UUID, Coupon]:
     """The incident's gesture for every customer not held out, in one INSERT (a pool's codes
     are drawn one by one, atomically, through the usual issue)."""
@@ -611,14 +618,14 @@ async def _gestures(session: AsyncSession, actor: Actor, organization: Organizat
     if incentive.code_pool_id is not None:
         return {row.id: (await coupons.issue_coupon(
             session, actor, customer=customer, incentive=incentive,
-            case_ref=opened[row.id].reference, channel=channel, looked_up=True))[0]
+            case_ref=opened[row.id]["reference"], channel=channel, looked_up=True))[0]
             for row, customer, channel in wanted}
     expires_at = coupon_policy.expiry(now, validity_days=incentive.validity_days,
                                       valid_until=incentive.valid_until)
     face_value = coupon_policy.face_value(
         incentive.kind, incentive.value, average_order_value=organization.average_order_value)
     values = {row.id: coupons.coupon_values(
-        actor, customer=customer, incentive=incentive, case_ref=opened[row.id].reference,
+        actor, customer=customer, incentive=incentive, case_ref=opened[row.id]["reference"],
         channel=channel, code=codes.generate(organization.code_prefix or ""),
         face_value=face_value, now=now, expires_at=expires_at)
         for row, customer, channel in wanted}
@@ -626,42 +633,33 @@ async def _gestures(session: AsyncSession, actor: Actor, organization: Organizat
         insert_for(session, Coupon).on_conflict_do_nothing().returning(Coupon),
         list(values.values()))).all()}
     given: dict[uuid.UUID, Coupon] = {}
-    entries: list[Any] = []
+    entries: list[dict[str, Any]] = []
+    cards: list[dict[str, Any]] = []
     for row, customer, channel in wanted:
         coupon = inserted.get(values[row.id]["id"])
         if coupon is None:  # its random code was taken: the usual issue draws another
             coupon, _ = await coupons.issue_coupon(
                 session, actor, customer=customer, incentive=incentive,
-                case_ref=opened[row.id].reference, channel=channel)
+                case_ref=opened[row.id]["reference"], channel=channel)
         else:
-            entries.append(audit.entry(actor, action="coupon.issued", object_type="coupon",
-                                       object_id=coupon.id,
-                                       after=coupons.coupon_summary(coupon)))
+            entries.append(audit.entry_row(actor, action="coupon.issued", object_type="coupon",
+                                           object_id=coupon.id,
+                                           after=coupons.coupon_summary(coupon)))
             if coupon.kind == coupon_policy.GIFT_CARD:
-                entries.append(GiftCardEntry(organization_id=coupon.organization_id,
-                                             coupon_id=coupon.id, kind="issue",
-                                             amount=coupon.value, balance_after=coupon.value))
+                cards.append({"id": new_id(), "organization_id": coupon.organization_id,
+                              "coupon_id": coupon.id, "kind": "issue", "amount": coupon.value,
+                              "balance_after": coupon.value, "created_at": now})
         given[row.id] = coupon
-    await _insert(session, entries)
+    await _insert(session, AuditEvent, entries)
+    await _insert(session, GiftCardEntry, cards)
     return given
 
 
-async def _insert(session: AsyncSession, objects: list[Any]) -> None:
-    """Write new rows built as model objects with one multi-row INSERT per table, without
-    the unit of work's per-object bookkeeping (the objects are not kept in the session)."""
-    by_model: dict[type[Any], list[dict[str, Any]]] = {}
-    for obj in objects:
-        mapper = inspect(type(obj))
-        by_model.setdefault(type(obj), []).append({
-            attr.key: getattr(obj, attr.key) for attr in mapper.column_attrs
-            # Unset columns take their defaults (timestamps) in the INSERT.
-            if getattr(obj, attr.key) is not None or not attr.columns[0].default})
-    for model in sorted(by_model, key=lambda m: _INSERT_ORDER.index(m.__tablename__)):
-        await session.execute(insert(model), by_model[model])
-
-
-# Parents before children (foreign keys).
-_INSERT_ORDER = ("cases", "case_events", "audit_events", "gift_card_entries", "deliveries")
+async def _insert(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Write new rows with one multi-row INSERT (parents before children, for the foreign
+    keys), without the unit of work's per-object bookkeeping."""
+    if rows:
+        await session.execute(insert(model.__table__), rows)
 
 
 async def _complete_if_done(session: AsyncSession, incident_id: uuid.UUID) -> bool:

@@ -56,14 +56,15 @@ async def add_many(session: AsyncSession, customers: Sequence[Customer]) -> None
     now = utcnow()
     organization_id = customers[0].organization_id
     table = Suppression.__table__
+    # A list of parameters (not `.values([...])`) keeps the compiled statement cached.
     inserted = set((await session.execute(
-        insert_for(session, table).values([
-            {"id": new_id(), "organization_id": organization_id, "customer_id": c.id,
-             "customer_external_id": c.external_id, "email": c.email, "phone": c.phone,
-             "active": True, "reason": "open_case", "changed_at": now, "created_at": now}
-            for c in customers])
+        insert_for(session, table)
         .on_conflict_do_nothing(index_elements=["organization_id", "customer_id"])
-        .returning(table.c.customer_id))).scalars().all())
+        .returning(table.c.customer_id),
+        [{"id": new_id(), "organization_id": organization_id, "customer_id": c.id,
+          "customer_external_id": c.external_id, "email": c.email, "phone": c.phone,
+          "active": True, "reason": "open_case", "changed_at": now, "created_at": now}
+         for c in customers])).scalars().all())
     others = [c.id for c in customers if c.id not in inserted]
     reactivated: set[uuid.UUID] = set()
     if others:
