@@ -69,27 +69,30 @@ class Mailbox:
     host: str
     port: int
     messages: list[Any] = field(default_factory=list)
+    peers: list[Any] = field(default_factory=list)  # the client end of each message's connection
 
     def to(self, address: str) -> list[Any]:
         return [m for m in self.messages if m["To"] == address]
 
 
 @contextmanager
-def smtp_server() -> Iterator[Mailbox]:
+def smtp_server(port: int | None = None) -> Iterator[Mailbox]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
     import socket
     from email import message_from_bytes, policy
 
     from aiosmtpd.controller import Controller
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    if port is None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
     box = Mailbox(host="127.0.0.1", port=port)
 
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             box.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+            box.peers.append(session.peer)
             return "250 OK"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)

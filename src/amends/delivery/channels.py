@@ -10,12 +10,16 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Any, Protocol
 
 import aiosmtplib
 import httpx
 
+from amends.delivery.smtp import Server, SmtpPool
 from amends.kit.clock import utcnow
 from amends.webhooks.service import signed_headers
 
@@ -48,33 +52,38 @@ class Channel(Protocol):
 
 
 class Email:
-    """SMTP with aiosmtplib: STARTTLS or implicit TLS, optional login, text + HTML."""
+    """SMTP with aiosmtplib: STARTTLS or implicit TLS, optional login, text + HTML, over
+    connections kept open between messages (see `smtp.py`)."""
+
+    def __init__(self) -> None:
+        self.pool = SmtpPool()
 
     async def send(self, message: Outgoing, settings: dict[str, Any]) -> Sent:
-        mail = EmailMessage()
-        mail["From"] = settings["from_address"]
-        mail["To"] = message.address
-        mail["Subject"] = message.subject
+        mail = MIMEMultipart("alternative") if message.html else MIMEText(
+            message.text, "plain", "utf-8")
+        mail["From"] = _address(settings["from_address"])
+        mail["To"] = _address(message.address)
+        mail["Subject"] = message.subject if message.subject.isascii() else Header(
+            message.subject, "utf-8").encode()
         # The delivery id is the Message-ID: a retry carries the same one, so mail systems
         # (and the tests) can drop a duplicate.
-        domain = settings["from_address"].rsplit("@", 1)[-1]
+        domain = parseaddr(settings["from_address"])[1].rsplit("@", 1)[-1]
         mail["Message-ID"] = f"<{message.id}@{domain}>"
+        mail["Date"] = formatdate(usegmt=True)
         mail["X-Amends-Delivery"] = message.id
-        mail.set_content(message.text)
         if message.html:
-            mail.add_alternative(message.html, subtype="html")
-        security = settings.get("security", "starttls")
+            mail.attach(MIMEText(message.text, "plain", "utf-8"))
+            mail.attach(MIMEText(message.html, "html", "utf-8"))
         try:
-            await aiosmtplib.send(
-                mail, hostname=settings["host"], port=int(settings.get("port", 587)),
-                username=settings.get("username") or None,
-                password=settings.get("password") or None,
-                use_tls=security == "tls", start_tls=True if security == "starttls" else False,
-                timeout=float(settings.get("timeout", 15)),
-            )
+            await self.pool.send(Server.from_settings(settings), mail)
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryFailed(f"SMTP: {exc}") from exc
         return Sent(provider_id=mail["Message-ID"], status="sent")
+
+
+def _address(value: str) -> str:
+    """An address header; a display name outside ASCII is encoded (RFC 2047)."""
+    return value if value.isascii() else formataddr(parseaddr(value), charset="utf-8")
 
 
 class TwilioMessages:

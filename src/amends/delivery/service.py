@@ -129,13 +129,26 @@ def address_for(customer: Customer, channel: str, case: Case | None) -> str | No
     return "agent"
 
 
+# Settings read by every message are kept for a few seconds (a change made in this process
+# is seen at once; other workers see it within that time).
 _templates: TtlCache[tuple[str, str, str | None]] = TtlCache(5.0)
 _configured: TtlCache[bool] = TtlCache(5.0)
+_settings: TtlCache[dict[str, Any] | None] = TtlCache(5.0)
 
 
 def forget_cached_settings() -> None:
     _templates.forget()
     _configured.forget()
+    _settings.forget()
+
+
+async def _channel_settings(session: AsyncSession, organization_id: uuid.UUID,
+                            channel: str) -> dict[str, Any] | None:
+    async def load() -> dict[str, Any] | None:
+        config = await _config(session, organization_id, channel)
+        return dict(config.settings) if config is not None else None
+
+    return await _settings.get((organization_id, channel), load)
 
 
 async def _is_configured(session: AsyncSession, organization_id: uuid.UUID,
@@ -295,12 +308,15 @@ async def send(session: AsyncSession, *, delivery_id: str, base_url: str) -> Non
     The message and the channel settings are read in a separate short read transaction, so
     the job's own transaction (and on SQLite the write lock) only spans the status update."""
     async with reading_alongside(session) as reader:
-        delivery = await reader.get(Delivery, uuid.UUID(delivery_id))
-        if delivery is None or delivery.status != "queued":
+        found = (await reader.execute(
+            select(Delivery, Incident.status)
+            .outerjoin(Incident, Incident.id == Delivery.incident_id)
+            .where(Delivery.id == uuid.UUID(delivery_id)))).first()
+        if found is None or found[0].status != "queued":
             return  # sent already (a retry after a crash) or cancelled
-        incident = await reader.scalar(select(Incident.status).where(
-            Incident.id == delivery.incident_id)) if delivery.incident_id else None
-        config = await _config(reader, delivery.organization_id, delivery.channel)
+        delivery, incident = found
+        settings = await _channel_settings(reader, delivery.organization_id,
+                                           delivery.channel)
     if incident in ("paused", "cancelled"):
         # Paused: held until the incident resumes; cancelled: never sent.
         await session.execute(
@@ -308,7 +324,7 @@ async def send(session: AsyncSession, *, delivery_id: str, base_url: str) -> Non
             .values(status="held" if incident == "paused" else "cancelled")
             .execution_options(synchronize_session=False))
         return
-    if config is None:
+    if settings is None:
         raise channels.DeliveryFailed(f"{delivery.channel} is not configured")
     extra: dict[str, Any] = {}
     if delivery.channel in ("sms", "whatsapp"):
@@ -317,7 +333,7 @@ async def send(session: AsyncSession, *, delivery_id: str, base_url: str) -> Non
     message = channels.Outgoing(id=str(delivery.id), channel=delivery.channel,
                                 address=delivery.address, subject=delivery.subject,
                                 text=delivery.body_text, html=delivery.body_html, extra=extra)
-    sent = await channels.ADAPTERS[delivery.channel].send(message, config.settings)
+    sent = await channels.ADAPTERS[delivery.channel].send(message, settings)
     now = utcnow()
     await session.execute(
         update(Delivery).where(Delivery.id == delivery.id, Delivery.status == "queued")

@@ -5,8 +5,9 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.config import get_settings
+from amends.delivery import channels
 from amends.delivery import service as delivery
-from amends.jobs.registry import job
+from amends.jobs.registry import job, on_shutdown
 
 
 async def _failed(session: AsyncSession, *, error: str, attempts: int, dead: bool,
@@ -25,3 +26,11 @@ async def send(session: AsyncSession, *, delivery_id: str) -> None:
 async def remind(session: AsyncSession) -> None:
     """Remind customers before an unused gesture expires."""
     await delivery.remind_expiring(session, base_url=get_settings().base_url)
+
+
+@on_shutdown
+async def close_connections() -> None:
+    """Say goodbye to the SMTP servers this worker kept connections open to."""
+    email = channels.ADAPTERS["email"]
+    assert isinstance(email, channels.Email)
+    await email.pool.close()

@@ -29,6 +29,7 @@ class JobKind:
 
 
 _kinds: dict[str, JobKind] = {}
+_on_shutdown: list[Callable[[], Awaitable[None]]] = []
 
 
 def job(
@@ -59,3 +60,13 @@ def periodic_kinds() -> list[JobKind]:
 
 async def call(kind: JobKind, session: AsyncSession, payload: dict[str, Any]) -> None:
     await kind.run(session, **payload)
+
+
+def on_shutdown(hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """Register what a stopping worker does after its last job (close kept connections)."""
+    _on_shutdown.append(hook)
+    return hook
+
+
+def shutdown_hooks() -> list[Callable[[], Awaitable[None]]]:
+    return list(_on_shutdown)

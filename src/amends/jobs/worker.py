@@ -21,7 +21,7 @@ from sqlalchemy import update
 from amends.config import Settings
 from amends.db import Database
 from amends.jobs import service as jobs
-from amends.jobs.registry import call, get_kind, periodic_kinds
+from amends.jobs.registry import call, get_kind, periodic_kinds, shutdown_hooks
 from amends.kit.clock import utcnow
 from amends.models import Job
 from amends.ops.metrics import JOBS_FINISHED
@@ -77,6 +77,11 @@ class Worker:
                 )
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+        for hook in shutdown_hooks():
+            try:
+                await hook()
+            except Exception:
+                log.exception("a shutdown hook failed")
         log.info("worker stopped", extra={"worker": self.name})
 
     def _done(self, task: asyncio.Task[None]) -> None:

@@ -40,7 +40,8 @@ def generate(prefix: str = "") -> str:
     if prefix and not PREFIX_PATTERN.match(prefix):
         raise ValueError("a prefix is 1-6 Crockford base32 characters")
     while True:
-        body = prefix + "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
+        bits = secrets.randbits(5 * RANDOM_LENGTH)  # five bits a character: uniform
+        body = prefix + "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(RANDOM_LENGTH))
         check = _check_value(body)
         if check < len(CHECK_ALPHABET):
             return body + CHECK_ALPHABET[check]

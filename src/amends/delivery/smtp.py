@@ -1,0 +1,131 @@
+"""SMTP connections kept open between messages, per server and login.
+
+An incident sends thousands of messages to one server; opening a connection for each (TCP,
+greeting, EHLO, STARTTLS, AUTH, QUIT) costs more than the message. A worker sends at most
+`per_server` messages at once to one server, each over a connection kept open between
+messages; one idle for longer than `idle_seconds` is closed. A reused connection the server
+has meanwhile dropped fails at once (at MAIL FROM), so the send is tried once more on a new
+connection; the message keeps its Message-ID, so in the rare case the server took it before
+dropping, the copy is recognisable.
+
+Connections belong to the event loop that opened them; each loop has its own pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any
+
+import aiosmtplib
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    host: str
+    port: int
+    security: str  # "starttls", "tls" or "none"
+    username: str | None
+    password: str | None
+    timeout: float
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> Server:
+        return cls(host=settings["host"], port=int(settings.get("port", 587)),
+                   security=settings.get("security", "starttls"),
+                   username=settings.get("username") or None,
+                   password=settings.get("password") or None,
+                   timeout=float(settings.get("timeout", 15)))
+
+    @property
+    def key(self) -> tuple[str, int, str, str | None, str]:
+        secret = hashlib.sha256((self.password or "").encode()).hexdigest()
+        return (self.host, self.port, self.security, self.username, secret)
+
+
+class SmtpPool:
+    def __init__(self, *, per_server: int = 8, idle_seconds: float = 30.0) -> None:
+        self.per_server = per_server
+        self.idle_seconds = idle_seconds
+        self._loops: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[Any, ...], _Slots]
+        ] = weakref.WeakKeyDictionary()
+        self.opened = 0  # connections opened by this pool (for tests and benches)
+
+    def _slots(self, server: Server) -> _Slots:
+        pools = self._loops.setdefault(asyncio.get_running_loop(), {})
+        slots = pools.get(server.key)
+        if slots is None:
+            slots = pools[server.key] = _Slots(asyncio.Semaphore(self.per_server), deque())
+        return slots
+
+    async def _connect(self, server: Server) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(
+            hostname=server.host, port=server.port, username=server.username,
+            password=server.password, use_tls=server.security == "tls",
+            start_tls=server.security == "starttls", timeout=server.timeout)
+        await client.connect()
+        self.opened += 1
+        return client
+
+    def _take(self, slots: _Slots) -> aiosmtplib.SMTP | None:
+        now = time.monotonic()
+        while slots.idle:
+            client, since = slots.idle.pop()  # the most recently used is the likeliest alive
+            if client.is_connected and now - since < self.idle_seconds:
+                return client
+            client.close()
+        return None
+
+    @staticmethod
+    def _give_back(slots: _Slots, client: aiosmtplib.SMTP) -> None:
+        if client.is_connected:
+            slots.idle.append((client, time.monotonic()))
+        else:
+            client.close()
+
+    async def send(self, server: Server, message: Message) -> None:
+        """Send one message; raises aiosmtplib.SMTPException or OSError if it did not go.
+        At most `per_server` messages are in flight to one server; others wait their turn."""
+        slots = self._slots(server)
+        async with slots.turns:
+            client = self._take(slots)
+            if client is not None:
+                try:
+                    await client.send_message(message)
+                except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                    client.close()  # dropped while idle: try once on a new connection
+                except BaseException:
+                    client.close()
+                    raise
+                else:
+                    self._give_back(slots, client)
+                    return
+            client = await self._connect(server)
+            try:
+                await client.send_message(message)
+            except BaseException:
+                client.close()
+                raise
+            self._give_back(slots, client)
+
+    async def close(self) -> None:
+        """Say goodbye on this loop's idle connections."""
+        pools = self._loops.pop(asyncio.get_running_loop(), {})
+        for slots in pools.values():
+            for client, _ in slots.idle:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                    await client.quit()
+                client.close()
+
+
+@dataclass(slots=True)
+class _Slots:
+    turns: asyncio.Semaphore
+    idle: deque[tuple[aiosmtplib.SMTP, float]]
