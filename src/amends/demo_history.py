@@ -631,9 +631,9 @@ class _Rows:
     def _open(self, case: _Case, at: datetime) -> None:
         """`cases.open_case`: the case, its first event, the audit, the suppression."""
         actor, customer = case.opener.actor, case.customer
-        reference = "C-" + secrets.token_hex(4).upper()
+        reference = codes.random_reference("C-")
         while reference in self.references:  # the service's odds, but 3,000 at once
-            reference = "C-" + secrets.token_hex(4).upper()
+            reference = codes.random_reference("C-")
         self.references.add(reference)
         case.row = self._add(
             Case, at, reference=reference, customer_id=customer.id,

@@ -131,3 +131,22 @@ async def test_a_claim_takes_no_more_jobs_than_asked_for(db: Database, settings:
         running = await session.scalar(
             select(func.count()).select_from(Job).where(Job.status == "running"))
     assert running == 8
+
+
+async def test_due_jobs_run_by_priority_then_by_due_time(db: Database, settings: Settings,
+                                                          tmp_path: Path) -> None:
+    """A bulk message due long ago waits for a person's message due now; urgent work comes
+    first; jobs of one priority run in the order they fell due."""
+    now = clock.now()
+    path = str(tmp_path / "runs.log")
+    async with db.transaction() as session:
+        for tag, due, priority in [("bulk-old", 30, 8), ("bulk-new", 20, 8),
+                                   ("person", 1, None), ("urgent", 0, 1)]:
+            await jobs.enqueue(session, "test.record", payload={"path": path, "tag": tag},
+                               run_at=now - timedelta(seconds=due), priority=priority)
+    order = []
+    for _ in range(4):
+        async with db.transaction() as session:
+            (job,) = await jobs.claim(session, limit=1, lease=timedelta(seconds=60))
+        order.append(job.payload["tag"])
+    assert order == ["urgent", "person", "bulk-old", "bulk-new"]

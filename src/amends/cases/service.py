@@ -3,7 +3,6 @@ with a timeline of everything that happened."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
@@ -17,6 +16,7 @@ from amends.audit import service as audit
 from amends.cases import policy
 from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.jobs import service as jobs
+from amends.kit import codes
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
@@ -184,7 +184,9 @@ def public(case: Case | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _reference() -> str:
-    return "C-" + secrets.token_hex(4).upper()
+    """60 random bits: enough that a million cases in one organisation practically never
+    draw the same reference (32 bits met one in a hundred thousand)."""
+    return codes.random_reference("C-")
 
 
 async def get_case(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,

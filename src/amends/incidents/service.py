@@ -57,6 +57,8 @@ from amends.suppressions.service import OPEN_STATES
 from amends.webhooks import service as webhooks
 
 CHUNK = 100
+# An incident's messages yield to those an agent sends while it runs.
+BULK_PRIORITY = 8
 IMPORT_BATCH = 1000
 # Messages per second a provider accepts when the organisation has not said
 # (`rate_per_second` in the channel's settings).
@@ -448,12 +450,18 @@ async def resume(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID)
         .execution_options(synchronize_session=False))).all()
     rates = await _rates(session, incident.organization_id)
     sent_by_channel: dict[str, int] = {}
+    job_rows = []
     for delivery_id, channel in sorted(held, key=lambda r: str(r[0])):
         n = sent_by_channel.get(channel, 0)
         sent_by_channel[channel] = n + 1
-        await jobs.enqueue(session, "delivery.send", organization_id=incident.organization_id,
-                           payload={"delivery_id": str(delivery_id)},
-                           run_at=now + timedelta(seconds=n / rates.get(channel, 10.0)))
+        job_rows.append(jobs.job_values(
+            "delivery.send", organization_id=incident.organization_id,
+            payload={"delivery_id": str(delivery_id)},
+            run_at=now + timedelta(seconds=n / rates.get(channel, 10.0)),
+            priority=BULK_PRIORITY))
+    for start in range(0, len(job_rows), 1000):
+        await _insert(session, Job, job_rows[start:start + 1000])
+    session.info["jobs_enqueued"] = True
     await _enqueue_chunks(session, incident)
     await audit.record(session, actor, action="incident.resumed", object_type="incident",
                        object_id=incident.id, after={"messages_released": len(held)})
@@ -589,7 +597,8 @@ async def run_chunk(session: AsyncSession, *, incident_id: str, chunk: int) -> i
         send_at = started + timedelta(seconds=(row.seq - 1) / rates.get(channel, 10.0))
         job_rows.append(jobs.job_values(
             "delivery.send", organization_id=incident.organization_id,
-            payload={"delivery_id": str(message["id"])}, run_at=max(send_at, now)))
+            payload={"delivery_id": str(message["id"])}, run_at=max(send_at, now),
+            priority=BULK_PRIORITY))
         events.append(cases.event_row(
             case, actor, kind="message",
             summary=delivery.message_summary(kind, channel, address),

@@ -6,7 +6,8 @@ from amends.incidents import service as incidents
 from amends.jobs.registry import job
 
 
-@job("incidents.run_chunk", max_attempts=10)
+# Issuing comes before sending: a chunk (retried or not) never waits behind the messages.
+@job("incidents.run_chunk", max_attempts=10, priority=1)
 async def run_chunk(session: AsyncSession, *, incident_id: str, chunk: int) -> None:
     """Make amends to one chunk of an incident's customers."""
     await incidents.run_chunk(session, incident_id=incident_id, chunk=chunk)

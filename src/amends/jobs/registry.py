@@ -17,6 +17,7 @@ JobFunction = Callable[..., Awaitable[None]]
 
 
 FailureHook = Callable[..., Awaitable[None]]
+DEFAULT_PRIORITY = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class JobKind:
     max_attempts: int | None
     every: timedelta | None
     on_failure: FailureHook | None = None
+    priority: int = DEFAULT_PRIORITY
 
 
 _kinds: dict[str, JobKind] = {}
@@ -34,9 +36,10 @@ _on_shutdown: list[Callable[[], Awaitable[None]]] = []
 
 def job(
     name: str, *, max_attempts: int | None = None, every: timedelta | None = None,
-    on_failure: FailureHook | None = None,
+    on_failure: FailureHook | None = None, priority: int = DEFAULT_PRIORITY,
 ) -> Callable[[JobFunction], JobFunction]:
     """Register a job kind; with `every`, the worker keeps one run of it scheduled.
+    Among due jobs, a lower `priority` (0-9) runs first.
 
     `on_failure(session, error=..., attempts=..., dead=..., **payload)` runs in the transaction
     that records a failed attempt, so a feature can keep its own log of attempts and errors.
@@ -44,7 +47,7 @@ def job(
 
     def register(func: JobFunction) -> JobFunction:
         _kinds[name] = JobKind(name=name, run=func, max_attempts=max_attempts, every=every,
-                               on_failure=on_failure)
+                               on_failure=on_failure, priority=priority)
         return func
 
     return register

@@ -14,12 +14,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import func, select, text, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
 from amends.audit import service as audit
 from amends.errors import Conflict, NotFound
+from amends.jobs.registry import DEFAULT_PRIORITY
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
@@ -41,15 +42,18 @@ class JobNotDead(Conflict):
 
 def job_values(kind: str, *, organization_id: uuid.UUID | None = None,
                payload: dict[str, Any] | None = None, run_at: datetime | None = None,
-               max_attempts: int | None = None, dedupe_key: str | None = None
-               ) -> dict[str, Any]:
-    """The row of a queued job (for callers that insert many in one statement)."""
+               max_attempts: int | None = None, dedupe_key: str | None = None,
+               priority: int | None = None) -> dict[str, Any]:
+    """The row of a queued job (for callers that insert many in one statement). `priority`
+    overrides the kind's (bulk work yields to a person waiting)."""
     from amends.jobs.registry import get_kind
 
     registered = get_kind(kind)
     attempts = max_attempts or (registered.max_attempts if registered else None)
     return {"id": new_id(), "organization_id": organization_id, "kind": kind,
             "payload": payload or {}, "status": QUEUED, "attempts": 0,
+            "priority": priority if priority is not None else (
+                registered.priority if registered else DEFAULT_PRIORITY),
             "max_attempts": attempts or DEFAULT_MAX_ATTEMPTS, "run_at": run_at or utcnow(),
             "dedupe_key": dedupe_key, "created_at": utcnow()}
 
@@ -63,6 +67,7 @@ async def enqueue(
     run_at: datetime | None = None,
     max_attempts: int | None = None,
     dedupe_key: str | None = None,
+    priority: int | None = None,
 ) -> uuid.UUID | None:
     """Insert a job in the caller's transaction (the transactional outbox).
 
@@ -70,7 +75,7 @@ async def enqueue(
     return value is then None.
     """
     values = job_values(kind, organization_id=organization_id, payload=payload, run_at=run_at,
-                        max_attempts=max_attempts, dedupe_key=dedupe_key)
+                        max_attempts=max_attempts, dedupe_key=dedupe_key, priority=priority)
     statement = insert_for(session, Job.__table__).values(**values)
     if dedupe_key is not None:
         statement = statement.on_conflict_do_nothing(
@@ -86,25 +91,36 @@ async def enqueue(
 async def claim(
     session: AsyncSession, *, limit: int, lease: timedelta, now: datetime | None = None
 ) -> list[Job]:
-    """Take up to `limit` due jobs (queued, or running with an expired lease).
+    """Take up to `limit` due jobs: queued ones by priority then due time, and running ones
+    whose lease ran out (their worker died).
 
     `run_at` is the next time a job needs attention: when to run a queued job, and when the
-    lease of a running one runs out (claims and heartbeats move it). So "due" is one range
-    on the (status, run_at) index, whatever the size of the table.
+    lease of a running one runs out (claims and heartbeats move it). Each kind of candidate
+    is read in order from its own partial index and only `limit` rows are looked at, so a
+    claim costs the same however many jobs are due. On PostgreSQL the candidates are locked
+    with `FOR UPDATE SKIP LOCKED` (workers claim disjoint jobs without waiting), in
+    materialised CTEs: as a plain `IN (subquery)`, a nested-loop plan may re-run a
+    LIMIT ... SKIP LOCKED subquery for every outer row and take every due job at once.
     """
     now = now or utcnow()
-    due = and_(Job.status.in_((QUEUED, RUNNING)), Job.run_at <= now)
-    candidates = select(Job.id).where(due).order_by(Job.run_at).limit(limit)
-    if dialect_of(session) == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    # A materialised CTE picks the rows once. As a plain `IN (subquery)`, PostgreSQL may plan
-    # a nested-loop semi join that re-runs the LIMIT ... SKIP LOCKED subquery for every outer
-    # row, and one claim then takes every due job instead of `limit`.
-    picked = candidates.cte("picked").prefix_with("MATERIALIZED")
+    postgres = dialect_of(session) == "postgresql"
+
+    def candidates(status: str, *order: Any) -> Any:
+        query = (select(Job.id, Job.priority, Job.run_at)
+                 .where(Job.status == status, Job.run_at <= now).order_by(*order).limit(limit))
+        if postgres:
+            query = query.with_for_update(skip_locked=True)
+        return query.cte(f"due_{status}").prefix_with("MATERIALIZED")
+
+    queued = candidates(QUEUED, Job.priority, Job.run_at)
+    expired = candidates(RUNNING, Job.run_at)
+    both = union_all(select(queued), select(expired)).subquery("due")
+    picked = select(both.c.id).order_by(both.c.priority, both.c.run_at).limit(limit)
     token = random_token(16)
     statement = (
         update(Job)
-        .where(Job.id.in_(select(picked.c.id)), due)
+        .where(Job.id.in_(picked.scalar_subquery()), Job.status.in_((QUEUED, RUNNING)),
+               Job.run_at <= now)
         .values(
             status=RUNNING,
             attempts=Job.attempts + 1,

@@ -40,11 +40,18 @@ def generate(prefix: str = "") -> str:
     if prefix and not PREFIX_PATTERN.match(prefix):
         raise ValueError("a prefix is 1-6 Crockford base32 characters")
     while True:
-        bits = secrets.randbits(5 * RANDOM_LENGTH)  # five bits a character: uniform
-        body = prefix + "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(RANDOM_LENGTH))
+        body = random_reference(prefix, RANDOM_LENGTH)
         check = _check_value(body)
         if check < len(CHECK_ALPHABET):
             return body + CHECK_ALPHABET[check]
+
+
+def random_reference(prefix: str, length: int = 12) -> str:
+    """A random reference people can read out (`C-7KQ4M2XD9RTW`): `length` Crockford
+    characters, 5 bits each (12 give 60 bits: a repeat among a million is about 1 in 2
+    million)."""
+    bits = secrets.randbits(5 * length)
+    return prefix + "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(length))
 
 
 def normalise(text: str) -> str:
