@@ -28,8 +28,9 @@ async def record(
     after: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> AuditEvent:
-    event = entry(actor, action=action, object_type=object_type, object_id=object_id,
-                  before=before, after=after, reason=reason)
+    event = AuditEvent(**entry_row(actor, action=action, object_type=object_type,
+                                   object_id=object_id, before=before, after=after,
+                                   reason=reason))
     session.add(event)
     await session.flush()
     return event
@@ -52,22 +53,6 @@ def entry_row(
             "object_id": str(object_id) if object_id is not None else None,
             "before": before, "after": after, "reason": reason,
             "request_id": request_id_var.get(), "created_at": utcnow()}
-
-
-def entry(
-    actor: Actor,
-    *,
-    action: str,
-    object_type: str,
-    object_id: uuid.UUID | str | None = None,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    reason: str | None = None,
-) -> AuditEvent:
-    """The audit event, not yet added (for callers that write many rows in one flush)."""
-    return AuditEvent(**entry_row(actor, action=action, object_type=object_type,
-                                  object_id=object_id, before=before, after=after,
-                                  reason=reason))
 
 
 async def list_events(

@@ -18,6 +18,11 @@ OrgFk = Annotated[
     uuid.UUID,
     mapped_column(Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), index=False),
 ]
+# The tenant of a row written on every redemption (redemptions, audit events), without a
+# foreign key: on PostgreSQL each key check takes a KEY SHARE lock on the one organisation
+# row, and concurrent tills then contend on it (a multixact per redemption). The id always
+# comes from the authenticated caller; audit events outlive what they describe by design.
+OrgId = Annotated[uuid.UUID, mapped_column(Uuid, index=False)]
 CreatedAt = Annotated[datetime, mapped_column(UTCDateTime, default=utcnow, nullable=False)]
 Timestamp = Annotated[datetime, mapped_column(UTCDateTime, nullable=False)]
 OptionalTimestamp = Annotated[datetime | None, mapped_column(UTCDateTime, nullable=True)]

@@ -7,7 +7,7 @@ from sqlalchemy import JSON, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base
-from amends.models._columns import CreatedAt, OrgFk, UUIDPk
+from amends.models._columns import CreatedAt, OrgId, UUIDPk
 
 
 class AuditEvent(Base):
@@ -21,7 +21,7 @@ class AuditEvent(Base):
     )
 
     id: Mapped[UUIDPk]
-    organization_id: Mapped[OrgFk]
+    organization_id: Mapped[OrgId]
     actor_type: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     actor_label: Mapped[str] = mapped_column(String(320))

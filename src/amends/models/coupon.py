@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base, UTCDateTime
-from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, OrgId, UUIDPk
 
 
 class Coupon(Base):
@@ -99,7 +99,7 @@ class Redemption(Base):
     )
 
     id: Mapped[UUIDPk]
-    organization_id: Mapped[OrgFk]
+    organization_id: Mapped[OrgId]
     coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("coupons.id",
                                                                   ondelete="CASCADE"))
     reservation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)

@@ -14,6 +14,7 @@ checks that both agree.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,8 +34,8 @@ WITH c AS (
     UPDATE coupons
     SET status = 'redeemed', redeemed_at = $3, redemption_count = redemption_count + 1,
         reservation_id = NULL, reserved_until = NULL
-    WHERE organization_id = $1 AND code = ANY($2::varchar[])
-      AND kind = ANY($14::varchar[])
+    WHERE organization_id = $1 AND code IN ($2::varchar, $14::varchar)
+      AND kind IN ({", ".join(f"'{kind}'" for kind in policy.SINGLE_USE_KINDS)})
       AND (status = 'active' OR (status = 'reserved' AND reserved_until <= $3))
       AND valid_from <= $3 AND expires_at > $3
       AND (NOT bound_to_customer OR customer_external_id = $4)
@@ -61,6 +62,18 @@ SELECT r.id, r.coupon_id, r.discount, r.currency FROM r
 """
 
 
+def arguments(actor: Actor, *, codes: list[str], now: datetime,
+              customer_external_id: str | None, order_id: str, order_amount: int,
+              currency: str | None, channel: str, store_id: str | None, till_id: str | None
+              ) -> tuple[Any, ...]:
+    """REDEEM_SQL's parameters. The statement takes the code's two possible stored forms as
+    two scalars (the same one twice when they agree), not an array: with scalars PostgreSQL
+    settles on one generic plan for the prepared statement instead of planning every call."""
+    return (actor.organization_id, codes[0], now, customer_external_id, order_id,
+            order_amount, currency, new_id(), channel, store_id, till_id, actor.id, new_id(),
+            codes[-1], actor.kind, actor.label, request_id_var.get())
+
+
 async def redeem_single_use(
     session: AsyncSession, actor: Actor, *, codes: list[str], now: datetime,
     customer_external_id: str | None, order_id: str, order_amount: int, currency: str | None,
@@ -73,9 +86,9 @@ async def redeem_single_use(
     commits with the rest and no second connection is taken from the pool. Otherwise it runs
     alone on an autocommit connection.
     """
-    args = (actor.organization_id, codes, now, customer_external_id, order_id, order_amount,
-            currency, new_id(), channel, store_id, till_id, actor.id, new_id(),
-            list(policy.SINGLE_USE_KINDS), actor.kind, actor.label, request_id_var.get())
+    args = arguments(actor, codes=codes, now=now, customer_external_id=customer_external_id,
+                     order_id=order_id, order_amount=order_amount, currency=currency,
+                     channel=channel, store_id=store_id, till_id=till_id)
     if session.in_transaction():
         raw = await (await session.connection()).get_raw_connection()
         row = await raw.driver_connection.fetchrow(REDEEM_SQL, *args)  # type: ignore[union-attr]

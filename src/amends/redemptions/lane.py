@@ -28,11 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amends.actor import Actor
 from amends.apikeys.service import verified_recently
-from amends.coupons import policy
 from amends.kit.clock import utcnow
-from amends.kit.context import request_id_var
-from amends.kit.ids import new_id
-from amends.redemptions.fastpath import REDEEM_SQL
+from amends.redemptions.fastpath import REDEEM_SQL, arguments
 from amends.redemptions.schemas import RedeemRequest
 from amends.redemptions.service import code_candidates
 from amends.roles import Scope as Permission
@@ -41,7 +38,6 @@ from amends.webhooks.service import wants_known
 PATH = "/v1/redemptions"
 ROUTE = SimpleNamespace(path=PATH)  # for the access log and metrics
 _BODY = TypeAdapter(RedeemRequest)
-_SINGLE_USE = list(policy.SINGLE_USE_KINDS)
 _HEADERS = [(b"content-type", b"application/json"), (b"x-served-by", b"till-lane")]
 
 
@@ -94,11 +90,11 @@ class TillLane:
         now = utcnow()
         raw = await state.db.engine.raw_connection()
         try:
-            row = await raw.driver_connection.fetchrow(
-                REDEEM_SQL, actor.organization_id, code_candidates(order.code), now,
-                order.customer_id, order.order_id, order.order_amount, order.currency,
-                new_id(), order.channel.value, order.store_id, order.till_id, actor.id,
-                new_id(), _SINGLE_USE, actor.kind, actor.label, request_id_var.get())
+            row = await raw.driver_connection.fetchrow(REDEEM_SQL, *arguments(
+                actor, codes=code_candidates(order.code), now=now,
+                customer_external_id=order.customer_id, order_id=order.order_id,
+                order_amount=order.order_amount, currency=order.currency,
+                channel=order.channel.value, store_id=order.store_id, till_id=order.till_id))
         finally:
             raw.close()
         if row is None:
