@@ -32,6 +32,19 @@ def test_generated_codes_are_long_random_and_valid() -> None:
     assert codes.RANDOM_LENGTH * 5 >= 60
 
 
+def test_case_references_are_readable_and_use_the_whole_alphabet() -> None:
+    """Every character of a reference is uniform over the 32 letters (each of the 60 random
+    bits is used): across 3,200 references each position shows every letter."""
+    batch = [codes.random_reference("C-") for _ in range(3200)]
+    assert len(set(batch)) == len(batch)
+    for reference in batch:
+        assert reference.startswith("C-")
+        assert len(reference) == 14
+        assert not set(reference[2:]) & set("ILOU")
+    for position in range(2, 14):
+        assert {r[position] for r in batch} == set(codes.ALPHABET)
+
+
 @given(seed=seeds, prefix=prefixes)
 def test_display_form_round_trips(seed: int, prefix: str) -> None:
     code = _code(seed, prefix)
