@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import hashlib
 import time
-import weakref
 from collections import deque
 from dataclasses import dataclass
 from email.message import Message
@@ -53,12 +52,12 @@ class SmtpPool:
     def __init__(self, *, per_server: int = 8, idle_seconds: float = 30.0) -> None:
         self.per_server = per_server
         self.idle_seconds = idle_seconds
-        self._loops: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[tuple[Any, ...], _Slots]
-        ] = weakref.WeakKeyDictionary()
+        self._loops: dict[asyncio.AbstractEventLoop, dict[tuple[Any, ...], _Slots]] = {}
         self.opened = 0  # connections opened by this pool (for tests and benches)
 
     def _slots(self, server: Server) -> _Slots:
+        for loop in [loop for loop in self._loops if loop.is_closed()]:
+            self._forget(loop)  # a finished loop's connections cannot be used any more
         pools = self._loops.setdefault(asyncio.get_running_loop(), {})
         slots = pools.get(server.key)
         if slots is None:
@@ -114,6 +113,12 @@ class SmtpPool:
                 client.close()
                 raise
             self._give_back(slots, client)
+
+    def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
+        for slots in self._loops.pop(loop, {}).values():
+            for client, _ in slots.idle:
+                with contextlib.suppress(RuntimeError, OSError):
+                    client.close()
 
     async def close(self) -> None:
         """Say goodbye on this loop's idle connections."""
