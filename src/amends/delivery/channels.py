@@ -20,10 +20,9 @@ import aiosmtplib
 import httpx
 
 from amends.delivery.smtp import Server, SmtpPool
+from amends.kit import http
 from amends.kit.clock import utcnow
 from amends.webhooks.service import signed_headers
-
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 class DeliveryFailed(Exception):
@@ -100,14 +99,13 @@ class TwilioMessages:
                 "Body": message.text}
         if message.extra.get("status_callback"):
             form["StatusCallback"] = message.extra["status_callback"]
-        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-            try:
-                response = await client.post(
-                    f"{base}/2010-04-01/Accounts/{sid}/Messages.json", data=form,
-                    auth=(sid, settings["auth_token"]),
-                    headers={"I-Twilio-Idempotency-Token": message.id})
-            except httpx.HTTPError as exc:
-                raise DeliveryFailed(f"SMS provider unreachable: {exc}") from exc
+        try:
+            response = await http.client().post(
+                f"{base}/2010-04-01/Accounts/{sid}/Messages.json", data=form,
+                auth=(sid, settings["auth_token"]),
+                headers={"I-Twilio-Idempotency-Token": message.id})
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"SMS provider unreachable: {exc}") from exc
         if response.status_code >= 300:
             raise DeliveryFailed(f"SMS provider answered {response.status_code}: "
                                  f"{response.text[:300]}")
@@ -123,14 +121,12 @@ class Helpdesk:
         token = base64.b64encode(
             f"{settings['email']}/token:{settings['api_token']}".encode()).decode()
         body = {"ticket": {"comment": {"body": message.text, "public": True}}}
-        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-            try:
-                response = await client.put(
-                    f"{base}/api/v2/tickets/{ticket}.json", json=body,
-                    headers={"Authorization": f"Basic {token}",
-                             "Idempotency-Key": message.id})
-            except httpx.HTTPError as exc:
-                raise DeliveryFailed(f"helpdesk unreachable: {exc}") from exc
+        try:
+            response = await http.client().put(
+                f"{base}/api/v2/tickets/{ticket}.json", json=body,
+                headers={"Authorization": f"Basic {token}", "Idempotency-Key": message.id})
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"helpdesk unreachable: {exc}") from exc
         if response.status_code >= 300:
             raise DeliveryFailed(f"helpdesk answered {response.status_code}: "
                                  f"{response.text[:300]}")
@@ -148,11 +144,10 @@ class SignedWebhook:
                                     "text": message.text, **message.extra.get("data", {})}},
                           separators=(",", ":"))
         headers = signed_headers(settings["secret"], message.id, when, body)
-        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-            try:
-                response = await client.post(settings["url"], content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                raise DeliveryFailed(f"webhook unreachable: {exc}") from exc
+        try:
+            response = await http.client().post(settings["url"], content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"webhook unreachable: {exc}") from exc
         if not response.is_success:
             raise DeliveryFailed(f"webhook answered {response.status_code}")
         return Sent(provider_id=message.id, status="delivered")

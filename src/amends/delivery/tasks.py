@@ -8,6 +8,7 @@ from amends.config import get_settings
 from amends.delivery import channels
 from amends.delivery import service as delivery
 from amends.jobs.registry import job, on_shutdown
+from amends.kit import http
 
 
 async def _failed(session: AsyncSession, *, error: str, attempts: int, dead: bool,
@@ -30,7 +31,8 @@ async def remind(session: AsyncSession) -> None:
 
 @on_shutdown
 async def close_connections() -> None:
-    """Say goodbye to the SMTP servers this worker kept connections open to."""
+    """Say goodbye to the SMTP servers and HTTP peers this worker kept connections open to."""
     email = channels.ADAPTERS["email"]
     assert isinstance(email, channels.Email)
     await email.pool.close()
+    await http.close()

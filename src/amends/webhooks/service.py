@@ -20,6 +20,7 @@ from amends.audit import service as audit
 from amends.db import reading_alongside
 from amends.errors import NotFound
 from amends.jobs import service as jobs
+from amends.kit import http
 from amends.kit.cache import TtlCache
 from amends.kit.clock import utcnow
 from amends.models import WebhookDelivery, WebhookEndpoint
@@ -140,8 +141,8 @@ async def deliver(session: AsyncSession, *, delivery_id: str) -> None:
             return
     body = json.dumps(delivery.payload, separators=(",", ":"))
     headers = signed_headers(endpoint.secret, delivery.event_id, utcnow(), body)
-    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-        response = await client.post(endpoint.url, content=body, headers=headers)
+    response = await http.client().post(endpoint.url, content=body, headers=headers,
+                                        timeout=TIMEOUT)
     await session.execute(
         update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
         .values(attempts=WebhookDelivery.attempts + 1, response_status=response.status_code)
