@@ -75,6 +75,7 @@ async def test_a_failing_job_backs_off_then_dies_and_can_be_retried(
     listed = await client.get("/v1/jobs", params={"status": "dead"},
                               headers=bearer(tenant.admin_token))
     assert [j["id"] for j in listed.json()["items"]] == [str(job_id)]
+    assert listed.json()["items"][0]["priority"] == 5
     other = await make_org(db)
     hidden = await client.post(f"/v1/jobs/{job_id}/retry", headers=bearer(other.admin_token))
     assert hidden.status_code == 404

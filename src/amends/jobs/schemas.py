@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobOut(BaseModel):
@@ -12,6 +12,7 @@ class JobOut(BaseModel):
     id: uuid.UUID
     kind: str
     status: str
+    priority: int = Field(description="Among due jobs, the lower number runs first (0-9).")
     attempts: int
     max_attempts: int
     run_at: datetime
