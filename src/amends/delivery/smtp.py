@@ -2,7 +2,8 @@
 
 An incident sends thousands of messages to one server; opening a connection for each (TCP,
 greeting, EHLO, STARTTLS, AUTH, QUIT) costs more than the message. A worker sends at most
-`per_server` messages at once to one server, each over a connection kept open between
+`per_server` messages at once to one server (or the channel's `max_connections`, when the
+provider allows fewer), each over a connection kept open between
 messages; one idle for longer than `idle_seconds` is closed. A reused connection the server
 has meanwhile dropped fails at once (at MAIL FROM), so the send is tried once more on a new
 connection; the message keeps its Message-ID, so in the rare case the server took it before
@@ -33,19 +34,22 @@ class Server:
     username: str | None
     password: str | None
     timeout: float
+    connections: int | None  # the most at once (the provider's limit); None: the pool's
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Server:
+        limit = settings.get("max_connections")
         return cls(host=settings["host"], port=int(settings.get("port", 587)),
                    security=settings.get("security", "starttls"),
                    username=settings.get("username") or None,
                    password=settings.get("password") or None,
-                   timeout=float(settings.get("timeout", 15)))
+                   timeout=float(settings.get("timeout", 15)),
+                   connections=max(1, int(limit)) if limit else None)
 
     @property
-    def key(self) -> tuple[str, int, str, str | None, str]:
+    def key(self) -> tuple[str, int, str, str | None, str, int | None]:
         secret = hashlib.sha256((self.password or "").encode()).hexdigest()
-        return (self.host, self.port, self.security, self.username, secret)
+        return (self.host, self.port, self.security, self.username, secret, self.connections)
 
 
 class SmtpPool:
@@ -61,7 +65,8 @@ class SmtpPool:
         pools = self._loops.setdefault(asyncio.get_running_loop(), {})
         slots = pools.get(server.key)
         if slots is None:
-            slots = pools[server.key] = _Slots(asyncio.Semaphore(self.per_server), deque())
+            slots = pools[server.key] = _Slots(
+                asyncio.Semaphore(server.connections or self.per_server), deque())
         return slots
 
     async def _connect(self, server: Server) -> aiosmtplib.SMTP:
