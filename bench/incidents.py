@@ -3,13 +3,16 @@ that send every e-mail to a local SMTP server.
 
     .venv/bin/python -m bench.incidents [--customers 100000] [--small 10000] [--workers 2]
         [--concurrency 8] [--sqlite-only | --postgres-only] [--sqlite-customers N]
-        [--timeout 3600]
+        [--kill-halfway] [--timeout 3600]
 
 For each database, and at two sizes (the small one shows whether memory grows with the
 number of customers), it prints: the import of the CSV through the service, the time to issue
 every gesture (every affected customer has a case, a coupon and a queued message), the
 delivery throughput to the SMTP server, and the peak resident memory (VmHWM) of the workers.
 Targets: issuing < 60 s on PostgreSQL; worker memory bounded (about the same at both sizes).
+At the end it counts what every customer has: one case, one coupon, one message, and one
+Message-ID at the SMTP server. With `--kill-halfway` the workers are killed with SIGKILL once
+half the customers are issued and new ones finish the run; the counts must not change.
 
 The channel's `rate_per_second` is set very high so the incident's pacing does not limit
 the figures; the clock starts when the workers are launched and stops at the database's own
@@ -53,7 +56,7 @@ from amends.incidents.cli import import_file
 from amends.incidents.schemas import IncidentIn
 from amends.kit.clock import utcnow
 from amends.migrate import upgrade
-from amends.models import Customer, Delivery, IncidentCustomer, Job, Organization
+from amends.models import Case, Coupon, Customer, Delivery, IncidentCustomer, Job, Organization
 from amends.organizations.service import create_organization
 from bench._pg import scratch_postgres
 
@@ -99,6 +102,8 @@ class Result:
     peak_mib: float
     retried: int
     problems: Counter[str] = field(default_factory=Counter)
+    killed_at: float | None = None  # when the workers were killed with SIGKILL (--kill-halfway)
+    exact: dict[str, int] = field(default_factory=dict)  # rows per customer, at the end
 
     @property
     def issuing_rate(self) -> float:
@@ -175,16 +180,39 @@ async def last_times(db: Database, incident_id: uuid.UUID) -> tuple[datetime | N
     return processed, sent
 
 
+async def exact_counts(db: Database, incident_id: uuid.UUID) -> dict[str, int]:
+    """What every customer ended with: cases, coupons and messages, and how many customers."""
+    async with db.transaction(write=False) as session:
+        cases, with_case = (await session.execute(
+            select(func.count(), func.count(func.distinct(Case.customer_id)))
+            .where(Case.incident_id == incident_id))).one()
+        coupons, with_coupon = (await session.execute(
+            select(func.count(), func.count(func.distinct(Coupon.customer_id)))
+            .join(IncidentCustomer, IncidentCustomer.coupon_id == Coupon.id)
+            .where(IncidentCustomer.incident_id == incident_id))).one()
+        all_coupons = await session.scalar(
+            select(func.count()).select_from(Coupon).join(
+                Case, (Case.reference == Coupon.case_ref)
+                & (Case.organization_id == Coupon.organization_id))
+            .where(Case.incident_id == incident_id))
+        messages = await session.scalar(select(func.count()).select_from(Delivery)
+                                        .where(Delivery.incident_id == incident_id))
+    return {"cases": int(cases), "customers with a case": int(with_case),
+            "coupons": int(all_coupons or 0), "customers with a coupon": int(with_coupon),
+            "coupons recorded": int(coupons), "messages": int(messages or 0)}
+
+
 async def retried_jobs(db: Database) -> int:
     async with db.transaction(write=False) as session:
         return int(await session.scalar(select(func.count()).select_from(Job)
                                         .where(Job.attempts > 1)) or 0)
 
 
-def start_workers(url: str, *, workers: int, concurrency: int, log: Path
+def start_workers(url: str, *, workers: int, concurrency: int, log: Path, lease: float = 60
                   ) -> list[subprocess.Popen[bytes]]:
     env = {**os.environ, "AMENDS_DATABASE_URL": url, "AMENDS_LOG_LEVEL": "WARNING",
-           "AMENDS_LOG_JSON": "true", "AMENDS_WORKER_POLL_SECONDS": "0.05"}
+           "AMENDS_LOG_JSON": "true", "AMENDS_WORKER_POLL_SECONDS": "0.05",
+           "AMENDS_JOB_LEASE_SECONDS": str(lease)}
     with log.open("ab") as out:
         return [subprocess.Popen([str(AMENDS), "worker", "--concurrency", str(concurrency)],
                                  env=env, stdout=subprocess.DEVNULL, stderr=out)
@@ -206,7 +234,7 @@ def problems_in(log: Path) -> Counter[str]:
 
 
 async def run_one(name: str, url: str, *, customers: int, workers: int, concurrency: int,
-                  timeout: float) -> Result:
+                  timeout: float, kill_halfway: bool = False) -> Result:
     inbox = Inbox()
     smtp_port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
@@ -230,13 +258,17 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
             assert organization_id is not None
             await incidents.start(session, Actor.system(organization_id, "bench"),
                                   incident_id=incident_id)
-        processes = start_workers(url, workers=workers, concurrency=concurrency, log=log)
+        # With --kill-halfway, a short lease: the killed workers' jobs run again soon.
+        lease = 5.0 if kill_halfway else 60.0
+        processes = start_workers(url, workers=workers, concurrency=concurrency, log=log,
+                                  lease=lease)
         began = time.perf_counter()
         launched = utcnow()
+        killed_at: float | None = None
         issued_after: float | None = None
         most_issued_after: float | None = None
         sent_after: float | None = None
-        peaks = [0.0] * len(processes)
+        peak = 0.0
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
             issuing = bar.add_task("Gestures issued", total=customers)
@@ -244,9 +276,19 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
             while True:
                 pending, sent = await counts(db, incident_id)
                 elapsed = time.perf_counter() - began
-                peaks = [max(p, peak_rss_mib(w.pid)) for p, w in zip(peaks, processes,
-                                                                     strict=True)]
+                peak = max([peak, *(peak_rss_mib(w.pid) for w in processes)])
                 bar.update(issuing, completed=customers - pending)
+                if kill_halfway and killed_at is None and customers - pending >= customers // 2:
+                    for process in processes:
+                        process.send_signal(signal.SIGKILL)
+                    for process in processes:
+                        process.wait()
+                    killed_at = elapsed
+                    console.print(f"Killed the workers with SIGKILL at {elapsed:.1f} s "
+                                  f"({customers - pending:,} issued, {sent:,} sent); "
+                                  "starting new ones.")
+                    processes = start_workers(url, workers=workers, concurrency=concurrency,
+                                              log=log, lease=lease)
                 bar.update(sending, completed=sent)
                 if pending <= customers // 100 and most_issued_after is None:
                     most_issued_after = elapsed
@@ -266,8 +308,8 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
                 await asyncio.sleep(1.0)
         return Result(name, customers, imported, elapsed, customers - pending, sent,
                       issued_after, most_issued_after, sent_after, inbox.received,
-                      len(inbox.message_ids), max(peaks), await retried_jobs(db),
-                      problems_in(log))
+                      len(inbox.message_ids), peak, await retried_jobs(db),
+                      problems_in(log), killed_at, await exact_counts(db, incident_id))
     finally:
         for process in processes:
             if process.poll() is None:
@@ -288,12 +330,14 @@ def measure(name: str, sizes: list[int], args: argparse.Namespace) -> list[Resul
                 upgrade(url)
                 results.append(asyncio.run(run_one(
                     name, url, customers=size, workers=args.workers,
-                    concurrency=args.concurrency, timeout=args.timeout)))
+                    concurrency=args.concurrency, timeout=args.timeout,
+                    kill_halfway=args.kill_halfway)))
         else:
             with scratch_postgres() as url:
                 results.append(asyncio.run(run_one(
                     name, url, customers=size, workers=args.workers,
-                    concurrency=args.concurrency, timeout=args.timeout)))
+                    concurrency=args.concurrency, timeout=args.timeout,
+                    kill_halfway=args.kill_halfway)))
     return results
 
 
@@ -320,6 +364,15 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
           "distinct: messages at the SMTP server and distinct Message-IDs among them; "
           "retried: jobs that ran more than once.")
     for r in results:
+        if r.killed_at is not None:
+            print(f"  {r.database} {r.customers:,}: workers killed with SIGKILL at "
+                  f"{r.killed_at:.1f} s and restarted")
+        wanted = dict.fromkeys(r.exact, r.customers)
+        verdict = "exactly one each" if r.exact == wanted and r.distinct == r.customers \
+            else "NOT one each"
+        print(f"  {r.database} {r.customers:,}: " + ", ".join(
+            f"{key} {value:,}" for key, value in r.exact.items())
+            + f", distinct Message-IDs {r.distinct:,}: {verdict}")
         for problem, count in r.problems.most_common(5):
             print(f"  {r.database} {r.customers:,}: the workers logged {count:,} x {problem}")
     for r in results:
@@ -350,6 +403,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2,
                         help="worker processes (default 2: one a core of the bench machine)")
     parser.add_argument("--concurrency", type=int, default=8, help="jobs per worker")
+    parser.add_argument("--kill-halfway", action="store_true",
+                        help="SIGKILL the workers once half the customers are issued, start "
+                             "new ones, and check every count at the end")
     parser.add_argument("--timeout", type=float, default=3600,
                         help="seconds per run; figures so far are printed if it runs out")
     only = parser.add_mutually_exclusive_group()
