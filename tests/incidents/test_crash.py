@@ -1,8 +1,8 @@
 """An incident's run survives its worker being killed with SIGKILL halfway through.
 
-The acceptance is 100,000 customers from a CSV on PostgreSQL (`bench/incidents.py` runs that
-size). The suite tells the same story at a size a worker gets through in about a minute and a
-half; `AMENDS_TEST_INCIDENT_CUSTOMERS=5000` runs it at the acceptance's test size.
+The acceptance is 100,000 customers from a CSV on PostgreSQL (`bench/incidents.py
+--kill-halfway` runs that size). The suite runs it at the acceptance's test size, 5,000
+(about half a minute here); `AMENDS_TEST_INCIDENT_CUSTOMERS` sets another.
 """
 
 from __future__ import annotations
