@@ -77,6 +77,20 @@ def line(name: str, rate: float, latencies: list[float], baseline: float | None)
             f"p99 {cuts[98] * 1000:6.1f} ms{ratio}")
 
 
+Sender = Callable[[int], Awaitable[Any]]
+
+
+async def compare(old: tuple[str, Sender], new: tuple[str, Sender], args: argparse.Namespace
+                  ) -> list[str]:
+    """The old way (the baseline) then the new one, with the same load."""
+    old_rate, old_latencies = await drive(old[1], messages=args.messages,
+                                          concurrency=args.concurrency)
+    new_rate, new_latencies = await drive(new[1], messages=args.messages,
+                                          concurrency=args.concurrency)
+    return [line(old[0], old_rate, old_latencies, None),
+            line(new[0], new_rate, new_latencies, old_rate)]
+
+
 async def sms(port: int, args: argparse.Namespace) -> list[str]:
     settings = {"base_url": f"http://127.0.0.1:{port}", "account_sid": "AC1",
                 "auth_token": "secret", "from_number": "+15005550006"}
@@ -94,13 +108,10 @@ async def sms(port: int, args: argparse.Namespace) -> list[str]:
     async def new_way(n: int) -> None:
         await adapter.send(message(n, "sms"), settings)
 
-    old_rate, old_latencies = await drive(old_way, messages=args.messages,
-                                          concurrency=args.concurrency)
-    new_rate, new_latencies = await drive(new_way, messages=args.messages,
-                                          concurrency=args.concurrency)
+    lines = await compare(("SMS, a client per message", old_way),
+                          ("SMS, the shared client", new_way), args)
     await http.close()
-    return [line("SMS, a client per message", old_rate, old_latencies, None),
-            line("SMS, the shared client", new_rate, new_latencies, old_rate)]
+    return lines
 
 
 async def email(port: int, args: argparse.Namespace) -> list[str]:
@@ -121,13 +132,10 @@ async def email(port: int, args: argparse.Namespace) -> list[str]:
     async def new_way(n: int) -> None:
         await adapter.send(message(n, "email"), settings)
 
-    old_rate, old_latencies = await drive(old_way, messages=args.messages,
-                                          concurrency=args.concurrency)
-    new_rate, new_latencies = await drive(new_way, messages=args.messages,
-                                          concurrency=args.concurrency)
+    lines = await compare(("e-mail, a connection per message", old_way),
+                          ("e-mail, kept connections", new_way), args)
     await adapter.pool.close()
-    return [line("e-mail, a connection per message", old_rate, old_latencies, None),
-            line("e-mail, kept connections", new_rate, new_latencies, old_rate)]
+    return lines
 
 
 def main() -> None:
