@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,15 +27,10 @@ from aiosmtpd.controller import Controller
 
 from amends.delivery.channels import Email, Outgoing, TwilioMessages
 from amends.kit import http
+from bench._net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 UVICORN = Path(sys.executable).with_name("uvicorn")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Sink:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,15 +25,10 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from amends.migrate import upgrade
+from bench._net import free_port
 from bench._pg import scratch_postgres
 
 AMENDS = Path(sys.executable).with_name("amends")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Inbox:

@@ -28,7 +28,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,17 +57,12 @@ from amends.kit.clock import utcnow
 from amends.migrate import upgrade
 from amends.models import Case, Coupon, Customer, Delivery, IncidentCustomer, Job, Organization
 from amends.organizations.service import create_organization
+from bench._net import free_port
 from bench._pg import scratch_postgres
 
 AMENDS = Path(sys.executable).with_name("amends")
 SEED_BATCH = 10_000
 console = Console()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Inbox:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from amends.migrate import upgrade
 from amends.organizations.service import create_organization
 from amends.roles import Role
 from amends.users.service import create_user, log_in
+from bench._net import free_port
 from bench._pg import scratch_postgres
 
 UVICORN = Path(sys.executable).with_name("uvicorn")
@@ -38,16 +38,10 @@ PAGES = {"dashboard": "/dashboard", "dashboard by agent": "/dashboard?by=agent",
          "outcomes": "/outcomes"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def prepare(url: str, cases: int) -> tuple[str, str]:
     """The demo organisation with `cases` cases of history, and an empty organisation; a
     manager's session token for each."""
-    db = Database(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+    db = Database(Settings(database_url=url, _env_file=None))
     started = time.perf_counter()
     await seed_demo(db, history_cases=cases)
     print(f"  seeded the demo with {cases:,} cases in {time.perf_counter() - started:.1f} s")

@@ -122,7 +122,8 @@ async def add_event(session: AsyncSession, case: Case, actor: Actor | None, *, k
     return event
 
 
-def _public(case: Case | Mapping[str, Any]) -> dict[str, Any]:
+def public(case: Case | Mapping[str, Any]) -> dict[str, Any]:
+    """The case as webhooks and the audit trail show it (a Case or a row built for it)."""
     return {"id": str(_get(case, "id")), "reference": _get(case, "reference"),
             "customer_id": _get(case, "customer_external_id"), "reason": _get(case, "reason"),
             "severity": _get(case, "severity"), "channel": _get(case, "channel"),
@@ -145,9 +146,9 @@ async def open_case(session: AsyncSession, actor: Actor, *, customer: Customer, 
                     summary=opened_summary(known[reason], severity, channel),
                     data={"summary": summary} if summary else {})
     await audit.record(session, actor, action="case.opened", object_type="case",
-                       object_id=case.id, after=_public(case))
+                       object_id=case.id, after=public(case))
     await suppressions.add(session, customer)
-    await webhooks.emit(session, actor.organization_id, "case.opened", _public(case))
+    await webhooks.emit(session, actor.organization_id, "case.opened", public(case))
     return case
 
 
@@ -177,10 +178,6 @@ def build_case(actor: Actor, *, customer: Customer, reason: str, severity: int, 
 
 def opened_summary(label: str, severity: int, channel: str) -> str:
     return f"Case opened: {label}, severity {severity}, via {channel}"
-
-
-def public(case: Case | Mapping[str, Any]) -> dict[str, Any]:
-    return _public(case)
 
 
 def _reference() -> str:
@@ -265,7 +262,7 @@ async def move(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID, to: s
                        object_id=case.id, before={"state": before},
                        after={"state": to, **fields}, reason=skip_reason)
     await webhooks.emit(session, actor.organization_id, "case.state_changed",
-                        {**_public(case), "from": before})
+                        {**public(case), "from": before})
     if to == "fixed":
         organization = await session.get(Organization, case.organization_id)
         assert organization is not None
@@ -295,7 +292,7 @@ async def reopen(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,
     await audit.record(session, actor, action="case.reopened", object_type="case",
                        object_id=case.id, reason=reason)
     await webhooks.emit(session, actor.organization_id, "case.state_changed",
-                        {**_public(case), "from": "closed"})
+                        {**public(case), "from": "closed"})
     customer = await session.get(Customer, case.customer_id)
     assert customer is not None
     await suppressions.add(session, customer)

@@ -151,7 +151,7 @@ async def _channel_settings(session: AsyncSession, organization_id: uuid.UUID,
     return await _settings.get((organization_id, channel), load)
 
 
-async def _is_configured(session: AsyncSession, organization_id: uuid.UUID,
+async def is_configured(session: AsyncSession, organization_id: uuid.UUID,
                          channel: str) -> bool:
     async def load() -> bool:
         return await _config(session, organization_id, channel) is not None
@@ -238,7 +238,7 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
         raise NoAddressForChannel(
             f"No {chosen} address for customer {customer.external_id}, or they opted out; "
             "choose another channel.", channel=chosen)
-    if chosen != "copy" and not await _is_configured(session, organization_id, chosen):
+    if chosen != "copy" and not await is_configured(session, organization_id, chosen):
         raise ChannelNotConfigured(f"Set up {chosen} first (PUT /v1/channels/{chosen}).",
                                    channel=chosen)
     rendered = await render_for(session, coupon=coupon, customer=customer,
@@ -281,11 +281,6 @@ def delivery_row(actor: Actor, *, customer: Customer, coupon: Coupon | None,
 
 def message_summary(kind: str, channel: str, address: str) -> str:
     return f"{kind.title()} message via {channel} to {address}"
-
-
-async def is_configured(session: AsyncSession, organization_id: uuid.UUID,
-                        channel: str) -> bool:
-    return await _is_configured(session, organization_id, channel)
 
 
 async def deliver_or_note(session: AsyncSession, actor: Actor, *, what: str,

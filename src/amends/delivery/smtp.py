@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -46,26 +45,21 @@ class Server:
                    timeout=float(settings.get("timeout", 15)),
                    connections=max(1, int(limit)) if limit else None)
 
-    @property
-    def key(self) -> tuple[str, int, str, str | None, str, int | None]:
-        secret = hashlib.sha256((self.password or "").encode()).hexdigest()
-        return (self.host, self.port, self.security, self.username, secret, self.connections)
-
 
 class SmtpPool:
     def __init__(self, *, per_server: int = 8, idle_seconds: float = 30.0) -> None:
         self.per_server = per_server
         self.idle_seconds = idle_seconds
-        self._loops: dict[asyncio.AbstractEventLoop, dict[tuple[Any, ...], _Slots]] = {}
+        self._loops: dict[asyncio.AbstractEventLoop, dict[Server, _Slots]] = {}
         self.opened = 0  # connections opened by this pool (for tests and benches)
 
     def _slots(self, server: Server) -> _Slots:
         for loop in [loop for loop in self._loops if loop.is_closed()]:
             self._forget(loop)  # a finished loop's connections cannot be used any more
         pools = self._loops.setdefault(asyncio.get_running_loop(), {})
-        slots = pools.get(server.key)
+        slots = pools.get(server)
         if slots is None:
-            slots = pools[server.key] = _Slots(
+            slots = pools[server] = _Slots(
                 asyncio.Semaphore(server.connections or self.per_server), deque())
         return slots
 

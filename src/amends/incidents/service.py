@@ -459,8 +459,7 @@ async def resume(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID)
             payload={"delivery_id": str(delivery_id)},
             run_at=now + timedelta(seconds=n / rates.get(channel, 10.0)),
             priority=BULK_PRIORITY))
-    for start in range(0, len(job_rows), 1000):
-        await _insert(session, Job, job_rows[start:start + 1000])
+    await _insert(session, Job, job_rows)
     session.info["jobs_enqueued"] = True
     await _enqueue_chunks(session, incident)
     await audit.record(session, actor, action="incident.resumed", object_type="incident",

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from amends.actor import Actor
 from amends.audit import service as audit
 from amends.errors import Conflict, NotFound
-from amends.jobs.registry import DEFAULT_PRIORITY
+from amends.jobs.registry import DEFAULT_PRIORITY, get_kind
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
@@ -46,8 +46,6 @@ def job_values(kind: str, *, organization_id: uuid.UUID | None = None,
                priority: int | None = None) -> dict[str, Any]:
     """The row of a queued job (for callers that insert many in one statement). `priority`
     overrides the kind's (bulk work yields to a person waiting)."""
-    from amends.jobs.registry import get_kind
-
     registered = get_kind(kind)
     attempts = max_attempts or (registered.max_attempts if registered else None)
     return {"id": new_id(), "organization_id": organization_id, "kind": kind,

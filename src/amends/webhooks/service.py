@@ -10,7 +10,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
@@ -29,7 +28,6 @@ EVENT_TYPES = (
     "case.opened", "case.state_changed", "coupon.issued", "coupon.redeemed",
     "approval.requested", "approval.decided", "suppression.added", "suppression.removed",
 )
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 class WebhookEndpointNotFound(NotFound):
@@ -141,8 +139,7 @@ async def deliver(session: AsyncSession, *, delivery_id: str) -> None:
             return
     body = json.dumps(delivery.payload, separators=(",", ":"))
     headers = signed_headers(endpoint.secret, delivery.event_id, utcnow(), body)
-    response = await http.client().post(endpoint.url, content=body, headers=headers,
-                                        timeout=TIMEOUT)
+    response = await http.client().post(endpoint.url, content=body, headers=headers)
     await session.execute(
         update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
         .values(attempts=WebhookDelivery.attempts + 1, response_status=response.status_code)
