@@ -27,7 +27,15 @@ from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
 from amends.kit.secrets import random_token
 from amends.kit.sql import insert_for
-from amends.models import CodePool, Coupon, Customer, GiftCardEntry, Incentive, Organization
+from amends.models import (
+    AuditEvent,
+    CodePool,
+    Coupon,
+    Customer,
+    GiftCardEntry,
+    Incentive,
+    Organization,
+)
 
 CODE_ATTEMPTS = 5
 
@@ -141,12 +149,25 @@ async def issue_coupon(
         # Otherwise the random code collided with another coupon's: draw again.
     else:
         raise RuntimeError("could not draw a unique coupon code")
-    if coupon.kind == policy.GIFT_CARD:
-        session.add(GiftCardEntry(organization_id=org_id, coupon_id=coupon.id, kind="issue",
-                                  amount=coupon.value, balance_after=coupon.value))
-    await audit.record(session, actor, action="coupon.issued", object_type="coupon",
-                       object_id=coupon.id, after=coupon_summary(coupon))
+    entry, card = issued_rows(actor, coupon)
+    if card is not None:
+        session.add(GiftCardEntry(**card))
+    session.add(AuditEvent(**entry))
+    await session.flush()
     return coupon, True
+
+
+def issued_rows(actor: Actor, coupon: Coupon) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """What issuing writes beside the coupon, as rows: the audit event and, for a gift card,
+    the first entry of its balance ledger."""
+    entry = audit.entry_row(actor, action="coupon.issued", object_type="coupon",
+                            object_id=coupon.id, after=coupon_summary(coupon))
+    card = None
+    if coupon.kind == policy.GIFT_CARD:
+        card = {"id": new_id(), "organization_id": coupon.organization_id,
+                "coupon_id": coupon.id, "kind": "issue", "amount": coupon.value,
+                "balance_after": coupon.value, "created_at": utcnow()}
+    return entry, card
 
 
 async def get_coupon(session: AsyncSession, actor: Actor, *, coupon_id: uuid.UUID) -> Coupon:

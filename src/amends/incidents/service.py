@@ -650,13 +650,10 @@ async def _gestures(session: AsyncSession, actor: Actor, organization: Organizat
                 session, actor, customer=customer, incentive=incentive,
                 case_ref=opened[row.id]["reference"], channel=channel)
         else:
-            entries.append(audit.entry_row(actor, action="coupon.issued", object_type="coupon",
-                                           object_id=coupon.id,
-                                           after=coupons.coupon_summary(coupon)))
-            if coupon.kind == coupon_policy.GIFT_CARD:
-                cards.append({"id": new_id(), "organization_id": coupon.organization_id,
-                              "coupon_id": coupon.id, "kind": "issue", "amount": coupon.value,
-                              "balance_after": coupon.value, "created_at": now})
+            entry, card = coupons.issued_rows(actor, coupon)
+            entries.append(entry)
+            if card is not None:
+                cards.append(card)
         given[row.id] = coupon
     await _insert(session, AuditEvent, entries)
     await _insert(session, GiftCardEntry, cards)
