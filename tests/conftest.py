@@ -103,6 +103,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         log_json=False,
         api_key_cache_seconds=0,
         job_backoff_base_seconds=1.0,
+        # Receivers in the tests listen on 127.0.0.1; tests of the address policy turn it off.
+        outbound_allow_private=True,
         _env_file=None,  # type: ignore[call-arg]
     )
 

@@ -64,6 +64,47 @@ class Settings(BaseSettings):
         "and per client address before 429.",
     )
 
+    code_failures_per_organization_per_minute: int = Field(
+        default=300,
+        description="Failed code attempts across a whole organisation (all its keys and "
+        "addresses) before its code checks get 429; an alert metric and an audit event say so.",
+    )
+    code_failures_per_customer_per_hour: int = Field(
+        default=20,
+        description="Failed code attempts that name one customer, per hour, before 429.",
+    )
+    wrong_customer_attempts_per_code: int = Field(
+        default=5, description="Wrong-customer attempts on one code before it is locked.")
+    code_lock_minutes: int = Field(
+        default=15, description="How long a code stays locked after too many wrong customers.")
+    coupon_page_misses_per_minute: int = Field(
+        default=30, description="Unknown coupon-page links (/c/...) per address before 429.")
+    login_failures_per_account_per_hour: int = Field(
+        default=50,
+        description="Failed console logins per account from any address before it is locked "
+        "for the rest of the hour (rotating addresses cannot reset it).",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is "
+        "believed; none by default, so the client address is the connection's.",
+    )
+    outbound_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks and channels connect to loopback, private, link-local and "
+        "other non-public addresses (off: refused on save and at connect time).",
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, description="Largest request body; above it 413.")
+    max_upload_bytes: int = Field(
+        default=512 * 1024 * 1024, description="Largest CSV upload (code pools, incidents).")
+    template_max_output_chars: int = Field(
+        default=200_000, description="Longest text a message template may render to.")
+    metrics_token: str | None = Field(
+        default=None,
+        description="When set, /metrics needs `Authorization: Bearer <token>`.",
+    )
+
     log_level: str = "INFO"
     log_json: bool = True
 
