@@ -7,6 +7,7 @@ the `X-CSRF-Token` header (htmx, fetch) or a `csrf_token` form field.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,6 +26,17 @@ CSRF_COOKIE = "amends_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    """The logged-in person as pages show them, copied out of their row when they are
+    authenticated: an error page renders after the request's transaction has rolled back and
+    its session has closed, when the row's attributes can no longer be loaded."""
+
+    name: str
+    role: str
+    store: str | None
 
 
 class InvalidApiKey(NotAuthenticated):
@@ -104,7 +116,7 @@ async def authenticate(request: Request) -> Actor:
             session_id=user_session.id,
         )
         request.state.csrf_token = user_session.csrf_token
-        request.state.user = user
+        request.state.user = StaffMember(name=user.name, role=user.role, store=user.store)
     request.state.actor = actor
     return actor
 

@@ -168,6 +168,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        if not request.url.path.startswith("/v1/") and any(
+            err.get("loc", ("",))[0] == "path" for err in exc.errors()
+        ):
+            # A console address whose id is malformed names no page, like an unknown id.
+            return render_problem(request, NotFound("There is no such page; check the link."))
         fields = [
             {
                 "loc": [str(p) for p in err.get("loc", ())],

@@ -44,6 +44,9 @@ async def queue(request: Request, session: SessionDep, actor: Decider) -> Respon
 async def decide(approval_id: uuid.UUID, session: SessionDep, actor: Decider,
                  decision: Annotated[str, Form(pattern="^(grant|refuse)$")],
                  reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    # The page's own id first: an unknown or another organisation's approval is the 404 page,
+    # not a notice on the queue.
+    await approvals.get_approval(session, actor, approval_id=approval_id)
     grant = decision == "grant"
     if not grant and not reason.strip():
         return back("/approvals", problem="Say why you refuse: the agent will read it.")

@@ -81,6 +81,8 @@ async def live(incident_id: uuid.UUID, request: Request, session: SessionDep,
 @router.post("/incidents/{incident_id}/customers")
 async def upload(incident_id: uuid.UUID, session: SessionDep, actor: Runner,
                  file: Annotated[UploadFile, File()]) -> Response:
+    await incidents.get(session, actor, incident_id=incident_id)
+
     async def chunks() -> AsyncIterator[bytes]:
         while block := await file.read(1 << 20):
             yield block
@@ -106,6 +108,7 @@ async def query(incident_id: uuid.UUID, session: SessionDep, actor: Runner,
                 kind: Annotated[str, Form(pattern="^(shipments_at_location|orders_placed)$")],
                 since: Annotated[str, Form()], until: Annotated[str, Form()],
                 location: Annotated[str, Form(max_length=200)] = "") -> Response:
+    await incidents.get(session, actor, incident_id=incident_id)
     try:
         start, end = _moment(since), _moment(until)
     except ValueError:
@@ -127,6 +130,9 @@ async def query(incident_id: uuid.UUID, session: SessionDep, actor: Runner,
 @router.post("/incidents/{incident_id}/{action}")
 async def act(incident_id: uuid.UUID, action: str, session: SessionDep, actor: Runner,
               reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    # The incident first: an unknown or another organisation's one is the 404 page, where the
+    # refusals below are notices on the incident's own page.
+    await incidents.get(session, actor, incident_id=incident_id)
     done = {"approve": "Approved.", "run": "Started: the workers are on it.",
             "pause": "Paused: no further message goes out.", "resume": "Resumed.",
             "cancel": "Cancelled: gestures not yet delivered are revoked."}

@@ -102,6 +102,7 @@ async def resend_from_page(case_id: uuid.UUID, delivery_id: uuid.UUID, request: 
                            channel: Annotated[str, Form(max_length=20)]) -> Response:
     if not actor.can(Scope.COUPONS_ISSUE):
         raise MissingScope("Your role cannot send gestures.")
+    await cases.get_case(session, actor, case_id=case_id)
     previous = await delivery.get_delivery(session, actor, delivery_id=delivery_id)
     if previous.case_id != case_id:
         return _back(case_id, problem="That message belongs to another case.")
