@@ -134,10 +134,7 @@ def _wants_html(request: Request) -> bool:
 
 
 def render_problem(request: Request, error: AmendsError) -> Response:
-    headers = {**error.headers()}
-    rid = request_id_var.get()
-    if rid:
-        headers["X-Request-ID"] = rid
+    headers = error.headers()  # the request id is added to every answer by the middleware
     if _wants_html(request):
         from amends.web.templating import render_error_page
 
@@ -159,6 +156,24 @@ _HTTP_CODES = {
     413: ("payload_too_large", "Payload too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
 }
+
+
+class InternalError(AmendsError):
+    status, code, title = 500, "internal_error", "Internal error"
+
+
+def internal_error_response(request: Request) -> Response:
+    """The answer to an error nobody foresaw: the request id (in the body and the
+    `X-Request-ID` header) is what finds it in the logs."""
+    error = InternalError("Something went wrong on our side; the request id "
+                          f"{request_id_var.get() or ''} identifies it in our logs.",
+                          request_id=request_id_var.get())
+    try:
+        return render_problem(request, error)
+    except Exception:  # the console's error page itself failed: answer in plain JSON
+        log.exception("the error page failed")
+        return JSONResponse(error.problem(instance=request.url.path), status_code=500,
+                            media_type=PROBLEM_JSON)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -206,12 +221,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        error = type(
-            "InternalError",
-            (AmendsError,),
-            {"status": 500, "code": "internal_error", "title": "Internal error"},
-        )("Something went wrong on our side; the request id identifies it in our logs.")
-        return render_problem(request, error)
+        return internal_error_response(request)
 
     app.add_exception_handler(AmendsError, on_amends_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

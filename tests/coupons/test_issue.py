@@ -89,7 +89,10 @@ async def test_editing_an_incentive_leaves_issued_coupons_as_they_were(
     assert unchanged["terms"] == "Old terms"
     bad = await client.patch(f"/v1/incentives/{incentive_id}", headers=admin,
                              json={"value": 101, "kind": "percent_off"})
-    assert bad.status_code == 200  # kind is not editable; value 101 on amount_off is fine
+    # kind is not editable: refused by name, not silently ignored, and nothing changes.
+    assert bad.status_code == 422
+    assert [e["field"] for e in bad.json()["errors"]] == ["kind"]
+    assert (await client.get(f"/v1/incentives/{incentive_id}", headers=admin)).json()["value"] == 2000
     pct = await client.post("/v1/incentives", headers=admin, json={
         "name": "Too much", "kind": "percent_off", "value": 150, "currency": "EUR",
         "validity_days": 30})

@@ -5,10 +5,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from amends.kit.schema import Input
 
-class ApiKeyCreate(BaseModel):
+
+class ApiKeyCreate(Input):
     name: str = Field(min_length=1, max_length=200)
-    scopes: list[str] = Field(min_length=1)
+    scopes: list[str] = Field(min_length=1, max_length=20)
 
 
 class ApiKeyOut(BaseModel):

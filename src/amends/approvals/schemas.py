@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from amends.customers.schemas import Currency
+from amends.kit.schema import Currency, Input, Money
 
 
 class ApprovalOut(BaseModel):
@@ -37,7 +37,7 @@ class ApprovalPage(BaseModel):
     next_cursor: str | None
 
 
-class Decision(BaseModel):
+class Decision(Input):
     reason: str = Field(min_length=1, max_length=1000)
 
 
@@ -45,13 +45,13 @@ Subject = Annotated[str, StringConstraints(
     pattern=r"^(role:(agent|supervisor|manager|admin|auditor|api_key)|(user|api_key):[0-9a-f-]{36})$")]
 
 
-class LimitIn(BaseModel):
+class LimitIn(Input):
     subject: Subject = Field(description="role:agent, role:api_key, user:<id> or api_key:<id>")
     currency: Currency
-    max_gesture: int | None = Field(default=None, ge=0)
-    daily_budget: int | None = Field(default=None, ge=0)
-    monthly_budget: int | None = Field(default=None, ge=0)
-    incentive_ids: list[uuid.UUID] | None = None
+    max_gesture: Money | None = None
+    daily_budget: Money | None = None
+    monthly_budget: Money | None = None
+    incentive_ids: list[uuid.UUID] | None = Field(default=None, max_length=1000)
 
 
 class LimitOut(BaseModel):

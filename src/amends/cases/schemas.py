@@ -8,11 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from amends.coupons.schemas import Channel
 from amends.customers.schemas import CustomerIn
+from amends.incentives.schemas import IncentiveKind
+from amends.kit.schema import MAX_COUNT, Input, Money
 
 ReasonKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,50}$")]
 
 
-class CaseOpen(BaseModel):
+class CaseOpen(Input):
     customer_id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     customer: CustomerIn | None = None
     reason: ReasonKey
@@ -51,11 +53,11 @@ class CasePage(BaseModel):
     next_cursor: str | None
 
 
-class Note(BaseModel):
+class Note(Input):
     text: str = Field(min_length=1, max_length=5000)
 
 
-class Transition(BaseModel):
+class Transition(Input):
     to: Literal["apologised", "reviewing", "fixed", "followed_up", "closed"]
     skip_reason: str | None = Field(default=None, max_length=1000)
     apology: str | None = Field(default=None, max_length=5000)
@@ -66,7 +68,7 @@ class Transition(BaseModel):
     summary: str | None = Field(default=None, max_length=5000)
 
 
-class Reopen(BaseModel):
+class Reopen(Input):
     reason: str = Field(min_length=1, max_length=1000)
 
 
@@ -91,7 +93,7 @@ class RecommendationOut(BaseModel):
     reason: str = Field(description="Why, in words")
 
 
-class ReasonIn(BaseModel):
+class ReasonIn(Input):
     label: str = Field(min_length=1, max_length=200)
     active: bool = True
 
@@ -99,3 +101,34 @@ class ReasonIn(BaseModel):
 class ReasonOut(BaseModel):
     key: str
     label: str
+
+
+Multiplier = Annotated[float, Field(gt=0, le=100)]
+Tier = Annotated[str, StringConstraints(min_length=1, max_length=20)]
+
+
+class KindPreferences(Input):
+    exclude_kinds: list[IncentiveKind] = Field(default_factory=list)
+    prefer_kinds: list[IncentiveKind] = Field(default_factory=list)
+
+
+class BrandRules(KindPreferences):
+    note: str = Field(default="", max_length=500, description="Why the brand prefers a kind")
+
+
+class LifetimeStep(Input):
+    min: Money = Field(description="From this lifetime value (minor units)")
+    multiplier: Multiplier
+
+
+class RecommendationRules(Input):
+    """The organisation's recommendation rules; anything left out keeps its default
+    (`cases.policy.DEFAULT_RULES`)."""
+
+    severity_value: dict[Literal["1", "2", "3", "4"], Money] | None = Field(
+        default=None, description="What each severity is worth making up for (minor units)")
+    tier_multiplier: dict[Tier, Multiplier] | None = Field(default=None, max_length=50)
+    lifetime_value_steps: list[LifetimeStep] | None = Field(default=None, max_length=20)
+    brand: BrandRules | None = None
+    reasons: dict[ReasonKey, KindPreferences] | None = Field(default=None, max_length=200)
+    learn_min_outcomes: int | None = Field(default=None, ge=1, le=MAX_COUNT)

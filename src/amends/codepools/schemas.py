@@ -6,8 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from amends.kit.schema import Input
 
-class CodePoolCreate(BaseModel):
+
+class CodePoolCreate(Input):
     name: str = Field(min_length=1, max_length=100)
 
 

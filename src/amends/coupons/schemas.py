@@ -11,6 +11,7 @@ from amends.coupons import policy
 from amends.customers.schemas import CustomerIn
 from amends.kit import codes
 from amends.kit.clock import utcnow
+from amends.kit.schema import Input, Instant
 from amends.models import Coupon
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -29,7 +30,7 @@ class Channel(StrEnum):
     COPY = "copy"
 
 
-class CouponIssue(BaseModel):
+class CouponIssue(Input):
     customer_id: ExternalId | None = Field(
         default=None, description="The organisation's own customer id (or give case_id)")
     case_id: uuid.UUID | None = Field(default=None, description="The case this gesture fixes")
@@ -45,13 +46,13 @@ class CouponIssue(BaseModel):
         "channel); nothing is sent when neither is known"))
 
 
-class Reason(BaseModel):
+class Reason(Input):
     reason: str = Field(min_length=1, max_length=1000)
 
 
 class CouponReinstate(Reason):
     days: int | None = Field(default=None, ge=1, le=3650)
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
 
 
 class CouponOut(BaseModel):

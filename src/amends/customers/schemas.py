@@ -6,21 +6,23 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from amends.kit.schema import Currency, Input, Money
+
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
 
 
-class CustomerIn(BaseModel):
+class CustomerIn(Input):
     email: EmailStr | None = None
     phone: Phone | None = Field(default=None, description="E.164, e.g. +447700900123")
     name: str | None = Field(default=None, max_length=200)
     language: Language = "en"
     value_tier: str = Field(default="standard", max_length=20)
-    lifetime_value: int = Field(default=0, ge=0, description="Minor units")
+    lifetime_value: Money = 0
     currency: Currency | None = None
     marketing_consent: bool = False
-    tags: list[Annotated[str, StringConstraints(max_length=50)]] = Field(default_factory=list)
+    tags: list[Annotated[str, StringConstraints(max_length=50)]] = Field(default_factory=list,
+                                                                      max_length=50)
     opted_out_channels: list[Literal["email", "sms", "whatsapp", "helpdesk", "webhook"]] = Field(
         default_factory=list, description="Channels the customer asked not to be contacted on")
 

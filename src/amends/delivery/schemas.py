@@ -6,10 +6,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from amends.kit.schema import Input
+
 DeliveryChannel = Literal["email", "sms", "whatsapp", "helpdesk", "webhook", "copy"]
 
 
-class DeliveryRequest(BaseModel):
+class DeliveryRequest(Input):
     channel: DeliveryChannel | None = Field(
         default=None, description="Default: the channel of the case's conversation")
 
@@ -37,7 +39,7 @@ class DeliveryOut(BaseModel):
     opened_at: datetime | None
 
 
-class ChannelIn(BaseModel):
+class ChannelIn(Input):
     settings: dict[str, Any]
     active: bool = True
 
@@ -48,7 +50,7 @@ class ChannelOut(BaseModel):
     configured: list[str] = Field(description="Names of the settings given (values hidden)")
 
 
-class TemplateIn(BaseModel):
+class TemplateIn(Input):
     kind: Literal["gesture", "reminder"] = "gesture"
     channel: DeliveryChannel
     language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
@@ -58,13 +60,13 @@ class TemplateIn(BaseModel):
     body_html: str | None = Field(default=None, max_length=50000)
 
 
-class PreviewRequest(BaseModel):
+class PreviewRequest(Input):
     coupon_id: uuid.UUID
     channel: DeliveryChannel
     kind: Literal["gesture", "reminder"] = "gesture"
-    subject: str | None = None
-    body_text: str | None = None
-    body_html: str | None = None
+    subject: str | None = Field(default=None, max_length=300)
+    body_text: str | None = Field(default=None, max_length=10000)
+    body_html: str | None = Field(default=None, max_length=50000)
 
 
 class PreviewOut(BaseModel):

@@ -4,59 +4,60 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
-from amends.customers.schemas import Currency, CustomerIn
+from amends.customers.schemas import CustomerIn
+from amends.kit.schema import MAX_COUNT, Currency, Input, Instant, Money
 
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 MAX_BATCH = 1000
 
 
-class Line(BaseModel):
+class Line(Input):
     sku: Ref
-    quantity: int = Field(default=1, ge=1)
-    price: int = Field(default=0, ge=0, description="Minor units")
+    quantity: int = Field(default=1, ge=1, le=MAX_COUNT)
+    price: Money = 0
 
 
-class OrderPlaced(BaseModel):
+class OrderPlaced(Input):
     order_id: Ref
     customer_id: Ref
     customer: CustomerIn | None = None
-    amount: int = Field(ge=0)
+    amount: Money
     currency: Currency
-    promised_at: AwareDatetime | None = None
-    lines: list[Line] = Field(default_factory=list)
+    promised_at: Instant | None = None
+    lines: list[Line] = Field(default_factory=list, max_length=1000)
 
 
-class ShipmentCreated(BaseModel):
+class ShipmentCreated(Input):
     shipment_id: Ref
     order_id: Ref
     carrier: str | None = Field(default=None, max_length=50)
     tracking_number: str | None = Field(default=None, max_length=100)
-    promised_at: AwareDatetime | None = None
-    items: list[Ref] = Field(default_factory=list)
+    promised_at: Instant | None = None
+    items: list[Ref] = Field(default_factory=list, max_length=1000)
 
 
-class ShipmentScanned(BaseModel):
+class ShipmentScanned(Input):
     shipment_id: Ref
     location: str | None = Field(default=None, max_length=200)
-    scanned_at: AwareDatetime | None = None
+    scanned_at: Instant | None = None
 
 
-class ShipmentDelivered(BaseModel):
+class ShipmentDelivered(Input):
     shipment_id: Ref
-    delivered_at: AwareDatetime | None = None
+    delivered_at: Instant | None = None
 
 
-class ShipmentException(BaseModel):
+class ShipmentException(Input):
     shipment_id: Ref
     reason: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-class PurchaseCompleted(BaseModel):
+class PurchaseCompleted(Input):
     order_id: Ref
     customer_id: Ref
-    amount: int = Field(ge=0)
+    amount: Money
     currency: Currency
 
 
@@ -72,11 +73,11 @@ EventType = Literal["order.placed", "shipment.created", "shipment.scanned",
                     "shipment.delivered", "shipment.exception", "purchase.completed"]
 
 
-class EventIn(BaseModel):
+class EventIn(Input):
     id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         description="The sender's event id: the same id is stored once")
     type: EventType
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     data: dict[str, Any]
 
 

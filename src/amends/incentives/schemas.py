@@ -5,9 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from amends.customers.schemas import Currency
+from amends.kit.schema import Currency, Input, Instant, Money, Patch, PositiveMoney
 
 
 class IncentiveKind(StrEnum):
@@ -21,19 +21,19 @@ class IncentiveKind(StrEnum):
 Reason = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,50}$")]
 
 
-class IncentiveBase(BaseModel):
+class IncentiveBase(Input):
     name: str = Field(min_length=1, max_length=200)
     kind: IncentiveKind
-    value: int = Field(gt=0, description=(
+    value: PositiveMoney = Field(description=(
         "percent_off: percent (1-100); amount_off, gift_card, free_item, free_shipping: "
         "minor units (the discount, the balance, the item's price, one shipment's cost)"))
     currency: Currency
-    min_order: int | None = Field(default=None, ge=0, description="Minor units")
+    min_order: Money | None = None
     sku: str | None = Field(default=None, max_length=100, description="free_item only")
     validity_days: int | None = Field(default=None, ge=1, le=3650)
-    valid_until: datetime | None = None
+    valid_until: Instant | None = None
     terms: str = Field(default="", max_length=5000)
-    reasons: list[Reason] = Field(default_factory=list)
+    reasons: list[Reason] = Field(default_factory=list, max_length=100)
     bound_to_customer: bool = True
     code_pool_id: uuid.UUID | None = None
     active: bool = True
@@ -46,15 +46,17 @@ class IncentiveCreate(IncentiveBase):
         return self
 
 
-class IncentiveUpdate(BaseModel):
+class IncentiveUpdate(Patch):
+    clearable = frozenset({"min_order", "sku", "validity_days", "valid_until", "code_pool_id"})
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    value: int | None = Field(default=None, gt=0)
-    min_order: int | None = Field(default=None, ge=0)
+    value: PositiveMoney | None = None
+    min_order: Money | None = None
     sku: str | None = Field(default=None, max_length=100)
     validity_days: int | None = Field(default=None, ge=1, le=3650)
-    valid_until: datetime | None = None
+    valid_until: Instant | None = None
     terms: str | None = Field(default=None, max_length=5000)
-    reasons: list[Reason] | None = None
+    reasons: list[Reason] | None = Field(default=None, max_length=100)
     bound_to_customer: bool | None = None
     code_pool_id: uuid.UUID | None = None
     active: bool | None = None

@@ -4,17 +4,19 @@ import uuid
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from amends.kit.schema import Input, Instant
 
 ChannelPolicy = Literal["preferred", "email", "sms", "whatsapp", "webhook"]
 
 
-class IncidentIn(BaseModel):
+class IncidentIn(Input):
     title: str = Field(min_length=1, max_length=200)
     reason: str = Field(pattern=r"^[a-z0-9_]{1,50}$")
     severity: int = Field(default=2, ge=1, le=4)
-    window_start: AwareDatetime | None = None
-    window_end: AwareDatetime | None = None
+    window_start: Instant | None = None
+    window_end: Instant | None = None
     incentive_id: uuid.UUID | None = Field(default=None,
                                            description="The gesture, from the catalogue")
     message: str = Field(default="", max_length=2000,
@@ -55,10 +57,10 @@ class IncidentOut(BaseModel):
     created_at: datetime
 
 
-class AffectedQuery(BaseModel):
+class AffectedQuery(Input):
     kind: Literal["shipments_at_location", "orders_placed"]
-    since: AwareDatetime
-    until: AwareDatetime
+    since: Instant
+    until: Instant
     location: str | None = Field(default=None, max_length=200,
                                  description="shipments_at_location: the depot or hub")
 
@@ -79,9 +81,9 @@ class AddedOut(BaseModel):
     bad_rows: list[str]
 
 
-class Note(BaseModel):
+class Note(Input):
     note: str = Field(default="", max_length=1000)
 
 
-class CancelIn(BaseModel):
+class CancelIn(Input):
     reason: str = Field(min_length=1, max_length=1000)

@@ -62,14 +62,23 @@ def _within_calendar(moment: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_within_calendar)]
 
 
-def _nul_in(value: Any) -> bool:
+def _nul_at(value: Any) -> str | None:
+    """Where in `value` a NUL character is: "" for the value itself, "a.0" inside it."""
     if isinstance(value, str):
-        return "\x00" in value
+        return "" if "\x00" in value else None
     if isinstance(value, dict):
-        return any(_nul_in(k) or _nul_in(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_nul_in(item) for item in value)
-    return False
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return str(key).replace("\x00", "\\0")
+        inner = _nul_at(item)
+        if inner is not None:
+            return f"{key}.{inner}".rstrip(".")
+    return None
 
 
 class Input(BaseModel):
@@ -86,8 +95,10 @@ class Input(BaseModel):
     def _plain_values(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None and info.field_name in cls.not_null:
             raise ValueError("may be left out but not null")
-        if _nul_in(value):
-            raise ValueError("must not contain a NUL character")
+        where = _nul_at(value)
+        if where is not None:
+            raise ValueError("must not contain a NUL character" + (f" (at {where})" if where
+                                                                   else ""))
         return value
 
 

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from amends.actor import Actor
 from amends.audit import service as audit
 from amends.auth import AdminCaller, Authenticated, MissingScope, SessionDep
+from amends.cases.schemas import RecommendationRules
 from amends.errors import errors
+from amends.kit.schema import MAX_MINOR, Patch
 from amends.models import Organization
 from amends.routing import router as make_router
 
@@ -31,18 +33,19 @@ class OrganizationOut(BaseModel):
     recommendation_rules: dict[str, Any]
 
 
-class OrganizationUpdate(BaseModel):
+class OrganizationUpdate(Patch):
+    clearable = frozenset({"code_prefix"})
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     code_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{1,6}$")] | None = (
         Field(default=None, description="Crockford base32, 1-6 characters, put before codes"))
-    average_order_value: int | None = Field(default=None, gt=0,
+    average_order_value: int | None = Field(default=None, gt=0, le=MAX_MINOR,
                                             description="Values a percent-off gesture")
     second_gesture_window_days: int | None = Field(default=None, ge=0, le=3650)
     approval_hours: int | None = Field(default=None, ge=1, le=24 * 90)
-    recommendation_rules: dict[str, Any] | None = Field(
-        default=None, description="severity_value, tier_multiplier, lifetime_value_steps, "
-        "brand {exclude_kinds, prefer_kinds, note}, reasons {<reason>: {...}}, "
-        "learn_min_outcomes (outcomes per gesture before they re-rank it, default 200)")
+    recommendation_rules: RecommendationRules | None = Field(
+        default=None, description="Replaces the rules; what is left out keeps its default "
+        "(learn_min_outcomes: outcomes per gesture before they re-rank it, default 200)")
 
 
 async def _load(session: SessionDep, actor: Actor) -> Organization:
@@ -63,7 +66,10 @@ async def update_organization(body: OrganizationUpdate, session: SessionDep,
     """Change settings: code prefix, average order, second-gesture window, approval expiry and
     the recommendation rules (brand rules included)."""
     organization = await _load(session, actor)
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.model_dump(exclude_unset=True, exclude_none=False)
+    if body.recommendation_rules is not None:
+        changes["recommendation_rules"] = body.recommendation_rules.model_dump(
+            mode="json", exclude_none=True)
     before = {k: getattr(organization, k) for k in changes}
     for key, value in changes.items():
         setattr(organization, key, value)

@@ -2,27 +2,31 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from amends.kit.schema import Input, Money
+
+Label = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 ConditionType = Literal["not_scanned_for", "past_promised", "split_late", "carrier_exception"]
 
 
-class Condition(BaseModel):
+class Condition(Input):
     type: ConditionType
     hours: int = Field(default=48, ge=0, le=24 * 60)
-    reasons: list[str] = Field(default_factory=list,
+    reasons: list[Label] = Field(default_factory=list, max_length=100,
                                description="carrier_exception: the carrier's reason codes")
 
 
-class Filters(BaseModel):
-    tiers: list[str] = Field(default_factory=list)
-    min_order_value: int | None = Field(default=None, ge=0)
-    carriers: list[str] = Field(default_factory=list)
+class Filters(Input):
+    tiers: list[Label] = Field(default_factory=list, max_length=100)
+    min_order_value: Money | None = None
+    carriers: list[Label] = Field(default_factory=list, max_length=100)
 
 
-class OpenCase(BaseModel):
+class OpenCase(Input):
     reason: str = Field(default="late_delivery", pattern=r"^[a-z0-9_]{1,50}$")
     severity: int = Field(default=2, ge=1, le=4)
 
@@ -34,9 +38,9 @@ def _preferred_only() -> list[ApologyChannel]:
     return ["preferred"]
 
 
-class Actions(BaseModel):
+class Actions(Input):
     open_case: OpenCase = Field(default_factory=OpenCase)
-    apologise: list[ApologyChannel] = Field(default_factory=_preferred_only)
+    apologise: list[ApologyChannel] = Field(default_factory=_preferred_only, max_length=4)
     progress_every_days: int | None = Field(default=None, ge=1, le=60)
     incentive_id: uuid.UUID | None = Field(default=None,
                                            description="A pre-approved gesture to issue")
@@ -46,7 +50,7 @@ class Actions(BaseModel):
         "what the gesture adds is measured"))
 
 
-class RuleIn(BaseModel):
+class RuleIn(Input):
     name: str = Field(min_length=1, max_length=200)
     active: bool = True
     condition: Condition

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from amends.customers.schemas import Currency
 from amends.kit import codes
+from amends.kit.schema import Currency, Input, Money
 from amends.models import Coupon, Redemption, Reservation
 
 CodeText = Annotated[str, StringConstraints(min_length=1, max_length=80)]
@@ -20,33 +20,33 @@ class SaleChannel(StrEnum):
     ONLINE = "online"
 
 
-class ValidateRequest(BaseModel):
+class ValidateRequest(Input):
     code: CodeText
     customer_id: Ref | None = Field(default=None, description="Checked when given")
-    order_amount: int = Field(default=0, ge=0, description="Minor units")
+    order_amount: Money = 0
     currency: Currency | None = None
-    shipping_amount: int | None = Field(default=None, ge=0)
+    shipping_amount: Money | None = None
 
 
-class RedeemRequest(BaseModel):
+class RedeemRequest(Input):
     code: CodeText
     customer_id: Ref | None = Field(
         default=None, description="Required for coupons bound to their customer (the default)")
     order_id: Ref
-    order_amount: int = Field(ge=0, description="Minor units")
+    order_amount: Money
     currency: Currency | None = None
     channel: SaleChannel = SaleChannel.IN_STORE
     store_id: Ref | None = None
     till_id: Ref | None = None
-    shipping_amount: int | None = Field(default=None, ge=0,
-                                        description="free_shipping: this order's shipping cost")
+    shipping_amount: Money | None = Field(
+        default=None, description="free_shipping: this order's shipping cost")
 
 
 class ReserveRequest(RedeemRequest):
     hold_minutes: int = Field(default=15, ge=1, le=120)
 
 
-class VoidRequest(BaseModel):
+class VoidRequest(Input):
     reason: str = Field(min_length=1, max_length=1000)
 
 
