@@ -10,6 +10,7 @@ from amends.approvals import service as approvals
 from amends.approvals.schemas import ApprovalOut, ApprovalPage, Decision, LimitIn, LimitOut
 from amends.auth import MissingScope, SessionDep, require
 from amends.errors import errors
+from amends.incentives.service import IncentiveNotFound
 from amends.kit.pagination import InvalidCursor
 from amends.roles import Scope
 from amends.routing import router as make_router
@@ -69,14 +70,14 @@ async def list_limits(session: SessionDep, actor: LimitEditor) -> list[LimitOut]
     return [LimitOut.model_validate(row) for row in await approvals.list_limits(session, actor)]
 
 
-@router.put("/v1/authority-limits", responses=errors(MissingScope))
+@router.put("/v1/authority-limits", responses=errors(
+    MissingScope, approvals.LimitSubjectNotFound, IncentiveNotFound))
 async def save_limit(body: LimitIn, session: SessionDep, actor: LimitEditor) -> LimitOut:
     """Set a role's or a person's maximum gesture, daily and monthly budgets and allowed
-    incentives, per currency (null: no limit; for a person: as their role)."""
+    incentives, per currency (null: no limit; for a person: as their role). The person, the
+    API key and the incentives must be this organisation's."""
     row = await approvals.set_limit(
         session, actor, subject=body.subject, currency=body.currency,
         max_gesture=body.max_gesture, daily_budget=body.daily_budget,
-        monthly_budget=body.monthly_budget,
-        incentive_ids=[str(i) for i in body.incentive_ids] if body.incentive_ids is not None
-        else None)
+        monthly_budget=body.monthly_budget, incentive_ids=body.incentive_ids)
     return LimitOut.model_validate(row)

@@ -25,12 +25,14 @@ from amends.coupons import policy as coupon_policy
 from amends.coupons import service as coupons
 from amends.coupons.errors import IncentiveInactive
 from amends.errors import Conflict, Forbidden, NotFound
+from amends.incentives.service import IncentiveNotFound
 from amends.kit.cache import TtlCache
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
 from amends.kit.sql import dialect_of, insert_for
 from amends.models import (
+    ApiKey,
     Approval,
     AuthorityLimit,
     BudgetUsage,
@@ -39,7 +41,9 @@ from amends.models import (
     Customer,
     Incentive,
     Organization,
+    User,
 )
+from amends.tenancy import require_all_owned, require_owned
 from amends.webhooks import service as webhooks
 
 
@@ -382,10 +386,41 @@ async def expire_pending(session: AsyncSession) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+class LimitSubjectNotFound(NotFound):
+    code, title = "limit_subject_not_found", "No such person or API key in this organisation"
+
+
+_SUBJECT_MODELS: dict[str, type[User] | type[ApiKey]] = {"user": User, "api_key": ApiKey}
+
+
+async def _own_subject(session: AsyncSession, actor: Actor, subject: str) -> str:
+    """The subject as stored: a role as given, a person or a key only of this organisation."""
+    kind, _, raw_id = subject.partition(":")
+    model = _SUBJECT_MODELS.get(kind)
+    if model is None:
+        return subject
+    try:
+        object_id = uuid.UUID(raw_id)
+    except ValueError:
+        raise LimitSubjectNotFound(field="subject", id=raw_id) from None
+    await require_owned(session, model, organization_id=actor.organization_id,
+                        object_id=object_id, missing=LimitSubjectNotFound, field="subject")
+    return f"{kind}:{object_id}"
+
+
 async def set_limit(session: AsyncSession, actor: Actor, *, subject: str, currency: str,
                     max_gesture: int | None, daily_budget: int | None,
-                    monthly_budget: int | None, incentive_ids: list[str] | None
+                    monthly_budget: int | None, incentive_ids: list[uuid.UUID] | None
                     ) -> AuthorityLimit:
+    """Save a role's, a person's or a key's limits; the person, the key and every allowed
+    incentive must be this organisation's."""
+    subject = await _own_subject(session, actor, subject)
+    if incentive_ids is not None:
+        await require_all_owned(session, Incentive, organization_id=actor.organization_id,
+                                object_ids=incentive_ids, missing=IncentiveNotFound,
+                                field="incentive_ids")
+    allowed = list(dict.fromkeys(str(i) for i in incentive_ids)) \
+        if incentive_ids is not None else None
     row = await session.scalar(select(AuthorityLimit).where(
         AuthorityLimit.organization_id == actor.organization_id,
         AuthorityLimit.subject == subject, AuthorityLimit.currency == currency))
@@ -399,14 +434,14 @@ async def set_limit(session: AsyncSession, actor: Actor, *, subject: str, curren
                   "monthly_budget": row.monthly_budget, "incentive_ids": row.incentive_ids}
     row.max_gesture, row.daily_budget, row.monthly_budget = (max_gesture, daily_budget,
                                                              monthly_budget)
-    row.incentive_ids = incentive_ids
+    row.incentive_ids = allowed
     await session.flush()
     _limits_cache.forget()
     await audit.record(session, actor, action="authority_limit.saved",
                        object_type="authority_limit", object_id=f"{subject}/{currency}",
                        before=before,
                        after={"max_gesture": max_gesture, "daily_budget": daily_budget,
-                              "monthly_budget": monthly_budget, "incentive_ids": incentive_ids})
+                              "monthly_budget": monthly_budget, "incentive_ids": allowed})
     return row
 
 

@@ -92,7 +92,10 @@ async def save_limit(session: SessionDep, actor: LimitEditor,
     except ValueError:
         return back("/limits", problem="Amounts are numbers such as 20 or 19.50, or empty for "
                     "no limit.")
-    await approvals.set_limit(session, actor, subject=subject, currency=currency,
-                              max_gesture=amounts[0], daily_budget=amounts[1],
-                              monthly_budget=amounts[2], incentive_ids=None)
+    try:
+        await approvals.set_limit(session, actor, subject=subject, currency=currency,
+                                  max_gesture=amounts[0], daily_budget=amounts[1],
+                                  monthly_budget=amounts[2], incentive_ids=None)
+    except approvals.LimitSubjectNotFound:
+        return back("/limits", problem="Choose a role or a person of this organisation.")
     return back("/limits", notice="Limits saved. They apply from the next gesture.")

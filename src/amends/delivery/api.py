@@ -24,6 +24,7 @@ from amends.delivery.schemas import (
     TemplateIn,
 )
 from amends.errors import ValidationFailed, errors
+from amends.incentives import service as incentives
 from amends.models import Customer, MessageTemplate
 from amends.roles import Scope
 from amends.routing import router as make_router
@@ -102,12 +103,15 @@ async def save_channel(channel: str, body: ChannelIn, session: SessionDep,
                       configured=sorted(config.settings))
 
 
-@router.put("/v1/templates", responses=errors(MissingScope, templates.InvalidTemplate))
+@router.put("/v1/templates", responses=errors(MissingScope, templates.InvalidTemplate,
+                                              incentives.IncentiveNotFound))
 async def save_template(body: TemplateIn, session: SessionDep, actor: TemplateEditor
                         ) -> TemplateIn:
     """Set the wording of a message (Jinja2, sandboxed; variables: customer_name, apology,
     gesture, code, expires, page_url, terms, case_reference)."""
     templates.render(body.subject, body.body_text, body.body_html, _SAMPLE)
+    if body.incentive_id is not None:
+        await incentives.get_incentive(session, actor, incentive_id=body.incentive_id)
     key = str(body.incentive_id) if body.incentive_id else ""
     row = await session.scalar(select(MessageTemplate).where(
         MessageTemplate.organization_id == actor.organization_id,

@@ -14,6 +14,7 @@ from amends.audit import service as audit
 from amends.errors import NotFound, ValidationFailed
 from amends.incentives.schemas import IncentiveBase, IncentiveCreate, check_terms
 from amends.models import CodePool, Incentive
+from amends.tenancy import require_owned
 
 FIELDS = tuple(IncentiveBase.model_fields)
 
@@ -35,12 +36,9 @@ def _snapshot(incentive: Incentive) -> dict[str, Any]:
 
 
 async def _check_pool(session: AsyncSession, actor: Actor, pool_id: uuid.UUID | None) -> None:
-    if pool_id is None:
-        return
-    found = await session.scalar(select(CodePool.id).where(
-        CodePool.id == pool_id, CodePool.organization_id == actor.organization_id))
-    if found is None:
-        raise CodePoolNotFound()
+    if pool_id is not None:
+        await require_owned(session, CodePool, organization_id=actor.organization_id,
+                            object_id=pool_id, missing=CodePoolNotFound, field="code_pool_id")
 
 
 async def create_incentive(session: AsyncSession, actor: Actor, *, data: IncentiveCreate
@@ -54,13 +52,11 @@ async def create_incentive(session: AsyncSession, actor: Actor, *, data: Incenti
     return incentive
 
 
-async def get_incentive(session: AsyncSession, actor: Actor, *, incentive_id: uuid.UUID
-                        ) -> Incentive:
-    incentive = await session.scalar(select(Incentive).where(
-        Incentive.id == incentive_id, Incentive.organization_id == actor.organization_id))
-    if incentive is None:
-        raise IncentiveNotFound()
-    return incentive
+async def get_incentive(session: AsyncSession, actor: Actor, *, incentive_id: uuid.UUID,
+                        field: str = "incentive_id") -> Incentive:
+    """The organisation's incentive; `field` names where the id came from when it is not."""
+    return await require_owned(session, Incentive, organization_id=actor.organization_id,
+                               object_id=incentive_id, missing=IncentiveNotFound, field=field)
 
 
 async def list_incentives(session: AsyncSession, actor: Actor, *, active: bool | None = None,

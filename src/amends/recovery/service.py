@@ -18,7 +18,7 @@ from amends.cases import service as cases
 from amends.delivery import service as delivery
 from amends.delivery import staff
 from amends.errors import NotFound
-from amends.incentives.service import IncentiveNotFound
+from amends.incentives.service import get_incentive
 from amends.jobs import service as jobs
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
@@ -46,11 +46,8 @@ class RuleNotFound(NotFound):
 async def save_rule(session: AsyncSession, actor: Actor, *, data: RuleIn,
                     rule_id: uuid.UUID | None = None) -> RecoveryRule:
     if data.actions.incentive_id is not None:
-        found = await session.scalar(select(Incentive.id).where(
-            Incentive.id == data.actions.incentive_id,
-            Incentive.organization_id == actor.organization_id))
-        if found is None:
-            raise IncentiveNotFound("The rule's gesture is not in the catalogue.")
+        await get_incentive(session, actor, incentive_id=data.actions.incentive_id,
+                            field="actions.incentive_id")
     known = await cases.reasons(session, actor.organization_id)
     if data.actions.open_case.reason not in known:
         raise cases.UnknownReason(f"Use one of: {', '.join(sorted(known))}.")
