@@ -30,7 +30,7 @@ from amends.kit.cache import TtlCache
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
-from amends.kit.sql import dialect_of, insert_for
+from amends.kit.sql import dialect_of, get_or_insert, insert_for
 from amends.models import (
     ApiKey,
     Approval,
@@ -421,15 +421,11 @@ async def set_limit(session: AsyncSession, actor: Actor, *, subject: str, curren
                                 field="incentive_ids")
     allowed = list(dict.fromkeys(str(i) for i in incentive_ids)) \
         if incentive_ids is not None else None
-    row = await session.scalar(select(AuthorityLimit).where(
-        AuthorityLimit.organization_id == actor.organization_id,
-        AuthorityLimit.subject == subject, AuthorityLimit.currency == currency))
+    row, created = await get_or_insert(
+        session, AuthorityLimit, key={"organization_id": actor.organization_id,
+                                      "subject": subject, "currency": currency}, lock=True)
     before = None
-    if row is None:
-        row = AuthorityLimit(organization_id=actor.organization_id, subject=subject,
-                             currency=currency)
-        session.add(row)
-    else:
+    if not created:
         before = {"max_gesture": row.max_gesture, "daily_budget": row.daily_budget,
                   "monthly_budget": row.monthly_budget, "incentive_ids": row.incentive_ids}
     row.max_gesture, row.daily_budget, row.monthly_budget = (max_gesture, daily_budget,

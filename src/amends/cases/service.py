@@ -20,6 +20,7 @@ from amends.kit import codes
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
+from amends.kit.sql import get_or_insert, insert_for
 from amends.models import (
     Case,
     CaseEvent,
@@ -74,22 +75,22 @@ async def reasons(session: AsyncSession, organization_id: uuid.UUID) -> dict[str
 
 async def set_reason(session: AsyncSession, actor: Actor, *, key: str, label: str,
                      active: bool) -> Reason:
-    reason = await session.scalar(select(Reason).where(
-        Reason.organization_id == actor.organization_id, Reason.key == key))
-    if reason is None:
-        if not await session.scalar(select(Reason.id).where(
-                Reason.organization_id == actor.organization_id).limit(1)):
-            # The first custom reason replaces the defaults: keep them as editable rows.
-            for default_key, default_label in DEFAULT_REASONS.items():
-                if default_key != key:
-                    session.add(Reason(organization_id=actor.organization_id, key=default_key,
-                                       label=default_label))
-        reason = Reason(organization_id=actor.organization_id, key=key, label=label,
-                        active=active)
-        session.add(reason)
-    else:
+    if not await session.scalar(select(Reason.id).where(
+            Reason.organization_id == actor.organization_id).limit(1)):
+        # The first custom reason replaces the defaults: keep them as editable rows (once,
+        # however many first reasons are saved at the same time).
+        await session.execute(
+            insert_for(session, Reason.__table__).values([
+                {"id": new_id(), "organization_id": actor.organization_id, "key": default_key,
+                 "label": default_label, "active": True}
+                for default_key, default_label in DEFAULT_REASONS.items() if default_key != key])
+            .on_conflict_do_nothing(index_elements=["organization_id", "key"]))
+    reason, created = await get_or_insert(
+        session, Reason, key={"organization_id": actor.organization_id, "key": key},
+        values={"label": label, "active": active})
+    if not created:
         reason.label, reason.active = label, active
-    await session.flush()
+        await session.flush()
     await audit.record(session, actor, action="reason.saved", object_type="reason",
                        object_id=key, after={"label": label, "active": active})
     return reason

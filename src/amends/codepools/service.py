@@ -19,7 +19,7 @@ from amends.errors import Conflict, NotFound
 from amends.kit.clock import utcnow
 from amends.kit.codes import external_form
 from amends.kit.ids import new_id
-from amends.kit.sql import dialect_of, insert_for
+from amends.kit.sql import dialect_of, insert_for, insert_new
 from amends.models import CodePool, PoolCode, PoolImport
 from amends.ops.metrics import CODE_POOL_EXHAUSTED
 
@@ -37,13 +37,10 @@ class CodePoolExists(Conflict):
 
 
 async def create_pool(session: AsyncSession, actor: Actor, *, name: str) -> CodePool:
-    exists = await session.scalar(select(CodePool.id).where(
-        CodePool.organization_id == actor.organization_id, CodePool.name == name))
-    if exists:
+    pool = await insert_new(session, CodePool,
+                            key={"organization_id": actor.organization_id, "name": name})
+    if pool is None:
         raise CodePoolExists(f"There is a pool named {name!r}.")
-    pool = CodePool(organization_id=actor.organization_id, name=name)
-    session.add(pool)
-    await session.flush()
     await audit.record(session, actor, action="code_pool.created", object_type="code_pool",
                        object_id=pool.id, after={"name": name})
     return pool

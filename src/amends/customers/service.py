@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from amends.actor import Actor
 from amends.audit import service as audit
 from amends.errors import NotFound
+from amends.kit.sql import get_or_insert
 from amends.models import Customer, Order
 
 FIELDS = ("email", "phone", "name", "language", "value_tier", "lifetime_value", "currency",
@@ -37,20 +38,16 @@ async def get_customer(session: AsyncSession, actor: Actor, *, external_id: str)
 async def upsert_customer(
     session: AsyncSession, actor: Actor, *, external_id: str, data: dict[str, Any]
 ) -> tuple[Customer, bool]:
-    """Create or update; returns (customer, created)."""
-    customer = await session.scalar(
-        select(Customer).where(Customer.organization_id == actor.organization_id,
-                               Customer.external_id == external_id)
-    )
+    """Create or update; returns (customer, created). Callers that create the same new
+    customer at once all succeed: one creates it, the others update it."""
     values = {k: v for k, v in data.items() if k in FIELDS}
     if values.get("email"):
         values["email"] = str(values["email"]).lower()
     values["name_search"] = (values.get("name") or "").lower() or None
-    if customer is None:
-        customer = Customer(organization_id=actor.organization_id, external_id=external_id,
-                            **values)
-        session.add(customer)
-        await session.flush()
+    customer, created = await get_or_insert(
+        session, Customer, key={"organization_id": actor.organization_id,
+                                "external_id": external_id}, values=values)
+    if created:
         await audit.record(session, actor, action="customer.created", object_type="customer",
                            object_id=customer.id, after=_snapshot(customer))
         return customer, True

@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
 
 from amends.actor import Actor
 from amends.audit import service as audit
@@ -25,6 +24,7 @@ from amends.delivery.schemas import (
 )
 from amends.errors import ValidationFailed, errors
 from amends.incentives import service as incentives
+from amends.kit.sql import get_or_insert
 from amends.models import Customer, MessageTemplate
 from amends.roles import Scope
 from amends.routing import router as make_router
@@ -113,15 +113,11 @@ async def save_template(body: TemplateIn, session: SessionDep, actor: TemplateEd
     if body.incentive_id is not None:
         await incentives.get_incentive(session, actor, incentive_id=body.incentive_id)
     key = str(body.incentive_id) if body.incentive_id else ""
-    row = await session.scalar(select(MessageTemplate).where(
-        MessageTemplate.organization_id == actor.organization_id,
-        MessageTemplate.kind == body.kind, MessageTemplate.channel == body.channel,
-        MessageTemplate.language == body.language, MessageTemplate.incentive_key == key))
-    if row is None:
-        row = MessageTemplate(organization_id=actor.organization_id, kind=body.kind,
-                              channel=body.channel, language=body.language, incentive_key=key,
-                              body_text=body.body_text)
-        session.add(row)
+    row, _ = await get_or_insert(
+        session, MessageTemplate, key={"organization_id": actor.organization_id,
+                                       "kind": body.kind, "channel": body.channel,
+                                       "language": body.language, "incentive_key": key},
+        values={"body_text": body.body_text})
     row.subject, row.body_text, row.body_html = body.subject, body.body_text, body.body_html
     await session.flush()
     delivery.forget_cached_settings()

@@ -31,6 +31,7 @@ from amends.kit import codes
 from amends.kit.cache import TtlCache
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
+from amends.kit.sql import get_or_insert
 from amends.models import (
     Case,
     ChannelConfig,
@@ -92,12 +93,10 @@ async def save_channel(session: AsyncSession, actor: Actor, *, channel: str,
         raise UnknownChannel(f"Configure one of: {', '.join(channels.REQUIRED_SETTINGS)}.")
     if missing:
         raise ValidationFailed(f"Missing settings: {', '.join(missing)}.", missing=missing)
-    config = await session.scalar(select(ChannelConfig).where(
-        ChannelConfig.organization_id == actor.organization_id,
-        ChannelConfig.channel == channel))
-    if config is None:
-        config = ChannelConfig(organization_id=actor.organization_id, channel=channel)
-        session.add(config)
+    config, _ = await get_or_insert(
+        session, ChannelConfig, key={"organization_id": actor.organization_id,
+                                     "channel": channel},
+        values={"settings": settings, "active": active})
     config.settings, config.active = settings, active
     await session.flush()
     forget_cached_settings()

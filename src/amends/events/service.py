@@ -16,7 +16,7 @@ from amends.customers.service import upsert_customer
 from amends.events import schemas
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
-from amends.kit.sql import insert_for
+from amends.kit.sql import get_or_insert, insert_for
 from amends.models import Customer, Event, Order, Shipment
 
 
@@ -96,13 +96,12 @@ async def _customer(session: AsyncSession, actor: Actor, external_id: str,
 
 async def _shipment(session: AsyncSession, actor: Actor, external_id: str,
                     at: datetime) -> Shipment:
-    shipment = await session.scalar(select(Shipment).where(
-        Shipment.organization_id == actor.organization_id, Shipment.external_id == external_id))
-    if shipment is None:
-        shipment = Shipment(organization_id=actor.organization_id, external_id=external_id,
-                            status="created", last_scan_at=at)
-        session.add(shipment)
-        await session.flush()
+    # Locked: two events of one parcel at once each read its last scan and status to change
+    # them, so the second must see what the first wrote.
+    shipment, _ = await get_or_insert(
+        session, Shipment, key={"organization_id": actor.organization_id,
+                                "external_id": external_id},
+        values={"status": "created", "last_scan_at": at}, lock=True)
     return shipment
 
 
@@ -114,13 +113,11 @@ async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseM
         details = payload.customer.model_dump(exclude_unset=True) if isinstance(
             payload, schemas.OrderPlaced) and payload.customer else None
         customer = await _customer(session, actor, payload.customer_id, details)
-        order = await session.scalar(select(Order).where(
-            Order.organization_id == actor.organization_id,
-            Order.external_id == payload.order_id))
-        if order is None:
-            order = Order(organization_id=actor.organization_id, external_id=payload.order_id,
-                          customer_id=customer.id, customer_external_id=customer.external_id)
-            session.add(order)
+        order, _ = await get_or_insert(
+            session, Order, key={"organization_id": actor.organization_id,
+                                 "external_id": payload.order_id},
+            values={"customer_id": customer.id, "customer_external_id": customer.external_id},
+            lock=True)
         order.amount, order.currency = payload.amount, payload.currency
         if isinstance(payload, schemas.OrderPlaced):
             order.placed_at = order.placed_at or at
@@ -138,13 +135,13 @@ async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseM
                       schemas.ShipmentDelivered | schemas.ShipmentException)
     shipment = await _shipment(session, actor, payload.shipment_id, at)
     if isinstance(payload, schemas.ShipmentCreated):
-        order = await session.scalar(select(Order).where(
+        placed = await session.scalar(select(Order).where(
             Order.organization_id == actor.organization_id,
             Order.external_id == payload.order_id))
         shipment.order_external_id = payload.order_id
-        shipment.customer_id = order.customer_id if order else None
+        shipment.customer_id = placed.customer_id if placed else None
         shipment.carrier, shipment.tracking_number = payload.carrier, payload.tracking_number
-        shipment.promised_at = payload.promised_at or (order.promised_at if order else None)
+        shipment.promised_at = payload.promised_at or (placed.promised_at if placed else None)
     elif isinstance(payload, schemas.ShipmentScanned):
         scanned = payload.scanned_at or at
         if scanned >= shipment.last_scan_at:

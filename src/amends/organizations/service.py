@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.errors import Conflict, NotFound, ValidationFailed
+from amends.kit.sql import insert_new
 from amends.models import Organization
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -30,11 +31,10 @@ async def create_organization(
 ) -> Organization:
     if not SLUG.match(slug):
         raise InvalidSlug()
-    if await session.scalar(select(Organization.id).where(Organization.slug == slug)):
+    org = await insert_new(session, Organization, key={"slug": slug},
+                           values={"name": name, "default_currency": default_currency.upper()})
+    if org is None:
         raise OrganizationExists(f"The slug {slug!r} is taken.")
-    org = Organization(slug=slug, name=name, default_currency=default_currency.upper())
-    session.add(org)
-    await session.flush()
     return org
 
 

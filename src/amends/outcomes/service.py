@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
 from amends.kit.clock import utcnow
-from amends.kit.sql import dialect_of
+from amends.kit.sql import dialect_of, get_or_insert
 from amends.models import (
     Case,
     Coupon,
@@ -189,6 +189,11 @@ async def refresh(session: AsyncSession, organization_id: uuid.UUID,
     request (`POST /v1/reports/refresh`)."""
     now = now or utcnow()
     started = time.perf_counter()
+    # Refreshes of one organisation take turns on its run row: two at once would each delete
+    # the old roll-ups and insert new ones, and on PostgreSQL neither delete sees the rows the
+    # other inserts (every figure twice).
+    run, _ = await get_or_insert(session, RollupRun, key={"organization_id": organization_id},
+                                 values={"refreshed_at": now, "seconds": 0.0}, lock=True)
     for table in (LedgerRollup, OutcomeRollup):
         await session.execute(delete(table).where(table.organization_id == organization_id))
     ledger_columns = ["organization_id", "day", "reason", "agent", "team", "store", "channel",
@@ -199,10 +204,6 @@ async def refresh(session: AsyncSession, organization_id: uuid.UUID,
         ["organization_id", "day", "reason", "tier", "severity", "held_out", "incentive_id",
          "gesture", "currency", "cases", "won", "face_value", "redeemed"],
         _outcome_rows(session, organization_id)))
-    run = await session.get(RollupRun, organization_id)
-    if run is None:
-        run = RollupRun(organization_id=organization_id, refreshed_at=now, seconds=0.0)
-        session.add(run)
     run.refreshed_at, run.seconds = now, round(time.perf_counter() - started, 3)
     await session.flush()
     return run

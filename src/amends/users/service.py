@@ -17,6 +17,7 @@ from amends.audit import service as audit
 from amends.errors import Conflict, NotAuthenticated, ValidationFailed
 from amends.kit.clock import utcnow
 from amends.kit.secrets import digest, random_token
+from amends.kit.sql import insert_new
 from amends.models import Organization, User, UserSession
 from amends.roles import Role
 
@@ -73,22 +74,12 @@ async def create_user(
     email = normalise_email(email)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
-    exists = await session.scalar(
-        select(User.id).where(User.organization_id == organization_id, User.email == email)
-    )
-    if exists:
+    user = await insert_new(
+        session, User, key={"organization_id": organization_id, "email": email},
+        values={"name": name, "role": role.value, "team": team, "store": store,
+                "password_hash": await hash_password(password)})
+    if user is None:
         raise UserExists(f"{email} already has an account.")
-    user = User(
-        organization_id=organization_id,
-        email=email,
-        name=name,
-        role=role.value,
-        team=team,
-        store=store,
-        password_hash=await hash_password(password),
-    )
-    session.add(user)
-    await session.flush()
     await audit.record(
         session,
         actor or Actor.system(organization_id, "cli"),
