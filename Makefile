@@ -14,8 +14,10 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 # Creates the venv, installs, migrates a SQLite file, seeds demo data and serves on :8000.
+# Channels and webhooks may point at receivers on this machine (a local SMTP catcher).
 demo: $(BIN)/.installed
-	AMENDS_COOKIE_SECURE=false $(BIN)/amends demo --host 127.0.0.1 --port 8000
+	AMENDS_COOKIE_SECURE=false AMENDS_OUTBOUND_ALLOW_PRIVATE=true \
+		$(BIN)/amends demo --host 127.0.0.1 --port 8000
 
 # The whole suite; database tests also run on PostgreSQL when AMENDS_TEST_POSTGRES_URL is set.
 test: $(BIN)/.installed

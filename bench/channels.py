@@ -26,7 +26,7 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from amends.delivery.channels import Email, Outgoing, TwilioMessages
-from amends.kit import http
+from amends.kit import http, outbound
 from bench._net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,7 +151,9 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        lines = asyncio.run(sms(http_port, args)) + asyncio.run(email(smtp_port, args))
+        # The receivers listen on 127.0.0.1, which the outbound policy refuses by default.
+        with outbound.policy(allow_private=True):
+            lines = asyncio.run(sms(http_port, args)) + asyncio.run(email(smtp_port, args))
     finally:
         receiver.terminate()
         receiver.wait(timeout=30)

@@ -47,7 +47,8 @@ async def drive(url: str, smtp_port: int, inbox: Inbox, *, rate: int, seconds: i
     env = {**os.environ, "AMENDS_DATABASE_URL": url, "AMENDS_LOG_LEVEL": "WARNING",
            "AMENDS_EMBEDDED_WORKER": "false" if separate_worker else "true",
            "AMENDS_WORKER_POLL_SECONDS": "0.05" if separate_worker else "0.25",
-           "AMENDS_BASE_URL": f"http://127.0.0.1:{port}"}
+           "AMENDS_BASE_URL": f"http://127.0.0.1:{port}",
+           "AMENDS_OUTBOUND_ALLOW_PRIVATE": "true"}  # the SMTP server listens on 127.0.0.1
     with tempfile.TemporaryDirectory() as tmp:
         seeded = subprocess.run([str(AMENDS), "demo", "--no-serve"], env=env, cwd=tmp,
                                 capture_output=True, text=True, check=True).stdout

@@ -134,7 +134,8 @@ async def seed(db: Database, *, customers: int, smtp_port: int, csv_path: Path
             validity_days=30))
         await save_channel(session, actor, channel="email", active=True, settings={
             "host": "127.0.0.1", "port": smtp_port, "security": "none",
-            "from_address": "care@bench.example", "rate_per_second": 100_000})
+            "from_address": "care@bench.example", "rate_per_second": 100_000},
+            allow_private=True)  # the bench's SMTP server listens on 127.0.0.1
         incident = await incidents.create(session, actor, data=IncidentIn(
             title="Depot fire", reason="late_delivery", severity=3,
             incentive_id=incentive.id, message="A fire at our depot delayed your parcel."))
@@ -206,7 +207,7 @@ def start_workers(url: str, *, workers: int, concurrency: int, log: Path, lease:
                   ) -> list[subprocess.Popen[bytes]]:
     env = {**os.environ, "AMENDS_DATABASE_URL": url, "AMENDS_LOG_LEVEL": "WARNING",
            "AMENDS_LOG_JSON": "true", "AMENDS_WORKER_POLL_SECONDS": "0.05",
-           "AMENDS_JOB_LEASE_SECONDS": str(lease)}
+           "AMENDS_JOB_LEASE_SECONDS": str(lease), "AMENDS_OUTBOUND_ALLOW_PRIVATE": "true"}
     with log.open("ab") as out:
         return [subprocess.Popen([str(AMENDS), "worker", "--concurrency", str(concurrency)],
                                  env=env, stdout=subprocess.DEVNULL, stderr=out)

@@ -29,7 +29,7 @@ async def test_killing_the_worker_mid_send_loses_no_email(db: Database,
         async with db.transaction() as session:
             await save_channel(session, actor, channel="email", active=True, settings={
                 "host": mail.host, "port": mail.port, "security": "none",
-                "from_address": "care@shop.example"})
+                "from_address": "care@shop.example"}, allow_private=True)
         for n in range(TOTAL):
             customer = await make_customer(db, tenant, external_id=f"C-{n}",
                                            email=f"c{n}@example.com")

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from amends.delivery.channels import Email, Outgoing
+from amends.kit import outbound
 from tests.receivers import smtp_server
+
+
+@pytest.fixture(autouse=True)
+def _local_receivers_allowed() -> Iterator[None]:
+    """The test SMTP server listens on 127.0.0.1 (no worker here to carry the setting)."""
+    with outbound.policy(allow_private=True):
+        yield
 
 
 def _message(n: int, *, subject: str = "Sorry about your order") -> Outgoing:

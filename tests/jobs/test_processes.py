@@ -29,6 +29,7 @@ def start_worker(database_url: str, *, lease: float = 2.0) -> subprocess.Popen[b
         "AMENDS_JOB_LEASE_SECONDS": str(lease),
         "AMENDS_WORKER_POLL_SECONDS": "0.05",
         "AMENDS_LOG_LEVEL": "WARNING",
+        "AMENDS_OUTBOUND_ALLOW_PRIVATE": "true",  # the receivers listen on 127.0.0.1
         "PYTHONPATH": str(TESTS_DIR.parent),
     }
     return subprocess.Popen(

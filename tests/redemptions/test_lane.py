@@ -19,9 +19,11 @@ pytestmark = pytest.mark.postgres_only
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    """As in production: a verified API key is remembered for a few seconds."""
+    """As in production: a verified API key is remembered for a few seconds. The webhook
+    endpoint is on 127.0.0.1, so local peers are allowed."""
     return Settings(database_url=database_url, embedded_worker=False, log_json=False,
-                    api_key_cache_seconds=5, _env_file=None)  # type: ignore[call-arg]
+                    api_key_cache_seconds=5, outbound_allow_private=True,
+                    _env_file=None)  # type: ignore[call-arg]
 
 
 async def test_a_plain_redeem_takes_the_lane_and_answers_as_the_application_would(

@@ -70,7 +70,8 @@ def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AMENDS_DATABASE_URL": url, "AMENDS_EMBEDDED_WORKER": "true",
            "AMENDS_WORKER_POLL_SECONDS": "0.1", "AMENDS_SWEEP_INTERVAL_SECONDS": "3600",
            "AMENDS_COOKIE_SECURE": "false", "AMENDS_LOG_LEVEL": "WARNING",
-           "AMENDS_SQLITE_SYNCHRONOUS": "NORMAL", "AMENDS_BASE_URL": f"http://127.0.0.1:{port}"}
+           "AMENDS_SQLITE_SYNCHRONOUS": "NORMAL", "AMENDS_BASE_URL": f"http://127.0.0.1:{port}",
+           "AMENDS_OUTBOUND_ALLOW_PRIVATE": "true"}
     with log.open("wb") as out:
         proc = subprocess.Popen([str(Path(sys.executable).with_name("amends")), "serve",
                                  "--port", str(port)], env=env, stdout=out, stderr=out)

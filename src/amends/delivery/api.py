@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 
 from amends.actor import Actor
 from amends.audit import service as audit
-from amends.auth import AdminCaller, MissingScope, SessionDep, require
+from amends.auth import AdminCaller, MissingScope, SessionDep, SettingsDep, require
 from amends.cases.service import case_of
 from amends.coupons import service as coupons
 from amends.coupons.errors import CouponNotFound
@@ -24,6 +24,7 @@ from amends.delivery.schemas import (
 )
 from amends.errors import ValidationFailed, errors
 from amends.incentives import service as incentives
+from amends.kit import outbound
 from amends.kit.sql import get_or_insert
 from amends.models import Customer, MessageTemplate
 from amends.roles import Scope
@@ -91,14 +92,20 @@ async def twilio_status(delivery_id: uuid.UUID, request: Request, session: Sessi
         signature=request.headers.get("x-twilio-signature", "")))
 
 
-@router.put("/v1/channels/{channel}", responses=errors(MissingScope, delivery.UnknownChannel))
+@router.put("/v1/channels/{channel}", responses=errors(
+    MissingScope, delivery.UnknownChannel, outbound.OutboundAddressRefused,
+    outbound.InvalidOutboundUrl))
 async def save_channel(channel: str, body: ChannelIn, session: SessionDep,
-                       actor: AdminCaller) -> ChannelOut:
+                       actor: AdminCaller, settings: SettingsDep) -> ChannelOut:
     """Configure a channel: email {host, port, security: starttls|tls|none, username,
     password, from_address}; sms/whatsapp {account_sid, auth_token, from_number, base_url};
-    helpdesk {base_url, email, api_token}; webhook {url, secret}."""
+    helpdesk {base_url, email, api_token}; webhook {url, secret}. The SMTP host and the URLs
+    must be public addresses (or names resolving only to public addresses): loopback,
+    private, link-local and other non-public ones are refused unless the operator allows
+    them (`AMENDS_OUTBOUND_ALLOW_PRIVATE`)."""
     config = await delivery.save_channel(session, actor, channel=channel,
-                                         settings=body.settings, active=body.active)
+                                         settings=body.settings, active=body.active,
+                                         allow_private=settings.outbound_allow_private)
     return ChannelOut(channel=config.channel, active=config.active,
                       configured=sorted(config.settings))
 

@@ -14,7 +14,7 @@ from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import aiosmtplib
 import httpx
@@ -166,4 +166,13 @@ REQUIRED_SETTINGS = {
     "whatsapp": ("account_sid", "auth_token", "from_number"),
     "helpdesk": ("base_url", "email", "api_token"),
     "webhook": ("url", "secret"),
+}
+# The settings that name a peer Amends connects to: a URL, or the SMTP server's host. Each is
+# checked against the outbound address policy when saved and again when connecting.
+PEER_SETTINGS: dict[str, dict[str, Literal["url", "host"]]] = {
+    "email": {"host": "host"},
+    "sms": {"base_url": "url"},
+    "whatsapp": {"base_url": "url"},
+    "helpdesk": {"base_url": "url"},
+    "webhook": {"url": "url"},
 }

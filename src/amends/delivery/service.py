@@ -27,7 +27,7 @@ from amends.db import reading_alongside
 from amends.delivery import channels, templates
 from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.jobs import service as jobs
-from amends.kit import codes
+from amends.kit import codes, outbound
 from amends.kit.cache import TtlCache
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
@@ -87,12 +87,19 @@ async def _config(session: AsyncSession, organization_id: uuid.UUID,
 
 
 async def save_channel(session: AsyncSession, actor: Actor, *, channel: str,
-                       settings: dict[str, Any], active: bool) -> ChannelConfig:
+                       settings: dict[str, Any], active: bool,
+                       allow_private: bool) -> ChannelConfig:
+    """Configure a channel. A setting that names a peer (URL, SMTP host) must be an address
+    the outbound policy allows, unless `allow_private` (the operator's setting)."""
     missing = [k for k in channels.REQUIRED_SETTINGS.get(channel, ()) if not settings.get(k)]
     if channel not in channels.REQUIRED_SETTINGS:
         raise UnknownChannel(f"Configure one of: {', '.join(channels.REQUIRED_SETTINGS)}.")
     if missing:
         raise ValidationFailed(f"Missing settings: {', '.join(missing)}.", missing=missing)
+    for key, kind in channels.PEER_SETTINGS[channel].items():
+        if key in settings:
+            check = outbound.check_url if kind == "url" else outbound.check_host
+            await check(settings[key], field=f"settings.{key}", allow_private=allow_private)
     config, _ = await get_or_insert(
         session, ChannelConfig, key={"organization_id": actor.organization_id,
                                      "channel": channel},

@@ -9,7 +9,9 @@ has meanwhile dropped fails at once (at MAIL FROM), so the send is tried once mo
 connection; the message keeps its Message-ID, so in the rare case the server took it before
 dropping, the copy is recognisable.
 
-Connections belong to the event loop that opened them; each loop has its own pool.
+Connections belong to the event loop that opened them; each loop has its own pool. A connection
+goes to an address the outbound policy allows (`kit/outbound.py`), judged when it is opened, and
+is kept for later messages under that same policy only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from email.message import Message
 from typing import Any
 
 import aiosmtplib
+
+from amends.kit import outbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,25 +54,33 @@ class SmtpPool:
     def __init__(self, *, per_server: int = 8, idle_seconds: float = 30.0) -> None:
         self.per_server = per_server
         self.idle_seconds = idle_seconds
-        self._loops: dict[asyncio.AbstractEventLoop, dict[Server, _Slots]] = {}
+        self._loops: dict[asyncio.AbstractEventLoop, dict[tuple[Server, bool], _Slots]] = {}
         self.opened = 0  # connections opened by this pool (for tests and benches)
 
-    def _slots(self, server: Server) -> _Slots:
+    def _slots(self, server: Server, allow_private: bool) -> _Slots:
         for loop in [loop for loop in self._loops if loop.is_closed()]:
             self._forget(loop)  # a finished loop's connections cannot be used any more
         pools = self._loops.setdefault(asyncio.get_running_loop(), {})
-        slots = pools.get(server)
+        slots = pools.get((server, allow_private))
         if slots is None:
-            slots = pools[server] = _Slots(
+            slots = pools[(server, allow_private)] = _Slots(
                 asyncio.Semaphore(server.connections or self.per_server), deque())
         return slots
 
-    async def _connect(self, server: Server) -> aiosmtplib.SMTP:
+    async def _connect(self, server: Server, allow_private: bool) -> aiosmtplib.SMTP:
+        """Connect to an address of the host the policy allows (raises `OutboundRefused`,
+        an OSError, otherwise). TLS still checks the certificate against the host name."""
+        sock = await outbound.open_socket(server.host, server.port, timeout=server.timeout,
+                                          allow_private=allow_private)
         client = aiosmtplib.SMTP(
-            hostname=server.host, port=server.port, username=server.username,
+            hostname=server.host, sock=sock, username=server.username,
             password=server.password, use_tls=server.security == "tls",
             start_tls=server.security == "starttls", timeout=server.timeout)
-        await client.connect()
+        try:
+            await client.connect()
+        except BaseException:
+            sock.close()  # not always closed by aiosmtplib when the connection never started
+            raise
         self.opened += 1
         return client
 
@@ -91,7 +103,8 @@ class SmtpPool:
     async def send(self, server: Server, message: Message) -> None:
         """Send one message; raises aiosmtplib.SMTPException or OSError if it did not go.
         At most `per_server` messages are in flight to one server; others wait their turn."""
-        slots = self._slots(server)
+        allow_private = outbound.allows_private()
+        slots = self._slots(server, allow_private)
         async with slots.turns:
             client = self._take(slots)
             if client is not None:
@@ -105,7 +118,7 @@ class SmtpPool:
                 else:
                     self._give_back(slots, client)
                     return
-            client = await self._connect(server)
+            client = await self._connect(server, allow_private)
             try:
                 await client.send_message(message)
             except BaseException:

@@ -22,6 +22,7 @@ from amends.config import Settings
 from amends.db import Database
 from amends.jobs import service as jobs
 from amends.jobs.registry import call, get_kind, periodic_kinds, shutdown_hooks
+from amends.kit import outbound
 from amends.kit.clock import utcnow
 from amends.models import Job
 from amends.ops.metrics import JOBS_FINISHED
@@ -131,7 +132,9 @@ class Worker:
                 try:
                     if kind is None:
                         raise UnknownJobKind(f"no job kind {job.kind!r} in this worker")
-                    await call(kind, session, dict(job.payload))
+                    with outbound.policy(
+                            allow_private=self.settings.outbound_allow_private):
+                        await call(kind, session, dict(job.payload))
                     if kind.every is not None:
                         await jobs.enqueue(
                             session, kind.name, run_at=utcnow() + kind.every,

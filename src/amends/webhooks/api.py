@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from amends.auth import AdminCaller, MissingScope, SessionDep
+from amends.auth import AdminCaller, MissingScope, SessionDep, SettingsDep
 from amends.errors import errors
+from amends.kit import outbound
 from amends.routing import router as make_router
 from amends.webhooks import service as webhooks
 
@@ -54,13 +55,18 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
 
 
-@router.post("", status_code=201, responses=errors(MissingScope))
-async def create_endpoint(body: EndpointIn, session: SessionDep, actor: AdminCaller
-                          ) -> EndpointCreated:
-    """Subscribe a URL to events; each is signed (webhook-id, -timestamp, -signature)."""
+@router.post("", status_code=201, responses=errors(
+    MissingScope, outbound.OutboundAddressRefused, outbound.InvalidOutboundUrl))
+async def create_endpoint(body: EndpointIn, session: SessionDep, actor: AdminCaller,
+                          settings: SettingsDep) -> EndpointCreated:
+    """Subscribe a URL to events; each is signed (webhook-id, -timestamp, -signature).
+    The URL's host must be a public address (or a name resolving only to public addresses):
+    loopback, private, link-local and other non-public ones are refused unless the operator
+    allows them (`AMENDS_OUTBOUND_ALLOW_PRIVATE`)."""
     endpoint = await webhooks.create_endpoint(session, actor, url=str(body.url),
                                               event_types=list(body.event_types),
-                                              description=body.description)
+                                              description=body.description,
+                                              allow_private=settings.outbound_allow_private)
     return EndpointCreated(**EndpointOut.model_validate(endpoint).model_dump(),
                            secret=endpoint.secret)
 

@@ -19,7 +19,7 @@ from amends.audit import service as audit
 from amends.db import reading_alongside
 from amends.errors import NotFound
 from amends.jobs import service as jobs
-from amends.kit import http
+from amends.kit import http, outbound
 from amends.kit.cache import TtlCache
 from amends.kit.clock import utcnow
 from amends.models import WebhookDelivery, WebhookEndpoint
@@ -39,7 +39,11 @@ def new_secret() -> str:
 
 
 async def create_endpoint(session: AsyncSession, actor: Actor, *, url: str,
-                          event_types: list[str], description: str = "") -> WebhookEndpoint:
+                          event_types: list[str], allow_private: bool,
+                          description: str = "") -> WebhookEndpoint:
+    """Subscribe `url`; its host must be an address the outbound policy allows, unless
+    `allow_private` (the operator's setting)."""
+    await outbound.check_url(url, field="url", allow_private=allow_private)
     endpoint = WebhookEndpoint(organization_id=actor.organization_id, url=url,
                                secret=new_secret(), event_types=sorted(set(event_types)),
                                description=description)
