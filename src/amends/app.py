@@ -32,6 +32,7 @@ from amends.incidents.views import router as incident_views_router
 from amends.jobs.api import router as jobs_router
 from amends.jobs.loader import load_job_kinds
 from amends.jobs.worker import Worker
+from amends.kit.client import ClientAddresses
 from amends.kit.ratelimit import RateLimiter
 from amends.migrate import head_revision
 from amends.ops.api import router as ops_router
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.settings = settings
     app.state.db = db
     app.state.limiter = RateLimiter(settings)
+    app.state.client_addresses = ClientAddresses(settings.trusted_proxies,
+                                                 header=settings.forwarded_header)
     app.state.head_revision = head_revision()
     install_error_handlers(app)
     app.add_middleware(TillLane)  # inside the request context: ids, logs, metrics

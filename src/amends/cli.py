@@ -78,8 +78,10 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_level, json_logs=settings.log_json)
+    # The application alone decides who the client is (AMENDS_TRUSTED_PROXIES): uvicorn's own
+    # proxy handling would believe X-Forwarded-For from 127.0.0.1 before it ever sees it.
     uvicorn.run("amends.app:create_app", factory=True, host=host, port=port, workers=workers,
-                access_log=False, log_config=None, proxy_headers=True)
+                access_log=False, log_config=None, proxy_headers=False)
 
 
 @app.command()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
-from typing import Literal
+from ipaddress import ip_network
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -57,37 +59,52 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis for rate limits shared by several processes."
     )
-    login_attempts_per_minute: int = 10
+    login_attempts_per_minute: int = Field(
+        default=10, ge=1,
+        description="Failed console logins per account and client address before 429.")
+    login_failures_per_address_per_minute: int = Field(
+        default=30, ge=1,
+        description="Failed console logins from one client address, whatever the account, "
+        "before 429 (one address trying a password on many accounts).")
     code_failures_per_minute: int = Field(
-        default=30,
+        default=30, ge=1,
         description="Failed validate/redeem attempts (unknown code, wrong customer) per API key "
         "and per client address before 429.",
     )
 
     code_failures_per_organization_per_minute: int = Field(
-        default=300,
+        default=300, ge=1,
         description="Failed code attempts across a whole organisation (all its keys and "
         "addresses) before its code checks get 429; an alert metric and an audit event say so.",
     )
     code_failures_per_customer_per_hour: int = Field(
-        default=20,
+        default=20, ge=1,
         description="Failed code attempts that name one customer, per hour, before 429.",
     )
     wrong_customer_attempts_per_code: int = Field(
-        default=5, description="Wrong-customer attempts on one code before it is locked.")
+        default=5, ge=1,
+        description="Wrong-customer attempts on one code, within code_lock_minutes, that lock "
+        "it.")
     code_lock_minutes: int = Field(
-        default=15, description="How long a code stays locked after too many wrong customers.")
+        default=15, ge=1,
+        description="How long a code stays locked after too many wrong customers.")
     coupon_page_misses_per_minute: int = Field(
-        default=30, description="Unknown coupon-page links (/c/...) per address before 429.")
+        default=30, ge=1, description="Unknown coupon-page links (/c/...) per address before 429.")
     login_failures_per_account_per_hour: int = Field(
-        default=50,
+        default=50, ge=1,
         description="Failed console logins per account from any address before it is locked "
         "for the rest of the hour (rotating addresses cannot reset it).",
     )
-    trusted_proxies: list[str] = Field(
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is "
-        "believed; none by default, so the client address is the connection's.",
+        "believed; none by default, so the client address is the connection's. Comma-separated "
+        "or a JSON list.",
+    )
+    forwarded_header: Literal["X-Forwarded-For", "Forwarded"] = Field(
+        default="X-Forwarded-For",
+        description="The header the trusted proxies write the client's address in. Only that "
+        "one is read: a client could send the other, and no proxy would correct it.",
     )
     outbound_allow_private: bool = Field(
         default=False,
@@ -107,6 +124,19 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [
+                part.strip() for part in text.split(",") if part.strip()]
+        if isinstance(value, list):
+            for proxy in value:
+                ip_network(str(proxy).strip(), strict=False)  # ValueError names the bad one
+            return [str(proxy).strip() for proxy in value]
+        return value
 
     @property
     def is_sqlite(self) -> bool:

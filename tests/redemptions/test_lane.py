@@ -13,6 +13,7 @@ from amends.config import Settings
 from amends.db import Database
 from amends.models import AuditEvent, Redemption, WebhookDelivery
 from tests.factories import bearer, make_api_key, make_coupon, make_customer, make_org
+from tests.peers import application, from_address
 
 pytestmark = pytest.mark.postgres_only
 
@@ -113,3 +114,44 @@ async def test_idempotent_retries_and_webhook_subscribers_go_through_the_applica
     assert "x-served-by" not in hooked.headers
     async with db.transaction(write=False) as session:
         assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
+
+
+async def test_the_lane_steps_aside_for_a_locked_code_and_a_spent_organisation_budget(
+    settings: Settings, db: Database
+) -> None:
+    tenant = await make_org(db)
+    till = bearer(await make_api_key(db, tenant, scopes=["redemptions:write"]))
+    customer = await make_customer(db, tenant, external_id="C-1")
+    warm, taken, locked, later = [await make_coupon(db, tenant, customer=customer,
+                                                    case_ref=f"L-{n}") for n in range(4)]
+
+    def body(code: str, customer: str = "C-1") -> dict[str, object]:
+        return {"code": code, "customer_id": customer, "order_id": f"O-{code}",
+                "order_amount": 5000}
+
+    async with application(settings, wrong_customer_attempts_per_code=2,
+                           code_failures_per_organization_per_minute=4) as app, \
+            from_address(app, "203.0.113.9") as client:
+        assert (await client.post("/v1/redemptions", headers=till, json=body(warm.code))
+                ).status_code == 201
+        lane = await client.post("/v1/redemptions", headers=till, json=body(taken.code))
+        assert lane.headers["x-served-by"] == "till-lane"
+        for guess in ("C-2", "C-3"):
+            wrong = await client.post("/v1/redemptions", headers=till,
+                                      json=body(locked.code, guess))
+            assert wrong.json()["code"] == "wrong_customer"
+        refused = await client.post("/v1/redemptions", headers=till, json=body(locked.code))
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "coupon_locked"
+        assert "x-served-by" not in refused.headers
+        for n in range(2):  # the organisation's fourth failure spends its budget
+            miss = await client.post("/v1/redemptions", headers=till,
+                                     json=body(f"NOPE{n}", "C-9"))
+            assert miss.status_code == 404
+        spent = await client.post("/v1/redemptions", headers=till, json=body(later.code))
+        assert spent.status_code == 429
+        assert spent.json()["code"] == "too_many_attempts"
+        assert "x-served-by" not in spent.headers
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Redemption).where(
+            Redemption.coupon_id.in_([locked.id, later.id]))) == 0

@@ -32,3 +32,9 @@ CODE_GUESSING_BLOCKED = Counter(
     "amends_code_guessing_blocked_total",
     "Validate/redeem attempts refused for too many failures", ["by"], registry=REGISTRY,
 )
+CODE_GUESSING_ORGANIZATION_BLOCKED = Counter(
+    "amends_code_guessing_organization_blocked_total",
+    "Times an organisation's whole code-failure budget ran out and its code checks were "
+    "refused (counted once a minute while it lasts; alert on any: someone is guessing with "
+    "many keys or addresses)", registry=REGISTRY,
+)

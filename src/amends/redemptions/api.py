@@ -11,7 +11,7 @@ from amends.auth import MissingScope, SessionDep, require
 from amends.coupons.errors import NOT_REDEEMABLE, CouponAlreadyRedeemed
 from amends.errors import TooManyAttempts, errors
 from amends.redemptions import service as redemptions
-from amends.redemptions.guard import code_guard
+from amends.redemptions.guard import CouponLocked, code_guard
 from amends.redemptions.schemas import (
     RedeemRequest,
     RedemptionOut,
@@ -37,7 +37,7 @@ def _order(body: RedeemRequest) -> redemptions.Order:
 
 
 @router.post("/v1/redemptions/validate", responses=errors(MissingScope, TooManyAttempts,
-                                                          *NOT_REDEEMABLE))
+                                                          CouponLocked, *NOT_REDEEMABLE))
 async def validate(body: ValidateRequest, request: Request, session: SessionDep,
                    actor: Checker) -> Validation:
     """Would this code work for this order? No side effects: answers what redeem would, with
@@ -45,18 +45,18 @@ async def validate(body: ValidateRequest, request: Request, session: SessionDep,
     order = redemptions.Order(code=body.code, order_amount=body.order_amount,
                               customer_external_id=body.customer_id, currency=body.currency,
                               shipping_amount=body.shipping_amount)
-    async with code_guard(request, actor):
+    async with code_guard(request, actor, code=body.code, customer=body.customer_id):
         quote = await redemptions.validate(session, actor, order)
     return Validation.of(quote.coupon, quote.discount)
 
 
 @router.post("/v1/redemptions", status_code=201, response_model=RedemptionOut,
-             responses=errors(MissingScope, TooManyAttempts, *NOT_REDEEMABLE))
+             responses=errors(MissingScope, TooManyAttempts, CouponLocked, *NOT_REDEEMABLE))
 async def redeem(body: RedeemRequest, request: Request, session: SessionDep,
                  actor: Redeemer) -> Response:
     """Redeem a coupon exactly once (a gift card: debit what its balance covers), in a store
     or online, for the customer it was issued to."""
-    async with code_guard(request, actor):
+    async with code_guard(request, actor, code=body.code, customer=body.customer_id):
         redemption = await redemptions.redeem(session, actor, _order(body))
     # Serialised here, once: the hot path of every till skips FastAPI's re-validation.
     return Response(RedemptionOut.of(redemption).model_dump_json(), status_code=201,
@@ -82,11 +82,12 @@ async def void_redemption(redemption_id: uuid.UUID, body: VoidRequest, session: 
 
 
 @router.post("/v1/reservations", status_code=201, responses=errors(
-    MissingScope, TooManyAttempts, redemptions.CouponNotReservable, *NOT_REDEEMABLE))
+    MissingScope, TooManyAttempts, CouponLocked, redemptions.CouponNotReservable,
+    *NOT_REDEEMABLE))
 async def reserve(body: ReserveRequest, request: Request, session: SessionDep,
                   actor: Redeemer) -> ReservationOut:
     """Hold a coupon for a checkout for `hold_minutes`; confirm or release it after."""
-    async with code_guard(request, actor):
+    async with code_guard(request, actor, code=body.code, customer=body.customer_id):
         reservation, _ = await redemptions.reserve(session, actor, _order(body),
                                                    hold=timedelta(minutes=body.hold_minutes))
     return ReservationOut.of(reservation)

@@ -9,8 +9,9 @@ This ASGI middleware answers the plain case itself:
 
 - a valid body (the same Pydantic model as the route, validated from the raw bytes),
 - an API key this process verified within the cache time, with `redemptions:write`,
-- no Idempotency-Key, no code-guessing block on the key or the address, no webhook endpoint
-  wanting `coupon.redeemed` (all known from this process's caches),
+- no Idempotency-Key, no spent code-failure budget and no lock on the code (the guard's own
+  `refusal`, so both paths refuse alike), no webhook endpoint wanting `coupon.redeemed`
+  (known from this process's cache),
 - and the statement redeemed a coupon.
 
 Anything else (an error to explain, a first request with a key, SQLite, an idempotent retry)
@@ -28,8 +29,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amends.actor import Actor
 from amends.apikeys.service import verified_recently
+from amends.kit.client import client_address
 from amends.kit.clock import utcnow
 from amends.redemptions.fastpath import REDEEM_SQL, arguments
+from amends.redemptions.guard import Attempt, refusal
 from amends.redemptions.schemas import RedeemRequest
 from amends.redemptions.service import code_candidates
 from amends.roles import Scope as Permission
@@ -75,18 +78,16 @@ class TillLane:
             return False
         if wants_known(key.organization_id, "coupon.redeemed") is not False:
             return False
-        client = scope.get("client")
-        limiter = state.limiter
-        if not (await limiter.allowed("code_failures", f"codes:api_key:{key.id}")
-                and await limiter.allowed(
-                    "code_failures", f"codes:ip:{client[0] if client else 'unknown'}")):
-            return False
         try:
             order = _BODY.validate_json(body)
         except ValidationError:
             return False
         actor = Actor(organization_id=key.organization_id, kind="api_key", id=key.id,
                       label=f"api key {key.name}", scopes=key.scopes)
+        attempt = Attempt.of(actor, client_address(scope), code=order.code,
+                             customer=order.customer_id)
+        if await refusal(state.limiter, attempt) is not None:
+            return False
         now = utcnow()
         raw = await state.db.engine.raw_connection()
         try:

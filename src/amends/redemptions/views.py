@@ -71,6 +71,9 @@ def plain_words(error: AmendsError) -> str:
         return "Another checkout is holding this code right now. Try again in a few minutes."
     if error.code == "too_many_attempts":
         return "Too many codes were not found. Wait a minute before trying again."
+    if error.code == "coupon_locked":
+        return ("This code was tried with the wrong customer too many times and is locked for "
+                "now. The customer can use it later, or ask customer service for a new one.")
     return error.detail
 
 
@@ -99,7 +102,8 @@ async def use_code(
         order_id=order_id.strip() or f"till-{codes.normalise(code)}", channel="in_store",
         store_id=store.strip() or None, till_id="console")
     try:
-        async with code_guard(request, actor):
+        async with code_guard(request, actor, code=code,
+                              customer=order.customer_external_id):
             if action == "redeem":
                 redemption = await redemptions.redeem(session, actor, order)
                 return render(request, "till.html", {"form": {"store": store}, "redeemed": {

@@ -20,9 +20,11 @@ from amends.cases.service import add_event, case_of
 from amends.coupons import policy
 from amends.delivery import service as delivery
 from amends.delivery import templates
-from amends.errors import CsrfFailed, NotFound, ValidationFailed
+from amends.errors import CsrfFailed, NotFound, TooManyAttempts, ValidationFailed
 from amends.kit import codes
+from amends.kit.client import client_address, limit_bucket
 from amends.kit.clock import utcnow
+from amends.kit.ratelimit import RateLimiter
 from amends.kit.secrets import random_token, same
 from amends.models import Coupon, Customer, Incentive, Redemption
 from amends.routing import router as make_router
@@ -38,9 +40,19 @@ class CouponPageNotFound(NotFound):
     code, title = "coupon_page_not_found", "This link does not lead to a coupon"
 
 
-async def _coupon(session: SessionDep, token: str) -> Coupon:
+async def _coupon(request: Request, session: SessionDep, token: str) -> Coupon:
+    """The coupon a page link leads to. Links that lead nowhere are counted per address: past
+    the limit every link from there answers 429, found or not, so that guessing tokens tells
+    nothing more."""
+    limiter: RateLimiter = request.app.state.limiter
+    misses = ("coupon_page_misses", f"page:miss:{limit_bucket(client_address(request.scope))}")
+    if not await limiter.allowed(*misses):
+        raise TooManyAttempts("Too many links that lead nowhere were opened from your network; "
+                              "wait a minute and open the link in your message again.",
+                              retry_after=await limiter.retry_after(*misses))
     coupon = await session.scalar(select(Coupon).where(Coupon.page_token == token))
     if coupon is None:
+        await limiter.hit(*misses)
         raise CouponPageNotFound("Check the link in your message.")
     return coupon
 
@@ -67,7 +79,7 @@ def barcode_svg(text: str) -> str:
 
 @router.get("/c/{token}", response_class=HTMLResponse, dependencies=[Depends(writes_on_read)])
 async def coupon_page(token: str, request: Request, session: SessionDep) -> Response:
-    coupon = await _coupon(session, token)
+    coupon = await _coupon(request, session, token)
     now = utcnow()
     await delivery.page_opened(session, coupon)
     customer = await session.get(Customer, coupon.customer_id)
@@ -105,7 +117,7 @@ async def give_feedback(
     cookie = request.cookies.get(FEEDBACK_COOKIE, "")
     if not cookie or not same(cookie, csrf_token):
         raise CsrfFailed()
-    coupon = await _coupon(session, token)
+    coupon = await _coupon(request, session, token)
     case = await case_of(session, coupon)
     if case is None or case.state not in FEEDBACK_STATES:
         raise ValidationFailed("Feedback opens once your case is resolved.")
