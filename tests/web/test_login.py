@@ -4,9 +4,11 @@ import re
 
 import httpx
 
+from amends.config import Settings
 from amends.db import Database
 from amends.roles import Role
 from tests.factories import PASSWORD, make_org, make_user
+from tests.peers import application, from_address
 
 
 def _csrf(html: str) -> str:
@@ -189,3 +191,57 @@ async def test_an_agent_gives_a_recommended_gesture_from_the_case_page(
     assert "No sms address" in shown.text
     async with db.transaction(write=False) as session:
         assert await session.scalar(select(func.count()).select_from(Coupon)) == 1
+
+
+async def test_every_spelling_of_one_account_shares_its_lockout(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_org(db)
+    await make_user(db, tenant, email="a@example.com")
+    spellings = [(tenant.slug, "a@example.com"), (f" {tenant.slug.upper()} ", "A@Example.com"),
+                 (tenant.slug, " a@example.com"), (tenant.slug, "a@example.com\t"),
+                 (f"{tenant.slug} ", " A@EXAMPLE.COM ")]
+    for n in range(10):
+        org, email = spellings[n % len(spellings)]
+        assert (await _log_in(client, org, email, "wrong password!")).status_code == 401
+    blocked = await _log_in(client, f"\t{tenant.slug}", "  a@example.COM", PASSWORD)
+    assert blocked.status_code == 429
+    assert "amends_session" not in blocked.headers.get("set-cookie", "")
+    assert (await client.get("/", headers={"accept": "text/html"})).status_code == 303
+
+
+async def test_an_accounts_lockout_holds_whatever_address_the_attempts_come_from(
+    settings: Settings, db: Database
+) -> None:
+    tenant = await make_org(db)
+    await make_user(db, tenant, email="a@example.com")
+    await make_user(db, tenant, email="b@example.com")
+    async with application(settings, login_failures_per_account_per_hour=6) as app:
+        for n in range(6):
+            async with from_address(app, f"198.51.100.{n}") as rotating:
+                wrong = await _log_in(rotating, tenant.slug, "a@example.com", "wrong password!")
+                assert wrong.status_code == 401
+        async with from_address(app, "203.0.113.9") as fresh:
+            blocked = await _log_in(fresh, tenant.slug, "a@example.com", PASSWORD)
+            assert blocked.status_code == 429
+            assert "amends_session" not in blocked.headers.get("set-cookie", "")
+            # The lock is the account's: another member of staff at that address logs in.
+            other = await _log_in(fresh, tenant.slug, "b@example.com", PASSWORD)
+            assert other.status_code == 303
+
+
+async def test_one_address_trying_many_accounts_is_stopped(
+    settings: Settings, db: Database
+) -> None:
+    tenant = await make_org(db)
+    users = [await make_user(db, tenant, email=f"u{n}@example.com") for n in range(6)]
+    async with application(settings, login_failures_per_address_per_minute=5) as app:
+        async with from_address(app, "203.0.113.9") as sprayer:
+            for user in users[:5]:
+                wrong = await _log_in(sprayer, tenant.slug, user.email, "Summer2024!")
+                assert wrong.status_code == 401
+            blocked = await _log_in(sprayer, tenant.slug, users[5].email, PASSWORD)
+            assert blocked.status_code == 429
+        async with from_address(app, "198.51.100.1") as colleague:
+            assert (await _log_in(colleague, tenant.slug, users[5].email, PASSWORD)
+                    ).status_code == 303

@@ -45,6 +45,12 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def login_identity(organization_slug: str, email: str) -> tuple[str, str]:
+    """The account a login form names, as `log_in` looks it up: the login limits key on it,
+    so no spelling of one account gets attempts of its own."""
+    return organization_slug.strip().lower(), normalise_email(email)
+
+
 async def hash_password(password: str) -> str:
     return await anyio.to_thread.run_sync(_hasher.hash, password)
 
@@ -102,11 +108,11 @@ async def log_in(
     session: AsyncSession, *, organization_slug: str, email: str, password: str, hours: int
 ) -> Login:
     """Check the password and open a console session; the token goes in the cookie only."""
-    email = normalise_email(email)
+    slug, email = login_identity(organization_slug, email)
     user = await session.scalar(
         select(User)
         .join(Organization, Organization.id == User.organization_id)
-        .where(Organization.slug == organization_slug.strip().lower(), User.email == email)
+        .where(Organization.slug == slug, User.email == email)
     )
     ok = await _verify(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok or not user.active:

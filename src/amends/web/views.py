@@ -18,7 +18,8 @@ from amends.auth import (
 )
 from amends.customers import service as customers
 from amends.errors import CsrfFailed, TooManyAttempts
-from amends.kit.ratelimit import RateLimiter, get_limiter
+from amends.kit.client import client_address, limit_bucket
+from amends.kit.ratelimit import RateLimiter, get_limiter, hidden
 from amends.kit.secrets import random_token, same
 from amends.models import Organization
 from amends.routing import router as make_router
@@ -73,20 +74,23 @@ async def log_in(
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not same(cookie, csrf_token):
         raise CsrfFailed()
-    client = request.client.host if request.client else "unknown"
-    limit_key = f"login:{organization.lower()}:{email.lower()}:{client}"
-    if not await limiter.allowed("login", limit_key):
-        raise TooManyAttempts(
-            "Too many failed logins; wait a minute and try again.",
-            retry_after=await limiter.retry_after("login", limit_key),
-        )
+    account = hidden("\n".join(users.login_identity(organization, email)))
+    address = limit_bucket(client_address(request.scope))
+    # The account's own budget holds whatever the address: rotating addresses cannot reset it,
+    # and a right password while any budget is spent does not log in.
+    budgets = [("login", f"login:{account}:{address}"), ("login_address", f"login:ip:{address}"),
+               ("login_account", f"login:account:{account}")]
+    spent = await limiter.first_spent(budgets)
+    if spent is not None:
+        raise TooManyAttempts("Too many failed logins; wait and try again.",
+                              retry_after=await limiter.retry_after(*spent))
     try:
         login = await users.log_in(
             session, organization_slug=organization, email=email, password=password,
             hours=settings.session_hours,
         )
     except users.InvalidCredentials:
-        await limiter.hit("login", limit_key)
+        await limiter.hit_all(budgets)
         return _login_page(
             request, settings.cookie_secure, error="Wrong organisation, email or password.",
             status_code=401, form={"organization": organization, "email": email},
