@@ -49,6 +49,7 @@ from amends.reports.views import router as dashboard_router
 from amends.suppressions.api import router as suppressions_router
 from amends.web.case_views import router as case_views_router
 from amends.web.coupon_page import router as coupon_page_router
+from amends.web.headers import SecurityHeaders
 from amends.web.templating import HERE as WEB_DIR
 from amends.web.views import router as web_router
 from amends.webhooks.api import router as webhooks_router
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     install_error_handlers(app)
     app.add_middleware(TillLane)  # inside the request context: ids, logs, metrics
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the 500s and 413s too
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     # Routes are matched in order: the tills' hot path first.
     hot_first = (

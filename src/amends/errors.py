@@ -128,7 +128,7 @@ def errors(*classes: type[AmendsError]) -> dict[int | str, dict[str, Any]]:
 
 
 def _wants_html(request: Request) -> bool:
-    if request.url.path.startswith("/v1/") or request.url.path in {"/openapi.json"}:
+    if request.url.path.startswith("/v1/") or request.url.path in {"/openapi.json", "/metrics"}:
         return False
     return "text/html" in request.headers.get("accept", "")
 

@@ -46,6 +46,7 @@ async def test_a_plain_redeem_takes_the_lane_and_answers_as_the_application_woul
     assert lane.status_code == 201
     assert lane.headers["x-served-by"] == "till-lane"
     assert lane.headers["x-request-id"]
+    assert lane.headers["x-content-type-options"] == "nosniff"
     assert set(lane.json()) == set(full.json())
     assert (lane.json()["discount"], lane.json()["amount_due"]) == (1000, 3000)
     # Used already: the lane steps aside and the application explains, in problem+json.

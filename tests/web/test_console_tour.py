@@ -35,6 +35,7 @@ from amends.db import Database
 from amends.demo import DEMO_PASSWORD, DEMO_SLUG, SeededDemo, seed_demo
 from amends.kit import codes
 from tests.receivers import Mailbox, smtp_server
+from tests.web.browser_watch import watch
 from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -120,6 +121,7 @@ def signed_in(demo: Demo, email: str) -> Iterator[Page]:
     context = demo.browser.new_context(viewport=DESKTOP, base_url=demo.url,
                                        accept_downloads=True)
     context.set_default_timeout(10_000)
+    problems = watch(context)
     page = context.new_page()
     try:
         page.goto("/login")
@@ -129,6 +131,7 @@ def signed_in(demo: Demo, email: str) -> Iterator[Page]:
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("heading", name=re.compile("^Welcome"))).to_be_visible()
         yield page
+        assert problems == [], "\n".join(problems)
     finally:
         context.close()
 
@@ -182,9 +185,11 @@ def test_an_agent_finds_a_customer_opens_a_case_and_watches_the_gesture_reach_th
     demo: Demo
 ) -> None:
     context = demo.browser.new_context(viewport=DESKTOP, base_url=demo.url)
+    problems = watch(context)
     login = context.new_page()
     login.goto("/login")
     photograph(login, "login")
+    assert problems == [], "\n".join(problems)
     context.close()
 
     with signed_in(demo, AGENT) as page:
@@ -367,11 +372,13 @@ def test_the_supervisors_pages_and_the_customers_coupon_page_show_what_they_hold
                AND redemption_count = 0 AND expires_at > ? ORDER BY issued_at DESC""",
             (f"{datetime.now(UTC) + timedelta(days=1):%Y-%m-%d %H:%M:%S}",)).fetchone()
     context = demo.browser.new_context(viewport=DESKTOP, base_url=demo.url)
+    problems = watch(context)
     coupon = context.new_page()
     coupon.goto(f"/c/{token}")
     expect(coupon.locator(".code")).to_have_text(codes.display(code))
     expect(coupon.locator(".status")).to_contain_text("Ready to use")
     photograph(coupon, "coupon")
+    assert problems == [], "\n".join(problems)
     context.close()
 
 

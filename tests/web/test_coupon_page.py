@@ -20,6 +20,7 @@ from amends.db import Database
 from amends.kit import codes
 from amends.redemptions import service as redemptions
 from tests.factories import make_coupon, make_customer, make_org
+from tests.web.browser_watch import watch_async
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -66,8 +67,10 @@ async def test_the_coupon_page_shows_a_scannable_code_and_then_that_it_was_used(
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            phone = await browser.new_page(viewport={"width": 390, "height": 844},
-                                           device_scale_factor=2)
+            phone_context = await browser.new_context(viewport={"width": 390, "height": 844},
+                                                      device_scale_factor=2)
+            problems = await watch_async(phone_context)
+            phone = await phone_context.new_page()
             await phone.goto(f"http://127.0.0.1:{port}/c/{coupon.page_token}")
             assert await phone.locator(".code").inner_text() == shown
             assert "Ready to use" in await phone.locator(".status").inner_text()
@@ -82,7 +85,9 @@ async def test_the_coupon_page_shows_a_scannable_code_and_then_that_it_was_used(
             assert [b.text for b in bars] == [coupon.code]
             await phone.screenshot(path=str(ARTIFACTS / f"coupon-phone-{backend}.png"),
                                    full_page=True)
-            desktop = await browser.new_page(viewport={"width": 1280, "height": 900})
+            desktop_context = await browser.new_context(viewport={"width": 1280, "height": 900})
+            desktop_problems = await watch_async(desktop_context)
+            desktop = await desktop_context.new_page()
             await desktop.goto(f"http://127.0.0.1:{port}/c/{coupon.page_token}")
             await desktop.screenshot(path=str(ARTIFACTS / f"coupon-desktop-{backend}.png"),
                                      full_page=True)
@@ -101,6 +106,7 @@ async def test_the_coupon_page_shows_a_scannable_code_and_then_that_it_was_used(
             await phone.screenshot(path=str(ARTIFACTS / f"coupon-used-phone-{backend}.png"),
                                    full_page=True)
             await browser.close()
+            assert problems + desktop_problems == [], "\n".join(problems + desktop_problems)
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -7,12 +7,19 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from amends.config import Settings
 from amends.db import Database
+from amends.errors import NotAuthenticated, errors
 from amends.jobs.service import queue_depth
+from amends.kit.secrets import same
 from amends.migrate import current_revision
 from amends.ops.metrics import JOB_QUEUE, REGISTRY
 
 router = APIRouter(tags=["operations"])
+
+
+class MetricsTokenRequired(NotAuthenticated):
+    code, title = "metrics_token_required", "The metrics need their token"
 
 
 @router.get("/healthz")
@@ -42,9 +49,15 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, responses=errors(MetricsTokenRequired))
 async def metrics(request: Request) -> Response:
-    """Prometheus exposition: requests by route, job outcomes, queue depth."""
+    """Prometheus exposition: requests by route, job outcomes, queue depth. When the server
+    has `AMENDS_METRICS_TOKEN`, only for `Authorization: Bearer <that token>`."""
+    settings: Settings = request.app.state.settings
+    if settings.metrics_token:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not same(token.strip(), settings.metrics_token):
+            raise MetricsTokenRequired("Send `Authorization: Bearer <AMENDS_METRICS_TOKEN>`.")
     db: Database = request.app.state.db
     try:
         async with db.read_sessions() as session:

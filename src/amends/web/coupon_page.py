@@ -65,8 +65,7 @@ def qr_svg(text: str) -> str:
 def barcode_svg(text: str) -> str:
     out = io.BytesIO()
     barcode.get("code128", text, writer=SVGWriter()).write(
-        out, options={"module_height": 14.0, "font_size": 0, "text_distance": 1.0,
-                      "quiet_zone": 4.0})
+        out, options={"module_height": 14.0, "write_text": False, "quiet_zone": 4.0})
     svg = out.getvalue().decode()
     svg = svg[svg.index("<svg"):]
     # python-barcode sizes the drawing in millimetres; a viewBox lets CSS scale it instead.
@@ -74,7 +73,10 @@ def barcode_svg(text: str) -> str:
     if size:
         width, height = size.groups()
         svg = svg.replace(size.group(0), f'viewBox="0 0 {width} {height}"', 1)
-    return re.sub(r'="(-?[\d.]+)mm"', r'="\1"', svg)
+    svg = re.sub(r'="(-?[\d.]+)mm"', r'="\1"', svg)
+    # Colours as attributes, not `style`: the page's Content-Security-Policy refuses inline
+    # styles, and without them Chromium draws the white background black.
+    return re.sub(r'style="fill:([#\w]+);?"', r'fill="\1"', svg)
 
 
 @router.get("/c/{token}", response_class=HTMLResponse, dependencies=[Depends(writes_on_read)])
@@ -105,6 +107,8 @@ async def coupon_page(token: str, request: Request, session: SessionDep) -> Resp
     })
     response.set_cookie(FEEDBACK_COOKIE, csrf, httponly=True, samesite="strict",
                         secure=request.app.state.settings.cookie_secure, path="/c/")
+    # The address holds the coupon's secret token: no request from this page may carry it.
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
