@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
@@ -26,6 +27,7 @@ from amends.coupons import policy as coupon_policy
 from amends.db import reading_alongside
 from amends.delivery import channels, templates
 from amends.errors import Conflict, NotFound, ValidationFailed
+from amends.jobs import periodic
 from amends.jobs import service as jobs
 from amends.kit import codes, outbound
 from amends.kit.cache import TtlCache
@@ -432,31 +434,47 @@ async def page_opened(session: AsyncSession, coupon: Coupon) -> None:
                               .execution_options(synchronize_session=False))
 
 
-async def remind_expiring(session: AsyncSession, *, base_url: str, limit: int = 500) -> int:
+async def remind_expiring(session: AsyncSession, *, base_url: str, limit: int = 500,
+                          organization_id: uuid.UUID | str | None = None) -> int:
     """Remind customers of unused gestures that expire within their organisation's
-    `reminder_days`. Each coupon is reminded once (`reminded_at`)."""
+    `reminder_days`. Each coupon is reminded once (`reminded_at`).
+
+    Each reminder is a part of its organisation's work (`jobs.periodic`): one that fails is
+    rolled back alone and recorded for the organisation's admin, and its coupon stays marked
+    (the claim is outside the part), so a reminder that always fails cannot fill every
+    batch and starve the other organisations' reminders."""
     now = utcnow()
-    rows = (await session.execute(
+    query = (
         select(Coupon, Organization.reminder_days)
         .join(Organization, Organization.id == Coupon.organization_id)
         .where(Coupon.status == "active", Coupon.expires_at > now,
                Coupon.expires_at <= now + timedelta(days=30), Coupon.reminded_at.is_(None),
-               Coupon.kind.in_((*coupon_policy.SINGLE_USE_KINDS, coupon_policy.GIFT_CARD)))
-        .order_by(Coupon.expires_at).limit(limit))).all()
+               Coupon.kind.in_((*coupon_policy.SINGLE_USE_KINDS, coupon_policy.GIFT_CARD))))
+    if organization_id is not None:
+        query = query.where(Coupon.organization_id == uuid.UUID(str(organization_id)))
+    rows = (await session.execute(query.order_by(Coupon.expires_at).limit(limit))).all()
     sent = 0
-    for coupon, days in rows:
-        if days <= 0 or coupon.expires_at > now + timedelta(days=days):
-            continue
-        claimed = await session.execute(
-            update(Coupon).where(Coupon.id == coupon.id, Coupon.reminded_at.is_(None))
-            .values(reminded_at=now).execution_options(synchronize_session=False))
-        if not getattr(claimed, "rowcount", 0):
-            continue
-        customer = await session.get(Customer, coupon.customer_id)
-        if customer is None or address_for(customer, "email", None) is None or \
-                await _config(session, coupon.organization_id, "email") is None:
-            continue
-        await deliver(session, Actor.system(coupon.organization_id, "reminders"),
-                      coupon=coupon, channel="email", kind="reminder", base_url=base_url)
-        sent += 1
+    async with periodic.each_organization(session, "delivery.remind_expiring",
+                                          only=organization_id) as parts:
+        for coupon, days in rows:
+            if days <= 0 or coupon.expires_at > now + timedelta(days=days):
+                continue
+            claimed = await session.execute(
+                update(Coupon).where(Coupon.id == coupon.id, Coupon.reminded_at.is_(None))
+                .values(reminded_at=now).execution_options(synchronize_session=False))
+            if not getattr(claimed, "rowcount", 0):
+                continue
+            sent += await parts.run(coupon.organization_id, partial(
+                _remind, session, coupon, base_url=base_url),
+                label=f"Reminder for coupon {coupon.id}") or 0
     return sent
+
+
+async def _remind(session: AsyncSession, coupon: Coupon, *, base_url: str) -> int:
+    customer = await session.get(Customer, coupon.customer_id)
+    if customer is None or address_for(customer, "email", None) is None or \
+            await _config(session, coupon.organization_id, "email") is None:
+        return 0
+    await deliver(session, Actor.system(coupon.organization_id, "reminders"),
+                  coupon=coupon, channel="email", kind="reminder", base_url=base_url)
+    return 1

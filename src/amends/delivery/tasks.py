@@ -24,9 +24,11 @@ async def send(session: AsyncSession, *, delivery_id: str) -> None:
 
 
 @job("delivery.remind_expiring", every=timedelta(hours=1))
-async def remind(session: AsyncSession) -> None:
-    """Remind customers before an unused gesture expires."""
-    await delivery.remind_expiring(session, base_url=get_settings().base_url)
+async def remind(session: AsyncSession, *, organization_id: str | None = None) -> None:
+    """Remind customers before an unused gesture expires (of every organisation, or of one:
+    a retry of the run that failed for it)."""
+    await delivery.remind_expiring(session, base_url=get_settings().base_url,
+                                   organization_id=organization_id)
 
 
 @on_shutdown

@@ -16,12 +16,14 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
+from amends.jobs import periodic
 from amends.kit.clock import utcnow
 from amends.kit.sql import dialect_of, get_or_insert
 from amends.models import (
@@ -209,14 +211,26 @@ async def refresh(session: AsyncSession, organization_id: uuid.UUID,
     return run
 
 
-async def refresh_all(session: AsyncSession) -> int:
-    """The roll-up job: every organisation that has cases or gestures."""
-    organizations = set((await session.scalars(select(Case.organization_id).distinct())).all())
-    organizations |= set((await session.scalars(select(Coupon.organization_id).distinct())
-                          ).all())
-    for organization_id in sorted(organizations):
-        await refresh(session, organization_id)
-    return len(organizations)
+async def refresh_all(session: AsyncSession, *,
+                      organization_id: uuid.UUID | str | None = None) -> int:
+    """The roll-up job: every organisation that has cases or gestures (or the one given).
+    Each organisation's refresh is its own part (`jobs.periodic`): one that fails is rolled
+    back alone, recorded for its admin, and the others' roll-ups are still rebuilt.
+    Returns how many were rebuilt."""
+    if organization_id is not None:
+        organizations = {uuid.UUID(str(organization_id))}
+    else:
+        organizations = set((await session.scalars(select(Case.organization_id).distinct())
+                              ).all())
+        organizations |= set((await session.scalars(select(Coupon.organization_id).distinct())
+                              ).all())
+    rebuilt = 0
+    async with periodic.each_organization(session, "outcomes.rollup",
+                                          only=organization_id) as parts:
+        for owner in sorted(organizations):
+            if await parts.run(owner, partial(refresh, session, owner)) is not None:
+                rebuilt += 1
+    return rebuilt
 
 
 def _mature_day(now: datetime) -> str:

@@ -42,8 +42,10 @@ async def update_rule(rule_id: uuid.UUID, body: RuleIn, session: SessionDep,
         await recovery.save_rule(session, actor, data=body, rule_id=rule_id))
 
 
-@router.post("/{rule_id}/dry-run", responses=errors(MissingScope, recovery.RuleNotFound))
+@router.post("/{rule_id}/dry-run", responses=errors(MissingScope, recovery.RuleNotFound,
+                                                    recovery.RuleInvalid))
 async def dry_run(rule_id: uuid.UUID, session: SessionDep, actor: RuleEditor
                   ) -> list[Candidate]:
-    """What the rule would fire for now, and why; nothing is changed."""
+    """What the rule would fire for now, and why; nothing is changed. A saved rule that no
+    longer passes validation answers 409 `rule_invalid` naming the field: save it again."""
     return await recovery.dry_run(session, actor, rule_id=rule_id)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import timedelta
+from functools import partial
 
+from pydantic import ValidationError
 from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -17,8 +19,9 @@ from amends.audit import service as audit
 from amends.cases import service as cases
 from amends.delivery import service as delivery
 from amends.delivery import staff
-from amends.errors import NotFound
+from amends.errors import Conflict, NotFound
 from amends.incentives.service import get_incentive
+from amends.jobs import periodic
 from amends.jobs import service as jobs
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
@@ -41,6 +44,10 @@ BATCH = 500
 
 class RuleNotFound(NotFound):
     code, title = "rule_not_found", "No such rule"
+
+
+class RuleInvalid(Conflict):
+    code, title = "rule_invalid", "The saved rule cannot be evaluated; save it again"
 
 
 async def save_rule(session: AsyncSession, actor: Actor, *, data: RuleIn,
@@ -130,9 +137,25 @@ async def candidates(session: AsyncSession, rule: RecoveryRule, *, limit: int = 
     return list((await session.scalars(query.order_by(Shipment.id).limit(limit))).all())
 
 
+def check_saved(rule: RecoveryRule) -> None:
+    """The rule as stored still passes the rules it was saved under (`RuleIn`), or
+    `RuleInvalid` says which field does not: a rule written by an older version or straight
+    into the database is never evaluated with values the database cannot take."""
+    try:
+        RuleIn.model_validate({"name": rule.name, "active": rule.active,
+                               "condition": rule.condition, "filters": rule.filters or {},
+                               "actions": rule.actions})
+    except ValidationError as invalid:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'rule'}: {error['msg']}"
+            for error in invalid.errors())
+        raise RuleInvalid(f"Rule '{rule.name}': {problems}.", rule_id=str(rule.id)) from invalid
+
+
 async def dry_run(session: AsyncSession, actor: Actor, *, rule_id: uuid.UUID
                   ) -> list[Candidate]:
     rule = await get_rule(session, actor, rule_id=rule_id)
+    check_saved(rule)
     return [Candidate(shipment_id=s.external_id, order_id=s.order_external_id,
                       customer_id=str(s.customer_id) if s.customer_id else None,
                       carrier=s.carrier, why=_why(rule, s))
@@ -198,15 +221,37 @@ async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) ->
     return case
 
 
-async def sweep(session: AsyncSession, *, limit: int = BATCH) -> int:
-    """Evaluate every active rule; fire for what matches. Returns how many fired."""
+async def sweep(session: AsyncSession, *, limit: int = BATCH,
+                organization_id: uuid.UUID | str | None = None) -> int:
+    """Evaluate every active rule (of one organisation, when given); fire for what matches.
+    Returns how many fired.
+
+    Each rule is a part of its organisation's work (`jobs.periodic`): a rule that cannot be
+    evaluated, or whose firing fails, is rolled back alone and recorded for its
+    organisation's admin, and every other rule still fires."""
+    query = select(RecoveryRule.id, RecoveryRule.organization_id, RecoveryRule.name).where(
+        RecoveryRule.active.is_(True))
+    if organization_id is not None:
+        query = query.where(RecoveryRule.organization_id == uuid.UUID(str(organization_id)))
+    rules = (await session.execute(query.order_by(RecoveryRule.id))).all()
     fired = 0
-    rules = (await session.scalars(select(RecoveryRule).where(
-        RecoveryRule.active.is_(True)).order_by(RecoveryRule.id))).all()
-    for rule in rules:
-        for shipment in await candidates(session, rule, limit=limit):
-            if await fire(session, rule, shipment) is not None:
-                fired += 1
+    async with periodic.each_organization(session, "recovery.sweep",
+                                          only=organization_id) as parts:
+        for rule_id, owner, name in rules:
+            fired += await parts.run(owner, partial(_sweep_rule, session, rule_id, limit=limit),
+                                     label=f"Rule '{name}'") or 0
+    return fired
+
+
+async def _sweep_rule(session: AsyncSession, rule_id: uuid.UUID, *, limit: int) -> int:
+    rule = await session.get(RecoveryRule, rule_id)
+    if rule is None:
+        return 0
+    check_saved(rule)
+    fired = 0
+    for shipment in await candidates(session, rule, limit=limit):
+        if await fire(session, rule, shipment) is not None:
+            fired += 1
     return fired
 
 

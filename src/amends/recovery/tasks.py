@@ -10,9 +10,10 @@ from amends.recovery import service as recovery
 
 
 @job("recovery.sweep", every=timedelta(seconds=get_settings().sweep_interval_seconds))
-async def sweep(session: AsyncSession) -> None:
-    """Evaluate the time-based rules of every organisation (indexed queries)."""
-    await recovery.sweep(session)
+async def sweep(session: AsyncSession, *, organization_id: str | None = None) -> None:
+    """Evaluate the time-based rules of every organisation (indexed queries), or of one
+    (a retry of the run that failed for it)."""
+    await recovery.sweep(session, organization_id=organization_id)
 
 
 @job("recovery.progress")
