@@ -117,6 +117,9 @@ class Settings(BaseSettings):
         default=512 * 1024 * 1024, description="Largest CSV upload (code pools, incidents).")
     template_max_output_chars: int = Field(
         default=200_000, description="Longest text a message template may render to.")
+    template_max_seconds: float = Field(
+        default=1.0, gt=0,
+        description="Longest a message template may take to render; past it, it is refused.")
     metrics_token: str | None = Field(
         default=None,
         description="When set, /metrics needs `Authorization: Bearer <token>`.",

@@ -35,8 +35,9 @@ STAFF = [
 ]
 KEYS = [
     ("Till (POS)", [Scope.REDEMPTIONS_READ, Scope.REDEMPTIONS_WRITE]),
-    ("Helpdesk integration", [Scope.COUPONS_ISSUE]),
-    ("Order events", [Scope.EVENTS_WRITE]),
+    ("Helpdesk integration", [Scope.COUPONS_ISSUE, Scope.CASES_WRITE, Scope.CUSTOMERS_READ,
+                              Scope.CUSTOMERS_WRITE]),
+    ("Order events", [Scope.EVENTS_WRITE, Scope.CUSTOMERS_WRITE]),
     ("Reporting", [Scope.REPORTS_READ]),
     ("Admin", [Scope.ADMIN]),
 ]

@@ -279,7 +279,7 @@ async def _staff(session: AsyncSession, organization_id: uuid.UUID) -> list[_Per
 async def _authority(session: AsyncSession, people: list[_Person],
                      incentives: list[Incentive]) -> list[_Person]:
     """Who may give which gesture on their own: what does not fit is given by a supervisor."""
-    by_kind = {incentive.kind: str(incentive.id) for incentive in incentives}
+    by_kind = {incentive.kind: incentive.id for incentive in incentives}
     admin = Actor.system(people[0].actor.organization_id, "demo")
     for person in people:
         if person.actor.label in PERSONAL_LIMITS:

@@ -148,7 +148,7 @@ async def test_roles_and_tenants_on_case_routes(client: httpx.AsyncClient, db: D
     cannot_issue = await client.post("/v1/coupons", headers=auditor, json={
         "case_id": case["id"], "incentive_id": str(incentive.id)})
     assert cannot_issue.status_code == 403
-    stranger = bearer(await make_api_key(db, other, scopes=["coupons:issue"]))
+    stranger = bearer(await make_api_key(db, other, scopes=["coupons:issue", "cases:write"]))
     base = f"/v1/cases/{case['id']}"
     for method, path, body in [
         ("GET", base, None), ("GET", f"{base}/timeline", None),

@@ -121,6 +121,12 @@ async def test_a_csv_of_customers_gets_one_case_one_gesture_one_email_each(
     assert {r["state"] for r in rows} == {"done", "unreachable", "unknown"}
     assert all(r["code"] and r["message_status"] == "sent" for r in rows
                if r["state"] == "done")
+    reporting = bearer(await make_api_key(db, tenant, scopes=["reports:read"]))
+    without_codes = list(csv.DictReader(io.StringIO((await client.get(
+        f"/v1/incidents/{incident['id']}/report", headers=reporting,
+        params={"format": "csv"})).text)))
+    assert len(without_codes) == 14
+    assert {r["code"] for r in without_codes} == {""}
     agent = await staff_headers(db, await make_user(db, tenant, role=Role.AGENT))
     assert (await client.post("/v1/incidents", headers=agent, json={
         "title": "x", "reason": "late_delivery"})).status_code == 403

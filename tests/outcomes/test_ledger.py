@@ -41,7 +41,7 @@ async def test_issue_redeem_partially_void_and_expire_balance_to_the_hand_comput
         await redemptions.void(session, till, redemption_id=used.id, reason="refund")
     clock.advance(timedelta(days=11))  # Dan's gesture lapses unused
 
-    reader = bearer(await make_api_key(db, tenant, scopes=["reports:read"]))
+    reader = bearer(await make_api_key(db, tenant, scopes=["reports:read", "reports:refresh"]))
     assert (await client.post("/v1/reports/refresh", headers=reader)).status_code == 200
     [month] = (await client.get("/v1/reports/ledger", headers=reader)).json()
     assert month == {

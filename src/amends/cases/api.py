@@ -29,9 +29,12 @@ from amends.roles import Scope
 from amends.routing import router as make_router
 
 router = make_router(tags=["cases"])
-CaseWorker = Annotated[Actor, Depends(require(Scope.CASES_WRITE, Scope.COUPONS_ISSUE))]
-CaseReader = Annotated[Actor, Depends(require(Scope.CASES_WRITE, Scope.COUPONS_ISSUE,
-                                              Scope.REPORTS_READ, Scope.AUDIT_READ))]
+CaseWorker = Annotated[Actor, Depends(require(Scope.CASES_WRITE))]
+CaseReader = Annotated[Actor, Depends(require(Scope.CASES_READ, Scope.CASES_WRITE))]
+Issuer = Annotated[Actor, Depends(require(Scope.COUPONS_ISSUE))]
+# Reason labels name the cases, the catalogue's gestures and the reports' rows.
+ReasonReader = Annotated[Actor, Depends(require(Scope.CASES_READ, Scope.CASES_WRITE,
+                                                Scope.CATALOGUE_WRITE, Scope.REPORTS_READ))]
 CatalogueEditor = Annotated[Actor, Depends(require(Scope.CATALOGUE_WRITE))]
 
 
@@ -107,7 +110,7 @@ async def case_timeline(case_id: uuid.UUID, session: SessionDep,
 
 @router.get("/v1/cases/{case_id}/recommendations",
             responses=errors(MissingScope, cases.CaseNotFound))
-async def case_recommendations(case_id: uuid.UUID, session: SessionDep, actor: CaseWorker,
+async def case_recommendations(case_id: uuid.UUID, session: SessionDep, actor: Issuer,
                                limit: Annotated[int, Query(ge=1, le=20)] = 5
                                ) -> list[RecommendationOut]:
     """The gestures you may give that fit this case, best first, each with its reason."""
@@ -119,7 +122,7 @@ async def case_recommendations(case_id: uuid.UUID, session: SessionDep, actor: C
 
 
 @router.get("/v1/reasons", responses=errors(MissingScope))
-async def list_reasons(session: SessionDep, actor: CaseReader) -> list[ReasonOut]:
+async def list_reasons(session: SessionDep, actor: ReasonReader) -> list[ReasonOut]:
     """The organisation's reason categories for cases."""
     known = await cases.reasons(session, actor.organization_id)
     return [ReasonOut(key=k, label=v) for k, v in sorted(known.items())]

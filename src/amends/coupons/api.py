@@ -36,8 +36,7 @@ class CustomerRequired(ValidationFailed):
     code, title = "customer_required", "Give customer_id or case_id"
 
 Issuer = Annotated[Actor, Depends(require(Scope.COUPONS_ISSUE))]
-Reader = Annotated[Actor, Depends(require(Scope.COUPONS_ISSUE, Scope.REDEMPTIONS_READ,
-                                          Scope.REPORTS_READ))]
+Reader = Annotated[Actor, Depends(require(Scope.COUPONS_READ, Scope.COUPONS_ISSUE))]
 
 
 @router.post("", status_code=201, response_model=CouponOut, responses={

@@ -13,15 +13,15 @@ from amends.roles import Scope
 from amends.routing import router as make_router
 
 router = make_router(prefix="/v1/customers", tags=["customers"])
-CustomerCaller = Annotated[
-    Actor, Depends(require(Scope.COUPONS_ISSUE, Scope.CASES_WRITE, Scope.EVENTS_WRITE))
-]
+# Customers' e-mail addresses and phone numbers: only for credentials meant to see them.
+CustomerWriter = Annotated[Actor, Depends(require(Scope.CUSTOMERS_WRITE))]
+CustomerReader = Annotated[Actor, Depends(require(Scope.CUSTOMERS_READ, Scope.CUSTOMERS_WRITE))]
 ExternalId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
 @router.put("/{external_id}", responses=errors(MissingScope))
 async def put_customer(external_id: ExternalId, body: CustomerIn, session: SessionDep,
-                       actor: CustomerCaller, response: Response) -> CustomerOut:
+                       actor: CustomerWriter, response: Response) -> CustomerOut:
     """Create or update a customer by the organisation's own id (201 when created)."""
     customer, created = await customers.upsert_customer(
         session, actor, external_id=external_id, data=body.model_dump()
@@ -33,7 +33,7 @@ async def put_customer(external_id: ExternalId, body: CustomerIn, session: Sessi
 
 @router.get("/{external_id}", responses=errors(MissingScope, customers.CustomerNotFound))
 async def get_customer(external_id: ExternalId, session: SessionDep,
-                       actor: CustomerCaller) -> CustomerOut:
+                       actor: CustomerReader) -> CustomerOut:
     """One customer."""
     return CustomerOut.model_validate(
         await customers.get_customer(session, actor, external_id=external_id)
@@ -41,7 +41,7 @@ async def get_customer(external_id: ExternalId, session: SessionDep,
 
 
 @router.get("", responses=errors(MissingScope))
-async def search_customers(session: SessionDep, actor: CustomerCaller,
+async def search_customers(session: SessionDep, actor: CustomerReader,
                            q: Annotated[str, Query(min_length=1, max_length=200)],
                            limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[CustomerOut]:
     """Search by email, phone (E.164), external id, or the start of the name."""

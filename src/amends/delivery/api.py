@@ -110,13 +110,16 @@ async def save_channel(channel: str, body: ChannelIn, session: SessionDep,
                       configured=sorted(config.settings))
 
 
-@router.put("/v1/templates", responses=errors(MissingScope, templates.InvalidTemplate,
-                                              incentives.IncentiveNotFound))
+@router.put("/v1/templates", responses=errors(
+    MissingScope, templates.InvalidTemplate, templates.TemplateTooLarge,
+    templates.TemplateTooComplex, incentives.IncentiveNotFound))
 async def save_template(body: TemplateIn, session: SessionDep, actor: TemplateEditor
                         ) -> TemplateIn:
     """Set the wording of a message (Jinja2, sandboxed; variables: customer_name, apology,
-    gesture, code, expires, page_url, terms, case_reference)."""
-    templates.render(body.subject, body.body_text, body.body_html, _SAMPLE)
+    gesture, code, expires, page_url, terms, case_reference). It must render with sample
+    values, within the output and work bounds: else 422 `invalid_template`,
+    `template_too_large` or `template_too_complex`, and nothing is saved."""
+    await templates.render_async(body.subject, body.body_text, body.body_html, _SAMPLE)
     if body.incentive_id is not None:
         await incentives.get_incentive(session, actor, incentive_id=body.incentive_id)
     key = str(body.incentive_id) if body.incentive_id else ""
@@ -133,11 +136,16 @@ async def save_template(body: TemplateIn, session: SessionDep, actor: TemplateEd
     return body
 
 
-@router.post("/v1/templates/preview", responses=errors(MissingScope, CouponNotFound,
-                                                       templates.InvalidTemplate))
+@router.post("/v1/templates/preview", responses=errors(
+    MissingScope, CouponNotFound, templates.InvalidTemplate, templates.TemplateTooLarge,
+    templates.TemplateTooComplex))
 async def preview(body: PreviewRequest, request: Request, session: SessionDep,
                   actor: Sender) -> PreviewOut:
-    """Render a message for a coupon without sending it; SMS length and segments shown."""
+    """Render a message for a coupon without sending it; SMS length and segments shown. A
+    draft that does not render answers 422 `invalid_template` (a syntax error, an unknown
+    variable, something the sandbox refuses), `template_too_large` (over
+    `template_max_output_chars`) or `template_too_complex` (too many steps, or over
+    `template_max_seconds`)."""
     coupon = await coupons.get_coupon(session, actor, coupon_id=body.coupon_id)
     customer = await session.get(Customer, coupon.customer_id)
     assert customer is not None

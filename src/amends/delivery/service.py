@@ -55,6 +55,8 @@ TWILIO_STATUS = {"queued": "sent", "accepted": "sent", "sending": "sent", "sent"
                  "delivered": "delivered", "read": "delivered", "failed": "failed",
                  "undelivered": "failed"}
 FINAL = ("delivered", "failed", "bounced")
+# What a message whose template does not render keeps of itself: nothing (its error says why).
+UNRENDERED = templates.Rendered(subject="", text="", html=None)
 
 
 class UnknownChannel(ValidationFailed):
@@ -218,7 +220,18 @@ async def render_for(session: AsyncSession, *, coupon: Coupon | None, customer: 
     subject, text, html = override or await _template(
         session, customer.organization_id, kind=kind, channel=channel,
         language=customer.language, incentive_id=coupon.incentive_id if coupon else None)
-    return templates.render(subject, text, html, context)
+    return await templates.render_async(subject, text, html, context)
+
+
+async def render_or_failure(session: AsyncSession, **message: Any
+                            ) -> tuple[templates.Rendered, str | None]:
+    """`render_for`, or why the organisation's template does not render: the message is then
+    recorded as failed with that reason (a broken template fails its messages, it does not
+    stop the request or the job that sends them)."""
+    try:
+        return await render_for(session, **message), None
+    except templates.InvalidTemplate as problem:
+        return UNRENDERED, f"The template does not render ({problem.code}): {problem.detail}"
 
 
 async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
@@ -249,22 +262,23 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
     if chosen != "copy" and not await is_configured(session, organization_id, chosen):
         raise ChannelNotConfigured(f"Set up {chosen} first (PUT /v1/channels/{chosen}).",
                                    channel=chosen)
-    rendered = await render_for(session, coupon=coupon, customer=customer,
-                                case_reference=case.reference if case else "",
-                                channel=chosen, kind=kind, detail=detail, apology=apology,
-                                base_url=base_url or get_settings().base_url)
+    rendered, failure = await render_or_failure(
+        session, coupon=coupon, customer=customer,
+        case_reference=case.reference if case else "", channel=chosen, kind=kind,
+        detail=detail, apology=apology, base_url=base_url or get_settings().base_url)
     delivery = Delivery(**delivery_row(
         actor, customer=customer, coupon=coupon, case_id=case.id if case else None, kind=kind,
         channel=chosen, address=address, rendered=rendered, resent_from=resent_from,
-        incident_id=incident_id))
+        incident_id=incident_id, failure=failure))
     session.add(delivery)
     await session.flush()
-    if chosen != "copy":
+    if chosen != "copy" and failure is None:
         await jobs.enqueue(session, "delivery.send", organization_id=organization_id,
                            payload={"delivery_id": str(delivery.id)}, run_at=send_at)
     if case is not None:
-        await add_event(session, case, actor, kind="message",
-                        summary=message_summary(kind, chosen, address),
+        await add_event(session, case, actor, kind="message" if failure is None
+                        else "delivery_failed",
+                        summary=message_summary(kind, chosen, address, failure=failure),
                         data={"delivery_id": str(delivery.id), "status": delivery.status})
     return delivery
 
@@ -272,22 +286,28 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
 def delivery_row(actor: Actor, *, customer: Customer, coupon: Coupon | None,
                  case_id: uuid.UUID | None, kind: str, channel: str, address: str,
                  rendered: templates.Rendered, resent_from: uuid.UUID | None = None,
-                 incident_id: uuid.UUID | None = None) -> dict[str, Any]:
-    """The message's row: queued (a `copy` is done at once)."""
+                 incident_id: uuid.UUID | None = None, failure: str | None = None
+                 ) -> dict[str, Any]:
+    """The message's row: queued (a `copy` is done at once), or failed with `failure`."""
     now = utcnow()
+    status = "failed" if failure else "sent" if channel == "copy" else "queued"
     return {
         "id": new_id(), "organization_id": customer.organization_id,
         "coupon_id": coupon.id if coupon else None, "case_id": case_id,
         "customer_id": customer.id, "kind": kind, "channel": channel, "address": address,
         "language": customer.language, "subject": rendered.subject,
         "body_text": rendered.text, "body_html": rendered.html,
-        "status": "sent" if channel == "copy" else "queued", "attempts": 0,
-        "sent_at": now if channel == "copy" else None, "resent_from_id": resent_from,
+        "status": status, "attempts": 0, "error": failure,
+        "failed_at": now if failure else None,
+        "sent_at": now if status == "sent" else None, "resent_from_id": resent_from,
         "requested_by_label": actor.label, "created_at": now, "incident_id": incident_id,
     }
 
 
-def message_summary(kind: str, channel: str, address: str) -> str:
+def message_summary(kind: str, channel: str, address: str, *, failure: str | None = None
+                    ) -> str:
+    if failure:
+        return f"{kind.title()} message via {channel} to {address} not sent: {failure}"
     return f"{kind.title()} message via {channel} to {address}"
 
 

@@ -1,32 +1,32 @@
-"""Message templates (Jinja2, sandboxed): the apology, the gesture in words, the code, the
-expiry written out and the coupon page link. Organisations override the built-in wording per
-kind, channel, language and incentive."""
+"""Message templates (Jinja2, in a bounded sandbox: `sandbox.py`): the apology, the gesture in
+words, the code, the expiry written out and the coupon page link. Organisations override the
+built-in wording per kind, channel, language and incentive."""
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import partial
 from typing import Any
 
-from jinja2 import StrictUndefined, Template
-from jinja2.exceptions import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from amends.config import get_settings
+from amends.delivery.sandbox import (
+    InvalidTemplate,
+    TemplateTooComplex,
+    TemplateTooLarge,
+    render_all,
+)
 
-from amends.errors import ValidationFailed
-
-_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-_html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+__all__ = ["InvalidTemplate", "Rendered", "TemplateTooComplex", "TemplateTooLarge", "render",
+           "render_async"]
 
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENDED = set("^{}\\[~]|€")
-
-
-class InvalidTemplate(ValidationFailed):
-    code, title = "invalid_template", "The template does not render"
 
 
 GESTURE_TEXT = (
@@ -103,21 +103,40 @@ def default_template(kind: str, channel: str) -> tuple[str, str, str | None]:
     return "", SHORT_TEXT, None
 
 
-@lru_cache(maxsize=512)
-def _compiled(source: str, html: bool) -> Template:
-    # Compiling a template costs milliseconds; the same few sources are rendered all day.
-    return (_html_env if html else _env).from_string(source)
+SUBJECT_CHARS = 300
+BUILT_IN = frozenset({*(part for parts in DEFAULTS.values() for part in parts if part),
+                      *TEXTS.values(), *SUBJECTS.values(), ""})
+# Organisations' templates render on these threads, never on the event loop; two, so that
+# heavy templates queue behind each other instead of taking every thread of the default pool
+# (which resolves host names and hashes passwords).
+_renderers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="amends-templates")
 
 
 def render(subject: str, text: str, html: str | None, context: dict[str, Any]) -> Rendered:
-    try:
-        return Rendered(
-            subject=_compiled(subject, False).render(context).strip(),
-            text=_compiled(text, False).render(context).strip(),
-            html=_compiled(html, True).render(context) if html else None,
-        )
-    except TemplateError as exc:
-        raise InvalidTemplate(str(exc)) from exc
+    """Render a message within the bounds of `template_max_output_chars` and
+    `template_max_seconds`; raises `InvalidTemplate`, `TemplateTooLarge` or
+    `TemplateTooComplex` (all 422) saying why it does not render."""
+    settings = get_settings()
+    sources = [(subject, False), (text, False)] + ([(html, True)] if html else [])
+    rendered = render_all(sources, context, limit=settings.template_max_output_chars,
+                          seconds=settings.template_max_seconds)
+    # A subject is one line (an e-mail header) and fits its column.
+    subject = " ".join(rendered[0].split())
+    if len(subject) > SUBJECT_CHARS:
+        raise TemplateTooLarge(f"The subject renders {len(subject):,} characters; at most "
+                               f"{SUBJECT_CHARS}.")
+    return Rendered(subject=subject, text=rendered[1].strip(),
+                    html=rendered[2] if html else None)
+
+
+async def render_async(subject: str, text: str, html: str | None, context: dict[str, Any]
+                       ) -> Rendered:
+    """`render` off the event loop, so a heavy template never holds up other requests; the
+    built-in wording (ours, and tiny) renders inline."""
+    if {subject, text, html or ""} <= BUILT_IN:
+        return render(subject, text, html, context)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_renderers, partial(render, subject, text, html, context))
 
 
 def money(minor: int, currency: str) -> str:

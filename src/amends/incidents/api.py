@@ -151,13 +151,17 @@ async def progress(incident_id: uuid.UUID, session: SessionDep, actor: Runner
 async def report(incident_id: uuid.UUID, session: SessionDep, actor: Reader,
                  format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
     """Reached, delivered, opened, redeemed, cost so far, customers who bought again;
-    `format=csv`: one row per affected customer."""
+    `format=csv`: one row per affected customer (with each gesture's code only for a caller
+    who may read coupons)."""
     if format == "json":
         return await incidents.report(session, actor, incident_id=incident_id)
+    shows_codes = actor.can(Scope.COUPONS_READ) or actor.can(Scope.COUPONS_ISSUE)
     # Built within the request's transaction (about 100 bytes per customer).
     out = io.StringIO()
     writer: csv.DictWriter[str] | None = None
     async for row in incidents.report_rows(session, actor, incident_id=incident_id):
+        if not shows_codes:
+            row["code"] = ""
         if writer is None:
             writer = csv.DictWriter(out, fieldnames=list(row))
             writer.writeheader()

@@ -585,22 +585,23 @@ async def run_chunk(session: AsyncSession, *, incident_id: str, chunk: int) -> i
     for row, customer, channel, address in reachable:
         case, coupon = opened[row.id], given.get(row.id)
         kind = "gesture" if coupon else "apology"
-        rendered = await delivery.render_for(
+        rendered, failure = await delivery.render_or_failure(
             session, coupon=coupon, customer=customer, case_reference=case["reference"],
             channel=channel, kind=kind, base_url=base_url, apology=incident.message)
         message = delivery.delivery_row(actor, customer=customer, coupon=coupon,
                                         case_id=case["id"], kind=kind, channel=channel,
                                         address=address, rendered=rendered,
-                                        incident_id=incident.id)
+                                        incident_id=incident.id, failure=failure)
         messages.append(message)
-        send_at = started + timedelta(seconds=(row.seq - 1) / rates.get(channel, 10.0))
-        job_rows.append(jobs.job_values(
-            "delivery.send", organization_id=incident.organization_id,
-            payload={"delivery_id": str(message["id"])}, run_at=max(send_at, now),
-            priority=BULK_PRIORITY))
+        if failure is None:
+            send_at = started + timedelta(seconds=(row.seq - 1) / rates.get(channel, 10.0))
+            job_rows.append(jobs.job_values(
+                "delivery.send", organization_id=incident.organization_id,
+                payload={"delivery_id": str(message["id"])}, run_at=max(send_at, now),
+                priority=BULK_PRIORITY))
         events.append(cases.event_row(
-            case, actor, kind="message",
-            summary=delivery.message_summary(kind, channel, address),
+            case, actor, kind="message" if failure is None else "delivery_failed",
+            summary=delivery.message_summary(kind, channel, address, failure=failure),
             data={"delivery_id": str(message["id"]), "status": message["status"]}))
         row.state = "held_out" if row.held_out and incentive is not None else "done"
         row.case_id, row.coupon_id = case["id"], coupon.id if coupon else None

@@ -18,6 +18,7 @@ from amends.routing import router as make_router
 
 router = make_router(prefix="/v1/reports", tags=["reports"])
 Reader = Annotated[Actor, Depends(require(Scope.REPORTS_READ))]
+Refresher = Annotated[Actor, Depends(require(Scope.REPORTS_REFRESH))]
 Dimension = Literal["reason", "agent", "team", "store", "channel", "day"]
 Format = Annotated[Literal["json", "csv"], Query()]
 
@@ -133,9 +134,10 @@ async def effectiveness(session: SessionDep, actor: Reader, reason: str | None =
 
 
 @router.post("/refresh", responses=errors(MissingScope))
-async def refresh(session: SessionDep, actor: Reader) -> dict[str, Any]:
+async def refresh(session: SessionDep, actor: Refresher) -> dict[str, Any]:
     """Rebuild the ledger and outcome roll-ups now (a job does it every hour); the ledger,
-    effectiveness and the learned recommendation read them."""
+    effectiveness and the learned recommendation read them. Needs `reports:refresh`: it is
+    work for the database, not a read."""
     from amends.outcomes import service as outcomes
 
     run = await outcomes.refresh(session, actor.organization_id)

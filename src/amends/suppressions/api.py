@@ -16,8 +16,7 @@ from amends.routing import router as make_router
 from amends.suppressions import service as suppressions
 
 router = make_router(tags=["suppressions"])
-Reader = Annotated[Actor, Depends(require(Scope.REPORTS_READ, Scope.EVENTS_WRITE,
-                                          Scope.CASES_WRITE))]
+Reader = Annotated[Actor, Depends(require(Scope.SUPPRESSIONS_READ))]
 
 
 class SuppressionOut(BaseModel):
