@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from amends.db import Database
+from amends.models import ChannelConfig
 from tests.factories import bearer, make_coupon, make_customer, make_org
 
 BIGINT_PLUS_ONE = 9223372036854775808
@@ -177,3 +179,24 @@ async def test_recommendation_rules_in_their_documented_shape_are_saved_and_used
     assert saved.status_code == 200, saved.text
     assert saved.json()["recommendation_rules"]["brand"]["exclude_kinds"] == ["amount_off"]
     assert saved.json()["recommendation_rules"]["severity_value"] == {"4": 8000}
+
+
+@pytest.mark.parametrize(("given", "field"), [
+    ({"host": "smtp.example.com", "from_address": "care@shop.example", "prot": 25},
+     "settings.prot"),
+    ({"host": "smtp.example.com", "from_address": "care@shop.example", "port": 70000},
+     "settings.port"),
+    ({"host": "smtp.example.com", "from_address": "care@shop.example",
+      "max_connections": "many"}, "settings.max_connections"),
+    ({"host": "smtp.example.com"}, "settings.from_address"),
+    ({"host": "smtp.example.com", "from_address": "care@shop.example", "security": "ssl3"},
+     "settings.security"),
+])
+async def test_a_channel_setting_that_is_unknown_or_ill_typed_is_refused_and_not_saved(
+        client: httpx.AsyncClient, db: Database, given: dict[str, Any], field: str) -> None:
+    tenant = await make_org(db)
+    admin = bearer(tenant.admin_token)
+    response = await client.put("/v1/channels/email", headers=admin, json={"settings": given})
+    assert_refused(response, field, code="invalid_channel_settings")
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(ChannelConfig)) == 0

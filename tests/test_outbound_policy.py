@@ -108,12 +108,18 @@ async def test_peer_settings_that_are_not_http_urls_or_do_not_resolve_are_refuse
     strict: httpx.AsyncClient, db: Database
 ) -> None:
     admin = bearer((await make_org(db)).admin_token)
-    for bad in ("file:///etc/passwd", "gopher://10.0.0.1:70/", "api.twilio.com", "", 42):
+    for bad in ("file:///etc/passwd", "gopher://10.0.0.1:70/", "api.twilio.com"):
         response = await strict.put("/v1/channels/sms", headers=admin, json={
             "settings": {**CHANNEL_SECRETS["sms"], "base_url": bad}})
         assert response.status_code == 422, response.text
         assert response.json()["code"] == "invalid_outbound_url"
         assert response.json()["field"] == "settings.base_url"
+    for not_a_url in ("", 42):  # not even text: refused by the settings' schema
+        response = await strict.put("/v1/channels/sms", headers=admin, json={
+            "settings": {**CHANNEL_SECRETS["sms"], "base_url": not_a_url}})
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "invalid_channel_settings"
+        assert [e["field"] for e in response.json()["errors"]] == ["settings.base_url"]
     unresolvable = await strict.put("/v1/channels/helpdesk", headers=admin, json={
         "settings": {**CHANNEL_SECRETS["helpdesk"], "base_url": "https://zendesk.invalid"}})
     _assert_refused(unresolvable, field="settings.base_url", address=None,

@@ -93,13 +93,16 @@ async def twilio_status(delivery_id: uuid.UUID, request: Request, session: Sessi
 
 
 @router.put("/v1/channels/{channel}", responses=errors(
-    MissingScope, delivery.UnknownChannel, outbound.OutboundAddressRefused,
+    MissingScope, delivery.UnknownChannel, delivery.InvalidChannelSettings,
+    outbound.OutboundAddressRefused,
     outbound.InvalidOutboundUrl))
 async def save_channel(channel: str, body: ChannelIn, session: SessionDep,
                        actor: AdminCaller, settings: SettingsDep) -> ChannelOut:
     """Configure a channel: email {host, port, security: starttls|tls|none, username,
-    password, from_address}; sms/whatsapp {account_sid, auth_token, from_number, base_url};
-    helpdesk {base_url, email, api_token}; webhook {url, secret}. The SMTP host and the URLs
+    password, from_address, timeout, max_connections}; sms/whatsapp {account_sid, auth_token,
+    from_number, base_url}; helpdesk {base_url, email, api_token}; webhook {url, secret}; each
+    may set rate_per_second (an incident's pace). An unknown or ill-typed setting is refused
+    with 422 `invalid_channel_settings` naming it. The SMTP host and the URLs
     must be public addresses (or names resolving only to public addresses): loopback,
     private, link-local and other non-public ones are refused unless the operator allows
     them (`AMENDS_OUTBOUND_ALLOW_PRIVATE`)."""

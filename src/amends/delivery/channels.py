@@ -160,13 +160,6 @@ ADAPTERS: dict[str, Channel] = {
     "helpdesk": Helpdesk(),
     "webhook": SignedWebhook(),
 }
-REQUIRED_SETTINGS = {
-    "email": ("host", "from_address"),
-    "sms": ("account_sid", "auth_token", "from_number"),
-    "whatsapp": ("account_sid", "auth_token", "from_number"),
-    "helpdesk": ("base_url", "email", "api_token"),
-    "webhook": ("url", "secret"),
-}
 # The settings that name a peer Amends connects to: a URL, or the SMTP server's host. Each is
 # checked against the outbound address policy when saved and again when connecting.
 PEER_SETTINGS: dict[str, dict[str, Literal["url", "host"]]] = {

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from amends.kit.schema import Input
 
@@ -39,8 +39,57 @@ class DeliveryOut(BaseModel):
     opened_at: datetime | None
 
 
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+PerSecond = Annotated[float, Field(gt=0, le=1_000_000, description=(
+    "Most messages a second an incident sends on this channel"))]
+
+
+class EmailSettings(Input):
+    host: Name = Field(description="SMTP server (a public address)")
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: Name | None = None
+    password: Secret | None = None
+    from_address: Name = Field(description='The sender, e.g. "Retailer <care@retailer.example>"')
+    timeout: float = Field(default=15, gt=0, le=300, description="Seconds per SMTP command")
+    max_connections: int | None = Field(default=None, ge=1, le=64, description=(
+        "Connections a worker keeps to this server at most (default 8)"))
+    rate_per_second: PerSecond | None = None
+
+
+class TwilioSettings(Input):
+    account_sid: Name
+    auth_token: Secret
+    from_number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    base_url: Url = "https://api.twilio.com"
+    rate_per_second: PerSecond | None = None
+
+
+class HelpdeskSettings(Input):
+    base_url: Url
+    email: Name
+    api_token: Secret
+    rate_per_second: PerSecond | None = None
+
+
+class WebhookChannelSettings(Input):
+    url: Url
+    secret: Secret
+    rate_per_second: PerSecond | None = None
+
+
+CHANNEL_SETTINGS: dict[str, type[Input]] = {
+    "email": EmailSettings, "sms": TwilioSettings, "whatsapp": TwilioSettings,
+    "helpdesk": HelpdeskSettings, "webhook": WebhookChannelSettings,
+}
+
+
 class ChannelIn(Input):
-    settings: dict[str, Any]
+    settings: dict[str, Any] = Field(description=(
+        "The channel's settings: see EmailSettings, TwilioSettings (sms, whatsapp), "
+        "HelpdeskSettings and WebhookChannelSettings; an unknown setting is refused"))
     active: bool = True
 
 

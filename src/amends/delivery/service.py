@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,7 @@ from amends.config import get_settings
 from amends.coupons import policy as coupon_policy
 from amends.db import reading_alongside
 from amends.delivery import channels, templates
+from amends.delivery.schemas import CHANNEL_SETTINGS
 from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.jobs import periodic
 from amends.jobs import service as jobs
@@ -63,6 +65,10 @@ class UnknownChannel(ValidationFailed):
     code, title = "unknown_channel", "Not a delivery channel"
 
 
+class InvalidChannelSettings(ValidationFailed):
+    code, title = "invalid_channel_settings", "The channel's settings are not valid"
+
+
 class NoAddressForChannel(Conflict):
     code, title = "no_address_for_channel", "The customer cannot be reached on that channel"
 
@@ -95,11 +101,17 @@ async def save_channel(session: AsyncSession, actor: Actor, *, channel: str,
                        allow_private: bool) -> ChannelConfig:
     """Configure a channel. A setting that names a peer (URL, SMTP host) must be an address
     the outbound policy allows, unless `allow_private` (the operator's setting)."""
-    missing = [k for k in channels.REQUIRED_SETTINGS.get(channel, ()) if not settings.get(k)]
-    if channel not in channels.REQUIRED_SETTINGS:
-        raise UnknownChannel(f"Configure one of: {', '.join(channels.REQUIRED_SETTINGS)}.")
-    if missing:
-        raise ValidationFailed(f"Missing settings: {', '.join(missing)}.", missing=missing)
+    schema = CHANNEL_SETTINGS.get(channel)
+    if schema is None:
+        raise UnknownChannel(f"Configure one of: {', '.join(CHANNEL_SETTINGS)}.")
+    try:
+        settings = schema.model_validate(settings).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        fields = [{"field": ".".join(["settings", *(str(p) for p in e["loc"])]),
+                   "message": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise InvalidChannelSettings(
+            "Check these settings: " + ", ".join(f["field"] for f in fields),
+            errors=fields) from exc
     for key, kind in channels.PEER_SETTINGS[channel].items():
         if key in settings:
             check = outbound.check_url if kind == "url" else outbound.check_host
