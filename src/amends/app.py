@@ -36,6 +36,7 @@ from amends.kit.client import ClientAddresses
 from amends.kit.ratelimit import RateLimiter
 from amends.migrate import head_revision
 from amends.ops.api import router as ops_router
+from amends.ops.logging import tag_records_with_request_id
 from amends.ops.middleware import RequestContextMiddleware
 from amends.organizations.api import router as organization_router
 from amends.outcomes.views import router as outcomes_views_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     settings = settings or get_settings()
     db = Database(settings)
     load_job_kinds()
+    tag_records_with_request_id()
     embedded = settings.embedded_worker if run_worker is None else run_worker
 
     @contextlib.asynccontextmanager

@@ -9,6 +9,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from amends.auth import AdminCaller, MissingScope, SessionDep, SettingsDep
 from amends.errors import errors
 from amends.kit import outbound
+from amends.kit.schema import Input
 from amends.routing import router as make_router
 from amends.webhooks import service as webhooks
 
@@ -18,7 +19,7 @@ EventType = Literal[
     "approval.requested", "approval.decided", "suppression.added", "suppression.removed"]
 
 
-class EndpointIn(BaseModel):
+class EndpointIn(Input):
     url: AnyHttpUrl
     event_types: list[EventType] = Field(default_factory=list,
                                          description="Empty: every event")
