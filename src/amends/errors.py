@@ -72,6 +72,10 @@ class ValidationFailed(AmendsError):
     status, code, title = 422, "validation_failed", "The request is not valid"
 
 
+class PayloadTooLarge(AmendsError):
+    status, code, title = 413, "payload_too_large", "The request body is too large"
+
+
 class CsrfFailed(AmendsError):
     status, code, title = 403, "csrf_failed", "The form has expired; reload the page"
 
@@ -105,7 +109,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 def errors(*classes: type[AmendsError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the errors a route documents, grouped by status."""
     by_status: dict[int, list[type[AmendsError]]] = {}
-    documented: list[type[AmendsError]] = [NotAuthenticated, ValidationFailed, *classes]
+    documented: list[type[AmendsError]] = [NotAuthenticated, ValidationFailed,
+                                           PayloadTooLarge, *classes]
     for cls in documented:
         by_status.setdefault(cls.status, [])
         if cls not in by_status[cls.status]:

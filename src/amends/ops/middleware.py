@@ -12,7 +12,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from amends.errors import AmendsError, ValidationFailed, internal_error_response, render_problem
+from amends.errors import (
+    AmendsError,
+    PayloadTooLarge,
+    ValidationFailed,
+    internal_error_response,
+    render_problem,
+)
 from amends.kit.context import request_id_var
 from amends.ops.metrics import REQUEST_SECONDS, REQUESTS
 
@@ -21,10 +27,6 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 UPLOAD_TYPES = (b"multipart/form-data", b"text/csv")
-
-
-class PayloadTooLarge(AmendsError):
-    status, code, title = 413, "payload_too_large", "The request body is too large"
 
 
 def _nul_parameters(scope: Scope) -> list[str]:
