@@ -36,26 +36,32 @@ def _order(body: RedeemRequest) -> redemptions.Order:
         store_id=body.store_id, till_id=body.till_id, shipping_amount=body.shipping_amount)
 
 
-@router.post("/v1/redemptions/validate", responses=errors(MissingScope, TooManyAttempts,
-                                                          CouponLocked, *NOT_REDEEMABLE))
+@router.post("/v1/redemptions/validate", responses=errors(
+    MissingScope, TooManyAttempts, CouponLocked, *NOT_REDEEMABLE, *redemptions.ORDER_REFUSALS))
 async def validate(body: ValidateRequest, request: Request, session: SessionDep,
                    actor: Checker) -> Validation:
     """Would this code work for this order? No side effects: answers what redeem would, with
-    the discount it would give, or the exact reason it would not."""
+    the discount it would give, or the exact reason it would not. Without `order_amount` the
+    code alone is checked (the discount quoted is then 0); an amount of 0 or less is refused
+    (422 `order_amount_not_positive`), as redeem and reserve refuse it."""
     order = redemptions.Order(code=body.code, order_amount=body.order_amount,
                               customer_external_id=body.customer_id, currency=body.currency,
                               shipping_amount=body.shipping_amount)
     async with code_guard(request, actor, code=body.code, customer=body.customer_id):
-        quote = await redemptions.validate(session, actor, order)
+        quote = await redemptions.validate(
+            session, actor, order, amount_known="order_amount" in body.model_fields_set)
     return Validation.of(quote.coupon, quote.discount)
 
 
 @router.post("/v1/redemptions", status_code=201, response_model=RedemptionOut,
-             responses=errors(MissingScope, TooManyAttempts, CouponLocked, *NOT_REDEEMABLE))
+             responses=errors(MissingScope, TooManyAttempts, CouponLocked, *NOT_REDEEMABLE,
+                              *redemptions.ORDER_REFUSALS))
 async def redeem(body: RedeemRequest, request: Request, session: SessionDep,
                  actor: Redeemer) -> Response:
     """Redeem a coupon exactly once (a gift card: debit what its balance covers), in a store
-    or online, for the customer it was issued to."""
+    or online, for the customer it was issued to. An order of 0 or less, a shipping cost above
+    the order, or an order a percentage of which rounds to nothing is refused and the coupon
+    stays as it was."""
     async with code_guard(request, actor, code=body.code, customer=body.customer_id):
         redemption = await redemptions.redeem(session, actor, _order(body))
     # Serialised here, once: the hot path of every till skips FastAPI's re-validation.
@@ -83,7 +89,7 @@ async def void_redemption(redemption_id: uuid.UUID, body: VoidRequest, session: 
 
 @router.post("/v1/reservations", status_code=201, responses=errors(
     MissingScope, TooManyAttempts, CouponLocked, redemptions.CouponNotReservable,
-    *NOT_REDEEMABLE))
+    *NOT_REDEEMABLE, *redemptions.ORDER_REFUSALS))
 async def reserve(body: ReserveRequest, request: Request, session: SessionDep,
                   actor: Redeemer) -> ReservationOut:
     """Hold a coupon for a checkout for `hold_minutes`; confirm or release it after."""

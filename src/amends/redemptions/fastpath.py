@@ -8,7 +8,8 @@ UPDATE matches no row (unknown code, used, expired, ...), the caller falls back 
 path, which explains why with a follow-up read.
 
 The discount expression is `coupons.policy.discount` for single-use kinds, in SQL; a test
-checks that both agree.
+checks that both agree. The UPDATE uses it too: a coupon is never used up for a discount of 0
+(an order of 0, or a percentage of a few cents).
 """
 
 from __future__ import annotations
@@ -24,10 +25,17 @@ from amends.kit.context import request_id_var
 from amends.kit.ids import new_id
 from amends.models import Redemption
 
-DISCOUNT_SQL = """
-CASE WHEN c.kind = 'percent_off' THEN LEAST((CAST($6 AS bigint) * c.value + 50) / 100, $6)
-     ELSE LEAST(c.value, $6) END
+
+def discount_sql(row: str) -> str:
+    """The discount of the coupon `row` on an order of $6."""
+    return f"""
+CASE WHEN {row}.kind = 'percent_off'
+     THEN LEAST((CAST($6 AS bigint) * {row}.value + 50) / 100, $6)
+     ELSE LEAST({row}.value, $6) END
 """
+
+
+DISCOUNT_SQL = discount_sql("c")
 
 REDEEM_SQL = f"""
 WITH c AS (
@@ -41,6 +49,7 @@ WITH c AS (
       AND (NOT bound_to_customer OR customer_external_id = $4)
       AND (min_order IS NULL OR min_order <= $6)
       AND ($7::varchar IS NULL OR currency = $7)
+      AND {discount_sql("coupons")} > 0
     RETURNING id, kind, value, currency, code
 ), r AS (
     INSERT INTO redemptions (id, organization_id, coupon_id, order_id, order_amount, discount,

@@ -9,6 +9,7 @@ This ASGI middleware answers the plain case itself:
 
 - a valid body (the same Pydantic model as the route, validated from the raw bytes),
 - an API key this process verified within the cache time, with `redemptions:write`,
+- an order the service would take (`order_refusal`: an amount above 0, shipping within it),
 - no Idempotency-Key, no spent code-failure budget and no lock on the code (the guard's own
   `refusal`, so both paths refuse alike), no webhook endpoint wanting `coupon.redeemed`
   (known from this process's cache),
@@ -34,7 +35,7 @@ from amends.kit.clock import utcnow
 from amends.redemptions.fastpath import REDEEM_SQL, arguments
 from amends.redemptions.guard import Attempt, refusal
 from amends.redemptions.schemas import RedeemRequest
-from amends.redemptions.service import code_candidates
+from amends.redemptions.service import code_candidates, order_refusal
 from amends.roles import Scope as Permission
 from amends.webhooks.service import wants_known
 
@@ -81,6 +82,8 @@ class TillLane:
         try:
             order = _BODY.validate_json(body)
         except ValidationError:
+            return False
+        if order_refusal(order.order_amount, order.shipping_amount) is not None:
             return False
         actor = Actor(organization_id=key.organization_id, kind="api_key", id=key.id,
                       label=f"api key {key.name}", scopes=key.scopes)

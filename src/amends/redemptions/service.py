@@ -30,7 +30,7 @@ from amends.coupons.errors import (
     MinimumOrderNotMet,
     WrongCustomer,
 )
-from amends.errors import AmendsError, Conflict, NotFound
+from amends.errors import AmendsError, Conflict, NotFound, ValidationFailed
 from amends.kit import codes
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
@@ -64,6 +64,22 @@ class CouponNotReservable(Conflict):
     code, title = "coupon_not_reservable", "Only single-use coupons can be reserved"
 
 
+class OrderAmountNotPositive(ValidationFailed):
+    code, title = "order_amount_not_positive", "A coupon is used on an order of more than 0"
+
+
+class ShippingExceedsOrder(ValidationFailed):
+    code, title = "shipping_exceeds_order", "The shipping cost is part of the order amount"
+
+
+class NothingToTakeOff(Conflict):
+    code, title = "nothing_to_take_off", "The coupon takes nothing off this order"
+
+
+# Refusals for the order's amounts rather than the coupon's state.
+ORDER_REFUSALS = (OrderAmountNotPositive, ShippingExceedsOrder, NothingToTakeOff)
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
     """The checkout a code is presented at."""
@@ -83,6 +99,27 @@ class Order:
 class Quote:
     coupon: Coupon
     discount: int
+
+
+def order_refusal(order_amount: int, shipping_amount: int | None) -> AmendsError | None:
+    """Why no coupon may be used on this order, or None: an amount of 0 or less (a single-use
+    coupon would be used up for nothing), or a shipping cost above the order it is part of.
+    The tills' lane asks too, so both paths refuse alike."""
+    if order_amount <= 0:
+        return OrderAmountNotPositive(
+            "Send the order's amount in minor units, more than 0; the coupon is unchanged.",
+            field="order_amount")
+    if shipping_amount is not None and shipping_amount > order_amount:
+        return ShippingExceedsOrder(
+            f"The shipping cost ({shipping_amount}) is part of the order amount "
+            f"({order_amount}) and cannot be more.", field="shipping_amount")
+    return None
+
+
+def check_order(order: Order) -> None:
+    error = order_refusal(order.order_amount, order.shipping_amount)
+    if error is not None:
+        raise error
 
 
 def code_candidates(text: str) -> list[str]:
@@ -150,7 +187,15 @@ async def explain(session: AsyncSession, coupon: Coupon | None, order: Order, no
         return MinimumOrderNotMet(f"The order must be at least {coupon.min_order} "
                                   f"(minor units of {coupon.currency}).",
                                   min_order=coupon.min_order)
+    if order.order_amount > 0 and coupon.kind in policy.SINGLE_USE_KINDS and \
+            _quote(coupon, order) == 0:
+        return _nothing_off(coupon)
     return None
+
+
+def _nothing_off(coupon: Coupon) -> NothingToTakeOff:
+    return NothingToTakeOff("On an order this small the coupon takes nothing off (a "
+                            "percentage rounds to 0); it is kept for a larger order.")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -162,9 +207,13 @@ def _quote(coupon: Coupon, order: Order) -> int:
                            balance=coupon.balance, shipping_amount=order.shipping_amount)
 
 
-async def validate(session: AsyncSession, actor: Actor, order: Order) -> Quote:
+async def validate(session: AsyncSession, actor: Actor, order: Order, *,
+                   amount_known: bool = True) -> Quote:
     """What redeem would answer, without changing anything. The customer is checked only
-    when given (a till may validate before it knows who is paying)."""
+    when given (a till may validate before it knows who is paying), and the order's amount
+    likewise: without it, the code alone is checked and the discount quoted is 0."""
+    if amount_known:
+        check_order(order)
     coupon = await find_by_code(session, actor, order.code)
     error = await explain(session, coupon, order, utcnow(),
                           check_customer=order.customer_external_id is not None)
@@ -228,6 +277,7 @@ async def _record(session: AsyncSession, actor: Actor, coupon: Coupon, order: Or
 
 async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemption:
     """Use a coupon once for an order, atomically."""
+    check_order(order)
     now = utcnow()
     # The one-statement path cannot write webhook deliveries in its statement; when someone
     # subscribed to redemptions, the transactional path below writes both together.
@@ -251,7 +301,10 @@ async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemptio
         .execution_options(synchronize_session=False, populate_existing=True)
     )).one_or_none()
     if coupon is not None:
-        return await _record(session, actor, coupon, order, _quote(coupon, order), now)
+        discount = _quote(coupon, order)
+        if discount == 0:
+            raise _nothing_off(coupon)  # the request rolls back: the coupon stays as it was
+        return await _record(session, actor, coupon, order, discount, now)
     coupon = await find_by_code(session, actor, order.code)
     error = await explain(session, coupon, order, now)
     if error is not None:
@@ -285,7 +338,7 @@ async def _debit_gift_card(session: AsyncSession, actor: Actor, coupon: Coupon, 
         .returning(Coupon.last_debit, Coupon.balance)
         .execution_options(synchronize_session=False)
     )).one_or_none()
-    if row is None or amount <= 0:
+    if row is None:
         fresh = await find_by_code(session, actor, order.code)
         error = await explain(session, fresh, order, now)
         raise error or CouponAlreadyRedeemed("The gift card's balance is used up.")
@@ -360,6 +413,7 @@ async def void(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID,
 async def reserve(session: AsyncSession, actor: Actor, order: Order, *,
                   hold: timedelta) -> tuple[Reservation, Coupon]:
     """Hold a single-use coupon for a checkout; another checkout gets `coupon_reserved`."""
+    check_order(order)
     now = utcnow()
     reservation = Reservation(
         id=new_id(), organization_id=actor.organization_id, coupon_id=uuid.UUID(int=0),
@@ -384,6 +438,8 @@ async def reserve(session: AsyncSession, actor: Actor, order: Order, *,
         if found.kind not in policy.SINGLE_USE_KINDS:
             raise CouponNotReservable("Gift cards and free shipping are used, not reserved.")
         raise CouponReserved("Another checkout took the coupon a moment ago.")
+    if _quote(coupon, order) == 0:
+        raise _nothing_off(coupon)  # the request rolls back: the coupon stays as it was
     reservation.coupon_id = coupon.id
     session.add(reservation)
     await session.flush()

@@ -110,7 +110,7 @@ async def use_code(
                     "discount": money(redemption.discount, redemption.currency),
                     "to_pay": money(max(minor - redemption.discount, 0), redemption.currency),
                     "code": codes.display(codes.normalise(code))}})
-            quote = await redemptions.validate(session, actor, order)
+            quote = await redemptions.validate(session, actor, order, amount_known=minor > 0)
     except AmendsError as error:
         if error.keep_changes:
             raise
