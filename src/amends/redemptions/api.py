@@ -8,7 +8,12 @@ from fastapi import Depends, Request, Response
 
 from amends.actor import Actor
 from amends.auth import MissingScope, SessionDep, require
-from amends.coupons.errors import NOT_REDEEMABLE, CouponAlreadyRedeemed
+from amends.coupons.errors import (
+    NOT_REDEEMABLE,
+    CouponAlreadyRedeemed,
+    CouponExpired,
+    CouponRevoked,
+)
 from amends.errors import TooManyAttempts, errors
 from amends.redemptions import service as redemptions
 from amends.redemptions.guard import CouponLocked, code_guard
@@ -101,10 +106,12 @@ async def reserve(body: ReserveRequest, request: Request, session: SessionDep,
 
 @router.post("/v1/reservations/{reservation_id}/confirm", status_code=201, responses=errors(
     MissingScope, redemptions.ReservationNotFound, redemptions.ReservationExpired,
-    redemptions.ReservationReleased))
+    redemptions.ReservationReleased, CouponRevoked, CouponExpired))
 async def confirm_reservation(reservation_id: uuid.UUID, session: SessionDep,
                               actor: Redeemer) -> RedemptionOut:
-    """The checkout completed: the held coupon becomes the redemption."""
+    """The checkout completed: the held coupon becomes the redemption. Confirming again (a
+    retry, or a second confirm at the same moment) answers the same redemption; a released
+    hold answers 409 `reservation_released`, a timed-out one `reservation_expired`."""
     return RedemptionOut.of(
         await redemptions.confirm(session, actor, reservation_id=reservation_id))
 
@@ -113,6 +120,8 @@ async def confirm_reservation(reservation_id: uuid.UUID, session: SessionDep,
     MissingScope, redemptions.ReservationNotFound, CouponAlreadyRedeemed))
 async def release_reservation(reservation_id: uuid.UUID, session: SessionDep,
                               actor: Redeemer) -> ReservationOut:
-    """The checkout was abandoned: the coupon is free again."""
+    """The checkout was abandoned: the coupon is free again. A confirmed reservation (also one
+    confirmed at the same moment) answers 409 `coupon_already_redeemed`: void the redemption
+    instead."""
     return ReservationOut.of(
         await redemptions.release(session, actor, reservation_id=reservation_id))

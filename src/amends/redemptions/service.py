@@ -460,22 +460,38 @@ async def get_reservation(session: AsyncSession, actor: Actor, *, reservation_id
     return reservation
 
 
-def _reservation_gone(reservation: Reservation) -> AmendsError:
+async def _reservation_gone(session: AsyncSession, reservation: Reservation,
+                            now: datetime) -> AmendsError:
+    """Why a reservation read after its confirm found nothing to confirm cannot be confirmed."""
     if reservation.status == "released":
-        return ReservationReleased()
+        return ReservationReleased("The checkout released the coupon; reserve or redeem again.")
+    coupon = await session.get(Coupon, reservation.coupon_id, populate_existing=True)
+    if coupon is not None and coupon.status == "revoked":
+        return CouponRevoked(coupon.revoked_reason or None, revoked_at=_iso(coupon.revoked_at))
+    if coupon is not None and coupon.expires_at <= now:
+        return CouponExpired(f"Expired on {coupon.expires_at:%d %B %Y}.",
+                             expires_at=_iso(coupon.expires_at))
     return ReservationExpired(
         f"The hold ended at {reservation.expires_at:%H:%M:%S} UTC; reserve or redeem again.")
 
 
+async def _redemption_of(session: AsyncSession, reservation: Reservation) -> Redemption:
+    return (await session.scalars(select(Redemption).where(
+        Redemption.organization_id == reservation.organization_id,
+        Redemption.reservation_id == reservation.id))).one()
+
+
 async def confirm(session: AsyncSession, actor: Actor, *, reservation_id: uuid.UUID
                   ) -> Redemption:
-    """Turn a held reservation into the redemption (idempotent once confirmed)."""
+    """Turn a held reservation into the redemption. Idempotent: confirming a confirmed
+    reservation answers its redemption, also when two confirms arrive at the same moment.
+
+    When the conditional UPDATE finds nothing, the reservation is read again to say why: on
+    PostgreSQL the UPDATE waited for a concurrent confirm or release to commit, and a new
+    statement (READ COMMITTED) sees what it did; the first read may predate it."""
     reservation = await get_reservation(session, actor, reservation_id=reservation_id)
     if reservation.status == "confirmed":
-        existing = await session.scalar(select(Redemption).where(
-            Redemption.reservation_id == reservation.id))
-        if existing is not None:
-            return existing
+        return await _redemption_of(session, reservation)
     now = utcnow()
     coupon = (await session.scalars(
         update(Coupon)
@@ -488,7 +504,10 @@ async def confirm(session: AsyncSession, actor: Actor, *, reservation_id: uuid.U
         .execution_options(synchronize_session=False, populate_existing=True)
     )).one_or_none()
     if coupon is None:
-        raise _reservation_gone(reservation)
+        fresh = await get_reservation(session, actor, reservation_id=reservation.id)
+        if fresh.status == "confirmed":
+            return await _redemption_of(session, fresh)
+        raise await _reservation_gone(session, fresh, now)
     await session.execute(
         update(Reservation).where(Reservation.id == reservation.id)
         .values(status="confirmed", finished_at=now).execution_options(synchronize_session=False))
@@ -502,7 +521,9 @@ async def confirm(session: AsyncSession, actor: Actor, *, reservation_id: uuid.U
 
 async def release(session: AsyncSession, actor: Actor, *, reservation_id: uuid.UUID
                   ) -> Reservation:
-    """Give the coupon back to the customer (checkout abandoned)."""
+    """Give the coupon back to the customer (checkout abandoned). Releasing again answers the
+    released reservation; a confirmed one is refused, also when the confirm arrived at the
+    same moment (the reservation is read again to tell)."""
     reservation = await get_reservation(session, actor, reservation_id=reservation_id)
     now = utcnow()
     await session.execute(
@@ -519,9 +540,10 @@ async def release(session: AsyncSession, actor: Actor, *, reservation_id: uuid.U
         await audit.record(session, actor, action="coupon.released", object_type="coupon",
                            object_id=reservation.coupon_id,
                            after={"reservation_id": str(reservation.id)})
-    elif reservation.status == "confirmed":
+    fresh = await get_reservation(session, actor, reservation_id=reservation.id)
+    if fresh.status == "confirmed":
         raise CouponAlreadyRedeemed("The reservation was confirmed; void the redemption.")
-    return await get_reservation(session, actor, reservation_id=reservation.id)
+    return fresh
 
 
 async def expire_holds(session: AsyncSession) -> int:
