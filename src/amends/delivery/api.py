@@ -83,7 +83,8 @@ async def resend(delivery_id: uuid.UUID, body: DeliveryRequest, request: Request
              responses=errors(delivery.DeliveryNotFound, delivery.InvalidCallbackSignature))
 async def twilio_status(delivery_id: uuid.UUID, request: Request, session: SessionDep
                         ) -> DeliveryOut:
-    """Status callbacks of the SMS/WhatsApp provider (signed with `X-Twilio-Signature`)."""
+    """Status callbacks of the SMS/WhatsApp provider (signed with `X-Twilio-Signature`); a
+    message on any other channel answers 404 `delivery_not_found`."""
     form = await request.form()
     params = {k: str(v) for k, v in form.items()}
     url = f"{_base_url(request).rstrip('/')}{request.url.path}"

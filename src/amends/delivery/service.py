@@ -397,13 +397,15 @@ def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
 
 async def provider_status(session: AsyncSession, *, delivery_id: uuid.UUID, url: str,
                           params: dict[str, str], signature: str) -> Delivery:
-    """A status callback from the SMS provider, verified with the account's auth token."""
+    """A status callback from the SMS provider, verified with the account's auth token. Only
+    SMS and WhatsApp messages go through that provider: any other delivery is not found."""
     delivery = await session.get(Delivery, delivery_id)
-    if delivery is None:
+    if delivery is None or delivery.channel not in ("sms", "whatsapp"):
         raise DeliveryNotFound()
     config = await _config(session, delivery.organization_id, delivery.channel)
-    if config is None or not hmac.compare_digest(
-            twilio_signature(config.settings["auth_token"], url, params), signature):
+    token = config.settings.get("auth_token") if config is not None else None
+    if not token or not hmac.compare_digest(
+            twilio_signature(str(token), url, params), signature):
         raise InvalidCallbackSignature()
     status = TWILIO_STATUS.get(params.get("MessageStatus", ""))
     if status is None or delivery.status in FINAL:

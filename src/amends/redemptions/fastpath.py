@@ -17,10 +17,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from amends.actor import Actor
 from amends.coupons import policy
+from amends.db import driver_connection
 from amends.kit.context import request_id_var
 from amends.kit.ids import new_id
 from amends.models import Redemption
@@ -103,12 +104,9 @@ async def redeem_single_use(
         row = await raw.driver_connection.fetchrow(REDEEM_SQL, *args)  # type: ignore[union-attr]
     else:
         engine = session.bind
-        assert engine is not None
-        raw = await engine.raw_connection()  # type: ignore[union-attr]
-        try:
-            row = await raw.driver_connection.fetchrow(REDEEM_SQL, *args)  # type: ignore[union-attr]
-        finally:
-            raw.close()  # back to the pool
+        assert isinstance(engine, AsyncEngine)
+        async with driver_connection(engine) as connection:
+            row = await connection.fetchrow(REDEEM_SQL, *args)
     if row is None:
         return None
     return Redemption(

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amends.actor import Actor
 from amends.apikeys.service import verified_recently
+from amends.db import driver_connection
 from amends.kit.client import client_address
 from amends.kit.clock import utcnow
 from amends.redemptions.fastpath import REDEEM_SQL, arguments
@@ -92,15 +93,12 @@ class TillLane:
         if await refusal(state.limiter, attempt) is not None:
             return False
         now = utcnow()
-        raw = await state.db.engine.raw_connection()
-        try:
-            row = await raw.driver_connection.fetchrow(REDEEM_SQL, *arguments(
+        async with driver_connection(state.db.engine) as connection:
+            row = await connection.fetchrow(REDEEM_SQL, *arguments(
                 actor, codes=code_candidates(order.code), now=now,
                 customer_external_id=order.customer_id, order_id=order.order_id,
                 order_amount=order.order_amount, currency=order.currency,
                 channel=order.channel.value, store_id=order.store_id, till_id=order.till_id))
-        finally:
-            raw.close()
         if row is None:
             return False  # not redeemable as it stands: the application says why
         scope["route"] = ROUTE
