@@ -16,8 +16,14 @@ from amends.config import Settings
 from amends.db import Database
 from amends.delivery.service import twilio_signature
 from amends.models import Delivery
-from tests.factories import bearer, make_api_key, make_coupon, make_customer, make_incentive, \
-    make_org
+from tests.factories import (
+    bearer,
+    make_api_key,
+    make_coupon,
+    make_customer,
+    make_incentive,
+    make_org,
+)
 
 CALLERS = 50
 
