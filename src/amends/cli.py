@@ -42,6 +42,13 @@ def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = N
         return asyncio.run(main())
     except AmendsError as error:
         console.print(f"[red]{error.title}:[/red] {error.detail}")
+        # An import's refusal lists the rows it refused (line, reason, what the line held).
+        shown = [row for row in error.extra.get("errors", []) if "line" in row][:20]
+        for row in shown:
+            console.print(f"  line {row['line']}: {row['message']} ({row['value']})",
+                          markup=False, highlight=False)
+        if shown and error.extra.get("bad_rows", 0) > len(shown):
+            console.print(f"  and {error.extra['bad_rows'] - len(shown):,} more")
         raise typer.Exit(1) from error
 
 
@@ -243,7 +250,8 @@ def codes_import(
     pool: Annotated[str, typer.Option(help="Pool name (created if missing).")],
     org: Annotated[str, typer.Option(help="Organisation slug.")],
 ) -> None:
-    """Stream a CSV of codes (first column) into a pool, with progress; safe to re-run."""
+    """Stream a CSV of codes (first column) into a pool, with progress; safe to re-run. A
+    file with bad rows imports nothing: they are listed, and the command exits with 1."""
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -272,7 +280,7 @@ def codes_import(
             def report(consumed: int, counts: pools.ImportReport) -> None:
                 progress.update(task, completed=consumed,
                                 counts=f"added {counts.added:,} · duplicates "
-                                       f"{counts.duplicates:,} · invalid {counts.invalid:,}")
+                                       f"{counts.duplicates:,} · bad rows {counts.invalid:,}")
 
             async with db.transaction() as session:
                 organization = await get_by_slug(session, org)
@@ -284,8 +292,6 @@ def codes_import(
                 record = await pools.import_codes(session, actor, pool=target, chunks=chunks(),
                                                   source=file.name, progress=report)
         console.print(f"Rows {record.rows:,}: added {record.added:,}, duplicates "
-                      f"{record.duplicates:,}, invalid {record.invalid:,}.")
-        for sample in record.invalid_samples[:10]:
-            console.print(f"  line {sample['line']}: {sample['error']} ({sample['value']!r})")
+                      f"{record.duplicates:,}.")
 
     _run(work)

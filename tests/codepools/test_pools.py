@@ -16,20 +16,24 @@ from tests.factories import bearer, make_customer, make_incentive, make_org
 AMENDS = Path(sys.executable).with_name("amends")
 
 
-async def test_a_csv_is_imported_with_duplicates_and_bad_rows_reported(
+async def test_a_csv_is_imported_with_duplicates_counted_and_bad_rows_refuse_it_whole(
     client: httpx.AsyncClient, db: Database
 ) -> None:
     tenant = await make_org(db)
     admin = bearer(tenant.admin_token)
     pool = (await client.post("/v1/code-pools", headers=admin, json={"name": "Tills"})).json()
-    csv = "code\nABC123\nabc-124\nABC123\n\nBAD CODE!\nZZ9\n" + "X" * 70 + "\n"
+    bad = "code\nABC123\nabc-124\nABC123\n\nBAD CODE!\nZZ9\n" + "X" * 70 + "\n"
+    refused = await client.post(f"/v1/code-pools/{pool['id']}/imports", headers={
+        **admin, "content-type": "text/csv", "x-filename": "tills.csv"}, content=bad.encode())
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "code_import_rejected"
+    assert [row["line"] for row in refused.json()["errors"]] == [6, 8]
+    csv = "code\nABC123\nabc-124\nABC123\n\nZZ9\n"
     first = await client.post(f"/v1/code-pools/{pool['id']}/imports", headers={
         **admin, "content-type": "text/csv", "x-filename": "tills.csv"}, content=csv.encode())
     assert first.status_code == 201, first.text
     report = first.json()
-    assert (report["rows"], report["added"], report["duplicates"], report["invalid"]) == (
-        7, 3, 1, 3)
-    assert [s["line"] for s in report["invalid_samples"]] == [5, 6, 8]
+    assert (report["rows"], report["added"], report["duplicates"]) == (4, 3, 1)
     second = await client.post(f"/v1/code-pools/{pool['id']}/imports", headers={
         **admin, "content-type": "text/csv"}, content=csv.encode())
     assert second.json()["added"] == 0
@@ -98,9 +102,13 @@ def test_the_command_line_import_streams_with_progress_and_is_safe_to_rerun(
     path = tmp_path / "codes.csv"
     path.write_text("code\n" + "".join(f"C{n:06d}\n" for n in range(20_000)) + "!!\n")
     args = [str(AMENDS), "codes", "import", str(path), "--pool", "Tills", "--org", "acme"]
+    refused = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    assert refused.returncode == 1, refused.stderr
+    assert "line 20002" in refused.stdout
+    assert "Nothing was imported" in refused.stdout
+    path.write_text("code\n" + "".join(f"C{n:06d}\n" for n in range(20_000)))
     first = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     assert first.returncode == 0, first.stderr
-    assert "added 20,000, duplicates 0, invalid 1" in first.stdout
-    assert "line 20002" in first.stdout
+    assert "added 20,000, duplicates 0." in first.stdout
     second = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     assert "added 0, duplicates 20,000" in second.stdout

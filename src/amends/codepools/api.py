@@ -42,14 +42,18 @@ async def list_code_pools(session: SessionDep, actor: PoolAdmin) -> list[CodePoo
 
 @router.post(
     "/{pool_id}/imports", status_code=201,
-    responses=errors(MissingScope, pools.CodePoolNotFound),
+    responses=errors(MissingScope, pools.CodePoolNotFound, pools.CodeImportRejected,
+                     pools.CodeImportEmpty),
     openapi_extra={"requestBody": {"required": True, "content": {
         "text/csv": {"schema": {"type": "string", "format": "binary"}}}}},
 )
 async def import_codes(pool_id: uuid.UUID, request: Request, session: SessionDep,
                        actor: PoolAdmin) -> PoolImportOut:
-    """Stream a CSV (`text/csv` body, first column the code, optional `code` header) into the
-    pool. Duplicates and bad rows are counted and sampled; re-sending a file adds nothing."""
+    """Stream a CSV (`text/csv` body, UTF-8, first column the code, optional `code` header)
+    into the pool; codes already in a pool count as duplicates, so re-sending a file adds
+    nothing. All or nothing: a file with rows that are not codes (or cannot be read) imports
+    nothing and answers 422 `code_import_rejected` with the bad rows (line and reason, the
+    first 100, and how many in all)."""
     pool = await pools.get_pool(session, actor, pool_id=pool_id)
 
     async def chunks() -> AsyncIterator[bytes]:

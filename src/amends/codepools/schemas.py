@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,7 +29,5 @@ class PoolImportOut(BaseModel):
     rows: int
     added: int
     duplicates: int
-    invalid: int
-    invalid_samples: list[dict[str, Any]]
     created_at: datetime
     finished_at: datetime | None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import codecs
-import csv
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -15,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from amends.actor import Actor
 from amends.audit import service as audit
 from amends.coupons.errors import CodePoolExhausted
-from amends.errors import Conflict, NotFound
+from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.kit.clock import utcnow
 from amends.kit.codes import external_form
+from amends.kit.csvstream import BadRows, first_column
 from amends.kit.ids import new_id
 from amends.kit.sql import dialect_of, insert_for, insert_new
 from amends.models import CodePool, PoolCode, PoolImport
@@ -25,7 +24,6 @@ from amends.ops.metrics import CODE_POOL_EXHAUSTED
 
 BATCH = 5_000
 MAX_CODE_LENGTH = 64
-SAMPLES_KEPT = 100
 
 
 class CodePoolNotFound(NotFound):
@@ -34,6 +32,14 @@ class CodePoolNotFound(NotFound):
 
 class CodePoolExists(Conflict):
     code, title = "code_pool_exists", "A code pool with this name exists"
+
+
+class CodeImportRejected(ValidationFailed):
+    code, title = "code_import_rejected", "Rows of the file are not codes; nothing was imported"
+
+
+class CodeImportEmpty(ValidationFailed):
+    code, title = "code_import_empty", "The file has no codes"
 
 
 async def create_pool(session: AsyncSession, actor: Actor, *, name: str) -> CodePool:
@@ -115,18 +121,17 @@ class ImportReport:
     added: int = 0
     duplicates: int = 0
     invalid: int = 0
-    invalid_samples: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _code_from_row(row: list[str]) -> tuple[str | None, str | None]:
-    """(code, error) for one CSV row; the first column is the code."""
-    if not row or not row[0].strip():
-        return None, "empty"
-    code = external_form(row[0])
+def _code_of(value: str) -> tuple[str | None, str | None]:
+    """(code, why not) for the first field of a row."""
+    if not value:
+        return None, "has no code in the first column"
+    code = external_form(value)
     if len(code) > MAX_CODE_LENGTH:
-        return None, f"longer than {MAX_CODE_LENGTH} characters"
+        return None, f"is longer than {MAX_CODE_LENGTH} characters"
     if not code.isascii() or not code.isalnum():
-        return None, "only letters and digits are allowed"
+        return None, "is not a code: only letters and digits are allowed"
     return code, None
 
 
@@ -143,12 +148,15 @@ async def import_codes(
 
     A header row `code` is skipped. Codes already in any pool of the organisation count as
     duplicates, so importing the same file twice adds nothing the second time.
+
+    All or nothing: if any row is not a code or cannot be read (not UTF-8, a NUL byte, too
+    long, not CSV), `CodeImportRejected` lists the bad rows and the batches written before
+    the first of them roll back with the caller's transaction; after it nothing more is
+    written, but the file is read to the end so that one answer lists every bad row.
     """
     report = ImportReport()
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-    pending = ""
+    bad = BadRows()
     batch: list[dict[str, Any]] = []
-    line_number = 0
     consumed = 0
     table = PoolCode.__table__
 
@@ -165,36 +173,31 @@ async def import_codes(
         report.duplicates += len(batch) - added
         batch.clear()
 
-    def take(line: str) -> None:
-        nonlocal line_number
-        line_number += 1
-        row = next(csv.reader([line]), [])
-        if line_number == 1 and row and row[0].strip().lower() == "code":
-            return
+    async def counted() -> AsyncIterator[bytes]:
+        nonlocal consumed
+        async for chunk in chunks:
+            consumed += len(chunk)
+            yield chunk
+            if progress is not None:
+                progress(consumed, report)
+
+    async for line in first_column(counted(), headers=("code",)):
         report.rows += 1
-        code, error = _code_from_row(row)
+        code, error = (None, line.error) if line.error else _code_of(line.first)
         if code is None:
             report.invalid += 1
-            if len(report.invalid_samples) < SAMPLES_KEPT:
-                report.invalid_samples.append({"line": line_number, "error": error,
-                                               "value": line[:80]})
-            return
+            bad.add(line, error)
+            continue
+        if bad:
+            continue
         batch.append({"id": new_id(), "organization_id": actor.organization_id,
                       "pool_id": pool.id, "code": code})
-
-    async for chunk in chunks:
-        consumed += len(chunk)
-        pending += decoder.decode(chunk)
-        *lines, pending = pending.split("\n")
-        for line in lines:
-            take(line.rstrip("\r"))
-            if len(batch) >= BATCH:
-                await flush()
-        if progress is not None:
-            progress(consumed, report)
-    pending += decoder.decode(b"", final=True)
-    if pending.strip():
-        take(pending.rstrip("\r"))
+        if len(batch) >= BATCH:
+            await flush()
+    if bad:
+        raise CodeImportRejected(bad.summary(rows=report.rows), **bad.problem(rows=report.rows))
+    if report.rows == 0:
+        raise CodeImportEmpty("The file has no codes: it is empty or holds only a header.")
     await flush()
     if progress is not None:
         progress(consumed, report)
@@ -202,13 +205,12 @@ async def import_codes(
     record = PoolImport(
         organization_id=actor.organization_id, pool_id=pool.id, source=source[:255],
         rows=report.rows, added=report.added, duplicates=report.duplicates,
-        invalid=report.invalid, invalid_samples=report.invalid_samples, finished_at=utcnow(),
+        finished_at=utcnow(),
     )
     session.add(record)
     await session.flush()
     await audit.record(session, actor, action="code_pool.imported", object_type="code_pool",
                        object_id=pool.id,
                        after={"source": record.source, "rows": report.rows,
-                              "added": report.added, "duplicates": report.duplicates,
-                              "invalid": report.invalid})
+                              "added": report.added, "duplicates": report.duplicates})
     return record

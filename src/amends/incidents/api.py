@@ -23,7 +23,6 @@ from amends.incidents.schemas import (
     IncidentOut,
     Note,
 )
-from amends.kit.csvstream import first_column
 from amends.roles import Scope
 from amends.routing import router as make_router
 
@@ -56,21 +55,24 @@ async def get_incident(incident_id: uuid.UUID, session: SessionDep,
 
 @router.post(
     "/{incident_id}/customers", responses=errors(
-        MissingScope, incidents.IncidentNotFound, incidents.IncidentNotDraft),
+        MissingScope, incidents.IncidentNotFound, incidents.IncidentNotDraft,
+        incidents.CustomerImportRejected, incidents.CustomerImportEmpty),
     openapi_extra={"requestBody": {"required": True, "content": {
         "text/csv": {"schema": {"type": "string", "format": "binary"}}}}})
 async def add_customers(incident_id: uuid.UUID, request: Request, session: SessionDep,
                         actor: Runner) -> AddedOut:
-    """Stream a CSV of affected customer ids (first column, optional `customer_id` header).
-    Sending the same file again adds nothing; unknown ids are counted, not dropped."""
+    """Stream a CSV of affected customer ids (UTF-8, first column, optional `customer_id`
+    header). Sending the same file again adds nothing; unknown ids are counted, not dropped.
+    All or nothing: a file with rows that are not ids (or cannot be read) adds nothing and
+    answers 422 `customer_import_rejected` with the bad rows (line and reason, the first 100,
+    and how many in all)."""
     async def chunks() -> AsyncIterator[bytes]:
         async for chunk in request.stream():
             if chunk:
                 yield chunk
 
-    added = await incidents.add_customers(
-        session, actor, incident_id=incident_id,
-        ids=first_column(chunks(), headers=("customer_id", "customer", "id")))
+    added = await incidents.import_customers(session, actor, incident_id=incident_id,
+                                             chunks=chunks())
     return AddedOut.model_validate(added, from_attributes=True)
 
 

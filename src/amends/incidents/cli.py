@@ -16,7 +16,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from amends.actor import Actor
 from amends.db import Database
 from amends.incidents import service as incidents
-from amends.kit.csvstream import first_column
 from amends.organizations.service import get_by_slug
 
 app = typer.Typer(help="Mass incidents: make amends to every customer an incident touched.",
@@ -52,13 +51,10 @@ async def import_file(db: Database, *, org: str, incident_id: uuid.UUID, file: P
             progress.update(task, rows=f"{added_rows:,} rows")
 
         async with db.transaction() as session:
-            added = await incidents.add_customers(
-                session, actor, incident_id=incident_id, progress=counted,
-                ids=first_column(chunks(), headers=("customer_id", "customer", "id")))
+            added = await incidents.import_customers(
+                session, actor, incident_id=incident_id, progress=counted, chunks=chunks())
     console.print(f"Read {added.read:,}: added {added.added:,}, duplicates "
                   f"{added.duplicates:,}, unknown ids {added.unknown:,}.")
-    for bad in added.bad_rows:
-        console.print(f"  {bad}")
 
 
 async def run(db: Database, *, org: str, incident_id: uuid.UUID, poll: float = 0.5) -> str:
@@ -101,7 +97,8 @@ def register(parent: typer.Typer, runner: object) -> None:
         file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
         org: Annotated[str, typer.Option(help="Organisation slug.")],
     ) -> None:
-        """Stream a CSV of affected customer ids (first column) into a draft incident."""
+        """Stream a CSV of affected customer ids (first column) into a draft incident. A file
+        with bad rows adds nothing: they are listed, and the command exits with 1."""
         run_in_db(lambda db: import_file(db, org=org, incident_id=incident, file=file))
 
     @app.command("run")

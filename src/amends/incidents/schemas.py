@@ -78,7 +78,6 @@ class AddedOut(BaseModel):
     added: int
     duplicates: int
     unknown: int
-    bad_rows: list[str]
 
 
 class Note(Input):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from amends.incidents.schemas import IncidentIn
 from amends.jobs import service as jobs
 from amends.kit import codes
 from amends.kit.clock import utcnow
+from amends.kit.csvstream import BadRows, first_column
 from amends.kit.ids import new_id
 from amends.kit.sql import insert_for
 from amends.models import (
@@ -60,6 +61,8 @@ CHUNK = 100
 # An incident's messages yield to those an agent sends while it runs.
 BULK_PRIORITY = 8
 IMPORT_BATCH = 1000
+CUSTOMER_HEADERS = ("customer_id", "customer", "id")
+MAX_CUSTOMER_ID = 100
 # Messages per second a provider accepts when the organisation has not said
 # (`rate_per_second` in the channel's settings).
 DEFAULT_RATES = {"email": 100.0, "sms": 10.0, "whatsapp": 10.0, "helpdesk": 5.0,
@@ -93,8 +96,13 @@ class NotAManager(Forbidden):
     code, title = "manager_required", "Only a manager can approve an incident"
 
 
-class InvalidAffectedFile(ValidationFailed):
-    code, title = "invalid_affected_file", "The file of affected customers cannot be read"
+class CustomerImportRejected(ValidationFailed):
+    code, title = ("customer_import_rejected",
+                   "Rows of the file are not customer ids; nothing was added")
+
+
+class CustomerImportEmpty(ValidationFailed):
+    code, title = "customer_import_empty", "The file has no customer ids"
 
 
 def _public(incident: Incident) -> dict[str, Any]:
@@ -148,7 +156,6 @@ class Added:
     added: int = 0
     duplicates: int = 0
     unknown: int = 0
-    bad_rows: list[str] = field(default_factory=list)
 
 
 async def _lock_draft(session: AsyncSession, actor: Actor, incident_id: uuid.UUID) -> Incident:
@@ -162,10 +169,53 @@ async def _lock_draft(session: AsyncSession, actor: Actor, incident_id: uuid.UUI
     return incident
 
 
+def _id_problem(value: str) -> str | None:
+    if not value:
+        return "has no customer id in the first column"
+    if len(value) > MAX_CUSTOMER_ID:
+        return f"the customer id is longer than {MAX_CUSTOMER_ID} characters"
+    return None
+
+
+async def import_customers(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID,
+                           chunks: AsyncIterable[bytes],
+                           progress: Callable[[int], None] | None = None) -> Added:
+    """Add the affected customers of a CSV file (their ids in the first column, an optional
+    `customer_id` header), streamed.
+
+    All or nothing: if any row is not a customer id or cannot be read (not UTF-8, a NUL byte,
+    too long, not CSV), `CustomerImportRejected` lists the bad rows and what was added before
+    the first of them rolls back with the caller's transaction; after it no id is added, but
+    the file is read to the end so that one answer lists every bad row."""
+    bad = BadRows()
+    rows = 0
+
+    async def ids() -> AsyncIterator[str]:
+        nonlocal rows
+        async for line in first_column(chunks, headers=CUSTOMER_HEADERS):
+            rows += 1
+            problem = line.error or _id_problem(line.first)
+            if problem is not None:
+                bad.add(line, problem)
+            elif not bad:
+                yield line.first
+
+    added = await add_customers(session, actor, incident_id=incident_id, ids=ids(),
+                                progress=progress)
+    if bad:
+        raise CustomerImportRejected(bad.summary(rows=rows), **bad.problem(rows=rows))
+    if rows == 0:
+        raise CustomerImportEmpty("The file has no customer ids: it is empty or holds only a "
+                                  "header.")
+    return added
+
+
 async def add_customers(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID,
-                        ids: AsyncIterable[str], progress: Any = None) -> Added:
-    """Add affected customers by their ids, streamed in batches: unknown ids are kept (and
-    counted) so nothing is silently dropped; the same id twice is added once."""
+                        ids: AsyncIterable[str],
+                        progress: Callable[[int], None] | None = None) -> Added:
+    """Add affected customers by their ids (each 1 to 100 characters), streamed in batches:
+    unknown ids are kept (and counted) so nothing is silently dropped; the same id twice is
+    added once."""
     incident = await _lock_draft(session, actor, incident_id)
     seq = int(await session.scalar(select(func.coalesce(func.max(IncidentCustomer.seq), 0))
                                    .where(IncidentCustomer.incident_id == incident.id)) or 0)
@@ -200,15 +250,9 @@ async def add_customers(session: AsyncSession, actor: Actor, *, incident_id: uui
             progress(len(batch))
         batch.clear()
 
-    async for raw in ids:
+    async for external_id in ids:
         result.read += 1
-        text = raw.strip()
-        if not text or len(text) > 100:
-            if len(result.bad_rows) < 20:
-                result.bad_rows.append(f"row {result.read}: "
-                                       + ("empty" if not text else "id longer than 100"))
-            continue
-        batch.append(text)
+        batch.append(external_id)
         if len(batch) >= IMPORT_BATCH:
             await flush()
     if batch:
@@ -217,7 +261,7 @@ async def add_customers(session: AsyncSession, actor: Actor, *, incident_id: uui
     await audit.record(session, actor, action="incident.customers_added",
                        object_type="incident", object_id=incident.id,
                        after={"added": result.added, "duplicates": result.duplicates,
-                              "unknown": result.unknown, "bad_rows": len(result.bad_rows)})
+                              "unknown": result.unknown})
     return result
 
 

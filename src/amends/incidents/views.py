@@ -19,7 +19,6 @@ from amends.errors import AmendsError
 from amends.incentives import service as incentives
 from amends.incidents import service as incidents
 from amends.incidents.schemas import IncidentIn
-from amends.kit.csvstream import first_column
 from amends.roles import Scope
 from amends.routing import router as make_router
 from amends.web.templating import back, render
@@ -88,15 +87,14 @@ async def upload(incident_id: uuid.UUID, session: SessionDep, actor: Runner,
             yield block
 
     try:
-        added = await incidents.add_customers(
-            session, actor, incident_id=incident_id,
-            ids=first_column(chunks(), headers=("customer_id", "customer", "id")))
+        added = await incidents.import_customers(session, actor, incident_id=incident_id,
+                                                 chunks=chunks())
     except AmendsError as error:
         await session.rollback()
         return back(f"/incidents/{incident_id}", problem=error.detail)
     return back(f"/incidents/{incident_id}", notice=(
         f"Added {added.added:,} customers ({added.duplicates:,} already there, "
-        f"{added.unknown:,} unknown ids, {len(added.bad_rows)} bad rows)."))
+        f"{added.unknown:,} unknown ids)."))
 
 
 def _moment(text: str) -> datetime:

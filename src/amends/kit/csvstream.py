@@ -1,35 +1,155 @@
 """Rows of a CSV file arriving in byte chunks (an upload, a file read in blocks), parsed as
-they come: the file is never held in memory."""
+they come: the file is never held in memory, not even one very long line of it.
+
+Each line is judged on its own and keeps its line number: it must be UTF-8 (a byte-order mark
+at the start is allowed), hold no NUL byte, be at most `max_line_bytes` long and parse as CSV.
+A line that fails carries the reason instead of its fields, so an import can list every bad
+row of a file in one answer. Blank lines are skipped. A file that starts with a UTF-16 or
+UTF-32 byte-order mark is refused at line 1 as a whole: every line of it would fail.
+"""
 
 from __future__ import annotations
 
 import codecs
 import csv
 from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_LINE_BYTES = 64 * 1024
+# The rows an import lists in its refusal; the count covers them all.
+LISTED_ROWS = 100
+_EXCERPT = 80
+_WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE,
+              codecs.BOM_UTF16_BE)
+SAVE_AS_UTF8 = "save the file as CSV UTF-8"
 
 
-async def csv_rows(chunks: AsyncIterable[bytes]) -> AsyncIterator[list[str]]:
-    """Each row as a list of fields (UTF-8, with or without a byte-order mark)."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-    pending = ""
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of the file: its fields, or why it cannot be read."""
+
+    number: int
+    fields: list[str]
+    error: str | None = None
+    excerpt: str = ""
+
+    @property
+    def first(self) -> str:
+        return self.fields[0].strip() if self.fields else ""
+
+
+def _printable(text: str) -> str:
+    short = text[:_EXCERPT]
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in short)
+
+
+def _read(number: int, raw: bytes, max_line_bytes: int) -> Line | None:
+    if number == 1 and raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    raw = raw.removesuffix(b"\r")
+    if not raw.strip():
+        return None
+    excerpt = _printable(raw[:_EXCERPT * 4].decode("utf-8", errors="backslashreplace"))
+    if len(raw) > max_line_bytes:
+        return Line(number, [], f"is longer than {max_line_bytes:,} bytes", excerpt)
+    if b"\x00" in raw:
+        return Line(number, [], f"contains a NUL byte (a UTF-16 file? {SAVE_AS_UTF8})", excerpt)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return Line(number, [], f"is not UTF-8 (byte 0x{raw[bad.start]:02x} at position "
+                    f"{bad.start + 1}: {SAVE_AS_UTF8})", excerpt)
+    try:
+        fields = next(csv.reader([text], strict=True))
+    except csv.Error as bad:
+        return Line(number, [], f"is not valid CSV ({bad})", excerpt)
+    return Line(number, fields, None, excerpt)
+
+
+async def _head_first(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[bytes]:
+    """The same bytes, the first chunk at least `size` long (unless the file is shorter)."""
+    head: bytearray | None = bytearray()
     async for chunk in chunks:
-        pending += decoder.decode(chunk)
-        *lines, pending = pending.split("\n")
-        for line in lines:
-            yield next(csv.reader([line.rstrip("\r")]), [])
-    pending += decoder.decode(b"", final=True)
-    if pending.strip():
-        yield next(csv.reader([pending.rstrip("\r")]), [])
+        if head is None:
+            yield chunk
+            continue
+        head += chunk
+        if len(head) >= size:
+            yield bytes(head)
+            head = None
+    if head:
+        yield bytes(head)
 
 
-async def first_column(chunks: AsyncIterable[bytes], *, headers: tuple[str, ...]
-                       ) -> AsyncIterator[str]:
-    """The first field of every row, skipping a header row named like one of `headers`."""
+async def csv_lines(chunks: AsyncIterable[bytes], *, max_line_bytes: int = MAX_LINE_BYTES
+                    ) -> AsyncIterator[Line]:
+    """Every non-blank line, numbered from 1, with its fields or the reason it is refused."""
+    pending = bytearray()
+    number = 1
+    too_long = False  # the current line was refused for its length: drop it up to its end
     first = True
-    async for row in csv_rows(chunks):
-        value = row[0] if row else ""
-        if first and value.strip().lower() in headers:
+    async for chunk in _head_first(chunks, 4):
+        if first and chunk.startswith(_WIDE_BOMS):
+            yield Line(1, [], f"the file is UTF-16 or UTF-32: {SAVE_AS_UTF8}")
+            return
+        first = False
+        pending += chunk
+        while (end := pending.find(b"\n")) >= 0:
+            raw = bytes(pending[:end])
+            del pending[:end + 1]
+            if too_long:
+                too_long = False
+            elif (line := _read(number, raw, max_line_bytes)) is not None:
+                yield line
+            number += 1
+        if len(pending) > max_line_bytes and not too_long:
+            too_long = True
+            yield Line(number, [], f"is longer than {max_line_bytes:,} bytes",
+                       _printable(bytes(pending[:_EXCERPT]).decode("utf-8", "replace")))
+        if too_long:
+            pending.clear()
+    if not too_long and (line := _read(number, bytes(pending), max_line_bytes)) is not None:
+        yield line
+
+
+async def first_column(chunks: AsyncIterable[bytes], *, headers: tuple[str, ...],
+                       max_line_bytes: int = MAX_LINE_BYTES) -> AsyncIterator[Line]:
+    """Every line (its first field in `Line.first`), skipping a first line that is a header
+    named like one of `headers`."""
+    first = True
+    async for line in csv_lines(chunks, max_line_bytes=max_line_bytes):
+        if first and line.error is None and line.first.lower() in headers:
             first = False
             continue
         first = False
-        yield value
+        yield line
+
+
+@dataclass
+class BadRows:
+    """The rows an import refused: the first `LISTED_ROWS` with their line and reason, and how
+    many there were in all."""
+
+    count: int = 0
+    listed: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, line: Line, reason: str | None = None) -> None:
+        self.count += 1
+        if len(self.listed) < LISTED_ROWS:
+            self.listed.append({"line": line.number, "message": reason or line.error or "",
+                                "value": line.excerpt})
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def summary(self, *, rows: int) -> str:
+        """A sentence naming the first few bad rows, for a problem's detail and the console."""
+        first = "; ".join(f"line {row['line']}: {row['message']}" for row in self.listed[:3])
+        more = f"; and {self.count - 3:,} more" if self.count > 3 else ""
+        return (f"{self.count:,} of {rows:,} rows cannot be imported ({first}{more}). Nothing "
+                "was imported: correct them and send the whole file again.")
+
+    def problem(self, *, rows: int) -> dict[str, Any]:
+        """What a refusal carries besides its detail: every count, and the rows listed."""
+        return {"rows": rows, "bad_rows": self.count, "kept": 0, "errors": self.listed}
