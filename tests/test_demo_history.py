@@ -115,8 +115,9 @@ async def test_the_history_owes_no_reminder_once_e_mail_is_set_up(db: Database) 
     organization_id = await seeded(db, days=75)  # gestures of 60 days, some about to expire
     async with db.transaction() as session:
         await save_channel(session, Actor.system(organization_id, "tests"), channel="email",
-                           active=True, settings={"host": "127.0.0.1", "port": 2525,
-                                                  "from_address": "care@shop.example"})
+                           active=True, allow_private=True,
+                           settings={"host": "127.0.0.1", "port": 2525,
+                                     "from_address": "care@shop.example"})
         expiring = await session.scalar(select(func.count()).select_from(Coupon).where(
             Coupon.organization_id == organization_id, Coupon.status == "active",
             Coupon.expires_at > NOW, Coupon.expires_at <= NOW + timedelta(days=3)))
