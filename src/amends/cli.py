@@ -63,12 +63,15 @@ _incidents()
 
 @app.command()
 def migrate() -> None:
-    """Bring the database schema to the latest migration."""
+    """Bring the database schema to the latest migration; on a Citus coordinator, also
+    distribute by organisation every table that is not distributed yet."""
     from amends.migrate import upgrade
 
     settings = get_settings()
     with console.status("Applying migrations..."):
-        upgrade(settings.database_url)
+        distributed = upgrade(settings.database_url)
+    for line in distributed:
+        console.print(f"Citus: {line}")
     console.print("[green]Database is at the latest migration.[/green]")
 
 
