@@ -3,7 +3,7 @@ that send every e-mail to a local SMTP server.
 
     .venv/bin/python -m bench.incidents [--customers 100000] [--small 10000] [--workers 2]
         [--concurrency 8] [--sqlite-only | --postgres-only] [--sqlite-customers N]
-        [--kill-halfway] [--timeout 3600]
+        [--citus] [--kill-halfway] [--timeout 3600]
 
 For each database, and at two sizes (the small one shows whether memory grows with the
 number of customers), it prints: the import of the CSV through the service, the time to issue
@@ -19,6 +19,12 @@ the figures; the clock starts when the workers are launched and stops at the dat
 timestamps of the last customer processed and the last message sent. A run still going at
 `--timeout` is stopped and its figures so far are printed (`>N s`), with the time by which 99%
 of the gestures were issued: a chunk that failed once is retried behind every message queued.
+
+With `--citus` the PostgreSQL runs are repeated, at the same sizes, on a new database of the
+Citus cluster named by AMENDS_BENCH_CITUS_URL (default: the coordinator on 127.0.0.1:9700,
+database `citus`, whose workers are read from pg_dist_node), distributed by organisation as
+`amends migrate` does it, and the figures are printed side by side with the ratio Citus /
+PostgreSQL (with `--postgres-only`, SQLite is left out).
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ from amends.migrate import upgrade
 from amends.models import Case, Coupon, Customer, Delivery, IncidentCustomer, Job, Organization
 from amends.organizations.service import create_organization
 from bench._net import free_port
-from bench._pg import scratch_postgres
+from bench._pg import scratch_citus, scratch_postgres
 
 AMENDS = Path(sys.executable).with_name("amends")
 SEED_BATCH = 10_000
@@ -120,7 +126,7 @@ def peak_rss_mib(pid: int) -> float:
 
 
 async def seed(db: Database, *, customers: int, smtp_port: int, csv_path: Path
-               ) -> tuple[str, uuid.UUID]:
+               ) -> tuple[str, uuid.UUID, uuid.UUID]:
     """An organisation, its customers (in bulk), an incident and the e-mail channel."""
     slug = f"bench-{uuid.uuid4().hex[:8]}"
     async with db.transaction() as session:
@@ -149,49 +155,63 @@ async def seed(db: Database, *, customers: int, smtp_port: int, csv_path: Path
     with csv_path.open("w") as out:
         out.write("customer_id\n")
         out.writelines(f"C-{n}\n" for n in range(customers))
-    return slug, incident.id
+    return slug, organization.id, incident.id
 
 
-async def counts(db: Database, incident_id: uuid.UUID) -> tuple[int, int]:
+# The bench's own reads name the organisation, so that on Citus each goes to the one shard
+# that holds it rather than to every shard, once a second, beside the workers.
+
+async def counts(db: Database, organization_id: uuid.UUID, incident_id: uuid.UUID
+                 ) -> tuple[int, int]:
     """(customers still pending, messages sent)."""
     async with db.transaction(write=False) as session:
         pending = await session.scalar(select(func.count()).select_from(IncidentCustomer)
-                                       .where(IncidentCustomer.incident_id == incident_id,
+                                       .where(IncidentCustomer.organization_id == organization_id,
+                                              IncidentCustomer.incident_id == incident_id,
                                               IncidentCustomer.state == "pending"))
         sent = await session.scalar(select(func.count()).select_from(Delivery).where(
-            Delivery.incident_id == incident_id, Delivery.status == "sent"))
+            Delivery.organization_id == organization_id, Delivery.incident_id == incident_id,
+            Delivery.status == "sent"))
     return int(pending or 0), int(sent or 0)
 
 
-async def last_times(db: Database, incident_id: uuid.UUID) -> tuple[datetime | None,
-                                                                     datetime | None]:
+async def last_times(db: Database, organization_id: uuid.UUID, incident_id: uuid.UUID
+                     ) -> tuple[datetime | None, datetime | None]:
     """When the last customer was processed and when the last message left (the database's
     own timestamps, so the figures do not depend on how often the bench looks)."""
     async with db.transaction(write=False) as session:
         processed = await session.scalar(select(func.max(IncidentCustomer.processed_at))
-                                         .where(IncidentCustomer.incident_id == incident_id))
+                                         .where(IncidentCustomer.organization_id
+                                                == organization_id,
+                                                IncidentCustomer.incident_id == incident_id))
         sent = await session.scalar(select(func.max(Delivery.sent_at))
-                                    .where(Delivery.incident_id == incident_id))
+                                    .where(Delivery.organization_id == organization_id,
+                                           Delivery.incident_id == incident_id))
     return processed, sent
 
 
-async def exact_counts(db: Database, incident_id: uuid.UUID) -> dict[str, int]:
+async def exact_counts(db: Database, organization_id: uuid.UUID, incident_id: uuid.UUID
+                       ) -> dict[str, int]:
     """What every customer ended with: cases, coupons and messages, and how many customers."""
     async with db.transaction(write=False) as session:
         cases, with_case = (await session.execute(
             select(func.count(), func.count(func.distinct(Case.customer_id)))
-            .where(Case.incident_id == incident_id))).one()
+            .where(Case.organization_id == organization_id,
+                   Case.incident_id == incident_id))).one()
         coupons, with_coupon = (await session.execute(
             select(func.count(), func.count(func.distinct(Coupon.customer_id)))
-            .join(IncidentCustomer, IncidentCustomer.coupon_id == Coupon.id)
-            .where(IncidentCustomer.incident_id == incident_id))).one()
+            .join(IncidentCustomer, (IncidentCustomer.coupon_id == Coupon.id)
+                  & (IncidentCustomer.organization_id == Coupon.organization_id))
+            .where(IncidentCustomer.organization_id == organization_id,
+                   IncidentCustomer.incident_id == incident_id))).one()
         all_coupons = await session.scalar(
             select(func.count()).select_from(Coupon).join(
                 Case, (Case.reference == Coupon.case_ref)
                 & (Case.organization_id == Coupon.organization_id))
-            .where(Case.incident_id == incident_id))
+            .where(Case.organization_id == organization_id, Case.incident_id == incident_id))
         messages = await session.scalar(select(func.count()).select_from(Delivery)
-                                        .where(Delivery.incident_id == incident_id))
+                                        .where(Delivery.organization_id == organization_id,
+                                               Delivery.incident_id == incident_id))
     return {"cases": int(cases), "customers with a case": int(with_case),
             "coupons": int(all_coupons or 0), "customers with a coupon": int(with_coupon),
             "coupons recorded": int(coupons), "messages": int(messages or 0)}
@@ -242,15 +262,12 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
     try:
         console.print(f"[bold]{name}, {customers:,} customers[/bold]: seeding")
         csv_path = Path(tmp.name) / "affected.csv"
-        slug, incident_id = await seed(db, customers=customers, smtp_port=smtp_port,
-                                       csv_path=csv_path)
+        slug, organization_id, incident_id = await seed(
+            db, customers=customers, smtp_port=smtp_port, csv_path=csv_path)
         began = time.perf_counter()
         await import_file(db, org=slug, incident_id=incident_id, file=csv_path)
         imported = time.perf_counter() - began
         async with db.transaction() as session:
-            organization_id = await session.scalar(
-                select(Organization.id).where(Organization.slug == slug))
-            assert organization_id is not None
             await incidents.start(session, Actor.system(organization_id, "bench"),
                                   incident_id=incident_id)
         # With --kill-halfway, a short lease: the killed workers' jobs run again soon.
@@ -269,7 +286,7 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
             issuing = bar.add_task("Gestures issued", total=customers)
             sending = bar.add_task("Messages sent", total=customers)
             while True:
-                pending, sent = await counts(db, incident_id)
+                pending, sent = await counts(db, organization_id, incident_id)
                 elapsed = time.perf_counter() - began
                 peak = max([peak, *(peak_rss_mib(w.pid) for w in processes)])
                 bar.update(issuing, completed=customers - pending)
@@ -288,11 +305,11 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
                 if pending <= customers // 100 and most_issued_after is None:
                     most_issued_after = elapsed
                 if not pending and issued_after is None:
-                    last_processed, _ = await last_times(db, incident_id)
+                    last_processed, _ = await last_times(db, organization_id, incident_id)
                     issued_after = (last_processed - launched).total_seconds() \
                         if last_processed else elapsed
                 if not pending and sent >= customers:
-                    _, last_sent = await last_times(db, incident_id)
+                    _, last_sent = await last_times(db, organization_id, incident_id)
                     sent_after = (last_sent - launched).total_seconds() if last_sent else elapsed
                     break
                 if elapsed > timeout:
@@ -304,7 +321,8 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
         return Result(name, customers, imported, elapsed, customers - pending, sent,
                       issued_after, most_issued_after, sent_after, inbox.received,
                       len(inbox.message_ids), peak, await retried_jobs(db),
-                      problems_in(log), killed_at, await exact_counts(db, incident_id))
+                      problems_in(log), killed_at,
+                      await exact_counts(db, organization_id, incident_id))
     finally:
         for process in processes:
             if process.poll() is None:
@@ -328,7 +346,7 @@ def measure(name: str, sizes: list[int], args: argparse.Namespace) -> list[Resul
                     concurrency=args.concurrency, timeout=args.timeout,
                     kill_halfway=args.kill_halfway)))
         else:
-            with scratch_postgres() as url:
+            with (scratch_citus if name == "Citus" else scratch_postgres)() as url:
                 results.append(asyncio.run(run_one(
                     name, url, customers=size, workers=args.workers,
                     concurrency=args.concurrency, timeout=args.timeout,
@@ -376,7 +394,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
                        else "misses")
             print(f"Issuing 100,000 on PostgreSQL: {_time(r.issued_after, r.elapsed)}, "
                   f"{verdict} the 60 s target.")
-    for database in ("SQLite", "PostgreSQL"):
+    for database in ("SQLite", "PostgreSQL", "Citus"):
         sized = sorted((r for r in results if r.database == database),
                        key=lambda r: r.customers)
         if len(sized) == 2 and sized[0].peak_mib:
@@ -385,6 +403,39 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
                   f"{small.customers:,} customers, {large.peak_mib:.0f} MiB at "
                   f"{large.customers:,} ({large.peak_mib / small.peak_mib:.2f}x for "
                   f"{large.customers / small.customers:.0f}x the customers).")
+    compare([r for r in results if r.database == "PostgreSQL"],
+            [r for r in results if r.database == "Citus"])
+
+
+def compare(postgres: list[Result], citus: list[Result]) -> None:
+    """Each size's times and rates on PostgreSQL and on Citus, and Citus / PostgreSQL (above 1
+    for times and below 1 for rates: Citus is slower). A run stopped at the time limit shows
+    `>N s` and no ratio."""
+    pairs = [(pg, ci) for pg in postgres for ci in citus if pg.customers == ci.customers]
+    if not pairs:
+        return
+    print("\nCitus (coordinator + 2 workers) beside PostgreSQL; ratio = Citus / PostgreSQL")
+    figures = ("issuing", "issued/s", "all sent", "sent/s")
+    print(f"{'customers':>9}" + "".join(f"{figure:>29}" for figure in figures))
+    print(f"{'':9}" + f"{'PostgreSQL':>13}{'Citus':>9}{'ratio':>7}" * len(figures))
+    for pg, ci in pairs:
+        cells = (
+            (_time(pg.issued_after, pg.elapsed), _time(ci.issued_after, ci.elapsed),
+             _ratio(ci.issued_after, pg.issued_after)),
+            (f"{pg.issuing_rate:,.0f}", f"{ci.issuing_rate:,.0f}",
+             _ratio(ci.issuing_rate if ci.issued_after else None,
+                    pg.issuing_rate if pg.issued_after else None)),
+            (_time(pg.sent_after, pg.elapsed), _time(ci.sent_after, ci.elapsed),
+             _ratio(ci.sent_after, pg.sent_after)),
+            (f"{pg.sending_rate:,.0f}", f"{ci.sending_rate:,.0f}",
+             _ratio(ci.sending_rate if ci.sent_after else None,
+                    pg.sending_rate if pg.sent_after else None)),
+        )
+        print(f"{pg.customers:>9,}" + "".join(f"{a:>13}{b:>9}{c:>7}" for a, b, c in cells))
+
+
+def _ratio(citus: float | None, postgres: float | None) -> str:
+    return f"{citus / postgres:.2f}" if citus and postgres else "-"
 
 
 def main() -> None:
@@ -398,6 +449,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2,
                         help="worker processes (default 2: one a core of the bench machine)")
     parser.add_argument("--concurrency", type=int, default=8, help="jobs per worker")
+    parser.add_argument("--citus", action="store_true",
+                        help="the PostgreSQL runs on the Citus cluster too, side by side")
     parser.add_argument("--kill-halfway", action="store_true",
                         help="SIGKILL the workers once half the customers are issued, start "
                              "new ones, and check every count at the end")
@@ -407,9 +460,13 @@ def main() -> None:
     only.add_argument("--sqlite-only", action="store_true")
     only.add_argument("--postgres-only", action="store_true")
     args = parser.parse_args()
+    if args.citus and args.sqlite_only:
+        parser.error("--citus runs beside PostgreSQL: not with --sqlite-only")
     results: list[Result] = []
     if not args.sqlite_only:
         results += measure("PostgreSQL", [n for n in (args.small, args.customers) if n], args)
+    if args.citus:
+        results += measure("Citus", [n for n in (args.small, args.customers) if n], args)
     if not args.postgres_only:
         results += measure("SQLite", [n for n in (args.small,
                                                   args.sqlite_customers or args.customers) if n],
