@@ -97,8 +97,8 @@ async def test_a_csv_of_customers_gets_one_case_one_gesture_one_email_each(
         # A re-run of every chunk (as after a crash) makes no second amends.
         async with db.transaction() as session:
             for chunk in range(2):
-                assert await incidents.run_chunk(session, incident_id=incident["id"],
-                                                 chunk=chunk) == 0
+                assert await incidents.run_chunk(session, organization_id=tenant.id,
+                                                 incident_id=incident["id"], chunk=chunk) == 0
         recipients = Counter(m["To"] for m in mail.messages)
     assert recipients == Counter({f"c{n}@example.com": 1 for n in range(12)})
     assert all("Our warehouse flooded; we are sorry." in m.get_body(("plain",)).get_content()
@@ -156,7 +156,8 @@ async def test_pause_holds_messages_resume_sends_them_and_cancel_revokes_the_res
             await client.post(f"/v1/incidents/{incident_id}/run", headers=supervisor)
             # The gestures are made (the chunk job ran) but no message has gone yet.
             async with db.transaction() as session:
-                await incidents.run_chunk(session, incident_id=incident_id, chunk=0)
+                await incidents.run_chunk(session, organization_id=tenant.id,
+                                          incident_id=incident_id, chunk=0)
         paused = await client.post(f"/v1/incidents/{ids[0]}/pause", headers=supervisor)
         assert paused.json()["status"] == "paused"
         cancelled = await client.post(f"/v1/incidents/{ids[1]}/cancel", headers=supervisor,

@@ -152,7 +152,8 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, *, api_key_id: uui
         raise ApiKeyNotFound()
     if api_key.revoked_at is None:
         await session.execute(
-            update(ApiKey).where(ApiKey.id == api_key.id).values(revoked_at=utcnow())
+            update(ApiKey).where(ApiKey.organization_id == api_key.organization_id,
+                                 ApiKey.id == api_key.id).values(revoked_at=utcnow())
         )
         await session.refresh(api_key)
         await audit.record(

@@ -198,8 +198,9 @@ async def give_gesture(
     if dialect_of(session) == "postgresql":
         # One gesture decision per customer at a time. Whoever waited here looks again: the
         # coupon it asks for may have been issued (and committed) meanwhile.
-        await session.execute(select(Customer.id).where(Customer.id == customer.id)
-                              .with_for_update())
+        await session.execute(select(Customer.id).where(
+            Customer.organization_id == customer.organization_id, Customer.id == customer.id)
+            .with_for_update())
         existing = await coupons.find_issued(session, actor, customer=customer,
                                              incentive=incentive, case_ref=ref)
         if existing is not None:
@@ -316,8 +317,8 @@ async def decide(session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID,
     now = utcnow()
     result = await session.execute(
         update(Approval)
-        .where(Approval.id == approval.id, Approval.status == "pending",
-               Approval.expires_at > now)
+        .where(Approval.organization_id == approval.organization_id, Approval.id == approval.id,
+               Approval.status == "pending", Approval.expires_at > now)
         .values(status="granted" if grant else "refused", decided_by_id=actor.id,
                 decided_by_label=actor.label, decision_reason=reason, decided_at=now)
         .execution_options(synchronize_session=False))

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -250,7 +250,8 @@ async def move(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID, to: s
     if skipped:
         values["skipped"] = {**case.skipped, **dict.fromkeys(skipped, skip_reason)}
     result = await session.execute(
-        update(Case).where(Case.id == case.id, Case.state == before).values(**values)
+        update(Case).where(Case.organization_id == case.organization_id, Case.id == case.id,
+                           Case.state == before).values(**values)
         .execution_options(synchronize_session=False))
     if not getattr(result, "rowcount", 0):
         raise InvalidCaseTransition("The case changed meanwhile; reload it.")
@@ -282,7 +283,8 @@ async def reopen(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,
                  reason: str) -> Case:
     case = await get_case(session, actor, case_id=case_id)
     result = await session.execute(
-        update(Case).where(Case.id == case.id, Case.state == "closed")
+        update(Case).where(Case.organization_id == case.organization_id, Case.id == case.id,
+                           Case.state == "closed")
         .values(state=policy.REOPENED_STATE, closed_at=None,
                 reopened_count=Case.reopened_count + 1)
         .execution_options(synchronize_session=False))
@@ -309,7 +311,9 @@ async def timeline(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID
         CaseEvent.organization_id == actor.organization_id, CaseEvent.case_id == case.id)
         .order_by(CaseEvent.id))).all())
     used = (await session.execute(
-        select(Redemption, Coupon.name).join(Coupon, Coupon.id == Redemption.coupon_id).where(
+        select(Redemption, Coupon.name).join(Coupon, and_(
+            Coupon.organization_id == Redemption.organization_id,
+            Coupon.id == Redemption.coupon_id)).where(
             Coupon.organization_id == actor.organization_id,
             Coupon.customer_id == case.customer_id, Coupon.case_ref == case.reference))).all()
     for redemption, name in used:

@@ -86,7 +86,8 @@ async def allocate(session: AsyncSession, *, organization_id: uuid.UUID, pool: C
     """
     candidate = (
         select(PoolCode.id)
-        .where(PoolCode.pool_id == pool.id, PoolCode.coupon_id.is_(None))
+        .where(PoolCode.organization_id == organization_id, PoolCode.pool_id == pool.id,
+               PoolCode.coupon_id.is_(None))
         .order_by(PoolCode.id)
         .limit(1)
     )
@@ -94,7 +95,8 @@ async def allocate(session: AsyncSession, *, organization_id: uuid.UUID, pool: C
         candidate = candidate.with_for_update(skip_locked=True)
     code = (await session.execute(
         update(PoolCode)
-        .where(PoolCode.id == candidate.scalar_subquery(), PoolCode.coupon_id.is_(None))
+        .where(PoolCode.organization_id == organization_id,
+               PoolCode.id == candidate.scalar_subquery(), PoolCode.coupon_id.is_(None))
         .values(coupon_id=coupon_id, allocated_at=utcnow())
         .returning(PoolCode.code)
         .execution_options(synchronize_session=False)

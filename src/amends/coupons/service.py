@@ -194,7 +194,8 @@ async def revoke_coupon(session: AsyncSession, actor: Actor, *, coupon_id: uuid.
     coupon = await get_coupon(session, actor, coupon_id=coupon_id)
     result = await session.execute(
         update(Coupon)
-        .where(Coupon.id == coupon.id, Coupon.status.in_(("active", "reserved")))
+        .where(Coupon.organization_id == coupon.organization_id, Coupon.id == coupon.id,
+               Coupon.status.in_(("active", "reserved")))
         .values(status="revoked", revoked_at=utcnow(), revoked_reason=reason,
                 reservation_id=None, reserved_until=None)
         .execution_options(synchronize_session=False))
@@ -223,7 +224,8 @@ async def reinstate_coupon(session: AsyncSession, actor: Actor, *, coupon_id: uu
     before = coupon.expires_at
     result = await session.execute(
         update(Coupon)
-        .where(Coupon.id == coupon.id, Coupon.status.in_(("active", "reserved")))
+        .where(Coupon.organization_id == coupon.organization_id, Coupon.id == coupon.id,
+               Coupon.status.in_(("active", "reserved")))
         .values(expires_at=expires_at, reinstated_count=Coupon.reinstated_count + 1)
         .execution_options(synchronize_session=False))
     coupon = await get_coupon(session, actor, coupon_id=coupon_id)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from amends.auth import Authenticated, MissingScope, SessionDep
 from amends.cases import service as cases
@@ -78,7 +78,8 @@ async def timeline(session: SessionDep, customer: Customer) -> list[Moment]:
                               f"{message.kind.capitalize()} by {message.channel} to "
                               f"{message.address}: {message.status}"))
     for used in (await session.execute(select(Redemption, Coupon.name).join(
-            Coupon, Coupon.id == Redemption.coupon_id).where(
+            Coupon, and_(Coupon.organization_id == Redemption.organization_id,
+                         Coupon.id == Redemption.coupon_id)).where(
             Redemption.organization_id == org, Coupon.customer_id == who)
             .order_by(Redemption.id.desc()).limit(LIMIT))).all():
         redemption, name = used

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -337,7 +337,8 @@ async def deliver_or_note(session: AsyncSession, actor: Actor, *, what: str,
         return None
 
 
-async def send(session: AsyncSession, *, delivery_id: str, base_url: str) -> None:
+async def send(session: AsyncSession, *, organization_id: uuid.UUID | str, delivery_id: str,
+               base_url: str) -> None:
     """Send one queued delivery (the job). Raises `DeliveryFailed` to be retried.
 
     The message and the channel settings are read in a separate short read transaction, so
@@ -345,8 +346,10 @@ async def send(session: AsyncSession, *, delivery_id: str, base_url: str) -> Non
     async with reading_alongside(session) as reader:
         found = (await reader.execute(
             select(Delivery, Incident.status)
-            .outerjoin(Incident, Incident.id == Delivery.incident_id)
-            .where(Delivery.id == uuid.UUID(delivery_id)))).first()
+            .outerjoin(Incident, and_(Incident.organization_id == Delivery.organization_id,
+                                      Incident.id == Delivery.incident_id))
+            .where(Delivery.organization_id == uuid.UUID(str(organization_id)),
+                   Delivery.id == uuid.UUID(delivery_id)))).first()
         if found is None or found[0].status != "queued":
             return  # sent already (a retry after a crash) or cancelled
         delivery, incident = found
@@ -355,7 +358,8 @@ async def send(session: AsyncSession, *, delivery_id: str, base_url: str) -> Non
     if incident in ("paused", "cancelled"):
         # Paused: held until the incident resumes; cancelled: never sent.
         await session.execute(
-            update(Delivery).where(Delivery.id == delivery.id, Delivery.status == "queued")
+            update(Delivery).where(Delivery.organization_id == delivery.organization_id,
+                                   Delivery.id == delivery.id, Delivery.status == "queued")
             .values(status="held" if incident == "paused" else "cancelled")
             .execution_options(synchronize_session=False))
         return
@@ -371,17 +375,19 @@ async def send(session: AsyncSession, *, delivery_id: str, base_url: str) -> Non
     sent = await channels.ADAPTERS[delivery.channel].send(message, settings)
     now = utcnow()
     await session.execute(
-        update(Delivery).where(Delivery.id == delivery.id, Delivery.status == "queued")
+        update(Delivery).where(Delivery.organization_id == delivery.organization_id,
+                               Delivery.id == delivery.id, Delivery.status == "queued")
         .values(status=sent.status, provider_id=sent.provider_id, sent_at=now,
                 delivered_at=now if sent.status == "delivered" else None,
                 attempts=Delivery.attempts + 1, error=None)
         .execution_options(synchronize_session=False))
 
 
-async def record_failure(session: AsyncSession, *, delivery_id: str, error: str,
-                         attempts: int, dead: bool) -> None:
+async def record_failure(session: AsyncSession, *, organization_id: uuid.UUID | str,
+                         delivery_id: str, error: str, attempts: int, dead: bool) -> None:
     await session.execute(
-        update(Delivery).where(Delivery.id == uuid.UUID(delivery_id),
+        update(Delivery).where(Delivery.organization_id == uuid.UUID(str(organization_id)),
+                               Delivery.id == uuid.UUID(delivery_id),
                                Delivery.status == "queued")
         .values(attempts=attempts, error=error[:2000],
                 **({"status": "failed", "failed_at": utcnow()} if dead else {}))
@@ -417,7 +423,9 @@ async def provider_status(session: AsyncSession, *, delivery_id: uuid.UUID, url:
     if status == "failed":
         values["failed_at"] = now
         values["error"] = f"provider: {params.get('MessageStatus')} {params.get('ErrorCode', '')}"
-    await session.execute(update(Delivery).where(Delivery.id == delivery.id,
+    await session.execute(update(Delivery).where(Delivery.organization_id ==
+                                                 delivery.organization_id,
+                                                 Delivery.id == delivery.id,
                                                  Delivery.status.not_in(FINAL))
                           .values(**values).execution_options(synchronize_session=False))
     await session.refresh(delivery)
@@ -462,7 +470,9 @@ async def page_opened(session: AsyncSession, coupon: Coupon) -> None:
         Delivery.organization_id == coupon.organization_id, Delivery.coupon_id == coupon.id)
         .order_by(Delivery.created_at.desc()).limit(1))
     if latest is not None:
-        await session.execute(update(Delivery).where(Delivery.id == latest,
+        await session.execute(update(Delivery).where(Delivery.organization_id ==
+                                                     coupon.organization_id,
+                                                     Delivery.id == latest,
                                                      Delivery.opened_at.is_(None))
                               .values(opened_at=utcnow())
                               .execution_options(synchronize_session=False))
@@ -494,7 +504,8 @@ async def remind_expiring(session: AsyncSession, *, base_url: str, limit: int = 
             if days <= 0 or coupon.expires_at > now + timedelta(days=days):
                 continue
             claimed = await session.execute(
-                update(Coupon).where(Coupon.id == coupon.id, Coupon.reminded_at.is_(None))
+                update(Coupon).where(Coupon.organization_id == coupon.organization_id,
+                                     Coupon.id == coupon.id, Coupon.reminded_at.is_(None))
                 .values(reminded_at=now).execution_options(synchronize_session=False))
             if not getattr(claimed, "rowcount", 0):
                 continue

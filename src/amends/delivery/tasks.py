@@ -12,15 +12,17 @@ from amends.kit import http
 
 
 async def _failed(session: AsyncSession, *, error: str, attempts: int, dead: bool,
-                  delivery_id: str) -> None:
-    await delivery.record_failure(session, delivery_id=delivery_id, error=error,
-                                  attempts=attempts, dead=dead)
+                  organization_id: str, delivery_id: str) -> None:
+    await delivery.record_failure(session, organization_id=organization_id,
+                                  delivery_id=delivery_id, error=error, attempts=attempts,
+                                  dead=dead)
 
 
 @job("delivery.send", max_attempts=6, on_failure=_failed)
-async def send(session: AsyncSession, *, delivery_id: str) -> None:
+async def send(session: AsyncSession, *, organization_id: str, delivery_id: str) -> None:
     """Send one message on its channel."""
-    await delivery.send(session, delivery_id=delivery_id, base_url=get_settings().base_url)
+    await delivery.send(session, organization_id=organization_id, delivery_id=delivery_id,
+                        base_url=get_settings().base_url)
 
 
 @job("delivery.remind_expiring", every=timedelta(hours=1))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -103,6 +103,17 @@ class CustomerImportRejected(ValidationFailed):
 
 class CustomerImportEmpty(ValidationFailed):
     code, title = "customer_import_empty", "The file has no customer ids"
+
+
+def _customers_of(incident: Incident) -> ColumnElement[bool]:
+    """The incident's affected customers (by organisation too: one shard on Citus)."""
+    return and_(IncidentCustomer.organization_id == incident.organization_id,
+                IncidentCustomer.incident_id == incident.id)
+
+
+def _deliveries_of(incident: Incident) -> ColumnElement[bool]:
+    return and_(Delivery.organization_id == incident.organization_id,
+                Delivery.incident_id == incident.id)
 
 
 def _public(incident: Incident) -> dict[str, Any]:
@@ -218,7 +229,7 @@ async def add_customers(session: AsyncSession, actor: Actor, *, incident_id: uui
     added once."""
     incident = await _lock_draft(session, actor, incident_id)
     seq = int(await session.scalar(select(func.coalesce(func.max(IncidentCustomer.seq), 0))
-                                   .where(IncidentCustomer.incident_id == incident.id)) or 0)
+                                   .where(_customers_of(incident))) or 0)
     rng = random.Random(f"{incident.id}")  # the hold-out draw is repeatable per incident
     result = Added()
     batch: list[str] = []
@@ -267,15 +278,16 @@ async def add_customers(session: AsyncSession, actor: Actor, *, incident_id: uui
 
 async def _recount(session: AsyncSession, incident: Incident) -> None:
     count = int(await session.scalar(select(func.count()).select_from(IncidentCustomer).where(
-        IncidentCustomer.incident_id == incident.id,
-        IncidentCustomer.state != "unknown")) or 0)
+        _customers_of(incident), IncidentCustomer.state != "unknown")) or 0)
     face = 0
     if incident.incentive_id is not None:
         incentive = await session.get(Incentive, incident.incentive_id)
         if incentive is not None:
             face = count * _face_value(incentive, session_aov=None)
-    await session.execute(update(Incident).where(Incident.id == incident.id).values(
-        affected=count, face_value_total=face).execution_options(synchronize_session=False))
+    await session.execute(update(Incident).where(
+        Incident.organization_id == incident.organization_id, Incident.id == incident.id)
+        .values(affected=count, face_value_total=face)
+        .execution_options(synchronize_session=False))
     incident.affected, incident.face_value_total = count, face
 
 
@@ -302,8 +314,8 @@ async def customers_from_query(session: AsyncSession, actor: Actor, *, kind: str
             Event.occurred_at >= since, Event.occurred_at < until,
             Event.data["location"].as_string() == location))
         query = (select(Customer.external_id).distinct()
-                 .join(Shipment, and_(Shipment.customer_id == Customer.id,
-                                      Shipment.organization_id == org))
+                 .join(Shipment, and_(Shipment.organization_id == Customer.organization_id,
+                                      Shipment.customer_id == Customer.id))
                  .where(Customer.organization_id == org,
                         Shipment.external_id.in_(scanned), Shipment.status != "delivered"))
     return sorted((await session.scalars(query)).all())
@@ -345,7 +357,7 @@ async def preview(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID
     cannot be reached, and what it costs (face value, and expected from the organisation's own
     redemption rate for this kind of gesture)."""
     incident = await get(session, actor, incident_id=incident_id)
-    rows = IncidentCustomer.incident_id == incident.id
+    rows = _customers_of(incident)
     counts = dict((await session.execute(
         select(IncidentCustomer.state, func.count()).where(rows)
         .group_by(IncidentCustomer.state))).all())
@@ -360,7 +372,8 @@ async def preview(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID
     unreachable = await _unreachable(session, incident)
     sample_rows = (await session.execute(
         select(IncidentCustomer.customer_external_id, Customer.name, Customer.email)
-        .outerjoin(Customer, Customer.id == IncidentCustomer.customer_id)
+        .outerjoin(Customer, and_(Customer.organization_id == IncidentCustomer.organization_id,
+                                  Customer.id == IncidentCustomer.customer_id))
         .where(rows).order_by(IncidentCustomer.seq).limit(sample))).all()
     incentive = await session.get(Incentive, incident.incentive_id) \
         if incident.incentive_id else None
@@ -393,9 +406,10 @@ async def preview(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID
 async def _unreachable(session: AsyncSession, incident: Incident) -> int:
     """Customers with no address on the incident's channel (or on their own channel)."""
     customers = (select(Customer.email, Customer.phone, Customer.opted_out_channels)
-                 .join(IncidentCustomer, IncidentCustomer.customer_id == Customer.id)
-                 .where(IncidentCustomer.incident_id == incident.id,
-                        IncidentCustomer.state == "pending"))
+                 .join(IncidentCustomer, and_(
+                     IncidentCustomer.organization_id == Customer.organization_id,
+                     IncidentCustomer.customer_id == Customer.id))
+                 .where(_customers_of(incident), IncidentCustomer.state == "pending"))
     missing = 0
     result = await session.stream(customers.execution_options(yield_per=2000))
     async for email, phone, opted_out in result:
@@ -432,7 +446,8 @@ async def _transition(session: AsyncSession, incident: Incident, *, to: str,
                       allowed: tuple[str, ...], **values: Any) -> None:
     """One conditional UPDATE moves the incident, so two clicks cannot both start it."""
     result = await session.execute(
-        update(Incident).where(Incident.id == incident.id, Incident.status.in_(allowed))
+        update(Incident).where(Incident.organization_id == incident.organization_id,
+                               Incident.id == incident.id, Incident.status.in_(allowed))
         .values(status=to, **values).execution_options(synchronize_session=False))
     if not getattr(result, "rowcount", 0):
         await session.refresh(incident)
@@ -460,8 +475,7 @@ async def _enqueue_chunks(session: AsyncSession, incident: Incident) -> int:
     chunk_of = (IncidentCustomer.seq - 1) / CHUNK
     chunks = sorted({int(c) for c in (await session.scalars(
         select(func.distinct(func.floor(chunk_of))).where(
-            IncidentCustomer.incident_id == incident.id,
-            IncidentCustomer.state == "pending"))).all()})
+            _customers_of(incident), IncidentCustomer.state == "pending"))).all()})
     for chunk in chunks:
         await jobs.enqueue(session, "incidents.run_chunk",
                            organization_id=incident.organization_id,
@@ -489,7 +503,7 @@ async def resume(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID)
     await _transition(session, incident, to="running", allowed=("paused",), paused_at=None)
     now = utcnow()
     held = (await session.execute(
-        update(Delivery).where(Delivery.incident_id == incident.id, Delivery.status == "held")
+        update(Delivery).where(_deliveries_of(incident), Delivery.status == "held")
         .values(status="queued").returning(Delivery.id, Delivery.channel)
         .execution_options(synchronize_session=False))).all()
     rates = await _rates(session, incident.organization_id)
@@ -519,10 +533,10 @@ async def cancel(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID,
     await _transition(session, incident, to="cancelled",
                       allowed=("draft", "running", "paused"), finished_at=utcnow())
     await session.execute(update(IncidentCustomer).where(
-        IncidentCustomer.incident_id == incident.id, IncidentCustomer.state == "pending")
+        _customers_of(incident), IncidentCustomer.state == "pending")
         .values(state="cancelled").execution_options(synchronize_session=False))
     stopped = (await session.execute(
-        update(Delivery).where(Delivery.incident_id == incident.id,
+        update(Delivery).where(_deliveries_of(incident),
                                Delivery.status.in_(("queued", "held")))
         .values(status="cancelled").returning(Delivery.coupon_id)
         .execution_options(synchronize_session=False))).scalars().all()
@@ -531,7 +545,8 @@ async def cancel(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID,
     revoked = 0
     for start_at in range(0, len(coupon_ids), 1000):
         result = await session.execute(
-            update(Coupon).where(Coupon.id.in_(coupon_ids[start_at:start_at + 1000]),
+            update(Coupon).where(Coupon.organization_id == incident.organization_id,
+                                 Coupon.id.in_(coupon_ids[start_at:start_at + 1000]),
                                  Coupon.status == "active")
             .values(status="revoked", revoked_at=now,
                     revoked_reason=f"Incident cancelled: {reason}"[:1000])
@@ -557,20 +572,25 @@ async def _rates(session: AsyncSession, organization_id: uuid.UUID) -> dict[str,
 
 # --- The run -----------------------------------------------------------------------------------
 
-async def run_chunk(session: AsyncSession, *, incident_id: str, chunk: int) -> int:
+async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
+                    incident_id: str, chunk: int) -> int:
     """Make amends to the pending customers of one chunk, in this job's one transaction: the
     same rows as an agent's case, gesture and message, written a chunk at a time (a few
-    multi-row statements instead of a dozen round trips per customer)."""
+    multi-row statements instead of a dozen round trips per customer). Every statement is
+    the incident's organisation's (one shard on Citus)."""
+    org = uuid.UUID(str(organization_id))
     incident = await session.get(Incident, uuid.UUID(incident_id), populate_existing=True)
     if incident is None or incident.status != "running":
         return 0  # paused (resume enqueues the chunk again) or cancelled
     rows = (await session.scalars(select(IncidentCustomer).where(
-        IncidentCustomer.incident_id == incident.id, IncidentCustomer.state == "pending",
+        IncidentCustomer.organization_id == org, IncidentCustomer.incident_id == incident.id,
+        IncidentCustomer.state == "pending",
         IncidentCustomer.seq > chunk * CHUNK, IncidentCustomer.seq <= (chunk + 1) * CHUNK)
         .order_by(IncidentCustomer.seq))).all()
     if not rows:
         return 0
     people = {c.id: c for c in (await session.scalars(select(Customer).where(
+        Customer.organization_id == org,
         Customer.id.in_([r.customer_id for r in rows])))).all()}
     incentive = await session.get(Incentive, incident.incentive_id) \
         if incident.incentive_id else None
@@ -712,32 +732,34 @@ async def _insert(session: AsyncSession, model: type[Any], rows: list[dict[str, 
         await session.execute(insert(model.__table__), rows)
 
 
-async def _complete_if_done(session: AsyncSession, incident_id: uuid.UUID) -> bool:
+async def _complete_if_done(session: AsyncSession, incident: Incident) -> bool:
     pending = await session.scalar(select(IncidentCustomer.id).where(
-        IncidentCustomer.incident_id == incident_id,
-        IncidentCustomer.state == "pending").limit(1))
+        _customers_of(incident), IncidentCustomer.state == "pending").limit(1))
     if pending is not None:
         return False
     unsent = await session.scalar(select(Delivery.id).where(
-        Delivery.incident_id == incident_id, Delivery.status.in_(("queued", "held"))).limit(1))
+        _deliveries_of(incident), Delivery.status.in_(("queued", "held"))).limit(1))
     if unsent is not None:
         return False
     await session.execute(update(Incident).where(
-        Incident.id == incident_id, Incident.status == "running")
+        Incident.organization_id == incident.organization_id, Incident.id == incident.id,
+        Incident.status == "running")
         .values(status="completed", finished_at=utcnow())
         .execution_options(synchronize_session=False))
     return True
 
 
-async def finish(session: AsyncSession, *, incident_id: str) -> bool:
+async def finish(session: AsyncSession, *, organization_id: uuid.UUID | str,
+                 incident_id: str) -> bool:
     """Mark a running incident completed once every customer has been reached and every
     message has left; until then look again in two seconds."""
+    org = uuid.UUID(str(organization_id))
     incident = await session.get(Incident, uuid.UUID(incident_id), populate_existing=True)
     if incident is None or incident.status != "running":
         return True
-    if await _complete_if_done(session, incident.id):
+    if await _complete_if_done(session, incident):
         return True
-    await jobs.enqueue(session, "incidents.finish", organization_id=incident.organization_id,
+    await jobs.enqueue(session, "incidents.finish", organization_id=org,
                        payload={"incident_id": incident_id},
                        run_at=utcnow() + timedelta(seconds=2))
     return False
@@ -749,11 +771,10 @@ async def progress(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUI
                    ) -> dict[str, Any]:
     incident = await get(session, actor, incident_id=incident_id)
     states = dict((await session.execute(
-        select(IncidentCustomer.state, func.count()).where(
-            IncidentCustomer.incident_id == incident.id)
+        select(IncidentCustomer.state, func.count()).where(_customers_of(incident))
         .group_by(IncidentCustomer.state))).all())
     messages = dict((await session.execute(
-        select(Delivery.status, func.count()).where(Delivery.incident_id == incident.id)
+        select(Delivery.status, func.count()).where(_deliveries_of(incident))
         .group_by(Delivery.status))).all())
     total = sum(int(v) for k, v in states.items() if k != "unknown")
     pending = int(states.get("pending", 0))
@@ -769,26 +790,26 @@ async def report(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID
     base = await progress(session, actor, incident_id=incident_id)
     reached = base["states"].get("done", 0) + base["states"].get("held_out", 0)
     opened = int(await session.scalar(select(func.count()).select_from(Delivery).where(
-        Delivery.incident_id == incident.id, Delivery.opened_at.is_not(None))) or 0)
+        _deliveries_of(incident), Delivery.opened_at.is_not(None))) or 0)
     redeemed = (await session.execute(
         select(func.count(func.distinct(Redemption.coupon_id)),
                func.coalesce(func.sum(Redemption.discount), 0))
-        .join(IncidentCustomer, IncidentCustomer.coupon_id == Redemption.coupon_id)
-        .where(IncidentCustomer.incident_id == incident.id,
-               Redemption.status == "completed"))).one()
+        .join(IncidentCustomer, and_(
+            IncidentCustomer.organization_id == Redemption.organization_id,
+            IncidentCustomer.coupon_id == Redemption.coupon_id))
+        .where(_customers_of(incident), Redemption.status == "completed"))).one()
     since = incident.started_at or incident.created_at
     bought_again = int(await session.scalar(
         select(func.count(func.distinct(IncidentCustomer.customer_id)))
-        .join(Order, and_(Order.customer_id == IncidentCustomer.customer_id,
-                          Order.organization_id == IncidentCustomer.organization_id))
-        .where(IncidentCustomer.incident_id == incident.id,
-               IncidentCustomer.state.in_(("done", "held_out")),
+        .join(Order, and_(Order.organization_id == IncidentCustomer.organization_id,
+                          Order.customer_id == IncidentCustomer.customer_id))
+        .where(_customers_of(incident), IncidentCustomer.state.in_(("done", "held_out")),
                Order.status == "completed", Order.completed_at > since)) or 0)
     face = int(await session.scalar(
         select(func.coalesce(func.sum(Coupon.face_value), 0))
-        .join(IncidentCustomer, IncidentCustomer.coupon_id == Coupon.id)
-        .where(IncidentCustomer.incident_id == incident.id,
-               Coupon.status != "revoked")) or 0)
+        .join(IncidentCustomer, and_(IncidentCustomer.organization_id == Coupon.organization_id,
+                                     IncidentCustomer.coupon_id == Coupon.id))
+        .where(_customers_of(incident), Coupon.status != "revoked")) or 0)
     messages = base["messages"]
     return {**base, "reached": reached,
             "delivered": int(messages.get("sent", 0)) + int(messages.get("delivered", 0)),
@@ -805,10 +826,14 @@ async def report_rows(session: AsyncSession, actor: Actor, *, incident_id: uuid.
                     IncidentCustomer.state, IncidentCustomer.held_out, Case.reference,
                     Coupon.code, Coupon.status, Delivery.channel, Delivery.status,
                     Delivery.opened_at, IncidentCustomer.note)
-             .outerjoin(Case, Case.id == IncidentCustomer.case_id)
-             .outerjoin(Coupon, Coupon.id == IncidentCustomer.coupon_id)
-             .outerjoin(Delivery, Delivery.id == IncidentCustomer.delivery_id)
-             .where(IncidentCustomer.incident_id == incident.id)
+             .outerjoin(Case, and_(Case.organization_id == IncidentCustomer.organization_id,
+                                   Case.id == IncidentCustomer.case_id))
+             .outerjoin(Coupon, and_(Coupon.organization_id == IncidentCustomer.organization_id,
+                                     Coupon.id == IncidentCustomer.coupon_id))
+             .outerjoin(Delivery, and_(
+                 Delivery.organization_id == IncidentCustomer.organization_id,
+                 Delivery.id == IncidentCustomer.delivery_id))
+             .where(_customers_of(incident))
              .order_by(IncidentCustomer.seq).execution_options(yield_per=2000))
     result = await session.stream(query)
     async for row in result:

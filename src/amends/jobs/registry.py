@@ -1,11 +1,15 @@
 """Job kinds: `@job("delivery.send")` registers the function that runs a job of that kind.
 
 A job function takes the job's session (its transaction commits with the job's completion)
-and the payload as keyword arguments.
+and the payload as keyword arguments. A function (or failure hook) that declares an
+`organization_id` parameter also gets the organisation of the job's row, so it can filter every
+statement by it: on a database distributed by organisation, each then reaches one shard.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -61,8 +65,25 @@ def periodic_kinds() -> list[JobKind]:
     return [kind for kind in _kinds.values() if kind.every is not None]
 
 
-async def call(kind: JobKind, session: AsyncSession, payload: dict[str, Any]) -> None:
-    await kind.run(session, **payload)
+def arguments(func: Callable[..., Any], payload: dict[str, Any],
+              organization_id: object | None) -> dict[str, Any]:
+    """The keyword arguments of `func` for a job: its payload, and the job's organisation when
+    `func` takes one and the payload does not say (a periodic run for every organisation has
+    none)."""
+    if organization_id is None or "organization_id" in payload or \
+            not _takes_organization(func):
+        return payload
+    return {**payload, "organization_id": str(organization_id)}
+
+
+@functools.cache
+def _takes_organization(func: Callable[..., Any]) -> bool:
+    return "organization_id" in inspect.signature(func).parameters
+
+
+async def call(kind: JobKind, session: AsyncSession, payload: dict[str, Any], *,
+               organization_id: object | None = None) -> None:
+    await kind.run(session, **arguments(kind.run, payload, organization_id))
 
 
 def on_shutdown(hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:

@@ -21,7 +21,7 @@ from sqlalchemy import update
 from amends.config import Settings
 from amends.db import Database
 from amends.jobs import service as jobs
-from amends.jobs.registry import call, get_kind, periodic_kinds, shutdown_hooks
+from amends.jobs.registry import arguments, call, get_kind, periodic_kinds, shutdown_hooks
 from amends.kit import outbound
 from amends.kit.clock import utcnow
 from amends.models import Job
@@ -134,7 +134,8 @@ class Worker:
                         raise UnknownJobKind(f"no job kind {job.kind!r} in this worker")
                     with outbound.policy(
                             allow_private=self.settings.outbound_allow_private):
-                        await call(kind, session, dict(job.payload))
+                        await call(kind, session, dict(job.payload),
+                                   organization_id=job.organization_id)
                     if kind.every is not None:
                         await jobs.enqueue(
                             session, kind.name, run_at=utcnow() + kind.every,
@@ -171,7 +172,9 @@ class Worker:
                 kind = get_kind(job.kind)
                 if status is not None and kind is not None and kind.on_failure is not None:
                     await kind.on_failure(session, error=error, attempts=job.attempts,
-                                          dead=status == jobs.DEAD, **job.payload)
+                                          dead=status == jobs.DEAD, **arguments(
+                                              kind.on_failure, dict(job.payload),
+                                              job.organization_id))
         except Exception:
             log.exception("could not record a job failure", extra={"job_id": str(job.id)})
             return

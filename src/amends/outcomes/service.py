@@ -54,13 +54,13 @@ def _ledger_rows(session: AsyncSession, organization_id: uuid.UUID, now: datetim
     """Every gesture of the organisation summed per day given, reason, agent, team, store,
     channel and incident: the ledger's columns, each group balancing."""
     # One pass over the redemptions: what each coupon gave, and what was given then voided.
-    spent = (select(Redemption.coupon_id,
+    spent = (select(Redemption.organization_id, Redemption.coupon_id,
                     func.sum(case((Redemption.status == "completed", Redemption.discount),
                                   else_=0)).label("used"),
                     func.sum(case((Redemption.status == "voided", Redemption.discount),
                                   else_=0)).label("voided"))
              .where(Redemption.organization_id == organization_id)
-             .group_by(Redemption.coupon_id).subquery())
+             .group_by(Redemption.organization_id, Redemption.coupon_id).subquery())
     used = func.coalesce(spent.c.used, 0)
     gift = Coupon.kind == "gift_card"
     # What is left of the gesture's value: a gift card's balance; a single-use or perk
@@ -80,10 +80,12 @@ def _ledger_rows(session: AsyncSession, organization_id: uuid.UUID, now: datetim
                _sum(case((or_(revoked, expired), 0), else_=left)),
                _sum(func.coalesce(spent.c.voided, 0)))
         .select_from(Coupon)
-        .outerjoin(spent, spent.c.coupon_id == Coupon.id)
+        .outerjoin(spent, and_(spent.c.organization_id == Coupon.organization_id,
+                               spent.c.coupon_id == Coupon.id))
         .outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
                               Case.reference == Coupon.case_ref))
-        .outerjoin(User, User.id == Coupon.issued_by_id)
+        .outerjoin(User, and_(User.organization_id == Coupon.organization_id,
+                              User.id == Coupon.issued_by_id))
         .where(Coupon.organization_id == organization_id)
         .group_by(*dims))
 
@@ -167,19 +169,23 @@ def _outcome_rows(session: AsyncSession, organization_id: uuid.UUID) -> Select[A
     hold-out and gesture: cases, customers won back (a purchase within 90 days), face value
     and the discount actually given."""
     won = case((_won_back(session, WIN_BACK_DAYS), 1), else_=0)
-    used = (select(Redemption.coupon_id, func.sum(Redemption.discount).label("used"))
+    used = (select(Redemption.organization_id, Redemption.coupon_id,
+                   func.sum(Redemption.discount).label("used"))
             .where(Redemption.organization_id == organization_id,
-                   Redemption.status == "completed").group_by(Redemption.coupon_id).subquery())
+                   Redemption.status == "completed")
+            .group_by(Redemption.organization_id, Redemption.coupon_id).subquery())
     dims = (day_of(session, Case.opened_at), Case.reason, Customer.value_tier, Case.severity,
             Case.held_out, Coupon.incentive_id, Coupon.name, Coupon.currency)
     return (
         select(literal(organization_id), *dims, func.count(), _sum(won),
                _sum(func.coalesce(Coupon.face_value, 0)), _sum(func.coalesce(used.c.used, 0)))
         .select_from(Case)
-        .join(Customer, Customer.id == Case.customer_id)
+        .join(Customer, and_(Customer.organization_id == Case.organization_id,
+                             Customer.id == Case.customer_id))
         .outerjoin(Coupon, and_(Coupon.organization_id == Case.organization_id,
                                 Coupon.case_ref == Case.reference))
-        .outerjoin(used, used.c.coupon_id == Coupon.id)
+        .outerjoin(used, and_(used.c.organization_id == Coupon.organization_id,
+                              used.c.coupon_id == Coupon.id))
         .where(Case.organization_id == organization_id)
         .group_by(*dims))
 

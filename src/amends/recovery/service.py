@@ -126,13 +126,15 @@ async def candidates(session: AsyncSession, rule: RecoveryRule, *, limit: int = 
     if filters.get("carriers"):
         query = query.where(Shipment.carrier.in_(filters["carriers"]))
     if filters.get("tiers"):
-        query = query.join(Customer, Customer.id == Shipment.customer_id).where(
+        query = query.join(Customer, and_(Customer.organization_id == Shipment.organization_id,
+                                          Customer.id == Shipment.customer_id)).where(
             Customer.value_tier.in_(filters["tiers"]))
     if filters.get("min_order_value") is not None:
         query = query.join(Order, and_(Order.organization_id == Shipment.organization_id,
                                        Order.external_id == Shipment.order_external_id)
                            ).where(Order.amount >= filters["min_order_value"])
-    query = query.where(~exists().where(RuleFiring.rule_id == rule.id,
+    query = query.where(~exists().where(RuleFiring.organization_id == Shipment.organization_id,
+                                        RuleFiring.rule_id == rule.id,
                                         RuleFiring.shipment_id == Shipment.id))
     return list((await session.scalars(query.order_by(Shipment.id).limit(limit))).all())
 
@@ -238,12 +240,14 @@ async def sweep(session: AsyncSession, *, limit: int = BATCH,
     async with periodic.each_organization(session, "recovery.sweep",
                                           only=organization_id) as parts:
         for rule_id, owner, name in rules:
-            fired += await parts.run(owner, partial(_sweep_rule, session, rule_id, limit=limit),
+            fired += await parts.run(owner, partial(_sweep_rule, session, owner, rule_id,
+                                                    limit=limit),
                                      label=f"Rule '{name}'") or 0
     return fired
 
 
-async def _sweep_rule(session: AsyncSession, rule_id: uuid.UUID, *, limit: int) -> int:
+async def _sweep_rule(session: AsyncSession, organization_id: uuid.UUID, rule_id: uuid.UUID, *,
+                      limit: int) -> int:
     rule = await session.get(RecoveryRule, rule_id)
     if rule is None:
         return 0
@@ -255,8 +259,10 @@ async def _sweep_rule(session: AsyncSession, rule_id: uuid.UUID, *, limit: int) 
     return fired
 
 
-async def send_progress(session: AsyncSession, *, case_id: str, every_days: int) -> None:
+async def send_progress(session: AsyncSession, *, organization_id: uuid.UUID | str,
+                        case_id: str, every_days: int) -> None:
     """A progress update while the case is open; the next one is scheduled with it."""
+    org = uuid.UUID(str(organization_id))
     case = await session.get(Case, uuid.UUID(case_id))
     if case is None or case.state in ("fixed", "followed_up", "closed"):
         return
@@ -266,7 +272,7 @@ async def send_progress(session: AsyncSession, *, case_id: str, every_days: int)
     await delivery.deliver(session, actor, coupon=None, customer=customer, case=case,
                            channel=delivery.preferred_channel(customer), kind="progress",
                            detail="We are still chasing your parcel with the carrier.")
-    await jobs.enqueue(session, "recovery.progress", organization_id=case.organization_id,
+    await jobs.enqueue(session, "recovery.progress", organization_id=org,
                        run_at=utcnow() + timedelta(days=every_days),
                        payload={"case_id": case_id, "every_days": every_days})
 
@@ -274,7 +280,9 @@ async def send_progress(session: AsyncSession, *, case_id: str, every_days: int)
 async def parcel_delivered(session: AsyncSession, shipment: Shipment) -> None:
     """The late parcel arrived: the cases its rules opened are fixed."""
     opened = (await session.scalars(select(Case).join(
-        RuleFiring, RuleFiring.case_id == Case.id).where(
+        RuleFiring, and_(RuleFiring.organization_id == Case.organization_id,
+                         RuleFiring.case_id == Case.id)).where(
+        RuleFiring.organization_id == shipment.organization_id,
         RuleFiring.shipment_id == shipment.id,
         Case.state.in_(("open", "apologised", "reviewing"))))).all()
     for case in opened:
@@ -285,7 +293,9 @@ async def parcel_delivered(session: AsyncSession, shipment: Shipment) -> None:
                          else "fixed by the delivery")
 
 
-async def request_feedback(session: AsyncSession, *, case_id: str) -> None:
+async def request_feedback(session: AsyncSession, *, organization_id: uuid.UUID | str,
+                           case_id: str) -> None:
+    org = uuid.UUID(str(organization_id))
     case = await session.get(Case, uuid.UUID(case_id))
     if case is None or case.feedback_at is not None or case.state == "closed":
         return
@@ -294,7 +304,7 @@ async def request_feedback(session: AsyncSession, *, case_id: str) -> None:
     from amends.models import Coupon
 
     coupon = await session.scalar(select(Coupon).where(
-        Coupon.organization_id == case.organization_id, Coupon.customer_id == customer.id,
+        Coupon.organization_id == org, Coupon.customer_id == customer.id,
         Coupon.case_ref == case.reference).limit(1))
     actor = Actor.system(case.organization_id, "follow-up")
     await delivery.deliver(session, actor, coupon=coupon, customer=customer, case=case,

@@ -17,12 +17,15 @@ async def sweep(session: AsyncSession, *, organization_id: str | None = None) ->
 
 
 @job("recovery.progress")
-async def progress(session: AsyncSession, *, case_id: str, every_days: int) -> None:
+async def progress(session: AsyncSession, *, organization_id: str, case_id: str,
+                   every_days: int) -> None:
     """Keep the customer posted while their case is open."""
-    await recovery.send_progress(session, case_id=case_id, every_days=every_days)
+    await recovery.send_progress(session, organization_id=organization_id, case_id=case_id,
+                                 every_days=every_days)
 
 
 @job("followup.feedback_request")
-async def feedback_request(session: AsyncSession, *, case_id: str) -> None:
+async def feedback_request(session: AsyncSession, *, organization_id: str,
+                           case_id: str) -> None:
     """After the fix, ask how we did."""
-    await recovery.request_feedback(session, case_id=case_id)
+    await recovery.request_feedback(session, organization_id=organization_id, case_id=case_id)

@@ -377,7 +377,8 @@ async def void(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID,
     now = utcnow()
     result = await session.execute(
         update(Redemption)
-        .where(Redemption.id == redemption.id, Redemption.status == "completed")
+        .where(Redemption.organization_id == redemption.organization_id,
+               Redemption.id == redemption.id, Redemption.status == "completed")
         .values(status="voided", voided_at=now, void_reason=reason)
         .execution_options(synchronize_session=False))
     if not getattr(result, "rowcount", 0):
@@ -387,7 +388,8 @@ async def void(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID,
     after: dict[str, Any] = {"redemption_id": str(redemption.id), "discount": redemption.discount}
     if coupon.kind == policy.GIFT_CARD:
         balance = (await session.execute(
-            update(Coupon).where(Coupon.id == coupon.id)
+            update(Coupon).where(Coupon.organization_id == coupon.organization_id,
+                                 Coupon.id == coupon.id)
             .values(balance=Coupon.balance + redemption.discount,
                     status=case((Coupon.status == "redeemed", "active"), else_=Coupon.status),
                     redemption_count=Coupon.redemption_count - 1)
@@ -400,7 +402,8 @@ async def void(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID,
         after["balance_after"] = int(balance)
     else:
         await session.execute(
-            update(Coupon).where(Coupon.id == coupon.id)
+            update(Coupon).where(Coupon.organization_id == coupon.organization_id,
+                                 Coupon.id == coupon.id)
             .values(status=case((Coupon.status == "redeemed", "active"), else_=Coupon.status),
                     redemption_count=Coupon.redemption_count - 1,
                     redeemed_at=None)
@@ -495,7 +498,8 @@ async def confirm(session: AsyncSession, actor: Actor, *, reservation_id: uuid.U
     now = utcnow()
     coupon = (await session.scalars(
         update(Coupon)
-        .where(Coupon.id == reservation.coupon_id, Coupon.status == "reserved",
+        .where(Coupon.organization_id == reservation.organization_id,
+               Coupon.id == reservation.coupon_id, Coupon.status == "reserved",
                Coupon.reservation_id == reservation.id, Coupon.reserved_until > now,
                Coupon.expires_at > now)
         .values(status="redeemed", redeemed_at=now, reservation_id=None, reserved_until=None,
@@ -509,7 +513,8 @@ async def confirm(session: AsyncSession, actor: Actor, *, reservation_id: uuid.U
             return await _redemption_of(session, fresh)
         raise await _reservation_gone(session, fresh, now)
     await session.execute(
-        update(Reservation).where(Reservation.id == reservation.id)
+        update(Reservation).where(Reservation.organization_id == reservation.organization_id,
+                                  Reservation.id == reservation.id)
         .values(status="confirmed", finished_at=now).execution_options(synchronize_session=False))
     order = Order(code=coupon.code, order_amount=reservation.order_amount,
                   customer_external_id=coupon.customer_external_id, order_id=reservation.order_id,
@@ -528,12 +533,14 @@ async def release(session: AsyncSession, actor: Actor, *, reservation_id: uuid.U
     now = utcnow()
     await session.execute(
         update(Coupon)
-        .where(Coupon.id == reservation.coupon_id, Coupon.status == "reserved",
+        .where(Coupon.organization_id == reservation.organization_id,
+               Coupon.id == reservation.coupon_id, Coupon.status == "reserved",
                Coupon.reservation_id == reservation.id)
         .values(status="active", reservation_id=None, reserved_until=None)
         .execution_options(synchronize_session=False))
     result = await session.execute(
-        update(Reservation).where(Reservation.id == reservation.id,
+        update(Reservation).where(Reservation.organization_id == reservation.organization_id,
+                                  Reservation.id == reservation.id,
                                   Reservation.status == "held")
         .values(status="released", finished_at=now).execution_options(synchronize_session=False))
     if getattr(result, "rowcount", 0):

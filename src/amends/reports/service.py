@@ -37,19 +37,22 @@ def day_of(session: AsyncSession, column: Any) -> Any:
 def _gestures(actor: Actor, filters: Filters) -> Select[Any]:
     """Coupons of the organisation with their case and issuing person, filtered."""
     redeemed = (
-        select(Redemption.coupon_id, func.sum(Redemption.discount).label("redeemed_value"),
+        select(Redemption.organization_id, Redemption.coupon_id,
+               func.sum(Redemption.discount).label("redeemed_value"),
                func.count().label("redemptions"))
         .where(Redemption.organization_id == actor.organization_id,
                Redemption.status == "completed")
-        .group_by(Redemption.coupon_id).subquery())
+        .group_by(Redemption.organization_id, Redemption.coupon_id).subquery())
     query = cast(Select[Any], (
         select(Coupon, Case.reason, User.team, User.store,
                func.coalesce(redeemed.c.redeemed_value, 0).label("redeemed_value"),
                func.coalesce(redeemed.c.redemptions, 0).label("redemptions"))
         .outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
                               Case.reference == Coupon.case_ref))
-        .outerjoin(User, User.id == Coupon.issued_by_id)
-        .outerjoin(redeemed, redeemed.c.coupon_id == Coupon.id)
+        .outerjoin(User, and_(User.organization_id == Coupon.organization_id,
+                              User.id == Coupon.issued_by_id))
+        .outerjoin(redeemed, and_(redeemed.c.organization_id == Coupon.organization_id,
+                                  redeemed.c.coupon_id == Coupon.id))
         .where(Coupon.organization_id == actor.organization_id, Coupon.status != "revoked",
                *gesture_filters(filters, moment=Coupon.issued_at))))
     return query
@@ -111,7 +114,7 @@ async def summary(session: AsyncSession, actor: Actor, *, filters: Filters,
                                       reason=filters.reason)).subquery()
     hours = _hours_between(session, case_rows.c.opened_at, case_rows.c.fixed_at)
     again = select(Order.id).where(
-        Order.organization_id == actor.organization_id,
+        Order.organization_id == case_rows.c.organization_id,
         Order.customer_id == case_rows.c.customer_id, Order.status == "completed",
         Order.completed_at > case_rows.c.fixed_at).exists()
     stats = (await session.execute(select(
@@ -168,10 +171,12 @@ def _redemptions(actor: Actor, filters: Filters) -> Select[Any]:
     store and agent."""
     query = cast(Select[Any], (
         select(Redemption.coupon_id, Redemption.discount, Redemption.created_at)
-        .join(Coupon, Coupon.id == Redemption.coupon_id)
+        .join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
+                           Coupon.id == Redemption.coupon_id))
         .outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
                               Case.reference == Coupon.case_ref))
-        .outerjoin(User, User.id == Coupon.issued_by_id)
+        .outerjoin(User, and_(User.organization_id == Coupon.organization_id,
+                              User.id == Coupon.issued_by_id))
         .where(Redemption.organization_id == actor.organization_id,
                Redemption.status == "completed",
                *gesture_filters(filters, moment=Redemption.created_at))))
@@ -242,7 +247,7 @@ async def came_back(session: AsyncSession, actor: Actor, *, filters: Filters
     who have not (yet)."""
     rows = _cases(actor, filters).where(Case.fixed_at.is_not(None)).subquery()
     again = select(Order.id).where(
-        Order.organization_id == actor.organization_id, Order.customer_id == rows.c.customer_id,
+        Order.organization_id == rows.c.organization_id, Order.customer_id == rows.c.customer_id,
         Order.status == "completed", Order.completed_at > rows.c.fixed_at).exists()
     bought = func.sum(case((again, 1), else_=0))
     result = (await session.execute(

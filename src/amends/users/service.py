@@ -9,7 +9,7 @@ from datetime import timedelta
 import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -109,11 +109,12 @@ async def log_in(
 ) -> Login:
     """Check the password and open a console session; the token goes in the cookie only."""
     slug, email = login_identity(organization_slug, email)
-    user = await session.scalar(
-        select(User)
-        .join(Organization, Organization.id == User.organization_id)
-        .where(Organization.slug == slug, User.email == email)
-    )
+    # The organisation first, then the user within it: one shard on Citus.
+    organization_id = await session.scalar(select(Organization.id).where(
+        Organization.slug == slug))
+    user = await session.scalar(select(User).where(
+        User.organization_id == organization_id, User.email == email)
+    ) if organization_id is not None else None
     ok = await _verify(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok or not user.active:
         raise InvalidCredentials()
@@ -144,7 +145,8 @@ async def session_for_token(
     row = (
         await session.execute(
             select(UserSession, User)
-            .join(User, User.id == UserSession.user_id)
+            .join(User, and_(User.organization_id == UserSession.organization_id,
+                             User.id == UserSession.user_id))
             .where(
                 UserSession.token_hash == digest(token),
                 UserSession.revoked_at.is_(None),
@@ -161,7 +163,8 @@ async def log_out(session: AsyncSession, actor: Actor) -> None:
         return
     await session.execute(
         update(UserSession)
-        .where(UserSession.id == actor.session_id, UserSession.revoked_at.is_(None))
+        .where(UserSession.organization_id == actor.organization_id,
+               UserSession.id == actor.session_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
     await audit.record(session, actor, action="user.logged_out", object_type="user",

@@ -88,6 +88,7 @@ async def coupon_page(token: str, request: Request, session: SessionDep) -> Resp
     incentive = await session.get(Incentive, coupon.incentive_id)
     case = await case_of(session, coupon)
     used = await session.scalar(select(Redemption).where(
+        Redemption.organization_id == coupon.organization_id,
         Redemption.coupon_id == coupon.id, Redemption.status == "completed")
         .order_by(Redemption.created_at.desc()).limit(1))
     status = policy.display_status(coupon.status, coupon.expires_at, now, coupon.reserved_until)

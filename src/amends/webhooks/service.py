@@ -131,7 +131,8 @@ def signed_headers(secret: str, event_id: str, when: datetime, body: str) -> dic
             "webhook-signature": signature, "content-type": "application/json"}
 
 
-async def deliver(session: AsyncSession, *, delivery_id: str) -> None:
+async def deliver(session: AsyncSession, *, organization_id: uuid.UUID | str,
+                  delivery_id: str) -> None:
     """POST the event, signed; any answer but 2xx raises, so the job retries with backoff.
     The `webhook-id` stays the same across retries, so receivers can drop duplicates."""
     async with reading_alongside(session) as reader:  # no write lock held while sending
@@ -144,22 +145,26 @@ async def deliver(session: AsyncSession, *, delivery_id: str) -> None:
     body = json.dumps(delivery.payload, separators=(",", ":"))
     headers = signed_headers(endpoint.secret, delivery.event_id, utcnow(), body)
     response = await http.client().post(endpoint.url, content=body, headers=headers)
+    mine = (WebhookDelivery.organization_id == uuid.UUID(str(organization_id)),
+            WebhookDelivery.id == delivery.id)
     await session.execute(
-        update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
+        update(WebhookDelivery).where(*mine)
         .values(attempts=WebhookDelivery.attempts + 1, response_status=response.status_code)
         .execution_options(synchronize_session=False))
     if not response.is_success:
         raise RuntimeError(f"{endpoint.url} answered {response.status_code}")
     await session.execute(
-        update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
+        update(WebhookDelivery).where(*mine)
         .values(status="delivered", delivered_at=utcnow(), last_error=None)
         .execution_options(synchronize_session=False))
 
 
-async def record_failure(session: AsyncSession, *, delivery_id: str, error: str, attempts: int,
-                         dead: bool) -> None:
+async def record_failure(session: AsyncSession, *, organization_id: uuid.UUID | str,
+                         delivery_id: str, error: str, attempts: int, dead: bool) -> None:
     await session.execute(
-        update(WebhookDelivery).where(WebhookDelivery.id == uuid.UUID(delivery_id))
+        update(WebhookDelivery).where(
+            WebhookDelivery.organization_id == uuid.UUID(str(organization_id)),
+            WebhookDelivery.id == uuid.UUID(delivery_id))
         .values(attempts=attempts, last_error=error[:2000],
                 status="failed" if dead else "retrying")
         .execution_options(synchronize_session=False))
