@@ -3,7 +3,8 @@ the request needs it.
 
 A till's redeem is the one request that must be as fast as the database allows. On PostgreSQL
 the redemption is already one statement (`fastpath.REDEEM_SQL`: the conditional UPDATE, the
-redemption row and the audit event, atomic, one round trip). What is left is the framework
+redemption row and the audit event, atomic, one round trip; on Citus two in one transaction,
+on the organisation's shard). What is left is the framework
 around it: routing, dependency resolution, a session, validation and serialisation layers.
 This ASGI middleware answers the plain case itself:
 
@@ -33,7 +34,7 @@ from amends.apikeys.service import verified_recently
 from amends.db import driver_connection
 from amends.kit.client import client_address
 from amends.kit.clock import utcnow
-from amends.redemptions.fastpath import REDEEM_SQL, arguments
+from amends.redemptions.fastpath import arguments, redeem_row
 from amends.redemptions.guard import Attempt, refusal
 from amends.redemptions.schemas import RedeemRequest
 from amends.redemptions.service import code_candidates, order_refusal
@@ -94,11 +95,12 @@ class TillLane:
             return False
         now = utcnow()
         async with driver_connection(state.db.engine) as connection:
-            row = await connection.fetchrow(REDEEM_SQL, *arguments(
+            row = await redeem_row(connection, arguments(
                 actor, codes=code_candidates(order.code), now=now,
                 customer_external_id=order.customer_id, order_id=order.order_id,
                 order_amount=order.order_amount, currency=order.currency,
-                channel=order.channel.value, store_id=order.store_id, till_id=order.till_id))
+                channel=order.channel.value, store_id=order.store_id, till_id=order.till_id),
+                in_transaction=False)
         if row is None:
             return False  # not redeemable as it stands: the application says why
         scope["route"] = ROUTE
