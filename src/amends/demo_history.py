@@ -48,7 +48,7 @@ from amends.db import Base, Database
 from amends.demo import DEMO_PASSWORD
 from amends.kit import codes
 from amends.kit.clock import clock, utcnow
-from amends.kit.secrets import random_token
+from amends.kit.secrets import tenant_token
 from amends.models import (
     AuditEvent,
     Case,
@@ -705,7 +705,8 @@ class _Rows:
         case.coupon = self._add(
             Coupon, at, customer_id=case.customer.id,
             customer_external_id=case.customer.external_id, incentive_id=incentive.id,
-            case_ref=case.row["reference"], code=code, page_token=random_token(24),
+            case_ref=case.row["reference"], code=code,
+            page_token=tenant_token(self.organization_id),
             name=incentive.name, kind=incentive.kind, value=incentive.value,
             currency=incentive.currency, min_order=incentive.min_order, sku=incentive.sku,
             terms=incentive.terms, bound_to_customer=incentive.bound_to_customer,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from sqlalchemy import func, select, text
@@ -42,17 +44,41 @@ async def test_a_rolled_back_change_leaves_no_audit_event_and_no_job(db: Databas
         assert await session.scalar(select(func.count()).select_from(Job)) == 0
 
 
-async def test_the_audit_trail_cannot_be_edited_or_deleted(db: Database) -> None:
+async def _run_as(db: Database, as_role: str, statement: str) -> None:
+    async with db.transaction() as session:
+        if as_role:
+            await session.execute(text(as_role))
+        await session.execute(text(statement))
+
+
+async def test_the_audit_trail_cannot_be_edited_or_deleted(db: Database, backend: str) -> None:
     tenant = await make_org(db)
     async with db.transaction() as session:
         event = await audit.record(session, Actor.system(tenant.id), action="x.done",
                                    object_type="x")
-    for statement in ("UPDATE audit_events SET action = 'forged'", "DELETE FROM audit_events"):
-        with pytest.raises(DBAPIError, match="append-only"):
-            async with db.transaction() as session:
-                await session.execute(text(statement))
+    if backend == "sqlite":
+        refused, as_role = "append-only", ""
+    else:
+        # PostgreSQL holds the log append-only by privileges, which bind every role but a
+        # superuser's (the tests connect as one): the statements run as the table's owner,
+        # the role an installation runs Amends as.
+        role = f"amends_owner_{uuid.uuid4().hex[:8]}"
+        async with db.engine.begin() as conn:
+            await conn.execute(text(f"CREATE ROLE {role} NOLOGIN"))
+            await conn.execute(text(f"ALTER TABLE audit_events OWNER TO {role}"))
+        refused, as_role = "permission denied", f"SET LOCAL ROLE {role}"
+    try:
+        for statement in ("UPDATE audit_events SET action = 'forged'",
+                          "DELETE FROM audit_events"):
+            with pytest.raises(DBAPIError, match=refused):
+                await _run_as(db, as_role, statement)
+    finally:
+        if as_role:
+            async with db.engine.begin() as conn:
+                await conn.execute(text("ALTER TABLE audit_events OWNER TO CURRENT_USER"))
+                await conn.execute(text(f"DROP ROLE {role}"))
     async with db.transaction(write=False) as session:
-        assert (await session.get(AuditEvent, event.id)) is not None
+        assert (await session.get(AuditEvent, (event.organization_id, event.id))) is not None
 
 
 async def test_auditors_page_through_their_own_organisations_events(

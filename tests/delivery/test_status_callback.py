@@ -76,7 +76,8 @@ async def test_a_status_callback_for_an_email_is_not_found_and_changes_nothing(
     answer = await _callback(client, settings, messages["email"], "delivered")
     assert (answer.status_code, answer.json()["code"]) == (404, "delivery_not_found")
     async with db.transaction(write=False) as session:
-        email = await session.get(Delivery, messages["email"].id)
+        sent = messages["email"]
+        email = await session.get(Delivery, (sent.organization_id, sent.id))
     assert email is not None
     assert (email.status, email.delivered_at) == ("queued", None)
 

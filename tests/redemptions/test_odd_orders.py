@@ -43,7 +43,7 @@ async def _till(client: httpx.AsyncClient, db: Database) -> tuple[Any, dict[str,
 
 async def _unchanged(db: Database, coupon: Coupon) -> None:
     async with db.transaction(write=False) as session:
-        fresh = await session.get(Coupon, coupon.id)
+        fresh = await session.get(Coupon, (coupon.organization_id, coupon.id))
         used = await session.scalar(select(func.count()).select_from(Redemption).where(
             Redemption.coupon_id == coupon.id))
         held = await session.scalar(select(func.count()).select_from(Reservation).where(
@@ -140,7 +140,7 @@ async def test_a_coupon_worth_more_than_the_order_takes_the_whole_order_and_no_m
                               json=_sale(card, order_amount=1000))
     assert (debit.json()["discount"], debit.json()["amount_due"]) == (1000, 0)
     async with db.transaction(write=False) as session:
-        fresh = await session.get(Coupon, card.id)
+        fresh = await session.get(Coupon, (card.organization_id, card.id))
     assert fresh is not None
     assert (fresh.status, fresh.balance) == ("active", 4000)
 

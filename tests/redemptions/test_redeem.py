@@ -120,7 +120,7 @@ async def test_a_wrong_customer_cannot_redeem_but_an_unbound_coupon_works_for_an
                                  json=_sale(bound, customer_id="C-stranger"))
     assert stranger.status_code == 409
     async with db.transaction(write=False) as session:
-        fresh = await session.get(Coupon, bound.id)
+        fresh = await session.get(Coupon, (bound.organization_id, bound.id))
     assert fresh is not None
     assert fresh.status == "active"
     unbound = await make_coupon(db, tenant, bound_to_customer=False)
@@ -233,7 +233,7 @@ async def test_fifty_concurrent_gift_card_debits_never_overdraw(
     assert len(ok) == 15
     assert set(refused) == {"coupon_already_redeemed"}
     async with db.transaction(write=False) as session:
-        fresh = await session.get(Coupon, card.id)
+        fresh = await session.get(Coupon, (card.organization_id, card.id))
         ledger = await session.scalar(select(func.sum(GiftCardEntry.amount)).where(
             GiftCardEntry.coupon_id == card.id))
     assert fresh is not None
@@ -243,7 +243,7 @@ async def test_fifty_concurrent_gift_card_debits_never_overdraw(
                                  json={"reason": "refund"})
     assert credited.status_code == 200
     async with db.transaction(write=False) as session:
-        fresh = await session.get(Coupon, card.id)
+        fresh = await session.get(Coupon, (card.organization_id, card.id))
         ledger = await session.scalar(select(func.sum(GiftCardEntry.amount)).where(
             GiftCardEntry.coupon_id == card.id))
     assert fresh is not None

@@ -65,7 +65,7 @@ async def test_a_confirm_and_a_release_at_once_tell_the_loser_what_won(
             client.post(f"/v1/reservations/{hold}/release", headers=till))
         outcome = (_outcome(confirmed), _outcome(released))
         async with db.transaction(write=False) as session:
-            fresh = await session.get(Coupon, coupon.id)
+            fresh = await session.get(Coupon, (coupon.organization_id, coupon.id))
         assert fresh is not None
         if confirmed.status_code == 201:
             seen["confirm won"] += 1

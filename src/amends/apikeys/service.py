@@ -112,7 +112,9 @@ async def verify(session: AsyncSession, token: str, *, cache_seconds: float) -> 
     if parsed is None:
         return None
     key_id, secret = parsed
-    api_key = await session.get(ApiKey, key_id)
+    # A key is found by its id alone, before its organisation is known (on Citus: every
+    # shard is asked; verified keys are then cached for `cache_seconds`).
+    api_key = await session.scalar(select(ApiKey).where(ApiKey.id == key_id))
     if api_key is None or api_key.revoked_at is not None:
         return None
     if not same(api_key.secret_hash, digest(secret)):

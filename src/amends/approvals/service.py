@@ -329,10 +329,11 @@ async def decide(session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID,
         raise ApprovalAlreadyDecided(f"It was {approval.status} by {approval.decided_by_label}.",
                                      status=approval.status)
     approval = await get_approval(session, actor, approval_id=approval_id)
-    case = await session.get(Case, approval.case_id) if approval.case_id else None
+    case = (await session.get(Case, (approval.organization_id, approval.case_id))
+            if approval.case_id else None)
     if grant:
-        customer = await session.get(Customer, approval.customer_id)
-        incentive = await session.get(Incentive, approval.incentive_id)
+        customer = await session.get(Customer, (approval.organization_id, approval.customer_id))
+        incentive = await session.get(Incentive, (approval.organization_id, approval.incentive_id))
         assert customer is not None
         assert incentive is not None
         requester = Actor(organization_id=approval.organization_id,

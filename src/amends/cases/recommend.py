@@ -22,7 +22,7 @@ from amends.outcomes import stats
 async def recommendations(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,
                           limit: int = 5) -> list[tuple[Incentive, policy.Recommendation]]:
     case = await get_case(session, actor, case_id=case_id)
-    customer = await session.get(Customer, case.customer_id)
+    customer = await session.get(Customer, (case.organization_id, case.customer_id))
     organization = await session.get(Organization, actor.organization_id)
     assert customer is not None
     assert organization is not None

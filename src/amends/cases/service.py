@@ -273,7 +273,7 @@ async def move(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID, to: s
                            run_at=now + timedelta(days=organization.feedback_delay_days),
                            payload={"case_id": str(case.id)})
     if to == "closed":
-        customer = await session.get(Customer, case.customer_id)
+        customer = await session.get(Customer, (case.organization_id, case.customer_id))
         assert customer is not None
         await suppressions.remove_if_no_open_case(session, customer)
     return case
@@ -296,7 +296,7 @@ async def reopen(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,
                        object_id=case.id, reason=reason)
     await webhooks.emit(session, actor.organization_id, "case.state_changed",
                         {**public(case), "from": "closed"})
-    customer = await session.get(Customer, case.customer_id)
+    customer = await session.get(Customer, (case.organization_id, case.customer_id))
     assert customer is not None
     await suppressions.add(session, customer)
     return case

@@ -25,7 +25,7 @@ from amends.kit import codes
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
-from amends.kit.secrets import random_token
+from amends.kit.secrets import tenant_token
 from amends.kit.sql import insert_for
 from amends.models import (
     AuditEvent,
@@ -76,7 +76,8 @@ def coupon_values(actor: Actor, *, customer: Customer, incentive: Incentive, cas
         "id": coupon_id or new_id(), "organization_id": actor.organization_id,
         "customer_id": customer.id, "customer_external_id": customer.external_id,
         "incentive_id": incentive.id, "case_ref": case_ref, "code": code,
-        "page_token": random_token(24), "name": incentive.name, "kind": incentive.kind,
+        "page_token": tenant_token(actor.organization_id), "name": incentive.name,
+        "kind": incentive.kind,
         "value": incentive.value, "currency": incentive.currency,
         "min_order": incentive.min_order, "sku": incentive.sku, "terms": incentive.terms,
         "bound_to_customer": incentive.bound_to_customer, "face_value": face_value,
@@ -122,7 +123,8 @@ async def issue_coupon(
                                valid_until=incentive.valid_until)
     if expires_at <= now:
         raise IncentiveEnded(f"{incentive.name!r} ended on {expires_at:%Y-%m-%d}.")
-    pool = await session.get(CodePool, incentive.code_pool_id) if incentive.code_pool_id else None
+    pool = (await session.get(CodePool, (incentive.organization_id, incentive.code_pool_id))
+            if incentive.code_pool_id else None)
     face_value = policy.face_value(incentive.kind, incentive.value,
                                    average_order_value=organization.average_order_value)
     for _ in range(CODE_ATTEMPTS):

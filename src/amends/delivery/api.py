@@ -151,7 +151,7 @@ async def preview(body: PreviewRequest, request: Request, session: SessionDep,
     `template_max_output_chars`) or `template_too_complex` (too many steps, or over
     `template_max_seconds`)."""
     coupon = await coupons.get_coupon(session, actor, coupon_id=body.coupon_id)
-    customer = await session.get(Customer, coupon.customer_id)
+    customer = await session.get(Customer, (coupon.organization_id, coupon.customer_id))
     assert customer is not None
     case = await case_of(session, coupon)
     override = None

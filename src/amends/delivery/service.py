@@ -220,7 +220,7 @@ async def render_for(session: AsyncSession, *, coupon: Coupon | None, customer: 
         "case_reference": case_reference, "detail": detail,
     }
     if coupon is not None:
-        incentive = await session.get(Incentive, coupon.incentive_id)
+        incentive = await session.get(Incentive, (coupon.organization_id, coupon.incentive_id))
         context.update({
             "gesture": templates.gesture_in_words(
                 coupon.kind, coupon.value, coupon.currency, sku=coupon.sku,
@@ -263,7 +263,7 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
         raise UnknownChannel(f"Use one of: {', '.join(DELIVERY_CHANNELS)}.")
     if customer is None:
         assert coupon is not None
-        customer = await session.get(Customer, coupon.customer_id)
+        customer = await session.get(Customer, (coupon.organization_id, coupon.customer_id))
     assert customer is not None
     organization_id = customer.organization_id
     address = address_for(customer, chosen, case)
@@ -405,7 +405,8 @@ async def provider_status(session: AsyncSession, *, delivery_id: uuid.UUID, url:
                           params: dict[str, str], signature: str) -> Delivery:
     """A status callback from the SMS provider, verified with the account's auth token. Only
     SMS and WhatsApp messages go through that provider: any other delivery is not found."""
-    delivery = await session.get(Delivery, delivery_id)
+    # The provider calls back with the message's id alone (on Citus a lookup on every shard).
+    delivery = await session.scalar(select(Delivery).where(Delivery.id == delivery_id))
     if delivery is None or delivery.channel not in ("sms", "whatsapp"):
         raise DeliveryNotFound()
     config = await _config(session, delivery.organization_id, delivery.channel)
@@ -452,9 +453,11 @@ async def resend(session: AsyncSession, actor: Actor, *, delivery_id: uuid.UUID,
                  channel: str | None, base_url: str) -> Delivery:
     """Send the same gesture again, on another channel if given, in one call."""
     previous = await get_delivery(session, actor, delivery_id=delivery_id)
-    coupon = await session.get(Coupon, previous.coupon_id) if previous.coupon_id else None
-    customer = await session.get(Customer, previous.customer_id)
-    case = await session.get(Case, previous.case_id) if previous.case_id else None
+    coupon = (await session.get(Coupon, (previous.organization_id, previous.coupon_id))
+              if previous.coupon_id else None)
+    customer = await session.get(Customer, (previous.organization_id, previous.customer_id))
+    case = (await session.get(Case, (previous.organization_id, previous.case_id))
+            if previous.case_id else None)
     delivery = await deliver(session, actor, coupon=coupon, channel=channel or previous.channel,
                              case=case, kind=previous.kind, base_url=base_url,
                              resent_from=previous.id, customer=customer)
@@ -516,7 +519,7 @@ async def remind_expiring(session: AsyncSession, *, base_url: str, limit: int = 
 
 
 async def _remind(session: AsyncSession, coupon: Coupon, *, base_url: str) -> int:
-    customer = await session.get(Customer, coupon.customer_id)
+    customer = await session.get(Customer, (coupon.organization_id, coupon.customer_id))
     if customer is None or address_for(customer, "email", None) is None or \
             await _config(session, coupon.organization_id, "email") is None:
         return 0

@@ -251,7 +251,8 @@ async def add_customers(session: AsyncSession, actor: Actor, *, incident_id: uui
                 and rng.random() * 100 < incident.holdout_percent})
         inserted = await session.execute(
             insert_for(session, IncidentCustomer).values(rows)
-            .on_conflict_do_nothing(index_elements=["incident_id", "customer_external_id"])
+            .on_conflict_do_nothing(
+                index_elements=["organization_id", "incident_id", "customer_external_id"])
             .returning(IncidentCustomer.state))
         states = list(inserted.scalars())
         result.added += len(states)
@@ -281,7 +282,7 @@ async def _recount(session: AsyncSession, incident: Incident) -> None:
         _customers_of(incident), IncidentCustomer.state != "unknown")) or 0)
     face = 0
     if incident.incentive_id is not None:
-        incentive = await session.get(Incentive, incident.incentive_id)
+        incentive = await session.get(Incentive, (incident.organization_id, incident.incentive_id))
         if incentive is not None:
             face = count * _face_value(incentive, session_aov=None)
     await session.execute(update(Incident).where(
@@ -375,7 +376,7 @@ async def preview(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID
         .outerjoin(Customer, and_(Customer.organization_id == IncidentCustomer.organization_id,
                                   Customer.id == IncidentCustomer.customer_id))
         .where(rows).order_by(IncidentCustomer.seq).limit(sample))).all()
-    incentive = await session.get(Incentive, incident.incentive_id) \
+    incentive = await session.get(Incentive, (incident.organization_id, incident.incentive_id)) \
         if incident.incentive_id else None
     organization = await session.get(Organization, actor.organization_id)
     assert organization is not None
@@ -579,7 +580,8 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
     multi-row statements instead of a dozen round trips per customer). Every statement is
     the incident's organisation's (one shard on Citus)."""
     org = uuid.UUID(str(organization_id))
-    incident = await session.get(Incident, uuid.UUID(incident_id), populate_existing=True)
+    incident = await session.get(Incident, (org, uuid.UUID(incident_id)),
+                                 populate_existing=True)
     if incident is None or incident.status != "running":
         return 0  # paused (resume enqueues the chunk again) or cancelled
     rows = (await session.scalars(select(IncidentCustomer).where(
@@ -592,7 +594,7 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
     people = {c.id: c for c in (await session.scalars(select(Customer).where(
         Customer.organization_id == org,
         Customer.id.in_([r.customer_id for r in rows])))).all()}
-    incentive = await session.get(Incentive, incident.incentive_id) \
+    incentive = await session.get(Incentive, (incident.organization_id, incident.incentive_id)) \
         if incident.incentive_id else None
     organization = await session.get(Organization, incident.organization_id)
     assert organization is not None
@@ -754,7 +756,8 @@ async def finish(session: AsyncSession, *, organization_id: uuid.UUID | str,
     """Mark a running incident completed once every customer has been reached and every
     message has left; until then look again in two seconds."""
     org = uuid.UUID(str(organization_id))
-    incident = await session.get(Incident, uuid.UUID(incident_id), populate_existing=True)
+    incident = await session.get(Incident, (org, uuid.UUID(incident_id)),
+                                 populate_existing=True)
     if incident is None or incident.status != "running":
         return True
     if await _complete_if_done(session, incident):

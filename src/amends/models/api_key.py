@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import JSON, ForeignKey, String, Uuid
+from sqlalchemy import JSON, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base
@@ -20,8 +20,8 @@ class ApiKey(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     hint: Mapped[str] = mapped_column(String(16))
     scopes: Mapped[list[str]] = mapped_column(JSON)
-    created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("users.id", ondelete="SET NULL"), default=None
-    )
+    # No key to users: it was ON DELETE SET NULL, which Citus cannot do on a key holding the
+    # distribution column; users are deactivated, never deleted, so nothing needs clearing.
+    created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     created_at: Mapped[CreatedAt]
     revoked_at: Mapped[OptionalTimestamp]

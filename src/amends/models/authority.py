@@ -4,12 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base, UTCDateTime
 from amends.kit.clock import utcnow
-from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk, tenant_fk
 
 
 class AuthorityLimit(Base):
@@ -50,19 +50,20 @@ class Approval(Base):
     """A gesture above someone's authority, waiting for a supervisor's decision."""
 
     __tablename__ = "approvals"
-    __table_args__ = (Index("ix_approvals_org_status", "organization_id", "status", "created_at"),)
+    __table_args__ = (
+        tenant_fk("customer_id", "customers", ondelete="CASCADE"),
+        tenant_fk("incentive_id", "incentives", ondelete="CASCADE"),
+
+        tenant_fk("case_id", "cases", ondelete="CASCADE"),
+        Index("ix_approvals_org_status", "organization_id", "status", "created_at"),)
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id",
-                                                                    ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     customer_external_id: Mapped[str] = mapped_column(String(100))
-    incentive_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("incentives.id",
-                                                                     ondelete="CASCADE"))
-    case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("cases.id",
-                                                                       ondelete="CASCADE"),
-                                                      default=None)
+    incentive_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     case_ref: Mapped[str] = mapped_column(String(100), default="")
     channel: Mapped[str | None] = mapped_column(String(20), default=None)
     face_value: Mapped[int] = mapped_column(BigInteger)

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base, UTCDateTime
 from amends.kit.clock import utcnow
-from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk, tenant_fk
 
 
 class Reason(Base):
@@ -45,6 +44,8 @@ class Case(Base):
 
     __tablename__ = "cases"
     __table_args__ = (
+        tenant_fk("customer_id", "customers", ondelete="CASCADE"),
+
         Index("ix_cases_org_customer", "organization_id", "customer_id", "opened_at"),
         Index("ix_cases_org_state", "organization_id", "state", "opened_at"),
         UniqueConstraint("organization_id", "reference"),
@@ -57,8 +58,7 @@ class Case(Base):
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
     reference: Mapped[str] = mapped_column(String(20))
-    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id",
-                                                                    ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     customer_external_id: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(50))
     severity: Mapped[int] = mapped_column(Integer)
@@ -92,11 +92,13 @@ class CaseEvent(Base):
     """The case timeline: everything that happened, in order."""
 
     __tablename__ = "case_events"
-    __table_args__ = (Index("ix_case_events_case", "organization_id", "case_id", "id"),)
+    __table_args__ = (
+        tenant_fk("case_id", "cases", ondelete="CASCADE"),
+        Index("ix_case_events_case", "organization_id", "case_id", "id"),)
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
-    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id", ondelete="CASCADE"))
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     kind: Mapped[str] = mapped_column(String(40))
     summary: Mapped[str] = mapped_column(String(500))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

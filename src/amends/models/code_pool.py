@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid, text
+from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base
-from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk, tenant_fk
 
 
 class CodePool(Base):
@@ -25,6 +25,8 @@ class CodePool(Base):
 class PoolCode(Base):
     __tablename__ = "pool_codes"
     __table_args__ = (
+        tenant_fk("pool_id", "code_pools", ondelete="CASCADE"),
+
         UniqueConstraint("organization_id", "code"),
         Index(
             "ix_pool_codes_available", "pool_id", "id",
@@ -34,8 +36,7 @@ class PoolCode(Base):
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
-    pool_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("code_pools.id",
-                                                                ondelete="CASCADE"))
+    pool_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     code: Mapped[str] = mapped_column(String(64))
     coupon_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     allocated_at: Mapped[OptionalTimestamp]
@@ -45,11 +46,13 @@ class PoolImport(Base):
     """One run of a CSV import into a pool, with what it added and what it refused."""
 
     __tablename__ = "pool_imports"
+    __table_args__ = (
+        tenant_fk("pool_id", "code_pools", ondelete="CASCADE"),
+    )
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
-    pool_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("code_pools.id",
-                                                                ondelete="CASCADE"), index=True)
+    pool_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     source: Mapped[str] = mapped_column(String(255))
     rows: Mapped[int] = mapped_column(Integer, default=0)
     added: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,12 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base, UTCDateTime
 from amends.kit.clock import utcnow
-from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk, tenant_fk
 
 
 class Event(Base):
@@ -32,6 +32,8 @@ class Order(Base):
 
     __tablename__ = "orders"
     __table_args__ = (
+        tenant_fk("customer_id", "customers", ondelete="CASCADE"),
+
         UniqueConstraint("organization_id", "external_id"),
         Index("ix_orders_org_customer", "organization_id", "customer_id", "completed_at"),
     )
@@ -39,8 +41,7 @@ class Order(Base):
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
     external_id: Mapped[str] = mapped_column(String(100))
-    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id",
-                                                                    ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     customer_external_id: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), default="placed")
     amount: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -58,6 +59,8 @@ class Shipment(Base):
 
     __tablename__ = "shipments"
     __table_args__ = (
+        tenant_fk("customer_id", "customers", ondelete="CASCADE"),
+
         UniqueConstraint("organization_id", "external_id"),
         Index("ix_shipments_open_scan", "status", "last_scan_at"),
         Index("ix_shipments_open_promised", "status", "promised_at"),
@@ -69,7 +72,7 @@ class Shipment(Base):
     external_id: Mapped[str] = mapped_column(String(100))
     order_external_id: Mapped[str | None] = mapped_column(String(100), default=None)
     customer_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("customers.id", ondelete="CASCADE"), default=None)
+        Uuid, default=None)
     carrier: Mapped[str | None] = mapped_column(String(50), default=None)
     tracking_number: Mapped[str | None] = mapped_column(String(100), default=None)
     status: Mapped[str] = mapped_column(String(20), default="created")

@@ -6,7 +6,6 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -17,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base, UTCDateTime
-from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, OrgId, UUIDPk
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, OrgId, UUIDPk, tenant_fk
 
 
 class Coupon(Base):
@@ -32,9 +31,15 @@ class Coupon(Base):
 
     __tablename__ = "coupons"
     __table_args__ = (
+        tenant_fk("customer_id", "customers", ondelete="CASCADE"),
+        tenant_fk("incentive_id", "incentives", ondelete="RESTRICT"),
+
         UniqueConstraint("organization_id", "customer_id", "incentive_id", "case_ref"),
         UniqueConstraint("organization_id", "code"),
-        UniqueConstraint("page_token"),
+        UniqueConstraint("organization_id", "page_token"),
+        # Coupon pages whose token predates the organisation in front (see
+        # kit.secrets.tenant_token) are found by the token alone.
+        Index("ix_coupons_page_token", "page_token"),
         Index("ix_coupons_org_customer", "organization_id", "customer_id", "issued_at"),
         # Sweeps over all organisations (expiry reminders, timed-out holds); deliberately not
         # led by organization_id, so the planner never prefers it to the code lookup. No
@@ -49,11 +54,9 @@ class Coupon(Base):
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
-    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id",
-                                                                    ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     customer_external_id: Mapped[str] = mapped_column(String(100))
-    incentive_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("incentives.id",
-                                                                     ondelete="RESTRICT"))
+    incentive_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     case_ref: Mapped[str] = mapped_column(String(100), default="")
     code: Mapped[str] = mapped_column(String(64))
     page_token: Mapped[str] = mapped_column(String(64))
@@ -94,14 +97,15 @@ class Redemption(Base):
 
     __tablename__ = "redemptions"
     __table_args__ = (
+        tenant_fk("coupon_id", "coupons", ondelete="CASCADE"),
+
         Index("ix_redemptions_org_coupon", "organization_id", "coupon_id"),
         Index("ix_redemptions_org_created", "organization_id", "created_at"),
     )
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgId]
-    coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("coupons.id",
-                                                                  ondelete="CASCADE"))
+    coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     reservation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     order_id: Mapped[str] = mapped_column(String(100))
     order_amount: Mapped[int] = mapped_column(BigInteger)
@@ -121,12 +125,13 @@ class Reservation(Base):
     """A checkout's hold on a coupon: confirmed into a redemption, released, or timed out."""
 
     __tablename__ = "reservations"
-    __table_args__ = (Index("ix_reservations_held", "status", "expires_at"),)
+    __table_args__ = (
+        tenant_fk("coupon_id", "coupons", ondelete="CASCADE"),
+        Index("ix_reservations_held", "status", "expires_at"),)
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
-    coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("coupons.id",
-                                                                  ondelete="CASCADE"), index=True)
+    coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     order_id: Mapped[str] = mapped_column(String(100))
     order_amount: Mapped[int] = mapped_column(BigInteger)
     channel: Mapped[str] = mapped_column(String(20))
@@ -142,12 +147,13 @@ class GiftCardEntry(Base):
     """The gift-card ledger: the balance of a card always equals the sum of its entries."""
 
     __tablename__ = "gift_card_entries"
-    __table_args__ = (Index("ix_gift_card_entries_coupon", "organization_id", "coupon_id"),)
+    __table_args__ = (
+        tenant_fk("coupon_id", "coupons", ondelete="CASCADE"),
+        Index("ix_gift_card_entries_coupon", "organization_id", "coupon_id"),)
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
-    coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("coupons.id",
-                                                                  ondelete="CASCADE"))
+    coupon_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     redemption_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     kind: Mapped[str] = mapped_column(String(20))
     amount: Mapped[int] = mapped_column(BigInteger)

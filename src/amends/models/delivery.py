@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base, UTCDateTime
 from amends.kit.clock import utcnow
-from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk, tenant_fk
 
 
 class ChannelConfig(Base):
@@ -65,6 +64,11 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
+        tenant_fk("customer_id", "customers", ondelete="CASCADE"),
+
+        tenant_fk("coupon_id", "coupons", ondelete="CASCADE"),
+        tenant_fk("case_id", "cases", ondelete="CASCADE"),
+
         Index("ix_deliveries_org_coupon", "organization_id", "coupon_id", "created_at"),
         Index("ix_deliveries_org_case", "organization_id", "case_id"),
         Index("ix_deliveries_provider", "provider_id"),
@@ -74,11 +78,10 @@ class Delivery(Base):
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
     coupon_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("coupons.id", ondelete="CASCADE"), default=None)
+        Uuid, default=None)
     case_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("cases.id", ondelete="CASCADE"), default=None)
-    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id",
-                                                                    ondelete="CASCADE"))
+        Uuid, default=None)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     kind: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(400))

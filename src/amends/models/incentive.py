@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, Uuid
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base, UTCDateTime
 from amends.kit.clock import utcnow
-from amends.models._columns import CreatedAt, OrgFk, UUIDPk
+from amends.models._columns import CreatedAt, OrgFk, UUIDPk, tenant_fk
 
 
 class Incentive(Base):
@@ -21,6 +21,9 @@ class Incentive(Base):
     """
 
     __tablename__ = "incentives"
+    __table_args__ = (
+        tenant_fk("code_pool_id", "code_pools", ondelete="RESTRICT"),
+    )
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
@@ -36,7 +39,7 @@ class Incentive(Base):
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     bound_to_customer: Mapped[bool] = mapped_column(Boolean, default=True)
     code_pool_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("code_pools.id", ondelete="RESTRICT"), default=None
+        Uuid, default=None
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[CreatedAt]

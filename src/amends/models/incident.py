@@ -8,7 +8,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base, UTCDateTime
 from amends.kit.clock import utcnow
-from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk, tenant_fk
 
 
 class Incident(Base):
@@ -31,6 +30,9 @@ class Incident(Base):
     """
 
     __tablename__ = "incidents"
+    __table_args__ = (
+        tenant_fk("incentive_id", "incentives", ondelete="RESTRICT"),
+    )
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
@@ -40,7 +42,7 @@ class Incident(Base):
     window_start: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     window_end: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     incentive_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("incentives.id", ondelete="RESTRICT"), default=None)
+        Uuid, default=None)
     message: Mapped[str] = mapped_column(Text, default="")
     channel_policy: Mapped[str] = mapped_column(String(20), default="preferred")
     holdout_percent: Mapped[int] = mapped_column(Integer, default=0)
@@ -71,19 +73,24 @@ class IncidentCustomer(Base):
 
     __tablename__ = "incident_customers"
     __table_args__ = (
-        UniqueConstraint("incident_id", "customer_external_id"),
-        UniqueConstraint("incident_id", "seq"),
-        Index("ix_incident_customers_state", "incident_id", "state", "seq"),
+        tenant_fk("incident_id", "incidents", ondelete="CASCADE"),
+
+        tenant_fk("customer_id", "customers", ondelete="CASCADE"),
+
+        UniqueConstraint("organization_id", "incident_id", "customer_external_id",
+                         name="uq_incident_customers_org_incident_external"),
+        UniqueConstraint("organization_id", "incident_id", "seq",
+                         name="uq_incident_customers_org_incident_seq"),
+        Index("ix_incident_customers_state", "organization_id", "incident_id", "state", "seq"),
     )
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
-    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("incidents.id",
-                                                                    ondelete="CASCADE"))
+    incident_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     seq: Mapped[int] = mapped_column(Integer)
     customer_external_id: Mapped[str] = mapped_column(String(100))
     customer_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("customers.id", ondelete="CASCADE"), default=None)
+        Uuid, default=None)
     held_out: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(String(20), default="pending")
     case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)

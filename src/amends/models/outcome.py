@@ -20,7 +20,7 @@ class LedgerRollup(Base):
     __tablename__ = "ledger_rollup"
     __table_args__ = (Index("ix_ledger_rollup_org_day", "organization_id", "day"),)
 
-    id: Mapped[int] = mapped_column(RollupId, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(RollupId, primary_key=True, autoincrement=False)
     organization_id: Mapped[OrgFk]
     day: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str | None] = mapped_column(String(50))
@@ -48,7 +48,7 @@ class OutcomeRollup(Base):
     __table_args__ = (Index("ix_outcome_rollup_similar", "organization_id", "reason", "tier",
                             "severity", "day"),)
 
-    id: Mapped[int] = mapped_column(RollupId, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(RollupId, primary_key=True, autoincrement=False)
     organization_id: Mapped[OrgFk]
     day: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(String(50))

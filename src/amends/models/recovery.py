@@ -4,12 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Boolean, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base, UTCDateTime
 from amends.kit.clock import utcnow
-from amends.models._columns import CreatedAt, OrgFk, UUIDPk
+from amends.models._columns import CreatedAt, OrgFk, UUIDPk, tenant_fk
 
 
 class RecoveryRule(Base):
@@ -39,16 +39,17 @@ class RuleFiring(Base):
     """A rule fired for a shipment; the unique constraint makes it fire once, whoever sweeps."""
 
     __tablename__ = "rule_firings"
-    __table_args__ = (UniqueConstraint("organization_id", "rule_id", "shipment_id"),)
+    __table_args__ = (
+        tenant_fk("rule_id", "recovery_rules", ondelete="CASCADE"),
+        tenant_fk("shipment_id", "shipments", ondelete="CASCADE"),
+        UniqueConstraint("organization_id", "rule_id", "shipment_id"),)
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
-    rule_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("recovery_rules.id",
-                                                                ondelete="CASCADE"))
-    shipment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("shipments.id",
-                                                                    ondelete="CASCADE"))
-    case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("cases.id",
-                                                                       ondelete="SET NULL"),
-                                                      default=None)
+    rule_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    shipment_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # No key to cases (it was ON DELETE SET NULL, which Citus cannot do); cases are closed,
+    # never deleted, so the firing keeps pointing at its case.
+    case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     why: Mapped[str] = mapped_column(String(500))
     fired_at: Mapped[CreatedAt]

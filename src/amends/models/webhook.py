@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base
-from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk, tenant_fk
 
 
 class WebhookEndpoint(Base):
@@ -29,13 +29,14 @@ class WebhookDelivery(Base):
     """One event to one endpoint, with what happened when it was sent (the delivery log)."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_endpoint", "organization_id", "endpoint_id",
+    __table_args__ = (
+        tenant_fk("endpoint_id", "webhook_endpoints", ondelete="CASCADE"),
+        Index("ix_webhook_deliveries_endpoint", "organization_id", "endpoint_id",
                             "created_at"),)
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
-    endpoint_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("webhook_endpoints.id",
-                                                                    ondelete="CASCADE"))
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     event_id: Mapped[str] = mapped_column(String(64))
     event_type: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -51,14 +52,15 @@ class Suppression(Base):
     """A customer on the marketing suppression list while a case is open ("serve, don't sell")."""
 
     __tablename__ = "suppressions"
-    __table_args__ = (Index("ix_suppressions_org_changed", "organization_id", "changed_at"),
+    __table_args__ = (
+        tenant_fk("customer_id", "customers", ondelete="CASCADE"),
+        Index("ix_suppressions_org_changed", "organization_id", "changed_at"),
                       Index("uq_suppressions_org_customer", "organization_id", "customer_id",
                             unique=True))
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]
-    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id",
-                                                                    ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     customer_external_id: Mapped[str] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(320), default=None)
     phone: Mapped[str | None] = mapped_column(String(20), default=None)

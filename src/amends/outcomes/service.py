@@ -19,7 +19,19 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, func, insert, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Uuid,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -74,7 +86,7 @@ def _ledger_rows(session: AsyncSession, organization_id: uuid.UUID, now: datetim
     dims = (day_of(session, Coupon.issued_at), Case.reason, Coupon.issued_by_label, User.team,
             User.store, Coupon.channel, Case.incident_id)
     return (
-        select(literal(organization_id), *dims, func.count(), _sum(Coupon.face_value),
+        select(literal(organization_id, Uuid), *dims, func.count(), _sum(Coupon.face_value),
                _sum(used), _sum(variance), _sum(case((expired, left), else_=0)),
                _sum(case((revoked, left), else_=0)),
                _sum(case((or_(revoked, expired), 0), else_=left)),
@@ -164,6 +176,13 @@ async def case_outcome(session: AsyncSession, case_row: Case) -> dict[str, Any]:
             "settled": settled}
 
 
+def _numbered(rows: Select[Any]) -> Select[Any]:
+    """The rows with an id counted from 1: an organisation's roll-ups are rebuilt whole, so
+    (organization_id, row number) is their key without a sequence shared by every node."""
+    numbered = rows.subquery()
+    return select(func.row_number().over().label("id"), *numbered.c)
+
+
 def _outcome_rows(session: AsyncSession, organization_id: uuid.UUID) -> Select[Any]:
     """Every case of the organisation summed per day opened, reason, customer tier, severity,
     hold-out and gesture: cases, customers won back (a purchase within 90 days), face value
@@ -177,7 +196,7 @@ def _outcome_rows(session: AsyncSession, organization_id: uuid.UUID) -> Select[A
     dims = (day_of(session, Case.opened_at), Case.reason, Customer.value_tier, Case.severity,
             Case.held_out, Coupon.incentive_id, Coupon.name, Coupon.currency)
     return (
-        select(literal(organization_id), *dims, func.count(), _sum(won),
+        select(literal(organization_id, Uuid), *dims, func.count(), _sum(won),
                _sum(func.coalesce(Coupon.face_value, 0)), _sum(func.coalesce(used.c.used, 0)))
         .select_from(Case)
         .join(Customer, and_(Customer.organization_id == Case.organization_id,
@@ -207,11 +226,11 @@ async def refresh(session: AsyncSession, organization_id: uuid.UUID,
     ledger_columns = ["organization_id", "day", "reason", "agent", "team", "store", "channel",
                       "incident_id", *LEDGER_COLUMNS]
     await session.execute(insert(LedgerRollup).from_select(
-        ledger_columns, _ledger_rows(session, organization_id, now)))
+        ["id", *ledger_columns], _numbered(_ledger_rows(session, organization_id, now))))
     await session.execute(insert(OutcomeRollup).from_select(
-        ["organization_id", "day", "reason", "tier", "severity", "held_out", "incentive_id",
-         "gesture", "currency", "cases", "won", "face_value", "redeemed"],
-        _outcome_rows(session, organization_id)))
+        ["id", "organization_id", "day", "reason", "tier", "severity", "held_out",
+         "incentive_id", "gesture", "currency", "cases", "won", "face_value", "redeemed"],
+        _numbered(_outcome_rows(session, organization_id))))
     run.refreshed_at, run.seconds = now, round(time.perf_counter() - started, 3)
     await session.flush()
     return run

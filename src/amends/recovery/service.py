@@ -175,7 +175,7 @@ async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) ->
         .on_conflict_do_nothing().returning(RuleFiring.__table__.c.id))).scalar_one_or_none()
     if firing_id is None or shipment.customer_id is None:
         return None
-    customer = await session.get(Customer, shipment.customer_id)
+    customer = await session.get(Customer, (shipment.organization_id, shipment.customer_id))
     assert customer is not None
     actor = Actor.system(rule.organization_id, f"rule: {rule.name}")
     actions = rule.actions
@@ -187,7 +187,7 @@ async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) ->
         severity=actions["open_case"]["severity"], channel=channel,
         conversation_ref=shipment.external_id, held_out=held_out,
         summary=f"Parcel {shipment.external_id} ({shipment.carrier or 'carrier'}): {why}.")
-    firing = await session.get(RuleFiring, firing_id)
+    firing = await session.get(RuleFiring, (rule.organization_id, firing_id))
     assert firing is not None
     firing.case_id = case.id
     if actions.get("notify", True):
@@ -213,7 +213,8 @@ async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) ->
                            run_at=utcnow() + timedelta(days=days),
                            payload={"case_id": str(case.id), "every_days": days})
     if actions.get("incentive_id") and not held_out:
-        incentive = await session.get(Incentive, uuid.UUID(actions["incentive_id"]))
+        incentive = await session.get(
+            Incentive, (rule.organization_id, uuid.UUID(actions["incentive_id"])))
         if incentive is not None and incentive.active:
             given = await approvals.give_gesture(session, actor, customer=customer,
                                                  incentive=incentive, case=case)
@@ -248,7 +249,7 @@ async def sweep(session: AsyncSession, *, limit: int = BATCH,
 
 async def _sweep_rule(session: AsyncSession, organization_id: uuid.UUID, rule_id: uuid.UUID, *,
                       limit: int) -> int:
-    rule = await session.get(RecoveryRule, rule_id)
+    rule = await session.get(RecoveryRule, (organization_id, rule_id))
     if rule is None:
         return 0
     check_saved(rule)
@@ -263,10 +264,10 @@ async def send_progress(session: AsyncSession, *, organization_id: uuid.UUID | s
                         case_id: str, every_days: int) -> None:
     """A progress update while the case is open; the next one is scheduled with it."""
     org = uuid.UUID(str(organization_id))
-    case = await session.get(Case, uuid.UUID(case_id))
+    case = await session.get(Case, (org, uuid.UUID(case_id)))
     if case is None or case.state in ("fixed", "followed_up", "closed"):
         return
-    customer = await session.get(Customer, case.customer_id)
+    customer = await session.get(Customer, (case.organization_id, case.customer_id))
     assert customer is not None
     actor = Actor.system(case.organization_id, "progress updates")
     await delivery.deliver(session, actor, coupon=None, customer=customer, case=case,
@@ -296,10 +297,10 @@ async def parcel_delivered(session: AsyncSession, shipment: Shipment) -> None:
 async def request_feedback(session: AsyncSession, *, organization_id: uuid.UUID | str,
                            case_id: str) -> None:
     org = uuid.UUID(str(organization_id))
-    case = await session.get(Case, uuid.UUID(case_id))
+    case = await session.get(Case, (org, uuid.UUID(case_id)))
     if case is None or case.feedback_at is not None or case.state == "closed":
         return
-    customer = await session.get(Customer, case.customer_id)
+    customer = await session.get(Customer, (case.organization_id, case.customer_id))
     assert customer is not None
     from amends.models import Coupon
 
@@ -329,7 +330,8 @@ async def thank_returning_customer(session: AsyncSession, customer: Customer) ->
         await session.flush()
         coupon = None
         if organization.surprise_incentive_id:
-            incentive = await session.get(Incentive, uuid.UUID(organization.surprise_incentive_id))
+            incentive = await session.get(
+                Incentive, (organization.id, uuid.UUID(organization.surprise_incentive_id)))
             if incentive is not None and incentive.active:
                 given = await approvals.give_gesture(
                     session, actor, customer=customer, incentive=incentive,

@@ -383,7 +383,8 @@ async def void(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID,
         .execution_options(synchronize_session=False))
     if not getattr(result, "rowcount", 0):
         raise RedemptionAlreadyVoided()
-    coupon = await session.get(Coupon, redemption.coupon_id, populate_existing=True)
+    coupon = await session.get(Coupon, (redemption.organization_id, redemption.coupon_id),
+                               populate_existing=True)
     assert coupon is not None
     after: dict[str, Any] = {"redemption_id": str(redemption.id), "discount": redemption.discount}
     if coupon.kind == policy.GIFT_CARD:
@@ -468,7 +469,8 @@ async def _reservation_gone(session: AsyncSession, reservation: Reservation,
     """Why a reservation read after its confirm found nothing to confirm cannot be confirmed."""
     if reservation.status == "released":
         return ReservationReleased("The checkout released the coupon; reserve or redeem again.")
-    coupon = await session.get(Coupon, reservation.coupon_id, populate_existing=True)
+    coupon = await session.get(Coupon, (reservation.organization_id, reservation.coupon_id),
+                               populate_existing=True)
     if coupon is not None and coupon.status == "revoked":
         return CouponRevoked(coupon.revoked_reason or None, revoked_at=_iso(coupon.revoked_at))
     if coupon is not None and coupon.expires_at <= now:

@@ -109,7 +109,7 @@ async def list_suppressions(session: AsyncSession, organization_id: object, *,
     if not include_removed and changed_since is None:
         query = query.where(Suppression.active.is_(True))
     if cursor:
-        last = await session.get(Suppression, decode_cursor(cursor))
+        last = await session.get(Suppression, (organization_id, decode_cursor(cursor)))
         if last is not None:
             query = query.where((Suppression.changed_at > last.changed_at) | (
                 (Suppression.changed_at == last.changed_at) & (Suppression.id > last.id)))

@@ -16,7 +16,7 @@ from amends.actor import Actor
 from amends.audit import service as audit
 from amends.errors import Conflict, NotAuthenticated, ValidationFailed
 from amends.kit.clock import utcnow
-from amends.kit.secrets import digest, random_token
+from amends.kit.secrets import digest, random_token, tenant_token, token_tenant
 from amends.kit.sql import insert_new
 from amends.models import Organization, User, UserSession
 from amends.roles import Role
@@ -119,7 +119,7 @@ async def log_in(
     if user is None or not ok or not user.active:
         raise InvalidCredentials()
     now = utcnow()
-    token = random_token()
+    token = tenant_token(user.organization_id, 32)
     user_session = UserSession(
         organization_id=user.organization_id,
         user_id=user.id,
@@ -148,6 +148,7 @@ async def session_for_token(
             .join(User, and_(User.organization_id == UserSession.organization_id,
                              User.id == UserSession.user_id))
             .where(
+                UserSession.organization_id == token_tenant(token),
                 UserSession.token_hash == digest(token),
                 UserSession.revoked_at.is_(None),
                 UserSession.expires_at > utcnow(),

@@ -38,7 +38,7 @@ router = make_router(include_in_schema=False)
 async def case_page(case_id: uuid.UUID, request: Request, session: SessionDep,
                     actor: Authenticated) -> Response:
     case = await cases.get_case(session, actor, case_id=case_id)
-    customer = await session.get(Customer, case.customer_id)
+    customer = await session.get(Customer, (case.organization_id, case.customer_id))
     may_give = actor.can(Scope.COUPONS_ISSUE)
     ranked = await recommend.recommendations(session, actor, case_id=case.id) if may_give \
         else []
@@ -154,7 +154,7 @@ async def give_from_page(case_id: uuid.UUID, session: SessionDep, actor: Authent
     if not actor.can(Scope.COUPONS_ISSUE):
         raise MissingScope("Your role cannot give gestures.")
     case = await cases.get_case(session, actor, case_id=case_id)
-    customer = await session.get(Customer, case.customer_id)
+    customer = await session.get(Customer, (case.organization_id, case.customer_id))
     assert customer is not None
     incentive = await incentives.get_incentive(session, actor, incentive_id=incentive_id)
     try:

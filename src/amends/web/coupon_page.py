@@ -25,7 +25,7 @@ from amends.kit import codes
 from amends.kit.client import client_address, limit_bucket
 from amends.kit.clock import utcnow
 from amends.kit.ratelimit import RateLimiter
-from amends.kit.secrets import random_token, same
+from amends.kit.secrets import random_token, same, token_tenant
 from amends.models import Coupon, Customer, Incentive, Redemption
 from amends.routing import router as make_router
 from amends.routing import writes_on_read
@@ -50,7 +50,11 @@ async def _coupon(request: Request, session: SessionDep, token: str) -> Coupon:
         raise TooManyAttempts("Too many links that lead nowhere were opened from your network; "
                               "wait a minute and open the link in your message again.",
                               retry_after=await limiter.retry_after(*misses))
-    coupon = await session.scalar(select(Coupon).where(Coupon.page_token == token))
+    owner = token_tenant(token)
+    # Links sent before tokens carried their organisation are found by the token alone.
+    coupon = await session.scalar(select(Coupon).where(
+        Coupon.page_token == token,
+        *((Coupon.organization_id == owner,) if owner is not None else ())))
     if coupon is None:
         await limiter.hit(*misses)
         raise CouponPageNotFound("Check the link in your message.")
@@ -84,8 +88,8 @@ async def coupon_page(token: str, request: Request, session: SessionDep) -> Resp
     coupon = await _coupon(request, session, token)
     now = utcnow()
     await delivery.page_opened(session, coupon)
-    customer = await session.get(Customer, coupon.customer_id)
-    incentive = await session.get(Incentive, coupon.incentive_id)
+    customer = await session.get(Customer, (coupon.organization_id, coupon.customer_id))
+    incentive = await session.get(Incentive, (coupon.organization_id, coupon.incentive_id))
     case = await case_of(session, coupon)
     used = await session.scalar(select(Redemption).where(
         Redemption.organization_id == coupon.organization_id,

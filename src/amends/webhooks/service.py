@@ -136,10 +136,12 @@ async def deliver(session: AsyncSession, *, organization_id: uuid.UUID | str,
     """POST the event, signed; any answer but 2xx raises, so the job retries with backoff.
     The `webhook-id` stays the same across retries, so receivers can drop duplicates."""
     async with reading_alongside(session) as reader:  # no write lock held while sending
-        delivery = await reader.get(WebhookDelivery, uuid.UUID(delivery_id))
+        delivery = await reader.get(
+            WebhookDelivery, (uuid.UUID(str(organization_id)), uuid.UUID(delivery_id)))
         if delivery is None or delivery.status == "delivered":
             return
-        endpoint = await reader.get(WebhookEndpoint, delivery.endpoint_id)
+        endpoint = await reader.get(WebhookEndpoint,
+                                    (delivery.organization_id, delivery.endpoint_id))
         if endpoint is None or not endpoint.active:
             return
     body = json.dumps(delivery.payload, separators=(",", ":"))
