@@ -19,7 +19,8 @@ demo: $(BIN)/.installed
 	AMENDS_COOKIE_SECURE=false AMENDS_OUTBOUND_ALLOW_PRIVATE=true \
 		$(BIN)/amends demo --host 127.0.0.1 --port 8000
 
-# The whole suite; database tests also run on PostgreSQL when AMENDS_TEST_POSTGRES_URL is set.
+# The whole suite; database tests also run on PostgreSQL when AMENDS_TEST_POSTGRES_URL is set
+# and on Citus when AMENDS_TEST_CITUS_URL is set (a coordinator whose workers are added).
 test: $(BIN)/.installed
 	$(BIN)/pytest
 

@@ -1,8 +1,8 @@
 """Property-based fuzzing of the whole API from its own OpenAPI document (schemathesis).
 
 Every operation gets a bounded number of generated requests, valid by the schema and not,
-sent over real HTTP to a real server on SQLite and on PostgreSQL, once with an admin key and
-once with a till's narrow key. No answer may be a 5xx, and the server must still be up and
+sent over real HTTP to a real server on SQLite, PostgreSQL and Citus, once with an admin key
+and once with a till's narrow key. No answer may be a 5xx, and the server must still be up and
 ready after the run. AMENDS_FUZZ_EXAMPLES sets the examples per operation and mode.
 """
 
@@ -63,7 +63,7 @@ async def _seed(settings: Settings) -> tuple[str, str]:
         await db.dispose()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=["sqlite", "postgres", "citus"])
 def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[Target]:
     if request.param == "sqlite":
@@ -71,8 +71,8 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         url = f"sqlite+aiosqlite:///{path}"
     else:
-        url = request.getfixturevalue("postgres_database")
-        asyncio.run(_truncate(url))
+        url = request.getfixturevalue(f"{request.param}_database")
+        asyncio.run(_truncate(url, citus=request.param == "citus"))
     settings = Settings(database_url=url, embedded_worker=False, log_json=False,
                         log_level="WARNING", api_key_cache_seconds=0,
                         _env_file=None)  # type: ignore[call-arg]
