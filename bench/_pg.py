@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from amends import citus
 from amends.migrate import upgrade
 
 SERVER = os.environ.get(
@@ -46,51 +47,21 @@ def scratch_postgres(prefix: str = "amends_bench", *, keep: bool = False) -> Ite
             asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _citus_nodes(server: str) -> list[URL]:
-    """The coordinator, then the workers, that the coordinator's database `server` lists."""
-    engine = create_async_engine(server)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(text(
-            "SELECT groupid, nodename, nodeport FROM pg_dist_node"
-            " WHERE noderole = 'primary' AND isactive ORDER BY groupid"))).all()
-    await engine.dispose()
-    given = make_url(server)
-    workers = [given.set(host=host, port=port) for group, host, port in rows if group != 0]
-    if not workers:
-        raise RuntimeError(f"no Citus worker is listed in pg_dist_node of {given.database} "
-                           f"on {given.host}:{given.port} (AMENDS_BENCH_CITUS_URL)")
-    return [given, *workers]
-
-
 @contextmanager
 def scratch_citus(prefix: str = "amends_bench", *, keep: bool = False) -> Iterator[str]:
     """A new database on the Citus coordinator of AMENDS_BENCH_CITUS_URL and on each of its
     workers, with the citus extension on every node and the workers added, migrated to head
     by `amends migrate`'s code (which distributes the tables by organisation); dropped from
     every node on exit unless `keep`. Yields the coordinator's URL."""
-    nodes = asyncio.run(_citus_nodes(CITUS_SERVER))
-    coordinator = nodes[0]
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    url = coordinator.set(database=name).render_as_string(hide_password=False)
     started = time.perf_counter()
-    print(f"Citus: creating {name} on the coordinator and {len(nodes) - 1} workers",
-          flush=True)
+    print(f"Citus: creating {name} on the coordinator and its workers", flush=True)
     try:
-        for node in nodes:
-            asyncio.run(_admin(f'CREATE DATABASE "{name}"',
-                               node.render_as_string(hide_password=False)))
-            asyncio.run(_admin("CREATE EXTENSION citus",
-                               node.set(database=name).render_as_string(hide_password=False)))
-        asyncio.run(_admin(f"SELECT citus_set_coordinator_host('{coordinator.host}', "
-                           f"{coordinator.port})", url))
-        for worker in nodes[1:]:
-            asyncio.run(_admin(f"SELECT citus_add_node('{worker.host}', {worker.port})", url))
+        url = asyncio.run(citus.create_database(CITUS_SERVER, name))
         upgrade(url)
         print(f"Citus: {name} migrated and distributed in "
               f"{time.perf_counter() - started:.0f} s", flush=True)
         yield url
     finally:
         if not keep:
-            for node in nodes:
-                asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-                                   node.render_as_string(hide_password=False)))
+            asyncio.run(citus.drop_database(CITUS_SERVER, name))

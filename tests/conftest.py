@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import amends.models  # noqa: F401
+from amends import citus
 from amends.apikeys import service as apikeys_service
 from amends.app import create_app
 from amends.config import Settings
@@ -82,22 +83,6 @@ def postgres_database() -> Iterator[str]:
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _citus_nodes(url: str) -> tuple[tuple[str, int], list[tuple[str, int]]]:
-    """The coordinator and the workers that the coordinator's database `url` knows."""
-    engine = create_async_engine(url)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(text(
-            "SELECT groupid, nodename, nodeport FROM pg_dist_node"
-            " WHERE noderole = 'primary' AND isactive ORDER BY groupid"))).all()
-    await engine.dispose()
-    given = make_url(url)
-    coordinator = next(((host, port) for group, host, port in rows if group == 0),
-                       (given.host or "127.0.0.1", given.port or 5432))
-    workers = [(host, port) for group, host, port in rows if group != 0]
-    assert workers, f"no Citus worker is registered in {given.database}'s pg_dist_node"
-    return coordinator, workers
-
-
 @pytest.fixture(scope="session")
 def citus_database() -> Iterator[str]:
     """A fresh database on the coordinator and on every worker, with the citus extension on
@@ -105,29 +90,13 @@ def citus_database() -> Iterator[str]:
     does it; dropped from every node at the end."""
     if not CITUS_URL:
         pytest.skip("AMENDS_TEST_CITUS_URL is not set")
-    (coordinator_host, coordinator_port), workers = asyncio.run(_citus_nodes(CITUS_URL))
-    given = make_url(CITUS_URL)
     name = f"amends_test_{uuid.uuid4().hex[:10]}"
-    nodes = [given.set(host=host, port=port) for host, port in [(coordinator_host,
-                                                                  coordinator_port), *workers]]
-    url = nodes[0].set(database=name).render_as_string(hide_password=False)
     try:
-        for node in nodes:
-            asyncio.run(_admin(f'CREATE DATABASE "{name}"',
-                               node.render_as_string(hide_password=False)))
-            asyncio.run(_admin("CREATE EXTENSION citus",
-                               node.set(database=name).render_as_string(hide_password=False)))
-        asyncio.run(_admin(
-            f"ALTER DATABASE \"{name}\" SET citus.shard_count = {CITUS_TEST_SHARDS};\n"
-            f"SELECT citus_set_coordinator_host('{coordinator_host}', {coordinator_port});\n"
-            + ";\n".join(f"SELECT citus_add_node('{host}', {port})" for host, port in workers),
-            url))
+        url = asyncio.run(citus.create_database(CITUS_URL, name, shard_count=CITUS_TEST_SHARDS))
         upgrade(url)
         yield url
     finally:
-        for node in nodes:
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-                               node.render_as_string(hide_password=False)))
+        asyncio.run(citus.drop_database(CITUS_URL, name))
 
 
 async def _truncate(url: str, *, citus: bool = False) -> None:

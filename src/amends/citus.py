@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ForeignKeyConstraint, MetaData, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.schema import SchemaItem
 
 DISTRIBUTION_COLUMN = "organization_id"
@@ -213,3 +213,65 @@ def create_tenant_table(name: str, *items: SchemaItem, **kw: Any) -> None:
             list(key.column_keys),
             [element.target_fullname.split(".")[1] for element in key.elements],
             ondelete=key.ondelete, onupdate=key.onupdate)
+
+
+async def _execute(url: str, *statements: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def cluster_nodes(url: str) -> list[URL]:
+    """The coordinator, then the workers, that the coordinator's database `url` lists in
+    `pg_dist_node` (as URLs to their `postgres` maintenance database's server)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT groupid, nodename, nodeport FROM pg_dist_node"
+                " WHERE noderole = 'primary' AND isactive ORDER BY groupid"))).all()
+    finally:
+        await engine.dispose()
+    given = make_url(url)
+    coordinator = next((given.set(host=host, port=port) for group, host, port in rows
+                        if group == 0), given)
+    workers = [given.set(host=host, port=port) for group, host, port in rows if group != 0]
+    if not workers:
+        raise RuntimeError(f"no Citus worker is listed in pg_dist_node of {given.database} "
+                           f"on {given.host}:{given.port}")
+    return [coordinator, *workers]
+
+
+async def create_database(url: str, name: str, *, shard_count: int | None = None) -> str:
+    """A new, empty database `name` on the cluster that the coordinator's database `url`
+    knows: created on the coordinator and on every worker with the extension on each, the
+    coordinator registered and the workers added. Returns its URL on the coordinator; run
+    `amends migrate` (`migrate.upgrade`) against it to create and distribute the schema."""
+    nodes = await cluster_nodes(url)
+    for node in nodes:
+        await _execute(node.render_as_string(hide_password=False), f'CREATE DATABASE "{name}"')
+        await _execute(node.set(database=name).render_as_string(hide_password=False),
+                       "CREATE EXTENSION citus")
+    coordinator = nodes[0]
+    created = coordinator.set(database=name).render_as_string(hide_password=False)
+    await _execute(created, *(
+        [f'ALTER DATABASE "{name}" SET citus.shard_count = {int(shard_count)}']
+        if shard_count else []),
+        f"SELECT citus_set_coordinator_host('{coordinator.host}', {coordinator.port})",
+        *(f"SELECT citus_add_node('{node.host}', {node.port})" for node in nodes[1:]))
+    return created
+
+
+async def drop_database(url: str, name: str) -> None:
+    """Drop `name` from the coordinator and every worker of the cluster `url` knows."""
+    for node in await cluster_nodes(url):
+        await _execute(node.render_as_string(hide_password=False),
+                       f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
