@@ -156,44 +156,36 @@ def _keys_and_uniques(batch_op: BatchOperations, table: str, *, distributable: b
             batch_op.create_index(op.f(name), after, unique=False)
 
 
+def _drop_keys(batch_op: BatchOperations, table: str, *, distributable: bool) -> None:
+    """Drop the keys between tenant tables of the side being left."""
+    (_single_keys if distributable else _composite_keys)(batch_op, table, create=False)
+
+
+def _add_keys(batch_op: BatchOperations, table: str, *, distributable: bool) -> None:
+    """Create the keys between tenant tables of the side being reached."""
+    (_composite_keys if distributable else _single_keys)(batch_op, table, create=True)
+
+
 def _rewrite(*, distributable: bool) -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == 'sqlite':
+    if op.get_bind().dialect.name == 'sqlite':
         # One rebuild per table does it all (SQLite checks no key while it migrates).
         op.execute("DROP TRIGGER audit_events_no_update")
         op.execute("DROP TRIGGER audit_events_no_delete")
         for table in TENANT_TABLES:
             with op.batch_alter_table(table, recreate='always') as batch_op:
-                if distributable:
-                    _single_keys(batch_op, table, create=False)
-                else:
-                    _composite_keys(batch_op, table, create=False)
+                _drop_keys(batch_op, table, distributable=distributable)
                 _keys_and_uniques(batch_op, table, distributable=distributable)
-                if distributable:
-                    _composite_keys(batch_op, table, create=True)
-                else:
-                    _single_keys(batch_op, table, create=True)
+                _add_keys(batch_op, table, distributable=distributable)
         for trigger in _SQLITE_TRIGGERS:
             op.execute(trigger)
         return
     # PostgreSQL: a primary key can only change once no key references it, so in three
     # passes: drop the keys between tenant tables, rewrite the primary and unique keys, then
     # create the keys again.
-    for table in TENANT_TABLES:
-        with op.batch_alter_table(table) as batch_op:
-            if distributable:
-                _single_keys(batch_op, table, create=False)
-            else:
-                _composite_keys(batch_op, table, create=False)
-    for table in TENANT_TABLES:
-        with op.batch_alter_table(table) as batch_op:
-            _keys_and_uniques(batch_op, table, distributable=distributable)
-    for table in TENANT_TABLES:
-        with op.batch_alter_table(table) as batch_op:
-            if distributable:
-                _composite_keys(batch_op, table, create=True)
-            else:
-                _single_keys(batch_op, table, create=True)
+    for step in (_drop_keys, _keys_and_uniques, _add_keys):
+        for table in TENANT_TABLES:
+            with op.batch_alter_table(table) as batch_op:
+                step(batch_op, table, distributable=distributable)
 
 
 def upgrade() -> None:
