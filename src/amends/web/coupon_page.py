@@ -66,8 +66,10 @@ START_C = START_CODES["C"]
 
 
 def qr_svg(text: str) -> str:
-    return str(segno.make(text, error="m").svg_inline(scale=6, border=4, dark="#111",
-                                                        omitsize=True))
+    # Always a standard QR code: for short texts `segno.make` picks a Micro QR, which many
+    # phone cameras and till scanners cannot read.
+    return str(segno.make_qr(text, error="m").svg_inline(scale=6, border=4, dark="#111",
+                                                           omitsize=True))
 
 
 class Code128(barcode.codex.Code128):  # type: ignore[misc]
