@@ -356,7 +356,7 @@ class _Plan:
                       "email": f"{mailbox}@example.com",
                       "phone": f"+3367{rng.randint(0, 9_999_999):07d}"
                       if rng.random() < 0.7 else None,
-                      "language": "fr" if rng.random() < 0.6 else "en",
+                      "locale": "fr-FR" if rng.random() < 0.6 else "en-GB",
                       "lifetime_value": rng.randint(low // 100, high // 100) * 100,
                       "marketing_consent": rng.random() < 0.5,
                       "tags": ["vip"] if tier == "platinum" else []}))
@@ -604,7 +604,7 @@ class _Rows:
         """As `upsert_customer` creates them, imported by the shop's customer feed."""
         for customer in customers:
             actor = Actor.system(self.organization_id, "customer import")
-            values = {"language": "en", "marketing_consent": False, "tags": [],
+            values = {"locale": None, "marketing_consent": False, "tags": [],
                       "opted_out_channels": [], **customer.data}
             row = {"id": customer.id, "organization_id": self.organization_id,
                    "external_id": customer.external_id, **values,

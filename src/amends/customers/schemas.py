@@ -6,17 +6,22 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from amends.kit.locale import LocaleTag, TimeZoneName
 from amends.kit.schema import Currency, Input, Money
 
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
-Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
 
 
 class CustomerIn(Input):
     email: EmailStr | None = None
     phone: Phone | None = Field(default=None, description="E.164, e.g. +447700900123")
     name: str | None = Field(default=None, max_length=200)
-    language: Language = "en"
+    locale: LocaleTag | None = Field(
+        default=None, description="BCP 47, e.g. fr-FR: the language of every message and page "
+        "the customer reads (falls back fr-CA -> fr -> the organisation's default)")
+    time_zone: TimeZoneName | None = Field(
+        default=None, description="IANA, e.g. Europe/Paris: dates and times the customer "
+        "reads are in it (default: the organisation's)")
     value_tier: str = Field(default="standard", max_length=20)
     lifetime_value: Money = 0
     currency: Currency | None = None
@@ -35,7 +40,8 @@ class CustomerOut(BaseModel):
     email: str | None
     phone: str | None
     name: str | None
-    language: str
+    locale: str | None
+    time_zone: str | None
     value_tier: str
     lifetime_value: int
     currency: str | None

@@ -13,8 +13,8 @@ from amends.errors import NotFound
 from amends.kit.sql import get_or_insert
 from amends.models import Customer, Order
 
-FIELDS = ("email", "phone", "name", "language", "value_tier", "lifetime_value", "currency",
-          "marketing_consent", "tags", "opted_out_channels")
+FIELDS = ("email", "phone", "name", "locale", "time_zone", "value_tier", "lifetime_value",
+          "currency", "marketing_consent", "tags", "opted_out_channels")
 
 
 class CustomerNotFound(NotFound):

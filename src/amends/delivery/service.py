@@ -231,7 +231,7 @@ async def render_for(session: AsyncSession, *, coupon: Coupon | None, customer: 
         })
     subject, text, html = override or await _template(
         session, customer.organization_id, kind=kind, channel=channel,
-        language=customer.language, incentive_id=coupon.incentive_id if coupon else None)
+        language=customer.locale or "en", incentive_id=coupon.incentive_id if coupon else None)
     return await templates.render_async(subject, text, html, context)
 
 
@@ -307,7 +307,7 @@ def delivery_row(actor: Actor, *, customer: Customer, coupon: Coupon | None,
         "id": new_id(), "organization_id": customer.organization_id,
         "coupon_id": coupon.id if coupon else None, "case_id": case_id,
         "customer_id": customer.id, "kind": kind, "channel": channel, "address": address,
-        "language": customer.language, "subject": rendered.subject,
+        "language": customer.locale or "en", "subject": rendered.subject,
         "body_text": rendered.text, "body_html": rendered.html,
         "status": status, "attempts": 0, "error": failure,
         "failed_at": now if failure else None,

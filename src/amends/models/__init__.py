@@ -3,6 +3,7 @@
 from amends.models.api_key import ApiKey
 from amends.models.audit_event import AuditEvent
 from amends.models.authority import Approval, AuthorityLimit, BudgetUsage
+from amends.models.brand import BrandLogo
 from amends.models.case import Case, CaseEvent, Reason
 from amends.models.code_pool import CodePool, PoolCode, PoolImport
 from amends.models.commerce import Event, Order, Shipment
@@ -25,6 +26,7 @@ __all__ = [
     "Approval",
     "AuditEvent",
     "AuthorityLimit",
+    "BrandLogo",
     "BudgetUsage",
     "Case",
     "CaseEvent",

@@ -28,7 +28,9 @@ class Customer(Base):
     phone: Mapped[str | None] = mapped_column(String(20), default=None)
     name: Mapped[str | None] = mapped_column(String(200), default=None)
     name_search: Mapped[str | None] = mapped_column(String(200), default=None)
-    language: Mapped[str] = mapped_column(String(8), default="en")
+    # BCP 47 (`fr-FR`) and IANA zone (`Europe/Paris`); None reads the organisation's default.
+    locale: Mapped[str | None] = mapped_column(String(35), default=None)
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
     value_tier: Mapped[str] = mapped_column(String(20), default="standard")
     lifetime_value: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str | None] = mapped_column(String(3), default=None)

@@ -36,8 +36,9 @@ class ChannelConfig(Base):
 
 
 class MessageTemplate(Base):
-    """The organisation's wording for a message, per kind, channel, language and (optionally)
-    incentive. `incentive_key` is '' for the organisation's default."""
+    """The organisation's wording for a message, per kind, channel, locale (`language` holds a
+    BCP 47 tag: `fr`, `fr-CA`) and (optionally) incentive. `incentive_key` is '' for the
+    organisation's default."""
 
     __tablename__ = "message_templates"
     __table_args__ = (UniqueConstraint("organization_id", "kind", "channel", "language",
@@ -47,7 +48,7 @@ class MessageTemplate(Base):
     organization_id: Mapped[OrgFk]
     kind: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))
-    language: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(35))
     incentive_key: Mapped[str] = mapped_column(String(36), default="")
     subject: Mapped[str] = mapped_column(String(300), default="")
     body_text: Mapped[str] = mapped_column(Text)
@@ -85,7 +86,7 @@ class Delivery(Base):
     kind: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(400))
-    language: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(String(35))
     subject: Mapped[str] = mapped_column(String(300), default="")
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text, default=None)

@@ -18,8 +18,12 @@ class Organization(Base):
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     default_currency: Mapped[str] = mapped_column(String(3), default="EUR")
-    default_language: Mapped[str] = mapped_column(String(8), default="en")
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # What a customer or a person without their own settings reads: BCP 47 and IANA.
+    default_locale: Mapped[str] = mapped_column(String(35), default="en")
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The locales the organisation writes to customers in; others fall back to the default.
+    supported_locales: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["en", "fr", "de", "es", "nl"])
     code_prefix: Mapped[str | None] = mapped_column(String(6), default=None)
     average_order_value: Mapped[int] = mapped_column(BigInteger, default=5000)
     second_gesture_window_days: Mapped[int] = mapped_column(Integer, default=30)
@@ -31,4 +35,18 @@ class Organization(Base):
     surprise_incentive_id: Mapped[str | None] = mapped_column(String(36), default=None)
     incident_approval_threshold: Mapped[int] = mapped_column(BigInteger, default=100_000)
     recommendation_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The brand, in messages, on the coupon page and on wallet passes. The display name
+    # defaults to `name`; the sender name to the display name.
+    display_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    sender_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    sender_email: Mapped[str | None] = mapped_column(String(320), default=None)
+    reply_to: Mapped[str | None] = mapped_column(String(320), default=None)
+    brand_color: Mapped[str | None] = mapped_column(String(7), default=None)
+    support_email: Mapped[str | None] = mapped_column(String(320), default=None)
+    support_phone: Mapped[str | None] = mapped_column(String(20), default=None)
+    support_url: Mapped[str | None] = mapped_column(String(400), default=None)
+    # The current logo (a `brand_logos` row of this organisation), by content hash.
+    logo_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    # An SMS longer than this many segments is shortened (the link and code kept) or refused.
+    sms_max_segments: Mapped[int] = mapped_column(Integer, default=3)
     created_at: Mapped[CreatedAt]

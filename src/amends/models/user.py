@@ -21,6 +21,10 @@ class User(Base):
     team: Mapped[str | None] = mapped_column(String(100), default=None)
     store: Mapped[str | None] = mapped_column(String(100), default=None)
     password_hash: Mapped[str] = mapped_column(String(255))
+    # The console's language and zone for this person; None follows the browser's
+    # Accept-Language and the organisation's zone.
+    locale: Mapped[str | None] = mapped_column(String(35), default=None)
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[CreatedAt]
     last_login_at: Mapped[OptionalTimestamp]

@@ -9,12 +9,17 @@ from amends.actor import Actor
 from amends.audit import service as audit
 from amends.auth import AdminCaller, Authenticated, MissingScope, SessionDep
 from amends.cases.schemas import RecommendationRules
-from amends.errors import errors
+from amends.errors import ValidationFailed, errors
+from amends.kit.locale import LocaleTag, TimeZoneName
 from amends.kit.schema import MAX_MINOR, Patch
 from amends.models import Organization
 from amends.routing import router as make_router
 
 router = make_router(prefix="/v1/organization", tags=["organisation"])
+
+
+class DefaultLocaleNotSupported(ValidationFailed):
+    code, title = "default_locale_not_supported", "The default locale is not a supported one"
 
 
 class OrganizationOut(BaseModel):
@@ -24,8 +29,10 @@ class OrganizationOut(BaseModel):
     slug: str
     name: str
     default_currency: str
-    default_language: str
-    timezone: str
+    default_locale: str
+    time_zone: str
+    supported_locales: list[str]
+    sms_max_segments: int
     code_prefix: str | None
     average_order_value: int
     second_gesture_window_days: int
@@ -43,6 +50,16 @@ class OrganizationUpdate(Patch):
                                             description="Values a percent-off gesture")
     second_gesture_window_days: int | None = Field(default=None, ge=0, le=3650)
     approval_hours: int | None = Field(default=None, ge=1, le=24 * 90)
+    default_locale: LocaleTag | None = Field(
+        default=None, description="What customers without a locale of their own, or in a "
+        "locale the organisation does not support, read")
+    time_zone: TimeZoneName | None = Field(
+        default=None, description="IANA zone for customers and staff without their own")
+    supported_locales: list[LocaleTag] | None = Field(
+        default=None, min_length=1, max_length=50,
+        description="The locales customers are written to in; the default must be one")
+    sms_max_segments: int | None = Field(
+        default=None, ge=1, le=10, description="An SMS is kept to this many segments")
     recommendation_rules: RecommendationRules | None = Field(
         default=None, description="Replaces the rules; what is left out keeps its default "
         "(learn_min_outcomes: outcomes per gesture before they re-rank it, default 200)")
@@ -60,13 +77,21 @@ async def get_organization(session: SessionDep, actor: Authenticated) -> Organiz
     return OrganizationOut.model_validate(await _load(session, actor))
 
 
-@router.patch("", responses=errors(MissingScope))
+@router.patch("", responses=errors(MissingScope, DefaultLocaleNotSupported))
 async def update_organization(body: OrganizationUpdate, session: SessionDep,
                               actor: AdminCaller) -> OrganizationOut:
     """Change settings: code prefix, average order, second-gesture window, approval expiry and
     the recommendation rules (brand rules included)."""
     organization = await _load(session, actor)
     changes = body.model_dump(exclude_unset=True, exclude_none=False)
+    if body.supported_locales is not None:
+        changes["supported_locales"] = list(dict.fromkeys(body.supported_locales))
+    default = changes.get("default_locale", organization.default_locale)
+    offered = changes.get("supported_locales", organization.supported_locales)
+    if default not in offered:
+        raise DefaultLocaleNotSupported(
+            f"The default locale {default} must be one of the supported locales "
+            f"({', '.join(offered)}).", field="default_locale")
     if body.recommendation_rules is not None:
         changes["recommendation_rules"] = body.recommendation_rules.model_dump(
             mode="json", exclude_none=True)
