@@ -61,6 +61,8 @@ async def seed_demo(db: Database, *, console: Console | None = None, history_cas
         if await session.scalar(select(Organization.id).where(Organization.slug == DEMO_SLUG)):
             return None
         org = await create_organization(session, slug=DEMO_SLUG, name="Demo Retail")
+        for key, value in BRAND.items():
+            setattr(org, key, value)
         actor = Actor.system(org.id, "demo")
         seeded = SeededDemo()
         for role, email, name, team, store in STAFF:
@@ -104,10 +106,25 @@ CATALOGUE = [
      "reasons": ["lost_parcel", "damaged_item"]},
 ]
 CUSTOMERS = [
-    ("C-1001", "Jo Bloggs", "jo@example.com", "+447700900123", "gold", 250_000),
-    ("C-1002", "Sam Patel", "sam@example.com", "+447700900456", "standard", 18_000),
-    ("C-1003", "Ana Lopez", "ana@example.com", None, "platinum", 900_000),
+    ("C-1001", "Jo Bloggs", "jo@example.com", "+447700900123", "gold", 250_000, "en-GB",
+     "Europe/London"),
+    ("C-1002", "Sam Patel", "sam@example.com", "+447700900456", "standard", 18_000, "en-GB",
+     "Europe/London"),
+    ("C-1003", "Ana Lopez", "ana@example.com", None, "platinum", 900_000, "es-ES",
+     "Europe/Madrid"),
+    ("C-1004", "Zoé Robert", "zoe.robert@example.com", "+33612345678", "gold", 320_000, "fr-FR",
+     "Europe/Paris"),
+    ("C-1005", "Lukas Gruber", "lukas@example.com", "+436641234567", "standard", 42_000,
+     "de-AT", "Europe/Vienna"),
+    ("C-1006", "Sanne de Vries", "sanne@example.com", "+31612345678", "standard", 61_000,
+     "nl-NL", "Europe/Amsterdam"),
 ]
+# The demo company's brand, in its messages, pages and passes.
+BRAND = {"display_name": "Lumière & Co", "sender_name": "Lumière & Co — Service client",
+         "sender_email": "care@lumiere.example", "reply_to": "care@lumiere.example",
+         "brand_color": "#7a2e3a", "support_email": "care@lumiere.example",
+         "support_phone": "+33180000000", "support_url": "https://lumiere.example/aide",
+         "time_zone": "Europe/Paris"}
 
 
 async def seed_catalogue(session: AsyncSession, actor: Actor) -> None:
@@ -115,9 +132,10 @@ async def seed_catalogue(session: AsyncSession, actor: Actor) -> None:
     for entry in CATALOGUE:
         await create_incentive(session, actor, data=IncentiveCreate.model_validate(
             {"currency": "EUR", "terms": "One order. Not with other offers.", **entry}))
-    for external_id, name, email, phone, tier, lifetime in CUSTOMERS:
+    for external_id, name, email, phone, tier, lifetime, locale, zone in CUSTOMERS:
         await upsert_customer(session, actor, external_id=external_id, data={
             "name": name, "email": email, "phone": phone, "value_tier": tier,
-            "lifetime_value": lifetime, "currency": "EUR"})
+            "lifetime_value": lifetime, "currency": "EUR", "locale": locale,
+            "time_zone": zone})
     await set_limit(session, actor, subject="role:agent", currency="EUR", max_gesture=2000,
                     daily_budget=20_000, monthly_budget=200_000, incentive_ids=None)

@@ -137,6 +137,17 @@ TIERS = {"standard": (60, 5_000, 60_000, 90), "silver": (20, 40_000, 150_000, 60
 CARRIERS = ["Colissimo", "DPD", "Chronopost", "UPS"]
 
 
+# Where the demo's customers live: most in France, the others across the shipped languages.
+LOCALES = ((0.50, "fr-FR", "Europe/Paris"), (0.62, "de-DE", "Europe/Berlin"),
+           (0.70, "de-AT", "Europe/Vienna"), (0.78, "es-ES", "Europe/Madrid"),
+           (0.86, "nl-NL", "Europe/Amsterdam"), (1.01, "en-GB", "Europe/London"))
+
+
+def _locale_of(draw: float) -> dict[str, str]:
+    return next({"locale": tag, "time_zone": zone} for bound, tag, zone in LOCALES
+                if draw < bound)
+
+
 @dataclass(frozen=True, slots=True)
 class _Person:
     actor: Actor
@@ -356,7 +367,7 @@ class _Plan:
                       "email": f"{mailbox}@example.com",
                       "phone": f"+3367{rng.randint(0, 9_999_999):07d}"
                       if rng.random() < 0.7 else None,
-                      "locale": "fr-FR" if rng.random() < 0.6 else "en-GB",
+                      **_locale_of(rng.random()),
                       "lifetime_value": rng.randint(low // 100, high // 100) * 100,
                       "marketing_consent": rng.random() < 0.5,
                       "tags": ["vip"] if tier == "platinum" else []}))
