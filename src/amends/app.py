@@ -39,6 +39,8 @@ from amends.ops.api import router as ops_router
 from amends.ops.logging import tag_records_with_request_id
 from amends.ops.middleware import RequestContextMiddleware
 from amends.organizations.api import router as organization_router
+from amends.organizations.brand_api import router as brand_router
+from amends.organizations.brand_assets import router as brand_assets_router
 from amends.outcomes.views import router as outcomes_views_router
 from amends.recovery.api import router as rules_router
 from amends.recovery.views import router as rules_views_router
@@ -104,8 +106,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     hot_first = (
         redemptions_router, events_router, coupons_router, cases_router, approvals_router,
         customers_router, incentives_router, code_pools_router, suppressions_router,
-        webhooks_router, organization_router, api_keys_router, audit_router, delivery_router,
-        rules_router, incidents_router, reports_router, jobs_router, ops_router, coupon_page_router,
+        webhooks_router, organization_router, brand_router, api_keys_router, audit_router,
+        delivery_router, rules_router, incidents_router, reports_router, jobs_router, ops_router,
+        coupon_page_router, brand_assets_router,
         case_views_router, dashboard_router, till_router, approvals_views_router,
         catalogue_router, rules_views_router, customer_views_router, incident_views_router,
         outcomes_views_router, web_router,
