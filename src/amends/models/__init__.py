@@ -19,6 +19,7 @@ from amends.models.outcome import LedgerRollup, OutcomeRollup, RollupRun
 from amends.models.recovery import RecoveryRule, RuleFiring
 from amends.models.user import User
 from amends.models.user_session import UserSession
+from amends.models.wallet import WalletConfig, WalletPass, WalletRegistration
 from amends.models.webhook import Suppression, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -59,6 +60,9 @@ __all__ = [
     "Suppression",
     "User",
     "UserSession",
+    "WalletConfig",
+    "WalletPass",
+    "WalletRegistration",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]
