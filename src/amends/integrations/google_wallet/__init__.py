@@ -1,0 +1,1 @@
+"""Google Wallet: the service-account key and the signed "Add to Google Wallet" link."""
