@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from ipaddress import ip_network
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
@@ -120,10 +121,27 @@ class Settings(BaseSettings):
     template_max_seconds: float = Field(
         default=1.0, gt=0,
         description="Longest a message template may take to render; past it, it is refused.")
+    apns_url: str | None = Field(
+        default=None,
+        description="Where Apple Wallet pass updates are pushed instead of Apple's APNs hosts "
+        "(api.push.apple.com, or the sandbox's for an organisation that asks for it): a relay, "
+        "or a local receiver in tests.")
+    apns_ca_file: str | None = Field(
+        default=None,
+        description="PEM file of the certificates trusted for the APNs connection (default: "
+        "the system's).")
     metrics_token: str | None = Field(
         default=None,
         description="When set, /metrics needs `Authorization: Bearer <token>`.",
     )
+
+    demo_outbox: Path | None = Field(
+        default=None,
+        description="The demo's outbox folder: when set (`amends demo` sets it), a mail catcher "
+        "listens on 127.0.0.1:demo_smtp_port, the SMS, helpdesk and webhook receivers answer "
+        "under /demo/, and admins read every message sent on /outbox. Never in production.")
+    demo_smtp_port: int = Field(default=8025, ge=1, le=65535,
+                                description="The demo mail catcher's port.")
 
     log_level: str = "INFO"
     log_json: bool = True
