@@ -29,4 +29,4 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy src
 
 clean:
-	rm -rf $(VENV) amends.db amends.db-wal amends.db-shm
+	rm -rf $(VENV) amends.db amends.db-wal amends.db-shm demo-outbox

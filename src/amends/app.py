@@ -41,6 +41,10 @@ from amends.ops.middleware import RequestContextMiddleware
 from amends.organizations.api import router as organization_router
 from amends.organizations.brand_api import router as brand_router
 from amends.organizations.brand_assets import router as brand_assets_router
+from amends.outbox.catcher import start_catcher
+from amends.outbox.receivers import router as outbox_receivers_router
+from amends.outbox.store import Outbox
+from amends.outbox.views import router as outbox_views_router
 from amends.outcomes.views import router as outcomes_views_router
 from amends.recovery.api import router as rules_router
 from amends.recovery.views import router as rules_views_router
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     load_job_kinds()
     tag_records_with_request_id()
     embedded = settings.embedded_worker if run_worker is None else run_worker
+    outbox = Outbox(settings.demo_outbox) if settings.demo_outbox is not None else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,6 +78,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
             if embedded
             else None
         )
+        catcher = (start_catcher(outbox, port=settings.demo_smtp_port)
+                   if outbox is not None else None)
         # Everything loaded so far lives as long as the process: out of the collector's
         # way, so its full collections stay short (they showed in the tills' p99).
         gc.collect()
@@ -83,6 +90,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
             stop.set()
             if worker_task is not None:
                 await worker_task
+            if catcher is not None:
+                catcher.stop()
             await db.dispose()
 
     app = FastAPI(
@@ -93,6 +102,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.outbox = outbox
     app.state.limiter = RateLimiter(settings)
     app.state.client_addresses = ClientAddresses(settings.trusted_proxies,
                                                  header=settings.forwarded_header)
@@ -111,7 +121,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         coupon_page_router, brand_assets_router,
         case_views_router, dashboard_router, till_router, approvals_views_router,
         catalogue_router, rules_views_router, customer_views_router, incident_views_router,
-        outcomes_views_router, web_router,
+        outcomes_views_router, outbox_views_router, outbox_receivers_router, web_router,
     )
     for router in hot_first:
         app.include_router(router)

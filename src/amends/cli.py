@@ -184,14 +184,27 @@ def demo(
     port: int = 8000,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
 ) -> None:
-    """Migrate, seed a demo organisation (once), print its logins and keys, then serve."""
+    """Migrate, seed a demo organisation (once), print its logins and keys, then serve. The
+    demo's channels send to its own mail catcher and receivers: every message it sends is on
+    the Outbox page (/outbox, admins)."""
+    import os
+
     from amends.demo import seed_demo
 
+    # What the demo needs unless the caller chose otherwise: plain HTTP on loopback, channels
+    # that reach receivers on this machine, and the outbox they write to.
+    for name, value in (("AMENDS_DEMO_OUTBOX", "demo-outbox"),
+                        ("AMENDS_BASE_URL", f"http://{host}:{port}"),
+                        ("AMENDS_OUTBOUND_ALLOW_PRIVATE", "true"),
+                        ("AMENDS_COOKIE_SECURE", "false")):
+        os.environ.setdefault(name, value)
+    get_settings.cache_clear()
     migrate()
     settings = get_settings()
 
     async def work(db: Database) -> None:
-        seeded = await seed_demo(db, console=console)
+        seeded = await seed_demo(db, console=console, base_url=settings.base_url,
+                                 smtp_port=settings.demo_smtp_port)
         if seeded is None:
             console.print("The demo organisation exists already; its keys were shown when "
                           "it was created. Log in with the passwords above.")

@@ -3,8 +3,11 @@ months of history (demo_history.py) for its reports."""
 
 from __future__ import annotations
 
+import base64
+import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.console import Console
 from sqlalchemy import select, text
@@ -15,9 +18,11 @@ from amends.apikeys.service import create_api_key
 from amends.approvals.service import set_limit
 from amends.customers.service import upsert_customer
 from amends.db import Database
+from amends.delivery.service import save_channel
 from amends.incentives.schemas import IncentiveCreate
 from amends.incentives.service import create_incentive
-from amends.models import Organization
+from amends.kit.secrets import random_token
+from amends.models import ChannelConfig, Organization
 from amends.organizations.service import create_organization
 from amends.outcomes import service as outcomes
 from amends.roles import Role, Scope
@@ -51,14 +56,22 @@ class SeededDemo:
 
 
 async def seed_demo(db: Database, *, console: Console | None = None, history_cases: int = 3000,
-                    history_days: int = 90) -> SeededDemo | None:
+                    history_days: int = 90, base_url: str | None = None,
+                    smtp_port: int | None = None) -> SeededDemo | None:
     """Create the demo organisation, then its history; None when it exists already (seeding
-    runs once)."""
+    runs once). With `base_url` and `smtp_port` its channels send to the demo's own mail
+    catcher and receivers (the outbox), so its first gesture is delivered with no set-up."""
     # Imported here: the history module imports this one (the demo password).
     from amends.demo_history import HISTORY_STAFF, seed_history
 
     async with db.transaction() as session:
-        if await session.scalar(select(Organization.id).where(Organization.slug == DEMO_SLUG)):
+        existing = await session.scalar(select(Organization.id).where(
+            Organization.slug == DEMO_SLUG))
+        if existing is not None:
+            # A demo made before it had channels gets the ones it lacks.
+            if base_url is not None and smtp_port is not None:
+                await seed_channels(session, Actor.system(existing, "demo"), base_url=base_url,
+                                    smtp_port=smtp_port)
             return None
         org = await create_organization(session, slug=DEMO_SLUG, name="Demo Retail")
         for key, value in BRAND.items():
@@ -70,6 +83,8 @@ async def seed_demo(db: Database, *, console: Console | None = None, history_cas
                               role=role, password=DEMO_PASSWORD, team=team, store=store)
             seeded.logins.append((role.value, email, DEMO_PASSWORD))
         await seed_catalogue(session, actor)
+        if base_url is not None and smtp_port is not None:
+            await seed_channels(session, actor, base_url=base_url, smtp_port=smtp_port)
         for key_name, scopes in KEYS:
             created = await create_api_key(session, actor, name=key_name,
                                            scopes=[s.value for s in scopes])
@@ -139,3 +154,29 @@ async def seed_catalogue(session: AsyncSession, actor: Actor) -> None:
             "time_zone": zone})
     await set_limit(session, actor, subject="role:agent", currency="EUR", max_gesture=2000,
                     daily_budget=20_000, monthly_budget=200_000, incentive_ids=None)
+
+
+async def seed_channels(session: AsyncSession, actor: Actor, *, base_url: str,
+                        smtp_port: int) -> None:
+    """Every channel of the demo, pointed at the demo's outbox: e-mail to the mail catcher on
+    loopback, SMS and WhatsApp to the Twilio-shaped receiver, the helpdesk to the Zendesk-shaped
+    one, chat to the webhook receiver."""
+    base = base_url.rstrip("/")
+    sms: dict[str, Any] = {"account_sid": "ACdemo", "auth_token": random_token(24),
+                           "from_number": "+33700000000", "base_url": f"{base}/demo/sms"}
+    channels: dict[str, dict[str, Any]] = {
+        "email": {"host": "127.0.0.1", "port": smtp_port, "security": "none",
+                  "from_address": f"{BRAND['sender_name']} <{BRAND['sender_email']}>"},
+        "sms": sms, "whatsapp": sms,
+        "helpdesk": {"base_url": f"{base}/demo/helpdesk", "email": "amends@lumiere.example",
+                     "api_token": random_token(24)},
+        "webhook": {"url": f"{base}/demo/webhook",
+                    "secret": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()},
+    }
+    configured = set((await session.scalars(select(ChannelConfig.channel).where(
+        ChannelConfig.organization_id == actor.organization_id))).all())
+    for channel, settings in channels.items():
+        if channel in configured:
+            continue
+        await save_channel(session, actor, channel=channel, settings=settings, active=True,
+                           allow_private=True)
