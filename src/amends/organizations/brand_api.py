@@ -7,7 +7,15 @@ import re
 from typing import Annotated
 
 from fastapi import Request
-from pydantic import AfterValidator, BaseModel, EmailStr, Field, HttpUrl
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    EmailStr,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic_core import PydanticCustomError
 
 from amends.auth import AdminCaller, Authenticated, MissingScope, SessionDep
@@ -60,7 +68,14 @@ def _phone(value: str) -> str:
     return compact
 
 
-def _https(value: HttpUrl) -> str:
+_URL = TypeAdapter(HttpUrl)
+
+
+def _https(text: str) -> str:
+    try:
+        value = _URL.validate_python(text)
+    except ValidationError:
+        raise PydanticCustomError("invalid_url", "must be a web address") from None
     if value.scheme != "https":
         raise PydanticCustomError("insecure_url", "must be an https:// address")
     return str(value)
@@ -70,7 +85,7 @@ OneLine = Annotated[str, Field(max_length=200), AfterValidator(_one_line)]
 Email = Annotated[EmailStr, Field(max_length=320)]
 Color = Annotated[str, Field(max_length=7, examples=["#1f3a5f"]), AfterValidator(_color)]
 Phone = Annotated[str, Field(max_length=24, examples=["+33142680000"]), AfterValidator(_phone)]
-HttpsUrl = Annotated[HttpUrl, Field(max_length=400), AfterValidator(_https)]
+HttpsUrl = Annotated[str, Field(max_length=400), AfterValidator(_https)]
 
 
 class BrandIn(Input):

@@ -80,8 +80,7 @@ def prepare_logo(data: bytes, content_type: str | None) -> PreparedLogo:
     if not data:
         raise unreadable
     with warnings.catch_warnings():
-        # Pillow only warns below twice its pixel limit; the size check below comes first in
-        # practice, this is the belt to its braces.
+        # Pillow only warns between its pixel limit and twice it: an error here too.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             # `formats` makes Pillow read the bytes as the declared type only: a JPEG sent as
@@ -98,8 +97,12 @@ def prepare_logo(data: bytes, content_type: str | None) -> PreparedLogo:
             with Image.open(io.BytesIO(data), formats=[expected]) as image:
                 image.load()  # decodes every pixel: a truncated file fails here
                 clean = _normalised(image)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
-                Image.DecompressionBombError, Image.DecompressionBombWarning):
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            # Pillow refuses at open what declares far more pixels than its limit.
+            raise LogoTooManyPixels(
+                f"The logo declares far more than {MAX_SIDE}x{MAX_SIDE} pixels.",
+                max_side=MAX_SIDE) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
             raise unreadable from None
     out = io.BytesIO()
     clean.save(out, format="PNG", optimize=True)
