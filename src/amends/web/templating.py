@@ -1,22 +1,103 @@
-"""Jinja2 templates for the console, and the HTML rendering of errors."""
+"""Jinja2 templates for the console, and the HTML rendering of errors.
+
+Every page is rendered in one language: the logged-in user's (their profile), else the
+browser's `Accept-Language` among the console's languages, else English. Templates translate
+with `{% trans %}` and `_()` (Jinja's i18n extension, new style: `_("%(n)s cases", n=3)`), and
+write dates, times, numbers and amounts with the filters below, in the reader's locale and
+zone. Python code that builds a sentence for a page (a notice, a form error) translates it
+with `gettext_for(request)`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from babel.support import NullTranslations
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
+from amends.kit import locale
 from amends.kit.money import format_minor
+from amends.kit.translations import translations as catalogue
 
 if TYPE_CHECKING:
     from amends.errors import AmendsError
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.add_extension("jinja2.ext.i18n")
+# Without a request (a template rendered on its own) the English source text is shown; each
+# render puts its own language's functions in the context, and context values win over these
+# globals when a template looks a name up.
+templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+
+DOMAIN = "console"
+LOCALE_KEY = "console_locale"
+ZONE_KEY = "console_zone"
+
+
+def N_(message: str) -> str:  # the name Babel extracts by default
+    """Marks a message for extraction where it is defined (a table of labels); the page
+    translates it where it is shown, with `_(label)`."""
+    return message
+
+
+def console_locale(request: Request) -> str:
+    """The console language of this request: the user's own choice, else the browser's."""
+    user = getattr(request.state, "user", None)
+    chosen = getattr(user, "locale", None)
+    if chosen and locale.language_of(chosen) in locale.CONSOLE:
+        return str(chosen)
+    return locale.from_accept_language(request.headers.get("accept-language"), locale.CONSOLE)
+
+
+def console_zone(request: Request) -> str | None:
+    """The zone dates are shown in: the user's, else their organisation's (UTC without a
+    logged-in user)."""
+    user = getattr(request.state, "user", None)
+    return getattr(user, "time_zone", None)
+
+
+def translations_for(request: Request) -> NullTranslations:
+    return catalogue(DOMAIN, console_locale(request))
+
+
+def gettext_for(request: Request) -> Callable[[str], str]:
+    """`_ = gettext_for(request)` then `_("Case closed.")`: a sentence for this request's page."""
+    return translations_for(request).gettext
+
+
+# Jinja's new-style gettext, bound per render rather than installed on the shared environment
+# (jinja2/ext.py `_make_new_gettext`, https://jinja.palletsprojects.com/en/3.1.x/extensions/
+# #new-style-gettext): the result is escaped when autoescaping and always %-formatted with
+# the keyword arguments.
+def _newstyle(found: NullTranslations) -> dict[str, Any]:
+    @pass_context
+    def gettext(context: Context, message: str, /, **variables: Any) -> str:
+        text = found.gettext(message)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    @pass_context
+    def ngettext(context: Context, singular: str, plural: str, count: int, /,
+                 **variables: Any) -> str:
+        variables.setdefault("num", count)
+        text = found.ngettext(singular, plural, count)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    return {"gettext": gettext, "_": gettext, "ngettext": ngettext}
 
 
 def words(key: str | None) -> str:
@@ -24,18 +105,57 @@ def words(key: str | None) -> str:
     return (key or "—").replace("_", " ").capitalize()
 
 
-templates.env.filters["money"] = format_minor
-templates.env.filters["words"] = words
+@pass_context
+def money_filter(context: Context, minor: int | None, currency: str = "") -> str:
+    """`{{ 1000|money("EUR") }}` -> '10,00 €' for a French reader, '€10.00' for an English one."""
+    if minor is None:
+        return "—"
+    if not currency:
+        return locale.number(Decimal(minor).scaleb(-2), context.get(LOCALE_KEY))
+    return locale.money(minor, currency, context.get(LOCALE_KEY))
+
+
+@pass_context
+def number_filter(context: Context, value: int | float | Decimal | None) -> str:
+    return "—" if value is None else locale.number(value, context.get(LOCALE_KEY))
+
+
+@pass_context
+def datetime_filter(context: Context, moment: datetime | None) -> str:
+    """'30 janvier 2027, 03:48' in the reader's zone."""
+    if moment is None:
+        return "—"
+    return locale.date_time(moment, context.get(LOCALE_KEY), context.get(ZONE_KEY))
+
+
+@pass_context
+def date_filter(context: Context, moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    return locale.date(moment, context.get(LOCALE_KEY), context.get(ZONE_KEY))
+
+
+templates.env.filters.update({
+    "money": format_minor, "number": number_filter, "datetime": datetime_filter,
+    "date": date_filter, "words": words,
+})
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None,
-           *, status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+           *, status_code: int = 200, headers: dict[str, str] | None = None,
+           translations: NullTranslations | None = None) -> HTMLResponse:
+    """Render a page in the request's console language, or in `translations` when given
+    (the coupon page passes its customer's)."""
+    found = translations if translations is not None else translations_for(request)
     ctx = {
         "user": getattr(request.state, "user", None),
         "csrf_token": getattr(request.state, "csrf_token", ""),
         "actor": getattr(request.state, "actor", None),
         "notice": request.query_params.get("notice"),
         "problem": request.query_params.get("problem"),
+        LOCALE_KEY: console_locale(request),
+        ZONE_KEY: console_zone(request),
+        **_newstyle(found),
         **(context or {}),
     }
     return templates.TemplateResponse(
