@@ -38,6 +38,8 @@ class StaffMember:
     name: str
     role: str
     store: str | None
+    locale: str | None = None  # the console language they chose; None follows the browser
+    time_zone: str | None = None  # theirs, else their organisation's
 
 
 class InvalidApiKey(NotAuthenticated):
@@ -111,7 +113,7 @@ async def authenticate(request: Request) -> Actor:
         found = await users.session_for_token(session, cookie) if cookie else None
         if found is None:
             raise NotAuthenticated("Log in, or send an API key.")
-        user_session, user = found
+        user_session, user, organization_zone = found
         if request.method not in SAFE_METHODS and not same(
             await submitted_csrf_token(request), user_session.csrf_token
         ):
@@ -124,7 +126,9 @@ async def authenticate(request: Request) -> Actor:
             session_id=user_session.id,
         )
         request.state.csrf_token = user_session.csrf_token
-        request.state.user = StaffMember(name=user.name, role=user.role, store=user.store)
+        request.state.user = StaffMember(name=user.name, role=user.role, store=user.store,
+                                         locale=user.locale,
+                                         time_zone=user.time_zone or organization_zone)
     request.state.actor = actor
     return actor
 

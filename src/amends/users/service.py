@@ -141,12 +141,15 @@ async def log_in(
 
 async def session_for_token(
     session: AsyncSession, token: str
-) -> tuple[UserSession, User] | None:
+) -> tuple[UserSession, User, str] | None:
+    """The open console session a cookie names, its user, and the organisation's time zone
+    (the console's dates are shown in it when the user chose none)."""
     row = (
         await session.execute(
-            select(UserSession, User)
+            select(UserSession, User, Organization.time_zone)
             .join(User, and_(User.organization_id == UserSession.organization_id,
                              User.id == UserSession.user_id))
+            .join(Organization, Organization.id == UserSession.organization_id)
             .where(
                 UserSession.organization_id == token_tenant(token),
                 UserSession.token_hash == digest(token),
@@ -156,7 +159,7 @@ async def session_for_token(
             )
         )
     ).first()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], row[2]) if row else None
 
 
 async def log_out(session: AsyncSession, actor: Actor) -> None:
