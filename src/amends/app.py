@@ -54,6 +54,8 @@ from amends.redemptions.views import router as till_router
 from amends.reports.api import router as reports_router
 from amends.reports.views import router as dashboard_router
 from amends.suppressions.api import router as suppressions_router
+from amends.users.api import router as users_router
+from amends.users.views import router as profile_router
 from amends.web.case_views import router as case_views_router
 from amends.web.coupon_page import router as coupon_page_router
 from amends.web.headers import SecurityHeaders
@@ -121,7 +123,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         coupon_page_router, brand_assets_router,
         case_views_router, dashboard_router, till_router, approvals_views_router,
         catalogue_router, rules_views_router, customer_views_router, incident_views_router,
-        outcomes_views_router, outbox_views_router, outbox_receivers_router, web_router,
+        outcomes_views_router, outbox_views_router, outbox_receivers_router, users_router,
+        profile_router, web_router,
     )
     for router in hot_first:
         app.include_router(router)
