@@ -56,6 +56,9 @@ from amends.reports.views import router as dashboard_router
 from amends.suppressions.api import router as suppressions_router
 from amends.users.api import router as users_router
 from amends.users.views import router as profile_router
+from amends.wallet.api import router as wallet_router
+from amends.wallet.views import router as wallet_views_router
+from amends.wallet.web_service import router as wallet_web_service_router
 from amends.web.case_views import router as case_views_router
 from amends.web.coupon_page import router as coupon_page_router
 from amends.web.headers import SecurityHeaders
@@ -120,7 +123,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         customers_router, incentives_router, code_pools_router, suppressions_router,
         webhooks_router, organization_router, brand_router, api_keys_router, audit_router,
         delivery_router, rules_router, incidents_router, reports_router, jobs_router, ops_router,
-        coupon_page_router, brand_assets_router,
+        wallet_router, wallet_web_service_router, coupon_page_router, wallet_views_router,
+        brand_assets_router,
         case_views_router, dashboard_router, till_router, approvals_views_router,
         catalogue_router, rules_views_router, customer_views_router, incident_views_router,
         outcomes_views_router, outbox_views_router, outbox_receivers_router, users_router,
