@@ -36,6 +36,7 @@ from amends.models import (
     Incentive,
     Organization,
 )
+from amends.wallet import outbox as wallet_outbox
 
 CODE_ATTEMPTS = 5
 
@@ -208,6 +209,8 @@ async def revoke_coupon(session: AsyncSession, actor: Actor, *, coupon_id: uuid.
         raise CouponAlreadyRedeemed("A used coupon cannot be withdrawn; void the redemption.")
     await audit.record(session, actor, action="coupon.revoked", object_type="coupon",
                        object_id=coupon.id, reason=reason, after={"status": "revoked"})
+    await wallet_outbox.coupon_changed(session, organization_id=coupon.organization_id,
+                                       coupon_id=coupon.id)
     return coupon
 
 
@@ -239,4 +242,6 @@ async def reinstate_coupon(session: AsyncSession, actor: Actor, *, coupon_id: uu
         session, actor, action="coupon.reinstated" if before <= now else "coupon.extended",
         object_type="coupon", object_id=coupon.id, reason=reason,
         before={"expires_at": before.isoformat()}, after={"expires_at": expires_at.isoformat()})
+    await wallet_outbox.coupon_changed(session, organization_id=coupon.organization_id,
+                                       coupon_id=coupon.id)
     return coupon
