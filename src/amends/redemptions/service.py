@@ -37,6 +37,7 @@ from amends.kit.ids import new_id
 from amends.kit.sql import dialect_of
 from amends.models import Coupon, GiftCardEntry, Redemption, Reservation
 from amends.redemptions import fastpath
+from amends.wallet import outbox as wallet_outbox
 from amends.webhooks import service as webhooks
 
 
@@ -272,6 +273,8 @@ async def _record(session: AsyncSession, actor: Actor, coupon: Coupon, order: Or
                         {"redemption_id": str(redemption.id), "coupon_id": str(coupon.id),
                          "customer_id": coupon.customer_external_id,
                          "case_reference": coupon.case_ref or None, **after})
+    await wallet_outbox.coupon_changed(session, organization_id=actor.organization_id,
+                                       coupon_id=coupon.id)
     return redemption
 
 
@@ -279,10 +282,12 @@ async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemptio
     """Use a coupon once for an order, atomically."""
     check_order(order)
     now = utcnow()
-    # The one-statement path cannot write webhook deliveries in its statement; when someone
-    # subscribed to redemptions, the transactional path below writes both together.
+    # The one-statement path cannot write webhook deliveries or a wallet pass update in its
+    # statement; when someone subscribed to redemptions, or the organisation has wallet
+    # passes, the transactional path below writes them together.
     if dialect_of(session) == "postgresql" and not await webhooks.wants(
-            session, actor.organization_id, "coupon.redeemed"):
+            session, actor.organization_id, "coupon.redeemed") and \
+            not await wallet_outbox.apple_configured(session, actor.organization_id):
         fast = await fastpath.redeem_single_use(
             session, actor, codes=code_candidates(order.code), now=now,
             customer_external_id=order.customer_external_id, order_id=order.order_id,
@@ -411,6 +416,8 @@ async def void(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID,
             .execution_options(synchronize_session=False))
     await audit.record(session, actor, action="redemption.voided", object_type="coupon",
                        object_id=coupon.id, reason=reason, after=after)
+    await wallet_outbox.coupon_changed(session, organization_id=coupon.organization_id,
+                                       coupon_id=coupon.id)
     return await get_redemption(session, actor, redemption_id=redemption.id)
 
 

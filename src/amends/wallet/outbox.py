@@ -45,3 +45,9 @@ async def coupon_changed(session: AsyncSession, *, organization_id: uuid.UUID,
         return
     await jobs.enqueue(session, PASS_CHANGED, organization_id=organization_id,
                        payload={"coupon_id": str(coupon_id)})
+
+
+def apple_configured_known(organization_id: uuid.UUID) -> bool | None:
+    """`apple_configured` from the cache only; None when this process has not looked
+    recently (the tills' lane then leaves the redemption to the service, which looks)."""
+    return _configured.peek(organization_id)
