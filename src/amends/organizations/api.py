@@ -10,10 +10,12 @@ from amends.audit import service as audit
 from amends.auth import AdminCaller, Authenticated, MissingScope, SessionDep
 from amends.cases.schemas import RecommendationRules
 from amends.errors import ValidationFailed, errors
+from amends.incentives.service import IncentiveNotFound
 from amends.kit.locale import LocaleTag, TimeZoneName
 from amends.kit.schema import MAX_MINOR, Patch
-from amends.models import Organization
+from amends.models import Incentive, Organization
 from amends.routing import router as make_router
+from amends.tenancy import require_owned
 
 router = make_router(prefix="/v1/organization", tags=["organisation"])
 
@@ -37,11 +39,17 @@ class OrganizationOut(BaseModel):
     average_order_value: int
     second_gesture_window_days: int
     approval_hours: int
+    reminder_days: int
+    feedback_delay_days: int
+    thank_you_window_days: int
+    automation_daily_budget: int | None
+    surprise_incentive_id: uuid.UUID | None
+    incident_approval_threshold: int
     recommendation_rules: dict[str, Any]
 
 
 class OrganizationUpdate(Patch):
-    clearable = frozenset({"code_prefix"})
+    clearable = frozenset({"code_prefix", "automation_daily_budget", "surprise_incentive_id"})
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     code_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{1,6}$")] | None = (
@@ -50,6 +58,24 @@ class OrganizationUpdate(Patch):
                                             description="Values a percent-off gesture")
     second_gesture_window_days: int | None = Field(default=None, ge=0, le=3650)
     approval_hours: int | None = Field(default=None, ge=1, le=24 * 90)
+    reminder_days: int | None = Field(
+        default=None, ge=0, le=30, description="Days before a gesture expires that the "
+        "customer is reminded of it (0: no reminder)")
+    feedback_delay_days: int | None = Field(
+        default=None, ge=0, le=365, description="Days after a case is fixed that the customer "
+        "is asked how it went")
+    thank_you_window_days: int | None = Field(
+        default=None, ge=0, le=3650, description="A purchase this many days after a recovery "
+        "is thanked (with the surprise gesture, if any)")
+    automation_daily_budget: int | None = Field(
+        default=None, ge=0, le=MAX_MINOR, description="Face value the system may give by "
+        "itself a day (proactive rules, surprises), in minor units; null: no limit")
+    surprise_incentive_id: uuid.UUID | None = Field(
+        default=None, description="The gesture given with the thank-you on a purchase after "
+        "a recovery; null: a thank-you only")
+    incident_approval_threshold: int | None = Field(
+        default=None, ge=0, le=MAX_MINOR, description="An incident's total face value above "
+        "which it needs a manager's approval, in minor units")
     default_locale: LocaleTag | None = Field(
         default=None, description="What customers without a locale of their own, or in a "
         "locale the organisation does not support, read")
@@ -77,13 +103,20 @@ async def get_organization(session: SessionDep, actor: Authenticated) -> Organiz
     return OrganizationOut.model_validate(await _load(session, actor))
 
 
-@router.patch("", responses=errors(MissingScope, DefaultLocaleNotSupported))
+@router.patch("", responses=errors(MissingScope, DefaultLocaleNotSupported, IncentiveNotFound))
 async def update_organization(body: OrganizationUpdate, session: SessionDep,
                               actor: AdminCaller) -> OrganizationOut:
-    """Change settings: code prefix, average order, second-gesture window, approval expiry and
-    the recommendation rules (brand rules included)."""
+    """Change settings: every setting the product reads (code prefix, average order, second-
+    gesture window, approval expiry, reminder and feedback timing, thank-you window, surprise
+    gesture, automation budget, incident approval threshold, locales and time zone, SMS
+    segment budget, and the recommendation rules). The brand has its own route."""
     organization = await _load(session, actor)
     changes = body.model_dump(exclude_unset=True, exclude_none=False)
+    if body.surprise_incentive_id is not None:
+        await require_owned(session, Incentive, organization_id=organization.id,
+                            object_id=body.surprise_incentive_id, missing=IncentiveNotFound,
+                            field="surprise_incentive_id")
+        changes["surprise_incentive_id"] = str(body.surprise_incentive_id)
     if body.supported_locales is not None:
         changes["supported_locales"] = list(dict.fromkeys(body.supported_locales))
     default = changes.get("default_locale", organization.default_locale)
