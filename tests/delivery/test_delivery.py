@@ -85,7 +85,7 @@ async def test_email_sms_helpdesk_and_webhook_reach_real_peers(
         text = email.get_body(("plain",)).get_content()
         assert by_email["coupon"]["code"] in text
         assert "/c/" in text
-        assert "10.00 EUR off" in text
+        assert "€10.00 off your next order" in text
         assert email.get_body(("html",)) is not None
         assert (await _deliveries(client, admin, by_email["coupon"]["id"]))[0]["status"] == \
             "sent"
@@ -210,7 +210,7 @@ async def test_templates_are_the_organisations_and_sms_length_is_shown(
     assert saved.status_code == 200
     preview = (await client.post("/v1/templates/preview", headers=admin, json={
         "coupon_id": coupon["id"], "channel": "sms"})).json()
-    assert preview["body_text"].startswith("Hi Ann! 10.00 EUR off your next order: ")
+    assert preview["body_text"].startswith("Test Retail: Hi Ann! €10.00 off your next order: ")
     assert preview["sms"]["encoding"] == "GSM-7"
     broken = await client.put("/v1/templates", headers=admin, json={
         "channel": "email", "body_text": "{{ nonsense_variable }}"})

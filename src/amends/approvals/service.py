@@ -270,10 +270,12 @@ async def request_approval(
     await staff.notify(
         session, actor.organization_id,
         to=await staff.deciders(session, actor.organization_id, besides=actor.user_id),
-        subject=f"Approval needed: {incentive.name} for {customer.external_id}",
-        text=f"{actor.label} asks to give {incentive.name} ({face_value / 100:.2f} "
-             f"{incentive.currency}) to customer {customer.external_id}. {explanation}"
-             + (f" Note: {note}" if note else ""))
+        note="approval_needed",
+        values={"requester": actor.label, "incentive": incentive.name,
+                "customer": customer.external_id, "explanation": explanation,
+                "note": note or ""},
+        amounts={"amount": (face_value, incentive.currency)},
+        moments={"deadline": approval.expires_at}, link="/approvals")
     if case is not None:
         await add_event(session, case, actor, kind="approval_requested",
                         summary=f"Asked a supervisor for {incentive.name}: {explanation}",
@@ -354,13 +356,12 @@ async def decide(session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID,
     if approval.requested_by_type == "user":
         from amends.delivery import staff
 
-        verdict = "granted" if grant else "refused"
         await staff.notify(
-            session, actor.organization_id,
-            to=[approval.requested_by_label],
-            subject=f"Your request was {verdict}",
-            text=f"{actor.label} {verdict} your request for customer "
-                 f"{approval.customer_external_id}: {reason}")
+            session, actor.organization_id, to=[approval.requested_by_label],
+            note="approval_granted" if grant else "approval_refused",
+            values={"decider": actor.label, "customer": approval.customer_external_id,
+                    "reason": reason},
+            link=f"/cases/{case.id}" if case is not None else "/approvals")
     if case is not None:
         await add_event(session, case, actor, kind="approval_decided",
                         summary=f"{'Granted' if grant else 'Refused'} by {actor.label}: {reason}",

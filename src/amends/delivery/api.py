@@ -43,11 +43,13 @@ def _base_url(request: Request) -> str:
     MissingScope, CouponNotFound, delivery.NoAddressForChannel, delivery.ChannelNotConfigured))
 async def deliver_coupon(coupon_id: uuid.UUID, body: DeliveryRequest, request: Request,
                          session: SessionDep, actor: Sender) -> DeliveryOut:
-    """Send the gesture to the customer (default: on the case's conversation channel);
-    `copy` returns the message for the agent to paste."""
+    """Send the gesture to the customer (default: on the case's conversation channel), in
+    their language; `copy` returns the message for the agent to paste. `kind` sends a
+    reminder of its expiry, or tells them it was reinstated or extended."""
     coupon = await coupons.get_coupon(session, actor, coupon_id=coupon_id)
     return DeliveryOut.model_validate(await delivery.deliver(
-        session, actor, coupon=coupon, channel=body.channel, base_url=_base_url(request)))
+        session, actor, coupon=coupon, channel=body.channel, kind=body.kind,
+        base_url=_base_url(request)))
 
 
 @router.get("/v1/coupons/{coupon_id}/deliveries", responses=errors(MissingScope, CouponNotFound))
@@ -119,11 +121,17 @@ async def save_channel(channel: str, body: ChannelIn, session: SessionDep,
     templates.TemplateTooComplex, incentives.IncentiveNotFound))
 async def save_template(body: TemplateIn, session: SessionDep, actor: TemplateEditor
                         ) -> TemplateIn:
-    """Set the wording of a message (Jinja2, sandboxed; variables: customer_name, apology,
-    gesture, code, expires, page_url, terms, case_reference). It must render with sample
-    values, within the output and work bounds: else 422 `invalid_template`,
-    `template_too_large` or `template_too_complex`, and nothing is saved."""
-    await templates.render_async(body.subject, body.body_text, body.body_html, _SAMPLE)
+    """Set the wording of a message for a locale (`language`, BCP 47: `fr`, `fr-CA`), in
+    Jinja2, sandboxed. Variables: greeting, customer_name, apology, gesture, code, expires
+    (date and time), expires_date, expires_time, page_url, terms, case_reference, detail,
+    brand, brand_color, brand_text_color, logo_url, support_email, support_phone,
+    support_url; dates and amounts come written for the reader's locale and zone. A reader
+    falls back fr-CA -> fr -> the organisation's default locale, through the organisation's
+    templates before the shipped ones. It must render with sample values, within the output
+    and work bounds: else 422 `invalid_template`, `template_too_large` or
+    `template_too_complex`, and nothing is saved."""
+    await templates.render_async(body.subject, body.body_text, body.body_html,
+                                 templates.sample_context(body.language))
     if body.incentive_id is not None:
         await incentives.get_incentive(session, actor, incentive_id=body.incentive_id)
     key = str(body.incentive_id) if body.incentive_id else ""
@@ -142,11 +150,13 @@ async def save_template(body: TemplateIn, session: SessionDep, actor: TemplateEd
 
 @router.post("/v1/templates/preview", responses=errors(
     MissingScope, CouponNotFound, templates.InvalidTemplate, templates.TemplateTooLarge,
-    templates.TemplateTooComplex))
+    templates.TemplateTooComplex, delivery.SmsTooLong))
 async def preview(body: PreviewRequest, request: Request, session: SessionDep,
                   actor: Sender) -> PreviewOut:
-    """Render a message for a coupon without sending it; SMS length and segments shown. A
-    draft that does not render answers 422 `invalid_template` (a syntax error, an unknown
+    """Render a message for a coupon without sending it, as its customer reads it (or as a
+    reader of `locale` would); SMS length and segments shown, and 422 `sms_too_long` when
+    even its short form is over the organisation's `sms_max_segments`. A draft that does
+    not render answers 422 `invalid_template` (a syntax error, an unknown
     variable, something the sandbox refuses), `template_too_large` (over
     `template_max_output_chars`) or `template_too_complex` (too many steps, or over
     `template_max_seconds`)."""
@@ -162,13 +172,8 @@ async def preview(body: PreviewRequest, request: Request, session: SessionDep,
     rendered = await delivery.render_for(session, coupon=coupon, customer=customer,
                                          case_reference=case.reference if case else "",
                                          channel=body.channel, kind=body.kind,
-                                         base_url=_base_url(request), override=override)
+                                         base_url=_base_url(request), override=override,
+                                         locale=body.locale)
     sms = templates.sms_segments(rendered.text) if body.channel in ("sms", "whatsapp") else None
-    return PreviewOut(subject=rendered.subject, body_text=rendered.text,
-                      body_html=rendered.html, sms=sms)
-
-
-_SAMPLE = {"customer_name": "Ann", "apology": templates.DEFAULT_APOLOGY,
-           "gesture": "10.00 EUR off your next order", "code": "7KQ4M-2XD9R-TW3K8",
-           "expires": "Friday 27 November 2026, 12:00 UTC", "page_url": "https://x/c/t",
-           "terms": "", "case_reference": "C-1"}
+    return PreviewOut(language=rendered.locale, subject=rendered.subject,
+                      body_text=rendered.text, body_html=rendered.html, sms=sms)

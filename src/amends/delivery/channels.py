@@ -10,10 +10,9 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate, parseaddr
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
 from typing import Any, Literal, Protocol
 
 import aiosmtplib
@@ -51,38 +50,41 @@ class Channel(Protocol):
 
 
 class Email:
-    """SMTP with aiosmtplib: STARTTLS or implicit TLS, optional login, text + HTML, over
-    connections kept open between messages (see `smtp.py`)."""
+    """SMTP with aiosmtplib: STARTTLS or implicit TLS, optional login, text + HTML as
+    multipart/alternative, over connections kept open between messages (see `smtp.py`).
+
+    The sender is the brand's (`extra`: from_name, from_email, reply_to) when given, else the
+    channel's `from_address`. Headers are built with `email.headerregistry` under the default
+    policy, which encodes a name or subject outside ASCII (RFC 2047) and folds long ones
+    (https://docs.python.org/3/library/email.headerregistry.html)."""
 
     def __init__(self) -> None:
         self.pool = SmtpPool()
 
     async def send(self, message: Outgoing, settings: dict[str, Any]) -> Sent:
-        mail = MIMEMultipart("alternative") if message.html else MIMEText(
-            message.text, "plain", "utf-8")
-        mail["From"] = _address(settings["from_address"])
-        mail["To"] = _address(message.address)
-        mail["Subject"] = message.subject if message.subject.isascii() else Header(
-            message.subject, "utf-8").encode()
+        mail = EmailMessage()
+        channel_name, channel_address = parseaddr(settings["from_address"])
+        address = message.extra.get("from_email") or channel_address
+        name = message.extra.get("from_name") or channel_name
+        mail["From"] = Address(display_name=name, addr_spec=address)
+        mail["To"] = message.address
+        if message.extra.get("reply_to"):
+            mail["Reply-To"] = Address(addr_spec=message.extra["reply_to"])
+        mail["Subject"] = message.subject
         # The delivery id is the Message-ID: a retry carries the same one, so mail systems
         # (and the tests) can drop a duplicate.
-        domain = parseaddr(settings["from_address"])[1].rsplit("@", 1)[-1]
+        domain = address.rsplit("@", 1)[-1]
         mail["Message-ID"] = f"<{message.id}@{domain}>"
         mail["Date"] = formatdate(usegmt=True)
         mail["X-Amends-Delivery"] = message.id
+        mail.set_content(message.text)
         if message.html:
-            mail.attach(MIMEText(message.text, "plain", "utf-8"))
-            mail.attach(MIMEText(message.html, "html", "utf-8"))
+            mail.add_alternative(message.html, subtype="html")
         try:
             await self.pool.send(Server.from_settings(settings), mail)
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryFailed(f"SMTP: {exc}") from exc
         return Sent(provider_id=mail["Message-ID"], status="sent")
-
-
-def _address(value: str) -> str:
-    """An address header; a display name outside ASCII is encoded (RFC 2047)."""
-    return value if value.isascii() else formataddr(parseaddr(value), charset="utf-8")
 
 
 class TwilioMessages:

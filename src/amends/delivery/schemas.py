@@ -6,14 +6,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from amends.kit.locale import LocaleTag
 from amends.kit.schema import Input
 
 DeliveryChannel = Literal["email", "sms", "whatsapp", "helpdesk", "webhook", "copy"]
+# Every message kind (`delivery.wording.KINDS`).
+MessageKind = Literal["gesture", "reminder", "apology", "incident_apology", "progress",
+                      "feedback", "thank_you", "reinstatement"]
 
 
 class DeliveryRequest(Input):
     channel: DeliveryChannel | None = Field(
         default=None, description="Default: the channel of the case's conversation")
+    kind: Literal["gesture", "reminder", "reinstatement"] = Field(
+        default="gesture", description=(
+            "gesture: the coupon as an apology; reminder: its expiry is near; "
+            "reinstatement: it was reinstated or extended, valid until its new expiry"))
 
 
 class DeliveryOut(BaseModel):
@@ -25,6 +33,7 @@ class DeliveryOut(BaseModel):
     kind: str
     channel: str
     address: str
+    language: str = Field(description="The locale of the wording used (BCP 47), e.g. fr")
     subject: str
     body_text: str = Field(description="The message as sent; for `copy`, what to paste")
     status: str
@@ -100,9 +109,11 @@ class ChannelOut(BaseModel):
 
 
 class TemplateIn(Input):
-    kind: Literal["gesture", "reminder"] = "gesture"
+    kind: MessageKind = "gesture"
     channel: DeliveryChannel
-    language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    language: LocaleTag = Field(default="en", description=(
+        "The locale it is written in (BCP 47: fr, fr-CA); a customer in fr-CA reads the "
+        "organisation's fr-CA template, else its fr one, else the shipped French"))
     incentive_id: uuid.UUID | None = None
     subject: str = Field(default="", max_length=300)
     body_text: str = Field(min_length=1, max_length=10000)
@@ -112,13 +123,16 @@ class TemplateIn(Input):
 class PreviewRequest(Input):
     coupon_id: uuid.UUID
     channel: DeliveryChannel
-    kind: Literal["gesture", "reminder"] = "gesture"
+    kind: MessageKind = "gesture"
+    locale: LocaleTag | None = Field(default=None, description=(
+        "Render as a reader of this locale would read it (default: the coupon's customer's)"))
     subject: str | None = Field(default=None, max_length=300)
     body_text: str | None = Field(default=None, max_length=10000)
     body_html: str | None = Field(default=None, max_length=50000)
 
 
 class PreviewOut(BaseModel):
+    language: str = Field(description="The locale of the wording used")
     subject: str
     body_text: str
     body_html: str | None

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -26,15 +27,17 @@ from amends.cases.service import add_event, case_of
 from amends.config import get_settings
 from amends.coupons import policy as coupon_policy
 from amends.db import reading_alongside
-from amends.delivery import channels, templates
+from amends.delivery import channels, emails, templates, wording
 from amends.delivery.schemas import CHANNEL_SETTINGS
 from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.jobs import periodic
 from amends.jobs import service as jobs
 from amends.kit import codes, outbound
+from amends.kit import locale as kit_locale
 from amends.kit.cache import TtlCache
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
+from amends.kit.locale import language_of
 from amends.kit.sql import get_or_insert
 from amends.models import (
     Case,
@@ -47,6 +50,7 @@ from amends.models import (
     MessageTemplate,
     Organization,
 )
+from amends.organizations.brand import brand_of
 
 DELIVERY_CHANNELS = ("email", "sms", "whatsapp", "helpdesk", "webhook", "copy")
 # The conversation's channel decides the delivery channel unless the agent picks another.
@@ -57,10 +61,6 @@ TWILIO_STATUS = {"queued": "sent", "accepted": "sent", "sending": "sent", "sent"
                  "delivered": "delivered", "read": "delivered", "failed": "failed",
                  "undelivered": "failed"}
 FINAL = ("delivered", "failed", "bounced")
-# What a message whose template does not render keeps of itself: nothing (its error says why).
-UNRENDERED = templates.Rendered(subject="", text="", html=None)
-
-
 class UnknownChannel(ValidationFailed):
     code, title = "unknown_channel", "Not a delivery channel"
 
@@ -153,7 +153,7 @@ def address_for(customer: Customer, channel: str, case: Case | None) -> str | No
 
 # Settings read by every message are kept for a few seconds (a change made in this process
 # is seen at once; other workers see it within that time).
-_templates: TtlCache[tuple[str, str, str | None]] = TtlCache(5.0)
+_templates: TtlCache[list[tuple[str, str, str, str, str | None]]] = TtlCache(5.0)
 _configured: TtlCache[bool] = TtlCache(5.0)
 _settings: TtlCache[dict[str, Any] | None] = TtlCache(5.0)
 
@@ -181,75 +181,204 @@ async def is_configured(session: AsyncSession, organization_id: uuid.UUID,
     return await _configured.get((organization_id, channel), load)
 
 
-async def _template(session: AsyncSession, organization_id: uuid.UUID, *, kind: str,
-                    channel: str, language: str, incentive_id: uuid.UUID | None
-                    ) -> tuple[str, str, str | None]:
-    return await _templates.get(
-        (organization_id, kind, channel, language, incentive_id),
-        lambda: _load_template(session, organization_id, kind=kind, channel=channel,
-                               language=language, incentive_id=incentive_id))
+# An organisation's templates of one kind and channel (every locale), newest wording within
+# seconds on every worker.
+_TemplateRow = tuple[str, str, str, str, str | None]  # language, incentive key, parts
 
 
-async def _load_template(session: AsyncSession, organization_id: uuid.UUID, *, kind: str,
-                         channel: str, language: str, incentive_id: uuid.UUID | None
-                         ) -> tuple[str, str, str | None]:
-    rows = (await session.scalars(select(MessageTemplate).where(
-        MessageTemplate.organization_id == organization_id, MessageTemplate.kind == kind,
-        MessageTemplate.channel == channel,
-        MessageTemplate.incentive_key.in_([str(incentive_id) if incentive_id else "", ""])))
-    ).all()
+async def _templates_of(session: AsyncSession, organization_id: uuid.UUID, *, kind: str,
+                        channel: str, incentive_id: uuid.UUID | None) -> list[_TemplateRow]:
+    async def load() -> list[_TemplateRow]:
+        rows = (await session.execute(select(
+            MessageTemplate.language, MessageTemplate.incentive_key, MessageTemplate.subject,
+            MessageTemplate.body_text, MessageTemplate.body_html).where(
+            MessageTemplate.organization_id == organization_id, MessageTemplate.kind == kind,
+            MessageTemplate.channel == channel,
+            MessageTemplate.incentive_key.in_([str(incentive_id) if incentive_id else "",
+                                               ""])))).all()
+        return [tuple(row) for row in rows]  # type: ignore[misc]
 
-    def rank(t: MessageTemplate) -> tuple[int, int]:
-        return (t.incentive_key == "", t.language != language)
+    return await _templates.get((organization_id, kind, channel, incentive_id), load)
 
-    usable = sorted((t for t in rows if t.language in (language, "en") or
-                     t.incentive_key), key=rank)
-    if usable:
-        return usable[0].subject, usable[0].body_text, usable[0].body_html
-    return templates.default_template(kind, channel)
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who reads a message: the locales to try for its wording, most specific first, and the
+    zone their dates are written in."""
+
+    chain: tuple[str, ...]
+    locale: str | None  # their own locale (formats dates and amounts when its language is used)
+    time_zone: str
+
+
+def reader_of(organization: Organization, *, locale: str | None, time_zone: str | None
+              ) -> Reader:
+    """`fr-CA` -> `fr` -> the organisation's default -> English, without the locales the
+    organisation does not write in (a `pt-BR` customer of an organisation that supports
+    en, fr and de reads its default)."""
+    default = organization.default_locale or kit_locale.DEFAULT
+    supported = {language_of(t) for t in organization.supported_locales or []}
+    chain = [tag for tag in kit_locale.fallback_chain(locale, default)
+             if language_of(tag) in supported or tag in (default, language_of(default),
+                                                         kit_locale.DEFAULT)]
+    return Reader(chain=tuple(chain), locale=locale,
+                  time_zone=time_zone or organization.time_zone or "UTC")
+
+
+def formatting_locale(reader: Reader, used: str) -> str:
+    """Dates and amounts follow the reader's own locale (`fr-CA`) when the wording is in its
+    language, else the wording's (a `pt-BR` reader of English wording reads English dates)."""
+    if reader.locale and language_of(reader.locale) == language_of(used):
+        return reader.locale
+    return used
+
+
+async def choose_template(session: AsyncSession, organization_id: uuid.UUID, reader: Reader,
+                          *, kind: str, channel: str, incentive_id: uuid.UUID | None
+                          ) -> tuple[tuple[str, str, str | None], str, bool]:
+    """The wording for a reader: along their chain, the organisation's template for the
+    locale (one for the incentive first), then the shipped one, so `fr-CA` reads the
+    organisation's fr-CA, then its fr, then the shipped fr, then the default locale's.
+    Returns the (subject, text, html), the locale used and whether it is shipped."""
+    rows = await _templates_of(session, organization_id, kind=kind, channel=channel,
+                               incentive_id=incentive_id)
+    own = {(language, key): (subject, text, html)
+           for language, key, subject, text, html in rows}
+    specific = str(incentive_id) if incentive_id else ""
+    for tag in reader.chain:
+        for key in dict.fromkeys((specific, "")):
+            if (tag, key) in own:
+                return own[(tag, key)], tag, False
+        if tag in kit_locale.SHIPPED:
+            return templates.default_template(kind, channel, tag), tag, True
+    return templates.default_template(kind, channel), kit_locale.DEFAULT, True
+
+
+def message_context(organization: Organization, *, customer: Customer | None, locale: str,
+                    time_zone: str, base_url: str, case_reference: str = "",
+                    detail: str | wording.Phrase = "", apology: str = "") -> dict[str, Any]:
+    """Every variable a message template may use (the coupon's are filled in by
+    `coupon_context`); each is defined, empty when it does not apply."""
+    words = wording.wording(language_of(locale))
+    brand = brand_of(organization)
+    logo = brand.logo_path(organization.slug)
+    name = customer.name if customer is not None and customer.name else ""
+    return {
+        "greeting": words.hello.format(name=name) if name else words.hello_nameless,
+        "customer_name": name,
+        "apology": apology or words.default_apology,
+        "gesture": "", "code": "", "expires": "", "expires_date": "", "expires_time": "",
+        "page_url": "", "terms": "",
+        "case_reference": case_reference, "detail": wording.phrase(detail, language_of(locale)),
+        "brand": brand.name, "brand_color": brand.color,
+        "brand_text_color": templates.text_color_on(brand.color),
+        "logo_url": f"{base_url.rstrip('/')}{logo}" if logo else "",
+        "support_email": brand.support_email or "", "support_phone": brand.support_phone or "",
+        "support_url": brand.support_url or "",
+    }
+
+
+def coupon_context(coupon: Coupon, incentive: Incentive | None, *, locale: str,
+                   time_zone: str, base_url: str) -> dict[str, Any]:
+    expires = templates.expiry(coupon.expires_at, locale, time_zone)
+    return {
+        "gesture": templates.gesture_in_words(
+            coupon.kind, coupon.value, coupon.currency, sku=coupon.sku,
+            days=incentive.validity_days if incentive else None, balance=coupon.balance,
+            locale=locale),
+        "code": codes.display(coupon.code),
+        "expires": expires.full, "expires_date": expires.date, "expires_time": expires.time,
+        "page_url": page_url(base_url, coupon), "terms": coupon.terms or "",
+    }
+
+
+class SmsTooLong(ValidationFailed):
+    code, title = "sms_too_long", "The SMS is longer than the organisation allows"
 
 
 async def render_for(session: AsyncSession, *, coupon: Coupon | None, customer: Customer,
                      case_reference: str, channel: str, kind: str, base_url: str,
                      override: tuple[str, str, str | None] | None = None,
-                     detail: str = "", apology: str = "") -> templates.Rendered:
-    context = {
-        "customer_name": customer.name or "there",
-        "apology": apology or templates.DEFAULT_APOLOGY,
-        "gesture": "", "code": "", "expires": "", "page_url": "", "terms": "",
-        "case_reference": case_reference, "detail": detail,
-    }
+                     detail: str | wording.Phrase = "", apology: str = "",
+                     locale: str | None = None) -> templates.Rendered:
+    """The message for the customer in their language (or `locale`, for a preview), with
+    dates in their zone and the brand. An SMS is prefixed with the brand's name and kept to
+    the organisation's segment budget: over it, the short form (code, expiry, link) is sent;
+    still over, `SmsTooLong` (the message is never cut in the middle of a code)."""
+    organization = await session.get(Organization, customer.organization_id)
+    assert organization is not None
+    reader = reader_of(organization, locale=locale or customer.locale,
+                       time_zone=customer.time_zone)
+    if override is not None:
+        source, used, shipped = override, reader.chain[0], False
+    else:
+        source, used, shipped = await choose_template(
+            session, organization.id, reader, kind=kind, channel=channel,
+            incentive_id=coupon.incentive_id if coupon else None)
+    tag = formatting_locale(reader, used)
+    context = message_context(organization, customer=customer, locale=tag,
+                              time_zone=reader.time_zone, base_url=base_url,
+                              case_reference=case_reference, detail=detail, apology=apology)
     if coupon is not None:
         incentive = await session.get(Incentive, (coupon.organization_id, coupon.incentive_id))
-        context.update({
-            "gesture": templates.gesture_in_words(
-                coupon.kind, coupon.value, coupon.currency, sku=coupon.sku,
-                days=incentive.validity_days if incentive else None, balance=coupon.balance),
-            "code": codes.display(coupon.code),
-            "expires": templates.expiry_in_words(coupon.expires_at),
-            "page_url": page_url(base_url, coupon), "terms": coupon.terms,
-        })
-    subject, text, html = override or await _template(
-        session, customer.organization_id, kind=kind, channel=channel,
-        language=customer.locale or "en", incentive_id=coupon.incentive_id if coupon else None)
-    return await templates.render_async(subject, text, html, context)
+        context.update(coupon_context(coupon, incentive, locale=tag,
+                                      time_zone=reader.time_zone, base_url=base_url))
+    rendered = await templates.render_async(*source, context, shipped=shipped)
+    if channel == "sms":
+        rendered = await _within_budget(rendered, organization, context, kind=kind,
+                                        language=language_of(used))
+    return templates.Rendered(subject=rendered.subject, text=rendered.text,
+                              html=rendered.html, locale=used)
+
+
+async def _within_budget(rendered: templates.Rendered, organization: Organization,
+                         context: dict[str, Any], *, kind: str, language: str
+                         ) -> templates.Rendered:
+    brand = str(context["brand"])
+    budget = max(1, organization.sms_max_segments)
+
+    def branded(text: str) -> str:
+        text = templates.sms_text(text)
+        return text if text.startswith(brand) else f"{brand}: {text}"
+
+    text = branded(rendered.text)
+    if templates.sms_segments(text)["segments"] <= budget:
+        return templates.Rendered(subject="", text=text, html=None)
+    shorter = emails.shorter_sms(kind if kind in wording.KINDS else "gesture",
+                                    language if language in kit_locale.SHIPPED else "en")
+    short = branded((await templates.render_async("", shorter, None, context,
+                                                  shipped=True)).text)
+    counted = templates.sms_segments(short)
+    if counted["segments"] <= budget:
+        return templates.Rendered(subject="", text=short, html=None)
+    raise SmsTooLong(
+        f"The SMS needs {counted['segments']} segments ({counted['encoding']}, "
+        f"{counted['characters']} characters) even in its short form; the organisation "
+        f"allows {budget} (sms_max_segments). Shorten the brand name, the apology or the "
+        "template, or raise the budget.", segments=counted["segments"], budget=budget)
 
 
 async def render_or_failure(session: AsyncSession, **message: Any
                             ) -> tuple[templates.Rendered, str | None]:
-    """`render_for`, or why the organisation's template does not render: the message is then
-    recorded as failed with that reason (a broken template fails its messages, it does not
-    stop the request or the job that sends them)."""
+    """`render_for`, or why the message cannot be rendered: a template that does not render,
+    an SMS over the segment budget. The message is then recorded as failed with that reason
+    (a broken template fails its messages, it does not stop the request or the job that
+    sends them)."""
+    unrendered = templates.Rendered(subject="", text="", html=None,
+                                    locale=message["customer"].locale or kit_locale.DEFAULT)
     try:
         return await render_for(session, **message), None
+    except SmsTooLong as problem:
+        return unrendered, f"Not sent: {problem.detail}"
     except templates.InvalidTemplate as problem:
-        return UNRENDERED, f"The template does not render ({problem.code}): {problem.detail}"
+        return unrendered, f"The template does not render ({problem.code}): {problem.detail}"
 
 
 async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
                   channel: str | None = None, case: Case | None = None, kind: str = "gesture",
                   base_url: str | None = None, resent_from: uuid.UUID | None = None,
-                  customer: Customer | None = None, detail: str = "", apology: str = "",
+                  customer: Customer | None = None, detail: str | wording.Phrase = "",
+                  apology: str = "",
                   incident_id: uuid.UUID | None = None, send_at: datetime | None = None
                   ) -> Delivery:
     """Queue the message (or, for `copy`, render it for the agent at once). A customer who
@@ -307,7 +436,7 @@ def delivery_row(actor: Actor, *, customer: Customer, coupon: Coupon | None,
         "id": new_id(), "organization_id": customer.organization_id,
         "coupon_id": coupon.id if coupon else None, "case_id": case_id,
         "customer_id": customer.id, "kind": kind, "channel": channel, "address": address,
-        "language": customer.locale or "en", "subject": rendered.subject,
+        "language": rendered.locale, "subject": rendered.subject,
         "body_text": rendered.text, "body_html": rendered.html,
         "status": status, "attempts": 0, "error": failure,
         "failed_at": now if failure else None,
@@ -355,6 +484,7 @@ async def send(session: AsyncSession, *, organization_id: uuid.UUID | str, deliv
         delivery, incident = found
         settings = await _channel_settings(reader, delivery.organization_id,
                                            delivery.channel)
+        organization = await reader.get(Organization, delivery.organization_id)
     if incident in ("paused", "cancelled"):
         # Paused: held until the incident resumes; cancelled: never sent.
         await session.execute(
@@ -369,6 +499,8 @@ async def send(session: AsyncSession, *, organization_id: uuid.UUID | str, deliv
     if delivery.channel in ("sms", "whatsapp"):
         extra["status_callback"] = (f"{base_url.rstrip('/')}/v1/delivery-callbacks/twilio/"
                                     f"{delivery.id}")
+    if delivery.channel == "email" and organization is not None:
+        extra.update(sender_of(organization))
     message = channels.Outgoing(id=str(delivery.id), channel=delivery.channel,
                                 address=delivery.address, subject=delivery.subject,
                                 text=delivery.body_text, html=delivery.body_html, extra=extra)
@@ -381,6 +513,18 @@ async def send(session: AsyncSession, *, organization_id: uuid.UUID | str, deliv
                 delivered_at=now if sent.status == "delivered" else None,
                 attempts=Delivery.attempts + 1, error=None)
         .execution_options(synchronize_session=False))
+
+
+def sender_of(organization: Organization) -> dict[str, str]:
+    """The e-mail's sender as the brand says: its sender name, its own address when set
+    (else the channel's), its Reply-To."""
+    brand = brand_of(organization)
+    sender = {"from_name": brand.sender_name}
+    if brand.sender_email:
+        sender["from_email"] = brand.sender_email
+    if brand.reply_to:
+        sender["reply_to"] = brand.reply_to
+    return sender
 
 
 async def record_failure(session: AsyncSession, *, organization_id: uuid.UUID | str,

@@ -1,91 +1,57 @@
 """Message templates (Jinja2, in a bounded sandbox: `sandbox.py`): the apology, the gesture in
-words, the code, the expiry written out and the coupon page link. Organisations override the
-built-in wording per kind, channel, language and incentive."""
+words, the code, the expiry written out and the coupon page link, in the reader's language.
+The shipped wording is in `wording/` (built into e-mails by `emails.py`); organisations
+override it per kind, channel, locale and incentive."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from babel.numbers import format_percent
+
 from amends.config import get_settings
+from amends.delivery import emails
 from amends.delivery.sandbox import (
     InvalidTemplate,
     TemplateTooComplex,
     TemplateTooLarge,
     render_all,
 )
+from amends.delivery.wording import KINDS, wording
+from amends.kit.locale import DEFAULT, babel_locale, date, language_of, money, number, time
 
 __all__ = ["InvalidTemplate", "Rendered", "TemplateTooComplex", "TemplateTooLarge", "render",
            "render_async"]
 
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+# The GSM 03.38 default alphabet (3GPP TS 23.038, 6.2.1), in code order 0x00-0x7F; 0x1B is
+# the escape to the extension table, not a character. Note 0x09 is the capital Ç: a small ç,
+# like ê, â, î, ô or û, is not GSM-7 and makes the whole message UCS-2.
+GSM7_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅå"
+    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ"
+    " !\"#¤%&'()*+,-./"
+    "0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNO"
+    "PQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmno"
+    "pqrstuvwxyzäöñüà"
 )
-GSM7_EXTENDED = set("^{}\\[~]|€")
-
-
-GESTURE_TEXT = (
-    "Hello {{ customer_name }},\n\n"
-    "{{ apology }}\n\n"
-    "As an apology, here is {{ gesture }}. Your code: {{ code }}\n"
-    "It is valid until {{ expires }}.\n\n"
-    "Show it at the till or enter it at checkout: {{ page_url }}\n"
-    "{% if terms %}\nTerms: {{ terms }}\n{% endif %}"
-)
-GESTURE_HTML = (
-    "<p>Hello {{ customer_name }},</p><p>{{ apology }}</p>"
-    "<p>As an apology, here is <strong>{{ gesture }}</strong>.</p>"
-    "<p style=\"font-size:1.4em;letter-spacing:.08em\"><strong>{{ code }}</strong></p>"
-    "<p>Valid until {{ expires }}.</p>"
-    "<p><a href=\"{{ page_url }}\">Open your coupon</a> to show it at the till or use it "
-    "online.</p>{% if terms %}<p><small>{{ terms }}</small></p>{% endif %}"
-)
-SHORT_TEXT = (
-    "{{ apology }} As an apology: {{ gesture }}, code {{ code }}, valid until {{ expires }}. "
-    "{{ page_url }}"
-)
-REMINDER_TEXT = (
-    "Hello {{ customer_name }}, a reminder: {{ gesture }} (code {{ code }}) expires on "
-    "{{ expires }}. {{ page_url }}"
-)
-APOLOGY_TEXT = (
-    "Hello {{ customer_name }}, {{ apology }} {{ detail }} We are on it and will keep you "
-    "posted (case {{ case_reference }})."
-)
-PROGRESS_TEXT = (
-    "Hello {{ customer_name }}, an update on case {{ case_reference }}: {{ detail }} We have not "
-    "forgotten you and will write again soon."
-)
-FEEDBACK_TEXT = (
-    "Hello {{ customer_name }}, we hope case {{ case_reference }} is now put right. How did we "
-    "do? {% if page_url %}Tell us here: {{ page_url }}{% else %}Just reply to this message."
-    "{% endif %}"
-)
-THANK_YOU_TEXT = (
-    "Hello {{ customer_name }}, thank you for shopping with us again.{% if code %} A small "
-    "thank-you: {{ gesture }}, code {{ code }}, valid until {{ expires }}. {{ page_url }}"
-    "{% endif %}"
-)
-SUBJECTS = {"apology": "We are sorry: there is a problem with your order",
-            "progress": "An update on your case {{ case_reference }}",
-            "feedback": "How did we do?", "thank_you": "Thank you"}
-TEXTS = {"apology": APOLOGY_TEXT, "progress": PROGRESS_TEXT, "feedback": FEEDBACK_TEXT,
-         "thank_you": THANK_YOU_TEXT, "reminder": REMINDER_TEXT}
-DEFAULTS: dict[tuple[str, str], tuple[str, str, str | None]] = {
-    ("gesture", "email"): ("We are sorry: {{ gesture }} for you", GESTURE_TEXT, GESTURE_HTML),
-    ("gesture", "helpdesk"): ("", GESTURE_TEXT, None),
-    ("gesture", "webhook"): ("", GESTURE_TEXT, None),
-    ("gesture", "copy"): ("", GESTURE_TEXT, None),
-    ("gesture", "sms"): ("", SHORT_TEXT, None),
-    ("gesture", "whatsapp"): ("", SHORT_TEXT, None),
-    ("reminder", "email"): ("Your {{ gesture }} expires on {{ expires }}", REMINDER_TEXT, None),
-}
-DEFAULT_APOLOGY = "We are sorry we let you down, and we want to make it right."
+GSM7 = frozenset(GSM7_BASIC) - {"\x1b"}
+# The extension table (6.2.1.1): each is sent as the escape and a second septet.
+GSM7_EXTENDED = frozenset("\f^{}\\[~]|€")
+# Punctuation that has a GSM-7 look-alike: an SMS is written with it, so a typographic
+# apostrophe or a non-breaking space does not turn a message into UCS-2 (and halve its
+# length).
+SMS_PLAIN = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ",
+                           "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
+                           "\u201e": '"', "\u2013": "-", "\u2014": "-", "\u2026": "..."})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,19 +59,19 @@ class Rendered:
     subject: str
     text: str
     html: str | None
+    locale: str = DEFAULT  # the locale of the wording used
 
 
-def default_template(kind: str, channel: str) -> tuple[str, str, str | None]:
-    if (kind, channel) in DEFAULTS:
-        return DEFAULTS[(kind, channel)]
-    if kind in TEXTS:
-        return (SUBJECTS.get(kind, "") if channel == "email" else "", TEXTS[kind], None)
-    return "", SHORT_TEXT, None
+def default_template(kind: str, channel: str, language: str = "en"
+                     ) -> tuple[str, str, str | None]:
+    """The shipped (subject, text, html) of a kind on a channel in a shipped language."""
+    return emails.shipped(kind if kind in KINDS else "gesture", channel, language)
 
 
 SUBJECT_CHARS = 300
-BUILT_IN = frozenset({*(part for parts in DEFAULTS.values() for part in parts if part),
-                      *TEXTS.values(), *SUBJECTS.values(), ""})
+DEFAULT_APOLOGY = wording("en").default_apology
+
+
 # Organisations' templates render on these threads, never on the event loop; two, so that
 # heavy templates queue behind each other instead of taking every thread of the default pool
 # (which resolves host names and hashes passwords).
@@ -125,49 +91,132 @@ def render(subject: str, text: str, html: str | None, context: dict[str, Any]) -
     if len(subject) > SUBJECT_CHARS:
         raise TemplateTooLarge(f"The subject renders {len(subject):,} characters; at most "
                                f"{SUBJECT_CHARS}.")
-    return Rendered(subject=subject, text=rendered[1].strip(),
+    # Paragraphs left out (a thank-you without a gesture) leave no gap of blank lines.
+    return Rendered(subject=subject, text=_BLANK_LINES.sub("\n\n", rendered[1]).strip(),
                     html=rendered[2] if html else None)
 
 
-async def render_async(subject: str, text: str, html: str | None, context: dict[str, Any]
-                       ) -> Rendered:
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+async def render_async(subject: str, text: str, html: str | None, context: dict[str, Any],
+                       *, shipped: bool = False) -> Rendered:
     """`render` off the event loop, so a heavy template never holds up other requests; the
-    built-in wording (ours, and tiny) renders inline."""
-    if {subject, text, html or ""} <= BUILT_IN:
+    shipped wording (ours, and small) renders inline."""
+    if shipped:
         return render(subject, text, html, context)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_renderers, partial(render, subject, text, html, context))
 
 
-def money(minor: int, currency: str) -> str:
-    return f"{minor / 100:,.2f} {currency}"
-
-
 def gesture_in_words(kind: str, value: int, currency: str, *, sku: str | None = None,
-                     days: int | None = None, balance: int | None = None) -> str:
+                     days: int | None = None, balance: int | None = None,
+                     locale: str | None = None) -> str:
+    """The gesture as a customer reads it: "10,00 € de réduction sur votre prochaine
+    commande" for `fr-FR`; amounts and numbers formatted for `locale` (English by default)."""
+    tag = locale or DEFAULT
+    words = wording(language_of(tag)).gestures
     if kind == "percent_off":
-        return f"{value}% off your next order"
+        return words.percent_off.format(
+            percent=format_percent(Decimal(value) / 100, locale=babel_locale(tag)))
     if kind == "amount_off":
-        return f"{money(value, currency)} off your next order"
+        return words.amount_off.format(amount=money(value, currency, tag))
     if kind == "gift_card":
-        return f"a gift card worth {money(balance if balance is not None else value, currency)}"
+        return words.gift_card.format(
+            amount=money(balance if balance is not None else value, currency, tag))
     if kind == "free_item":
-        return f"a free item ({sku})" if sku else "a free item"
+        return words.free_item_named.format(sku=sku) if sku else words.free_item
     months = round(days / 30) if days else None
-    return f"free shipping for {months} months" if months and months > 1 else "free shipping"
+    if months and months > 1:
+        return words.free_shipping_months.format(months=number(months, tag))
+    return words.free_shipping
 
 
-def expiry_in_words(expires_at: datetime) -> str:
-    return f"{expires_at:%A %-d %B %Y}, {expires_at:%H:%M} UTC"
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    full: str  # "30 janvier 2027 à 03:48"
+    date: str  # "30 janvier 2027"
+    time: str  # "03:48"
+
+
+def expiry(expires_at: datetime, locale: str | None, time_zone: str | None) -> Expiry:
+    """The expiry in the reader's language and zone; the zone is named when it is UTC (a
+    reader with no zone of their own cannot take the time for their local one)."""
+    tag = locale or DEFAULT
+    day = date(expires_at, tag, time_zone)
+    clock = time(expires_at, tag, time_zone)
+    if (time_zone or "UTC") == "UTC":
+        clock = f"{clock} UTC"
+    return Expiry(full=wording(language_of(tag)).expiry_at(day, clock), date=day, time=clock)
+
+
+def expiry_in_words(expires_at: datetime, locale: str | None = None,
+                    time_zone: str | None = None) -> str:
+    return expiry(expires_at, locale, time_zone).full
+
+
+def sms_text(text: str) -> str:
+    """The text an SMS carries: typographic spaces and quotes as their GSM-7 look-alikes."""
+    return text.translate(SMS_PLAIN)
 
 
 def sms_segments(text: str) -> dict[str, Any]:
-    """GSM-7 when every character fits it (extended ones count twice), else UCS-2."""
+    """Encoding, length in code units and segments of an SMS (3GPP TS 23.038 / 23.040).
+
+    GSM-7 when every character is in the default alphabet or its extension table (an
+    extension character takes two septets); else UCS-2 (a character outside the Basic
+    Multilingual Plane takes two units). One segment holds 160 septets or 70 units; a longer
+    message is split into segments of 153 or 67 (the rest is the concatenation header), and
+    an escape pair or a surrogate pair is never split across two segments."""
     if all(ch in GSM7 or ch in GSM7_EXTENDED for ch in text):
-        units = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+        sizes = [2 if ch in GSM7_EXTENDED else 1 for ch in text]
         single, multi, encoding = 160, 153, "GSM-7"
     else:
-        units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+        sizes = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
         single, multi, encoding = 70, 67, "UCS-2"
-    segments = 1 if units <= single else -(-units // multi)
+    units = sum(sizes)
+    if units <= single:
+        return {"encoding": encoding, "characters": units, "segments": 1}
+    segments, used = 1, 0
+    for size in sizes:
+        if used + size > multi:
+            segments, used = segments + 1, 0
+        used += size
     return {"encoding": encoding, "characters": units, "segments": segments}
+
+
+def text_color_on(background: str) -> str:
+    """White or near-black, whichever reads better on the brand's colour (WCAG relative
+    luminance; the threshold where both have the same contrast)."""
+    try:
+        channels = [int(background[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    except ValueError:
+        return "#ffffff"
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#111827" if luminance > 0.179 else "#ffffff"
+
+
+
+SAMPLE_EXPIRY = datetime(2027, 1, 30, 2, 48, tzinfo=UTC)
+
+
+def sample_context(locale: str = DEFAULT) -> dict[str, Any]:
+    """Every variable a message may use, with sample values written for `locale` (a
+    template is checked against them before it is saved)."""
+    tag = locale or DEFAULT
+    language = language_of(tag)
+    words = wording(language)
+    when = expiry(SAMPLE_EXPIRY, tag, "Europe/Paris")
+    return {
+        "greeting": words.hello.format(name="Ann"), "customer_name": "Ann",
+        "apology": words.default_apology,
+        "gesture": gesture_in_words("amount_off", 1000, "EUR", locale=tag),
+        "code": "7KQ4M-2XD9R-TW3K8", "expires": when.full, "expires_date": when.date,
+        "expires_time": when.time, "page_url": "https://amends.example/c/t",
+        "terms": "", "case_reference": "C-1",
+        "detail": words.phrases["parcel_late"].format(parcel="1Z999"),
+        "brand": "Maison Robert", "brand_color": "#1f3a5f", "brand_text_color": "#ffffff",
+        "logo_url": "", "support_email": "care@maison-robert.example",
+        "support_phone": "+33 1 23 45 67 89", "support_url": "https://maison-robert.example",
+    }

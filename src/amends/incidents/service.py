@@ -650,7 +650,7 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
     base_url = get_settings().base_url
     for row, customer, channel, address in reachable:
         case, coupon = opened[row.id], given.get(row.id)
-        kind = "gesture" if coupon else "apology"
+        kind = "gesture" if coupon else "incident_apology"
         rendered, failure = await delivery.render_or_failure(
             session, coupon=coupon, customer=customer, case_reference=case["reference"],
             channel=channel, kind=kind, base_url=base_url, apology=incident.message)

@@ -19,6 +19,7 @@ from amends.audit import service as audit
 from amends.cases import service as cases
 from amends.delivery import service as delivery
 from amends.delivery import staff
+from amends.delivery.wording import Phrase
 from amends.errors import Conflict, NotFound
 from amends.incentives.service import get_incentive
 from amends.jobs import periodic
@@ -194,9 +195,14 @@ async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) ->
         await staff.notify(
             session, rule.organization_id,
             to=await staff.deciders(session, rule.organization_id, roles=staff.FRONT_LINE),
-            subject=f"Case {case.reference} opened by rule '{rule.name}'",
-            text=f"Customer {customer.external_id}: parcel {shipment.external_id} — {why}.")
-    detail = f"Your parcel {shipment.tracking_number or shipment.external_id} is late."
+            note="case_opened",
+            values={"case_reference": case.reference, "rule": rule.name,
+                    "customer": customer.external_id, "parcel": shipment.external_id,
+                    "why": why},
+            moments={"opened": case.opened_at}, link=f"/cases/{case.id}")
+    # Written in each customer's language when the message is rendered.
+    detail = Phrase("parcel_late",
+                    {"parcel": shipment.tracking_number or shipment.external_id})
     sent_apology = False
     for wanted in actions.get("apologise", []):
         target = channel if wanted == "preferred" else wanted
@@ -272,7 +278,7 @@ async def send_progress(session: AsyncSession, *, organization_id: uuid.UUID | s
     actor = Actor.system(case.organization_id, "progress updates")
     await delivery.deliver(session, actor, coupon=None, customer=customer, case=case,
                            channel=delivery.preferred_channel(customer), kind="progress",
-                           detail="We are still chasing your parcel with the carrier.")
+                           detail=Phrase("still_chasing"))
     await jobs.enqueue(session, "recovery.progress", organization_id=org,
                        run_at=utcnow() + timedelta(days=every_days),
                        payload={"case_id": case_id, "every_days": every_days})
