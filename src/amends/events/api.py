@@ -33,6 +33,12 @@ async def post_events(session: SessionDep, actor: Sender,
     """Order and shipment events. Each is stored once by its `id`; bad events in a batch are
     listed in `errors` and the good ones kept."""
     single = "events" not in body
+    if not single and set(body) != {"events"}:
+        unknown = sorted(set(body) - {"events"})
+        raise InvalidEvent(f"A batch is {{\"events\": [...]}} alone; unknown: "
+                           f"{', '.join(unknown)}.",
+                           errors=[{"field": name, "message": "Extra inputs are not permitted",
+                                    "type": "extra_forbidden"} for name in unknown])
     raw = [body] if single else body["events"]
     if not isinstance(raw, list):
         raise InvalidEvent("`events` must be a list.")
@@ -41,6 +47,7 @@ async def post_events(session: SessionDep, actor: Sender,
     outcome = await events.ingest(session, actor, raw)
     if single and outcome.errors:
         error = outcome.errors[0]
-        raise InvalidEvent(error.detail, event_code=error.code)
+        raise InvalidEvent(error.detail, event_code=error.code,
+                           errors=events.field_errors(body))
     return schemas.IngestResult(accepted=outcome.accepted, duplicates=outcome.duplicates,
                                 errors=outcome.errors)

@@ -49,6 +49,25 @@ def validate(raw: list[Any]) -> tuple[list[tuple[int, schemas.EventIn, BaseModel
     return good, errors
 
 
+def field_errors(item: Any) -> list[dict[str, str]]:
+    """Every problem of one event, each naming its field (`data.amount`), as a single event's
+    422 lists them."""
+    def listed(exc: ValidationError, *prefix: str) -> list[dict[str, str]]:
+        return [{"field": ".".join([*prefix, *(str(p) for p in e.get("loc", ()))]),
+                 "message": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                for e in exc.errors()]
+
+    try:
+        envelope = schemas.EventIn.model_validate(item)
+    except ValidationError as exc:
+        return listed(exc)
+    try:
+        schemas.PAYLOADS[envelope.type].model_validate(envelope.data)
+    except ValidationError as exc:
+        return listed(exc, "data")
+    return []
+
+
 async def ingest(session: AsyncSession, actor: Actor, raw: list[Any]) -> Outcome:
     good, errors = validate(raw)
     # The same id twice in one batch: the first one counts.
