@@ -87,7 +87,7 @@ def render(subject: str, text: str, html: str | None, context: dict[str, Any]) -
     rendered = render_all(sources, context, limit=settings.template_max_output_chars,
                           seconds=settings.template_max_seconds)
     # A subject is one line (an e-mail header) and fits its column.
-    subject = " ".join(rendered[0].split())
+    subject = _LINE_BREAKS.sub(" ", rendered[0]).strip()
     if len(subject) > SUBJECT_CHARS:
         raise TemplateTooLarge(f"The subject renders {len(subject):,} characters; at most "
                                f"{SUBJECT_CHARS}.")
@@ -97,6 +97,8 @@ def render(subject: str, text: str, html: str | None, context: dict[str, Any]) -
 
 
 _BLANK_LINES = re.compile(r"\n{3,}")
+# Runs of ordinary white space; a non-breaking space (French "excuses : ") is kept.
+_LINE_BREAKS = re.compile(r"[ \t\r\n\f\v]+")
 
 
 async def render_async(subject: str, text: str, html: str | None, context: dict[str, Any],
