@@ -86,11 +86,13 @@ def _coupon_block(words: Wording) -> str:
         "{% if code %}"
         '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" '
         'style="margin:8px 0 24px;border:2px dashed {{ brand_color }};border-radius:8px;">'
-        '<tr><td align="center" style="padding:20px 16px;">'
+        '<tr><td align="center" style="padding:20px 8px;">'
         f'<p style="margin:0;font:14px/1.4 {FONT};color:#4b5563;">'
         f"{_html_text(words.code_label)}</p>"
-        '<p style="margin:6px 0;font:bold 28px/1.3 \'Courier New\',Courier,monospace;'
-        'letter-spacing:3px;color:#111827;">{{ code }}</p>'
+        # Small enough for a 17-character code on one line of a phone's screen: a code
+        # broken over two lines is read wrongly at the till.
+        '<p style="margin:6px 0;font:bold 22px/1.3 \'Courier New\',Courier,monospace;'
+        'letter-spacing:1px;white-space:nowrap;color:#111827;">{{ code }}</p>'
         f'<p style="margin:0;font:14px/1.4 {FONT};color:#374151;">'
         f"{_html_text(words.valid_until)}</p>"
         "</td></tr></table>\n"
@@ -110,7 +112,8 @@ def layout(words: Wording, content: str, *, footer: bool = True) -> str:
         f'font:13px/1.5 {FONT};color:#6b7280;">{_html_text(words.questions)}<br>'
         '{% if support_email %}<a href="mailto:{{ support_email }}" style="color:#374151;">'
         "{{ support_email }}</a><br>{% endif %}"
-        '{% if support_phone %}<a href="tel:{{ support_phone }}" style="color:#374151;">'
+        '{% if support_phone %}<a href="tel:{{ support_phone|replace(" ", "") }}" '
+        'style="color:#374151;">'
         "{{ support_phone }}</a><br>{% endif %}"
         '{% if support_url %}<a href="{{ support_url }}" style="color:#374151;">'
         "{{ support_url }}</a>{% endif %}"
