@@ -71,13 +71,13 @@ def _rgb(color: tuple[int, int, int]) -> str:
     return "rgb({}, {}, {})".format(*color)
 
 
-def _w3c(moment: datetime) -> str:
+def w3c(moment: datetime) -> str:
     # W3C date with seconds and an offset, as the Pass reference asks for dates.
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 def pass_json(data: PassData) -> dict[str, Any]:
-    when = _w3c(data.expires_at)
+    when = w3c(data.expires_at)
     return {
         "formatVersion": 1,
         "passTypeIdentifier": data.pass_type_identifier,
