@@ -11,9 +11,12 @@ from urllib.parse import parse_qs
 import httpx
 from sqlalchemy import update
 
+from amends.actor import Actor
 from amends.config import Settings
 from amends.db import Database
+from amends.delivery import service as delivery
 from amends.delivery.templates import sms_segments
+from amends.delivery.wording import Phrase
 from amends.jobs.worker import Worker
 from amends.kit import locale
 from amends.models import Coupon, Organization, User
@@ -292,3 +295,46 @@ async def test_staff_notes_are_in_each_readers_language_and_zone(
     assert str(told["Subject"]) == "Votre demande a été refusée"
     assert "boss@example.com a refusé votre demande pour le client C-1." in \
         told.get_body(("plain",)).get_content()
+
+
+async def test_a_reinstated_gesture_is_announced_in_the_customers_language(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    tenant, admin = await _organisation(db)
+    await make_customer(db, tenant, external_id="ES", name="Lucía", email="lucia@example.es",
+                        locale="es-ES", time_zone="Europe/Madrid")
+    with smtp_server() as mail:
+        await _channels(client, admin, smtp_port=mail.port)
+        coupon = await _gesture(client, db, tenant, admin, customer="ES")
+        reinstated = await client.post(f"/v1/coupons/{coupon['id']}/reinstate", headers=admin,
+                                       json={"reason": "Hospital stay",
+                                             "expires_at": "2027-03-01T11:00:00Z"})
+        assert reinstated.status_code == 200, reinstated.text
+        told = await client.post(f"/v1/coupons/{coupon['id']}/deliveries", headers=admin,
+                                 json={"channel": "email", "kind": "reinstatement"})
+        assert told.status_code == 201, told.text
+        await Worker(db, settings).run_until_idle()
+    gesture, news = mail.to("lucia@example.es")
+    assert str(gesture["Subject"]) == ("Con nuestras disculpas: 10,00\u00a0€ de descuento en "
+                                       "su próximo pedido")
+    assert str(news["Subject"]) == ("Buenas noticias: su código vuelve a ser válido hasta el "
+                                    "1 de marzo de 2027")
+    text = news.get_body(("plain",)).get_content()
+    assert text.startswith("Hola, Lucía:")
+    assert "Puede usarlo hasta el 1 de marzo de 2027 a las 12:00." in text
+    assert told.json()["kind"] == "reinstatement"
+
+
+async def test_a_case_message_is_written_in_the_customers_language_when_rendered(
+    db: Database,
+) -> None:
+    tenant, _ = await _organisation(db)
+    customer = await make_customer(db, tenant, external_id="NL", name="Daan", locale="nl-NL")
+    async with db.transaction() as session:
+        message = await delivery.deliver(
+            session, Actor.system(tenant.id, "tests"), coupon=None, customer=customer,
+            channel="copy", kind="apology",
+            detail=Phrase("parcel_late", {"parcel": "1Z999"}))
+    assert message.language == "nl"
+    assert message.body_text.startswith("Beste Daan,")
+    assert "Uw pakket 1Z999 is vertraagd. We zijn ermee bezig" in message.body_text
