@@ -45,7 +45,7 @@ async def test_an_agent_finds_a_customer_opens_a_case_and_works_it_from_the_page
     assert '/customers/C-5"' in found.text
     page = await client.get("/customers/C-5", headers=agent)
     assert page.status_code == 200
-    assert "Order W-4411 placed, 54.00 EUR" in page.text
+    assert "Order W-4411 placed, €54.00" in page.text
 
     opened = await client.post("/customers/C-5/cases", headers=agent, data={
         "reason": "late_delivery", "severity": "3", "channel": "copy",
@@ -74,7 +74,7 @@ async def test_an_agent_finds_a_customer_opens_a_case_and_works_it_from_the_page
     assert "problem=" in no_email.headers["location"]
     again = await client.post(f"{case_url}/messages/{delivery_id.group(1)}/resend",
                               headers=agent, data={"channel": "email"})
-    assert "Sent+again+by+email+to+rae%40example.com" in again.headers["location"]
+    assert "Sent+again+by+e-mail+to+rae%40example.com" in again.headers["location"]
     part = await client.get(f"{case_url}/given", headers=agent)
     assert part.text.count("data-delivery=") == 2
     assert 'hx-trigger="every 1s"' in part.text  # the e-mail is queued: the page polls

@@ -37,8 +37,8 @@ async def test_a_supervisor_adds_withdraws_and_reinstates_a_gesture(
     assert len((await client.get("/v1/incentives", headers=supervisor)).json()) == 2
 
     page = await client.get("/catalogue", headers=supervisor)
-    assert "12.50 EUR" in page.text
-    assert "orders from 20.00 EUR" in page.text
+    assert "€12.50" in page.text
+    assert "orders from €20.00" in page.text
     incentive_id = listed["Sorry: 12.50 off"]["id"]
     await client.post(f"/catalogue/{incentive_id}/active", headers=supervisor,
                       data={"active": "false"})

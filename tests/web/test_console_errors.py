@@ -38,7 +38,7 @@ HTML = {"Accept": "text/html"}
 # has no id. Another organisation's admin may use every page, so it gets 404 on every page
 # that takes an id. A new console page has to be added here (the walk checks the list).
 AGENT_GETS = {
-    "/": 200, "/login": 200, "/till": 200,
+    "/": 200, "/login": 200, "/till": 200, "/profile": 200,
     "/approvals": 403, "/limits": 403, "/catalogue": 403, "/incidents": 403, "/rules": 403,
     "/dashboard": 403, "/outcomes": 403,
     "/incidents/{incident_id}": 403, "/incidents/{incident_id}/live": 403,

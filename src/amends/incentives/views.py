@@ -20,7 +20,7 @@ from amends.kit.money import parse_major
 from amends.models import Organization
 from amends.roles import Scope
 from amends.routing import router as make_router
-from amends.web.templating import back, render
+from amends.web.templating import back, gettext_for, render
 
 router = make_router(include_in_schema=False)
 Editor = Annotated[Actor, Depends(require(Scope.CATALOGUE_WRITE))]
@@ -43,7 +43,7 @@ def _problem(error: ValidationError) -> str:
 
 
 @router.post("/catalogue")
-async def add(session: SessionDep, actor: Editor,
+async def add(request: Request, session: SessionDep, actor: Editor,
               name: Annotated[str, Form(max_length=200)],
               kind: Annotated[str, Form(max_length=20)],
               value: Annotated[str, Form(max_length=20)],
@@ -53,15 +53,16 @@ async def add(session: SessionDep, actor: Editor,
               sku: Annotated[str, Form(max_length=100)] = "",
               terms: Annotated[str, Form(max_length=5000)] = "",
               reasons: Annotated[list[str] | None, Form()] = None) -> Response:
+    _ = gettext_for(request)
     try:
         amount = parse_major(value)
         minimum = parse_major(min_order)
     except ValueError:
-        return back("/catalogue", problem="Value and minimum order are amounts such as 10 or "
-                    "9.50 (a percentage for percent off).")
+        return back("/catalogue", problem=_("Value and minimum order are amounts such as 10 "
+                                            "or 9.50 (a percentage for percent off)."))
     if kind == IncentiveKind.PERCENT_OFF and amount is not None:
         if amount % 100:
-            return back("/catalogue", problem="A percentage is a whole number, 1 to 100.")
+            return back("/catalogue", problem=_("A percentage is a whole number, 1 to 100."))
         amount //= 100  # typed as a percentage, not money
     try:
         data = IncentiveCreate.model_validate({
@@ -74,13 +75,17 @@ async def add(session: SessionDep, actor: Editor,
     except AmendsError as error:
         await session.rollback()
         return back("/catalogue", problem=error.detail)
-    return back("/catalogue", notice=f"“{created.name}” is in the catalogue.")
+    return back("/catalogue", notice=_("“%(name)s” is in the catalogue.")
+                % {"name": created.name})
 
 
 @router.post("/catalogue/{incentive_id}/active")
-async def switch(incentive_id: uuid.UUID, session: SessionDep, actor: Editor,
+async def switch(incentive_id: uuid.UUID, request: Request, session: SessionDep,
+                 actor: Editor,
                  active: Annotated[bool, Form()]) -> Response:
     incentive = await incentives.update_incentive(session, actor, incentive_id=incentive_id,
                                                   changes={"active": active})
-    state = "can be given again" if active else "is withdrawn: agents no longer see it"
-    return back("/catalogue", notice=f"“{incentive.name}” {state}.")
+    _ = gettext_for(request)
+    said = (_("“%(name)s” can be given again.") if active
+            else _("“%(name)s” is withdrawn: agents no longer see it."))
+    return back("/catalogue", notice=said % {"name": incentive.name})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, File, Form, Request, UploadFile
@@ -19,9 +19,11 @@ from amends.errors import AmendsError
 from amends.incentives import service as incentives
 from amends.incidents import service as incidents
 from amends.incidents.schemas import IncidentIn
+from amends.kit.locale import zone
+from amends.models import Incentive, Incident, Organization
 from amends.roles import Scope
 from amends.routing import router as make_router
-from amends.web.templating import back, render
+from amends.web.templating import back, console_zone, gettext_for, number_for, render
 
 router = make_router(include_in_schema=False)
 Runner = Annotated[Actor, Depends(require(Scope.APPROVALS_DECIDE))]
@@ -35,8 +37,20 @@ async def incident_list(request: Request, session: SessionDep, actor: Runner) ->
         "catalogue": await incentives.list_incentives(session, actor, active=True)})
 
 
+async def _currency(session: SessionDep, incident: Incident) -> str:
+    """What the incident's amounts are counted in: its gesture's currency, else the
+    organisation's."""
+    if incident.incentive_id is not None:
+        incentive = await session.get(Incentive, (incident.organization_id,
+                                                  incident.incentive_id))
+        if incentive is not None:
+            return incentive.currency
+    organization = await session.get(Organization, incident.organization_id)
+    return organization.default_currency if organization else "EUR"
+
+
 @router.post("/incidents")
-async def create(session: SessionDep, actor: Runner,
+async def create(request: Request, session: SessionDep, actor: Runner,
                  title: Annotated[str, Form(max_length=200)],
                  reason: Annotated[str, Form(max_length=50)],
                  severity: Annotated[int, Form(ge=1, le=4)] = 2,
@@ -55,7 +69,8 @@ async def create(session: SessionDep, actor: Runner,
     except AmendsError as error:
         await session.rollback()
         return back("/incidents", problem=error.detail)
-    return back(f"/incidents/{incident.id}", notice="Now add who was affected.")
+    return back(f"/incidents/{incident.id}",
+                notice=gettext_for(request)("Now add who was affected."))
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
@@ -63,7 +78,8 @@ async def incident_page(incident_id: uuid.UUID, request: Request, session: Sessi
                         actor: Runner) -> Response:
     summary = await incidents.preview(session, actor, incident_id=incident_id)
     return render(request, "incidents/page.html", {
-        "p": summary, "incident": summary["incident"],
+        "p": summary, "incident": summary["incident"], "currency": summary["currency"],
+        "zone_name": console_zone(request) or "UTC",
         "report": await incidents.report(session, actor, incident_id=incident_id)})
 
 
@@ -73,12 +89,12 @@ async def live(incident_id: uuid.UUID, request: Request, session: SessionDep,
     """The progress part of the page, polled while the incident runs."""
     incident = await incidents.get(session, actor, incident_id=incident_id)
     return render(request, "incidents/_live.html", {
-        "incident": incident,
+        "incident": incident, "currency": await _currency(session, incident),
         "report": await incidents.report(session, actor, incident_id=incident_id)})
 
 
 @router.post("/incidents/{incident_id}/customers")
-async def upload(incident_id: uuid.UUID, session: SessionDep, actor: Runner,
+async def upload(incident_id: uuid.UUID, request: Request, session: SessionDep, actor: Runner,
                  file: Annotated[UploadFile, File()]) -> Response:
     await incidents.get(session, actor, incident_id=incident_id)
 
@@ -92,27 +108,32 @@ async def upload(incident_id: uuid.UUID, session: SessionDep, actor: Runner,
     except AmendsError as error:
         await session.rollback()
         return back(f"/incidents/{incident_id}", problem=error.detail)
-    return back(f"/incidents/{incident_id}", notice=(
-        f"Added {added.added:,} customers ({added.duplicates:,} already there, "
-        f"{added.unknown:,} unknown ids)."))
+    _, number = gettext_for(request), number_for(request)
+    return back(f"/incidents/{incident_id}", notice=_(
+        "Added %(added)s customers (%(duplicates)s already there, %(unknown)s unknown ids)."
+    ) % {"added": number(added.added), "duplicates": number(added.duplicates),
+         "unknown": number(added.unknown)})
 
 
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+def _moment(text: str, time_zone: str | None) -> datetime:
+    """A time typed in the form, in the zone the form names (the person's)."""
+    return datetime.fromisoformat(text).replace(tzinfo=zone(time_zone))
 
 
 @router.post("/incidents/{incident_id}/query")
-async def query(incident_id: uuid.UUID, session: SessionDep, actor: Runner,
+async def query(incident_id: uuid.UUID, request: Request, session: SessionDep, actor: Runner,
                 kind: Annotated[str, Form(pattern="^(shipments_at_location|orders_placed)$")],
                 since: Annotated[str, Form()], until: Annotated[str, Form()],
                 location: Annotated[str, Form(max_length=200)] = "") -> Response:
     await incidents.get(session, actor, incident_id=incident_id)
+    _, number = gettext_for(request), number_for(request)
     try:
-        start, end = _moment(since), _moment(until)
+        start = _moment(since, console_zone(request))
+        end = _moment(until, console_zone(request))
     except ValueError:
-        return back(f"/incidents/{incident_id}", problem="Give both times.")
+        return back(f"/incidents/{incident_id}", problem=_("Give both times."))
     if end <= start or (kind == "shipments_at_location" and not location.strip()):
-        return back(f"/incidents/{incident_id}", problem=(
+        return back(f"/incidents/{incident_id}", problem=_(
             "The window must end after it starts, and a depot query needs the depot."))
     try:
         added = await incidents.add_from_query(session, actor, incident_id=incident_id,
@@ -121,21 +142,24 @@ async def query(incident_id: uuid.UUID, session: SessionDep, actor: Runner,
     except AmendsError as error:
         await session.rollback()
         return back(f"/incidents/{incident_id}", problem=error.detail)
-    return back(f"/incidents/{incident_id}",
-                notice=f"The query found {added.read:,} customers; {added.added:,} added.")
+    return back(f"/incidents/{incident_id}", notice=_(
+        "The query found %(read)s customers; %(added)s added.")
+        % {"read": number(added.read), "added": number(added.added)})
 
 
 @router.post("/incidents/{incident_id}/{action}")
-async def act(incident_id: uuid.UUID, action: str, session: SessionDep, actor: Runner,
+async def act(incident_id: uuid.UUID, action: str, request: Request, session: SessionDep,
+              actor: Runner,
               reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
     # The incident first: an unknown or another organisation's one is the 404 page, where the
     # refusals below are notices on the incident's own page.
     await incidents.get(session, actor, incident_id=incident_id)
-    done = {"approve": "Approved.", "run": "Started: the workers are on it.",
-            "pause": "Paused: no further message goes out.", "resume": "Resumed.",
-            "cancel": "Cancelled: gestures not yet delivered are revoked."}
+    _ = gettext_for(request)
+    done = {"approve": _("Approved."), "run": _("Started: the workers are on it."),
+            "pause": _("Paused: no further message goes out."), "resume": _("Resumed."),
+            "cancel": _("Cancelled: gestures not yet delivered are revoked.")}
     if action not in done:
-        return back(f"/incidents/{incident_id}", problem="Unknown action.")
+        return back(f"/incidents/{incident_id}", problem=_("Unknown action."))
     try:
         if action == "approve":
             await incidents.approve(session, actor, incident_id=incident_id, note=reason)

@@ -14,7 +14,8 @@ from amends.outcomes import service as outcomes
 from amends.roles import Scope
 from amends.routing import router as make_router
 from amends.web.charts import interval_chart
-from amends.web.templating import render
+from amends.web.labels import label
+from amends.web.templating import console_locale, gettext_for, render
 
 router = make_router(include_in_schema=False)
 Reader = Annotated[Actor, Depends(require(Scope.REPORTS_READ))]
@@ -26,6 +27,7 @@ async def outcomes_page(request: Request, session: SessionDep, actor: Reader) ->
     reasons: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         reasons.setdefault(row["reason"], []).append(row)
+    _ = gettext_for(request)
     charts = {}
     for reason, entries in reasons.items():
         measured = [r for r in entries if r["uplift"] is not None]
@@ -34,6 +36,8 @@ async def outcomes_page(request: Request, session: SessionDep, actor: Reader) ->
                 [r["gesture"] for r in measured], [r["uplift"] * 100 for r in measured],
                 [r["uplift_low"] * 100 for r in measured],
                 [r["uplift_high"] * 100 for r in measured],
-                title=f"Win-back uplift over the apology alone: {reason.replace('_', ' ')}")
+                title=_("Win-back uplift over the apology alone: %(reason)s")
+                % {"reason": _(label(reason)).lower()},
+                unit=" " + _("pts"), tag=console_locale(request), translate=_)
     return render(request, "outcomes/page.html", {
         "reasons": reasons, "charts": charts, "days": outcomes.WIN_BACK_DAYS})

@@ -19,15 +19,15 @@ from amends.recovery import service as recovery
 from amends.recovery.schemas import RuleIn
 from amends.roles import Scope
 from amends.routing import router as make_router
-from amends.web.templating import back, render
+from amends.web.templating import N_, back, gettext_for, render
 
 router = make_router(include_in_schema=False)
 Editor = Annotated[Actor, Depends(require(Scope.CATALOGUE_WRITE))]
 CONDITIONS = {
-    "not_scanned_for": "Parcel not scanned for",
-    "past_promised": "Not delivered by the promised date, plus",
-    "split_late": "Part of a split order late by",
-    "carrier_exception": "The carrier reports an exception",
+    "not_scanned_for": N_("Parcel not scanned for"),
+    "past_promised": N_("Not delivered by the promised date, plus"),
+    "split_late": N_("Part of a split order late by"),
+    "carrier_exception": N_("The carrier reports an exception"),
 }
 
 
@@ -46,7 +46,7 @@ async def rules(request: Request, session: SessionDep, actor: Editor,
 
 
 @router.post("/rules")
-async def add_rule(session: SessionDep, actor: Editor,
+async def add_rule(request: Request, session: SessionDep, actor: Editor,
                    name: Annotated[str, Form(max_length=200)],
                    condition: Annotated[str, Form(max_length=40)],
                    hours: Annotated[int, Form(ge=0, le=24 * 60)] = 48,
@@ -67,15 +67,18 @@ async def add_rule(session: SessionDep, actor: Editor,
     except AmendsError as error:
         await session.rollback()
         return back("/rules", problem=error.detail)
-    return back("/rules", notice=f"Rule “{rule.name}” is on. Try it with a dry run first.")
+    return back("/rules", notice=gettext_for(request)(
+        "Rule “%(name)s” is on. Try it with a dry run first.") % {"name": rule.name})
 
 
 @router.post("/rules/{rule_id}/active")
-async def switch(rule_id: uuid.UUID, session: SessionDep, actor: Editor,
+async def switch(rule_id: uuid.UUID, request: Request, session: SessionDep, actor: Editor,
                  active: Annotated[bool, Form()]) -> Response:
     rule = await recovery.get_rule(session, actor, rule_id=rule_id)
     data = RuleIn.model_validate({"name": rule.name, "active": active,
                                   "condition": rule.condition, "filters": rule.filters,
                                   "actions": rule.actions})
     await recovery.save_rule(session, actor, data=data, rule_id=rule_id)
-    return back("/rules", notice=f"Rule “{rule.name}” is {'on' if active else 'off'}.")
+    _ = gettext_for(request)
+    said = _("Rule “%(name)s” is on.") if active else _("Rule “%(name)s” is off.")
+    return back("/rules", notice=said % {"name": rule.name})

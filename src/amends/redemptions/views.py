@@ -3,7 +3,8 @@ answer in plain words, and redeem it with the order amount."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
@@ -14,15 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from amends.actor import Actor
 from amends.auth import SessionDep, require
 from amends.errors import AmendsError
-from amends.kit import codes
-from amends.kit.money import format_minor as money
+from amends.kit import codes, locale
 from amends.kit.money import parse_major
 from amends.models import Customer
 from amends.redemptions import service as redemptions
 from amends.redemptions.guard import code_guard
 from amends.roles import Scope
 from amends.routing import router as make_router
-from amends.web.templating import render
+from amends.web.templating import (
+    console_locale,
+    console_zone,
+    gettext_for,
+    money_for,
+    render,
+)
 
 router = make_router(include_in_schema=False)
 Clerk = Annotated[Actor, Depends(require(Scope.REDEMPTIONS_WRITE))]
@@ -46,35 +52,48 @@ async def _customer_id(session: AsyncSession, actor: Actor, typed: str) -> str |
     return found[0] if len(found) == 1 else text
 
 
-def _when(value: Any) -> str:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return f"{moment:%-d %B %Y} ({moment:%H:%M} UTC)" if moment else "an earlier date"
+def plain_words(error: AmendsError, request: Request) -> str:
+    """What a clerk should read at the till for each reason a code does not work, in their
+    language, with times in their zone."""
+    _ = gettext_for(request)
+    tag, time_zone = console_locale(request), console_zone(request)
 
+    def when(value: Any) -> str:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if not isinstance(moment, datetime):
+            return _("an earlier date")
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return locale.date_time(moment, tag, time_zone)
 
-def plain_words(error: AmendsError) -> str:
-    """What a clerk should read at the till for each reason a code does not work."""
     extra = error.extra
     if error.code == "coupon_already_redeemed" and extra.get("redeemed_at"):
-        where = extra.get("store_id") or {"online": "the online shop"}.get(
-            str(extra.get("channel")), extra.get("channel"))
-        return f"Already used on {_when(extra['redeemed_at'])}" + (
-            f" at {where}." if where else ".")
+        where = extra.get("store_id") or (
+            _("the online shop") if extra.get("channel") == "online" else extra.get("channel"))
+        if where:
+            return _("Already used on %(when)s at %(where)s.") % {
+                "when": when(extra["redeemed_at"]), "where": where}
+        return _("Already used on %(when)s.") % {"when": when(extra["redeemed_at"])}
     if error.code == "coupon_expired":
-        return (f"This code expired on {_when(extra.get('expires_at'))}. The customer can ask "
-                "customer service to reinstate it.")
-    if error.code == "coupon_revoked":
-        return "This code was cancelled by customer service and cannot be used."
-    if error.code == "wrong_customer":
-        return ("This code belongs to a named customer: type the customer's number, email or "
-                "phone, exactly as on their account.")
-    if error.code == "coupon_reserved":
-        return "Another checkout is holding this code right now. Try again in a few minutes."
-    if error.code == "too_many_attempts":
-        return "Too many codes were not found. Wait a minute before trying again."
-    if error.code == "coupon_locked":
-        return ("This code was tried with the wrong customer too many times and is locked for "
-                "now. The customer can use it later, or ask customer service for a new one.")
-    return error.detail
+        return _("This code expired on %(when)s. The customer can ask customer service to "
+                 "reinstate it.") % {"when": when(extra.get("expires_at"))}
+    words: dict[str, Callable[[], str]] = {
+        "coupon_revoked": lambda: _(
+            "This code was cancelled by customer service and cannot be used."),
+        "wrong_customer": lambda: _(
+            "This code belongs to a named customer: type the customer's number, email or "
+            "phone, exactly as on their account."),
+        "coupon_reserved": lambda: _(
+            "Another checkout is holding this code right now. Try again in a few minutes."),
+        "too_many_attempts": lambda: _(
+            "Too many codes were not found. Wait a minute before trying again."),
+        "coupon_locked": lambda: _(
+            "This code was tried with the wrong customer too many times and is locked for "
+            "now. The customer can use it later, or ask customer service for a new one."),
+        "coupon_not_found": lambda: _(
+            "No coupon has this code. Check it with the customer, letter by letter."),
+    }
+    found = words.get(error.code)
+    return found() if found is not None else error.detail
 
 
 @router.post("/till", response_class=HTMLResponse)
@@ -89,12 +108,13 @@ async def use_code(
 ) -> Response:
     form = {"code": code, "amount": amount, "customer": customer, "store": store,
             "order_id": order_id}
+    money = money_for(request)
     try:
         minor = parse_major(amount) or 0
     except ValueError:
         minor = -1
     if minor < 0 or (action == "redeem" and not minor):
-        return render(request, "till.html", {"form": form, "problem_here": (
+        return render(request, "till.html", {"form": form, "problem_here": gettext_for(request)(
             "Type the order amount, for example 42.50.")}, status_code=422)
     order = redemptions.Order(
         code=code, order_amount=minor,
@@ -115,10 +135,13 @@ async def use_code(
         if error.keep_changes:
             raise
         # The error status makes the request's transaction roll back: nothing is changed.
-        return render(request, "till.html", {"form": form, "refused": plain_words(error),
+        return render(request, "till.html", {"form": form,
+                                             "refused": plain_words(error, request),
                                              "code": error.code}, status_code=error.status)
     coupon = quote.coupon
     return render(request, "till.html", {"form": form, "valid": {
         "name": coupon.name, "discount": money(quote.discount, coupon.currency),
         "customer": coupon.customer_external_id if coupon.bound_to_customer else None,
-        "expires": f"{coupon.expires_at:%-d %B %Y}", "terms": coupon.terms}})
+        "expires": locale.date(coupon.expires_at, console_locale(request),
+                               console_zone(request)),
+        "terms": coupon.terms}})

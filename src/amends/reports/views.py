@@ -3,7 +3,8 @@ filters, and every table downloadable as CSV from the report API."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,17 +17,19 @@ from amends.auth import SessionDep, require
 from amends.cases import service as cases
 from amends.delivery.service import DELIVERY_CHANNELS
 from amends.kit.clock import utcnow
+from amends.kit.locale import zone
 from amends.models import Coupon, Organization, User
 from amends.reports import service as reports
 from amends.roles import Scope
 from amends.routing import router as make_router
 from amends.web.charts import Series, bar_chart, line_chart
-from amends.web.templating import render, words
+from amends.web.labels import N_, label
+from amends.web.templating import console_locale, console_zone, gettext_for, render
 
 router = make_router(include_in_schema=False)
 Reader = Annotated[Actor, Depends(require(Scope.REPORTS_READ))]
-DIMENSIONS = {"reason": "Reason", "agent": "Agent", "team": "Team", "store": "Store",
-              "channel": "Channel"}
+DIMENSIONS = {"reason": N_("Reason"), "agent": N_("Agent"), "team": N_("Team"),
+              "store": N_("Store"), "channel": N_("Channel")}
 DEFAULT_DAYS = 90
 
 
@@ -37,8 +40,9 @@ def _day(value: str | None) -> date | None:
         return None
 
 
-def _start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def _start(day: date, time_zone: str | None) -> datetime:
+    """The first moment of a day in the reader's zone: the dates they pick are their days."""
+    return datetime.combine(day, time.min, tzinfo=zone(time_zone))
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -46,13 +50,15 @@ async def dashboard(request: Request, session: SessionDep, actor: Reader,
                     since: str | None = None, until: str | None = None, reason: str = "",
                     channel: str = "", store: str = "", agent: str = "",
                     by: str = "reason") -> Response:
-    today = utcnow().date()
+    time_zone = console_zone(request)
+    today = utcnow().astimezone(zone(time_zone)).date()
     last = _day(until) or today
     first = _day(since) or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         first, last = last, first
     by = by if by in DIMENSIONS else "reason"
-    filters = reports.Filters(since=_start(first), until=_start(last + timedelta(days=1)),
+    filters = reports.Filters(since=_start(first, time_zone),
+                              until=_start(last + timedelta(days=1), time_zone),
                               reason=reason or None, channel=channel or None,
                               store=store or None, agent=agent or None)
     org = await session.get(Organization, actor.organization_id)
@@ -78,28 +84,34 @@ async def dashboard(request: Request, session: SessionDep, actor: Reader,
         "choices": await _choices(session, actor),
         "csv": lambda path, **extra: f"/v1/reports/{path}?"
         + urlencode({**params, **extra, "format": "csv"}),
-        "charts": _charts(days, cost, back, by, currency),
+        "charts": _charts(days, cost, back, by, currency, tag=console_locale(request),
+                          translate=gettext_for(request)),
     })
 
 
 def _charts(days: list[dict[str, Any]], cost: list[dict[str, Any]],
-            back: list[dict[str, Any]], by: str, currency: str) -> dict[str, Any]:
+            back: list[dict[str, Any]], by: str, currency: str, *, tag: str,
+            translate: Callable[[str], str]) -> dict[str, Any]:
+    _ = translate
     labels = [d["day"] for d in days]
     top = sorted(cost, key=lambda r: -r["face_value"])[:12]
     return {
         "over_time": line_chart(labels, [
-            Series("Issued", [d["issued"] for d in days]),
-            Series("Redeemed", [d["redeemed"] for d in days])],
-            title="Gestures issued and redeemed per day"),
-        "cost": bar_chart([words(str(r["key"])) if by in ("reason", "channel")
+            Series(_("Issued"), [d["issued"] for d in days]),
+            Series(_("Redeemed"), [d["redeemed"] for d in days])],
+            title=_("Gestures issued and redeemed per day"), tag=tag, translate=_),
+        "cost": bar_chart([_(label(str(r["key"]))) if by in ("reason", "channel")
                            else str(r["key"]) for r in top], [
-            Series(f"Face value issued ({currency})", [r["face_value"] / 100 for r in top]),
-            Series(f"Value redeemed ({currency})", [r["redeemed_value"] / 100 for r in top])],
-            title=f"Cost of appeasement by {DIMENSIONS[by].lower()}"),
-        "came_back": bar_chart([words(str(r["key"])) for r in back], [
-            Series("Bought again", [r["bought_again"] for r in back]),
-            Series("Not (yet) back", [r["not_yet_back"] for r in back])],
-            title="Customers who bought again after their case was fixed"),
+            Series(_("Face value issued (%(currency)s)") % {"currency": currency},
+                   [r["face_value"] / 100 for r in top]),
+            Series(_("Value redeemed (%(currency)s)") % {"currency": currency},
+                   [r["redeemed_value"] / 100 for r in top])],
+            title=_("Cost of appeasement by %(dimension)s")
+            % {"dimension": _(DIMENSIONS[by]).lower()}, tag=tag),
+        "came_back": bar_chart([_(label(str(r["key"]))) for r in back], [
+            Series(_("Bought again"), [r["bought_again"] for r in back]),
+            Series(_("Not (yet) back"), [r["not_yet_back"] for r in back])],
+            title=_("Customers who bought again after their case was fixed"), tag=tag),
     }
 
 

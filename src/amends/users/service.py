@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
 from amends.audit import service as audit
-from amends.errors import Conflict, NotAuthenticated, ValidationFailed
+from amends.errors import Conflict, Forbidden, NotAuthenticated, ValidationFailed
+from amends.kit import locale
 from amends.kit.clock import utcnow
 from amends.kit.secrets import digest, random_token, tenant_token, token_tenant
 from amends.kit.sql import insert_new
@@ -36,6 +37,18 @@ class WeakPassword(ValidationFailed):
 
 class InvalidCredentials(NotAuthenticated):
     code, title = "invalid_credentials", "Wrong organisation, email or password"
+
+
+class NotAPerson(Forbidden):
+    code, title = "not_a_person", "Only a logged-in member of staff has a profile"
+
+
+class ConsoleLanguageNotOffered(ValidationFailed):
+    code, title = "console_language_not_offered", "The console is not written in this language"
+
+
+class UnknownTimeZone(ValidationFailed):
+    code, title = "unknown_time_zone", "Not an IANA time zone"
 
 
 MIN_PASSWORD_LENGTH = 10
@@ -173,3 +186,56 @@ async def log_out(session: AsyncSession, actor: Actor) -> None:
     )
     await audit.record(session, actor, action="user.logged_out", object_type="user",
                        object_id=actor.id)
+
+
+async def me(session: AsyncSession, actor: Actor) -> User:
+    """The logged-in person's own row (an API key or a job has none)."""
+    user = (await session.get(User, (actor.organization_id, actor.user_id))
+            if actor.user_id is not None else None)
+    if user is None:
+        raise NotAPerson("Log in to the console to read or change a profile.")
+    return user
+
+
+def console_locale(tag: str) -> str:
+    """A console language as stored: canonical (`fr_fr` -> `fr-FR`), and one the console is
+    written in (English or French, with any region)."""
+    try:
+        found = locale.canonical(tag)
+    except ValueError as error:
+        raise ConsoleLanguageNotOffered(str(error), field="locale",
+                                        offered=list(locale.CONSOLE)) from None
+    if locale.language_of(found) not in locale.CONSOLE:
+        raise ConsoleLanguageNotOffered(
+            f"The console is written in {', '.join(locale.CONSOLE)}; {found} is not one of them.",
+            field="locale", offered=list(locale.CONSOLE))
+    return found
+
+
+def time_zone(name: str) -> str:
+    try:
+        return locale.check_time_zone(name)
+    except ValueError as error:
+        raise UnknownTimeZone(str(error), field="time_zone") from None
+
+
+async def set_preferences(session: AsyncSession, actor: Actor,
+                          *, changes: dict[str, str | None]) -> User:
+    """Change the person's console language and time zone; None goes back to the browser's
+    language and the organisation's zone. Keys left out of `changes` are kept."""
+    user = await me(session, actor)
+    checked: dict[str, str | None] = {}
+    if "locale" in changes:
+        tag = changes["locale"]
+        checked["locale"] = console_locale(tag) if tag else None
+    if "time_zone" in changes:
+        name = changes["time_zone"]
+        checked["time_zone"] = time_zone(name) if name else None
+    before = {key: getattr(user, key) for key in checked}
+    for key, value in checked.items():
+        setattr(user, key, value)
+    await session.flush()
+    if checked != before:
+        await audit.record(session, actor, action="user.preferences_changed",
+                           object_type="user", object_id=user.id, before=before, after=checked)
+    return user

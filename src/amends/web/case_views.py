@@ -23,13 +23,14 @@ from amends.delivery import service as delivery
 from amends.delivery.service import DELIVERY_CHANNELS
 from amends.errors import AmendsError
 from amends.incentives import service as incentives
-from amends.kit import codes
+from amends.kit import codes, locale
 from amends.kit.clock import utcnow
 from amends.models import Case, Coupon, Customer, Delivery, Incentive, Organization
 from amends.outcomes import service as outcomes
 from amends.roles import Scope
 from amends.routing import router as make_router
-from amends.web.templating import back, render
+from amends.web.labels import label
+from amends.web.templating import back, console_locale, console_zone, gettext_for, render
 
 router = make_router(include_in_schema=False)
 
@@ -100,32 +101,35 @@ async def given_part(case_id: uuid.UUID, request: Request, session: SessionDep,
 async def resend_from_page(case_id: uuid.UUID, delivery_id: uuid.UUID, request: Request,
                            session: SessionDep, actor: Authenticated,
                            channel: Annotated[str, Form(max_length=20)]) -> Response:
+    _ = gettext_for(request)
     if not actor.can(Scope.COUPONS_ISSUE):
-        raise MissingScope("Your role cannot send gestures.")
+        raise MissingScope(_("Your role cannot send gestures."))
     await cases.get_case(session, actor, case_id=case_id)
     previous = await delivery.get_delivery(session, actor, delivery_id=delivery_id)
     if previous.case_id != case_id:
-        return _back(case_id, problem="That message belongs to another case.")
+        return _back(case_id, problem=_("That message belongs to another case."))
     try:
         sent = await delivery.resend(session, actor, delivery_id=delivery_id, channel=channel,
                                      base_url=str(request.app.state.settings.base_url))
     except AmendsError as problem:
         await session.rollback()
         return _back(case_id, problem=problem.detail)
-    return _back(case_id, notice=f"Sent again by {sent.channel} to {sent.address}.")
+    return _back(case_id, notice=_("Sent again by %(channel)s to %(address)s.") % {
+        "channel": _(label(sent.channel)).lower(), "address": sent.address})
 
 
 @router.post("/cases/{case_id}/gestures/{coupon_id}/reinstate")
-async def reinstate_from_page(case_id: uuid.UUID, coupon_id: uuid.UUID, session: SessionDep,
-                              actor: Authenticated,
+async def reinstate_from_page(case_id: uuid.UUID, coupon_id: uuid.UUID, request: Request,
+                              session: SessionDep, actor: Authenticated,
                               days: Annotated[int, Form(ge=1, le=365)],
                               reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    _ = gettext_for(request)
     if not actor.can(Scope.COUPONS_ISSUE):
-        raise MissingScope("Your role cannot reinstate gestures.")
+        raise MissingScope(_("Your role cannot reinstate gestures."))
     case = await cases.get_case(session, actor, case_id=case_id)
     coupon = await coupon_service.get_coupon(session, actor, coupon_id=coupon_id)
     if coupon.case_ref != case.reference:
-        return _back(case_id, problem="That gesture belongs to another case.")
+        return _back(case_id, problem=_("That gesture belongs to another case."))
     try:
         coupon = await coupon_service.reinstate_coupon(
             session, actor, coupon_id=coupon_id, days=days,
@@ -135,24 +139,30 @@ async def reinstate_from_page(case_id: uuid.UUID, coupon_id: uuid.UUID, session:
         return _back(case_id, problem=problem.detail)
     await cases.add_event(session, case, actor, kind="gesture_extended",
                           summary=f"{coupon.name} valid until {coupon.expires_at:%-d %B %Y}")
-    return _back(case_id, notice=f"{coupon.name} is valid until {coupon.expires_at:%-d %B %Y}.")
+    return _back(case_id, notice=_("%(gesture)s is valid until %(date)s.") % {
+        "gesture": coupon.name,
+        "date": locale.date(coupon.expires_at, console_locale(request), console_zone(request))})
 
 
 @router.post("/cases/{case_id}/notes")
-async def note_from_page(case_id: uuid.UUID, session: SessionDep, actor: Authenticated,
+async def note_from_page(case_id: uuid.UUID, request: Request, session: SessionDep,
+                         actor: Authenticated,
                          text: Annotated[str, Form(min_length=1, max_length=2000)]) -> Response:
+    _ = gettext_for(request)
     if not actor.can(Scope.CASES_WRITE):
-        raise MissingScope("Your role cannot change cases.")
+        raise MissingScope(_("Your role cannot change cases."))
     await cases.add_note(session, actor, case_id=case_id, text=text.strip())
-    return _back(case_id, notice="Note added.")
+    return _back(case_id, notice=_("Note added."))
 
 
 @router.post("/cases/{case_id}/gestures")
-async def give_from_page(case_id: uuid.UUID, session: SessionDep, actor: Authenticated,
+async def give_from_page(case_id: uuid.UUID, request: Request, session: SessionDep,
+                         actor: Authenticated,
                          incentive_id: Annotated[uuid.UUID, Form()]) -> Response:
     """The one click: give the gesture (or ask a supervisor) and send it on the case's channel."""
+    _ = gettext_for(request)
     if not actor.can(Scope.COUPONS_ISSUE):
-        raise MissingScope("Your role cannot give gestures.")
+        raise MissingScope(_("Your role cannot give gestures."))
     case = await cases.get_case(session, actor, case_id=case_id)
     customer = await session.get(Customer, (case.organization_id, case.customer_id))
     assert customer is not None
@@ -167,17 +177,18 @@ async def give_from_page(case_id: uuid.UUID, session: SessionDep, actor: Authent
         await session.rollback()
         return _back(case_id, problem=problem.detail)
     if given.approval is not None:
-        return _back(case_id, notice="Above your authority: a supervisor has been asked.")
-    return _back(case_id, notice="Gesture given and on its way to the customer."
-                 if given.created else "This gesture was given before; nothing new was sent.")
+        return _back(case_id, notice=_("Above your authority: a supervisor has been asked."))
+    return _back(case_id, notice=_("Gesture given and on its way to the customer.")
+                 if given.created else _("This gesture was given before; nothing new was sent."))
 
 
 @router.post("/cases/{case_id}/steps")
-async def move_from_page(case_id: uuid.UUID, session: SessionDep, actor: Authenticated,
-                         to: Annotated[str, Form()],
+async def move_from_page(case_id: uuid.UUID, request: Request, session: SessionDep,
+                         actor: Authenticated, to: Annotated[str, Form()],
                          note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    _ = gettext_for(request)
     if not actor.can(Scope.CASES_WRITE):
-        raise MissingScope("Your role cannot change cases.")
+        raise MissingScope(_("Your role cannot change cases."))
     case = await cases.get_case(session, actor, case_id=case_id)
     field = {"apologised": "apology", "reviewing": "notes", "fixed": "remedy",
              "followed_up": "notes", "closed": "summary"}.get(to, "notes")
@@ -189,7 +200,8 @@ async def move_from_page(case_id: uuid.UUID, session: SessionDep, actor: Authent
     except (case_policy.InvalidTransition, AmendsError) as problem:
         await session.rollback()
         return _back(case_id, problem=str(getattr(problem, "detail", problem)))
-    return _back(case_id, notice=f"The case is now {to.replace('_', ' ')}.")
+    return _back(case_id, notice=_("The case is now %(step)s.")
+                 % {"step": _(label(to)).lower()})
 
 
 def _back(case_id: uuid.UUID, *, notice: str | None = None, problem: str | None = None

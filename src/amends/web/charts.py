@@ -5,10 +5,13 @@ the same figures are always in a table beside it (and downloadable as CSV)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from babel.numbers import format_decimal
 from markupsafe import Markup, escape
+
+from amends.kit.locale import babel_locale
 
 # Colours with at least 3:1 contrast against white (WCAG 1.4.11, graphical objects).
 PALETTE = ("#0b5cad", "#c2410c", "#1e6b34", "#7b2cbf")
@@ -42,13 +45,25 @@ def _legend(series: Sequence[Series], x: float, y: float) -> str:
     return "".join(parts)
 
 
-def _label(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:,.1f}"
+def _same(text: str) -> str:
+    return text
+
+
+def _label(value: float, tag: str | None) -> str:
+    """A figure on an axis or a bar, in the reader's locale ('1,250' / '1 250')."""
+    pattern = "#,##0" if value >= 10 or value == int(value) else "#,##0.0"
+    return format_decimal(value, pattern, locale=babel_locale(tag))
+
+
+def _signed(value: float, tag: str | None) -> str:
+    return format_decimal(value, "+#,##0.0;-#,##0.0", locale=babel_locale(tag))
 
 
 def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str,
-               width: int = 720, height: int = 260) -> Markup:
-    """One line per series over the labels (days), with a y axis and a few x labels."""
+               width: int = 720, height: int = 260, tag: str | None = None,
+               translate: Callable[[str], str] = _same) -> Markup:
+    """One line per series over the labels (days), with a y axis and a few x labels.
+    `tag` is the reader's locale, `translate` their gettext (for the description)."""
     left, right, top, bottom = 48, 28, 28, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = _nice_max(max((v for s in series for v in s.values), default=0))
@@ -61,14 +76,16 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str,
         return top + plot_h - plot_h * v / peak
 
     parts = [_svg_open(width, height, title,
-                       f"{len(labels)} days; " + "; ".join(
-                           f"{s.name}: {sum(s.values):,.0f} in all" for s in series))]
+                       translate("%(count)s days") % {"count": len(labels)} + "; " + "; ".join(
+                           translate("%(series)s: %(total)s in all") % {
+                               "series": s.name, "total": _label(sum(s.values), tag)}
+                           for s in series))]
     for tick in range(5):
         value = peak * tick / 4
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(value):.1f}" '
                      f'y2="{y(value):.1f}" class="grid"/>'
                      f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end">'
-                     f'{_label(value)}</text>')
+                     f'{_label(value, tag)}</text>')
     step = max(1, len(labels) // 6)
     for i in range(0, len(labels), step):
         anchor = "end" if i == len(labels) - 1 else "middle"
@@ -84,7 +101,7 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str,
 
 
 def bar_chart(labels: Sequence[str], series: Sequence[Series], *, title: str,
-              width: int = 720, unit: str = "") -> Markup:
+              width: int = 720, unit: str = "", tag: str | None = None) -> Markup:
     """Horizontal grouped bars: one group per label, one bar per series."""
     left, right, top = 150, 70, 28
     bar, gap = 12, 10
@@ -93,7 +110,7 @@ def bar_chart(labels: Sequence[str], series: Sequence[Series], *, title: str,
     plot_w = width - left - right
     peak = _nice_max(max((v for s in series for v in s.values), default=0))
     parts = [_svg_open(width, height, title, "; ".join(
-        f"{label}: " + ", ".join(f"{s.name} {_label(s.values[i])}{unit}" for s in series)
+        f"{label}: " + ", ".join(f"{s.name} {_label(s.values[i], tag)}{unit}" for s in series)
         for i, label in enumerate(labels)))]
     for i, label in enumerate(labels):
         group_top = top + i * group
@@ -107,7 +124,7 @@ def bar_chart(labels: Sequence[str], series: Sequence[Series], *, title: str,
                 f'<rect x="{left}" y="{bar_top}" width="{length:.1f}" height="{bar - 2}" '
                 f'fill="{PALETTE[index % len(PALETTE)]}"/>'
                 f'<text x="{left + length + 4:.1f}" y="{bar_top + bar - 3}">'
-                f'{_label(value)}{escape(unit)}</text>')
+                f'{_label(value, tag)}{escape(unit)}</text>')
     parts.append(_legend(series, left, 14))
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -121,7 +138,8 @@ def _svg_open(width: int, height: int, title: str, description: str) -> str:
 
 def interval_chart(labels: Sequence[str], estimates: Sequence[float],
                    lows: Sequence[float], highs: Sequence[float], *, title: str,
-                   width: int = 720, unit: str = " pts") -> Markup:
+                   width: int = 720, unit: str = " pts", tag: str | None = None,
+                   translate: Callable[[str], str] = _same) -> Markup:
     """Point estimates with their intervals (e.g. uplift over a hold-out), around zero."""
     left, right, top, row = 180, 20, 16, 26
     height = top + row * max(len(labels), 1) + 24
@@ -132,14 +150,16 @@ def interval_chart(labels: Sequence[str], estimates: Sequence[float],
         return left + plot_w * (value + span) / (2 * span)
 
     parts = [_svg_open(width, height, title, "; ".join(
-        f"{label}: {e:+.1f}{unit} ({lo:+.1f} to {hi:+.1f})"
+        translate("%(label)s: %(estimate)s (%(low)s to %(high)s)") % {
+            "label": label, "estimate": _signed(e, tag) + unit, "low": _signed(lo, tag),
+            "high": _signed(hi, tag)}
         for label, e, lo, hi in zip(labels, estimates, lows, highs, strict=True)))]
     parts.append(f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{top - 6}" '
                  f'y2="{height - 20}" class="grid"/>'
                  f'<text x="{x(0):.1f}" y="{height - 6}" text-anchor="middle">0</text>'
-                 f'<text x="{left}" y="{height - 6}">{-span:+.1f}</text>'
+                 f'<text x="{left}" y="{height - 6}">{_signed(-span, tag)}</text>'
                  f'<text x="{width - right}" y="{height - 6}" text-anchor="end">'
-                 f'{span:+.1f}</text>')
+                 f'{_signed(span, tag)}</text>')
     for i, label in enumerate(labels):
         y = top + i * row + row / 2
         colour = PALETTE[2] if lows[i] > 0 else PALETTE[1] if highs[i] < 0 else PALETTE[0]

@@ -11,12 +11,14 @@ with `gettext_for(request)`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -26,8 +28,9 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from amends.kit import locale
-from amends.kit.money import format_minor
 from amends.kit.translations import translations as catalogue
+from amends.web.labels import N_ as N_  # re-exported: views mark their labels with it
+from amends.web.labels import label
 
 if TYPE_CHECKING:
     from amends.errors import AmendsError
@@ -43,12 +46,7 @@ templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defi
 DOMAIN = "console"
 LOCALE_KEY = "console_locale"
 ZONE_KEY = "console_zone"
-
-
-def N_(message: str) -> str:  # the name Babel extracts by default
-    """Marks a message for extraction where it is defined (a table of labels); the page
-    translates it where it is shown, with `_(label)`."""
-    return message
+TRANSLATIONS_KEY = "console_translations"
 
 
 def console_locale(request: Request) -> str:
@@ -76,6 +74,18 @@ def gettext_for(request: Request) -> Callable[[str], str]:
     return translations_for(request).gettext
 
 
+def number_for(request: Request) -> Callable[[int | float | Decimal], str]:
+    """`number(12345)` -> '12,345' / '12 345' for this request's page."""
+    tag = console_locale(request)
+    return lambda value: locale.number(value, tag)
+
+
+def money_for(request: Request) -> Callable[[int, str], str]:
+    """`money(1000, "EUR")` -> '€10.00' / '10,00 €' for this request's page."""
+    tag = console_locale(request)
+    return lambda minor, currency: locale.money(minor, currency, tag)
+
+
 # Jinja's new-style gettext, bound per render rather than installed on the shared environment
 # (jinja2/ext.py `_make_new_gettext`, https://jinja.palletsprojects.com/en/3.1.x/extensions/
 # #new-style-gettext): the result is escaped when autoescaping and always %-formatted with
@@ -100,9 +110,22 @@ def _newstyle(found: NullTranslations) -> dict[str, Any]:
     return {"gettext": gettext, "_": gettext, "ngettext": ngettext}
 
 
-def words(key: str | None) -> str:
-    """A stored key for people: 'late_delivery' -> 'Late delivery'."""
-    return (key or "—").replace("_", " ").capitalize()
+def _translated(context: Context, text: str) -> str:
+    found = context.get(TRANSLATIONS_KEY)
+    return found.gettext(text) if isinstance(found, NullTranslations) else text
+
+
+@pass_context
+def words(context: Context, key: str | None) -> str:
+    """A stored key for people, in their language: 'late_delivery' -> 'Retard de livraison'."""
+    return _translated(context, label(key))
+
+
+@pass_context
+def translated(context: Context, text: str | None) -> str:
+    """Text that may be one of the catalogue's messages (a default reason's label), shown
+    translated when it is and as it is otherwise (an organisation's own wording)."""
+    return _translated(context, text) if text else "—"
 
 
 @pass_context
@@ -121,23 +144,57 @@ def number_filter(context: Context, value: int | float | Decimal | None) -> str:
 
 
 @pass_context
-def datetime_filter(context: Context, moment: datetime | None) -> str:
-    """'30 janvier 2027, 03:48' in the reader's zone."""
-    if moment is None:
+def percent_filter(context: Context, ratio: float | None) -> str:
+    """0.425 -> '42.5%' / '42,5 %'."""
+    if ratio is None:
         return "—"
-    return locale.date_time(moment, context.get(LOCALE_KEY), context.get(ZONE_KEY))
+    return format_percent(ratio, "#,##0.0%", locale=locale.babel_locale(context.get(LOCALE_KEY)))
+
+
+def _moment(value: datetime | str) -> datetime:
+    # Snapshots kept as JSON (an approval's customer history) hold ISO 8601 text.
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @pass_context
-def date_filter(context: Context, moment: datetime | None) -> str:
-    if moment is None:
+def points_filter(context: Context, ratio: float | None) -> str:
+    """A difference of two rates in percentage points, signed: 0.032 -> '+3.2' / '+3,2'."""
+    if ratio is None:
         return "—"
-    return locale.date(moment, context.get(LOCALE_KEY), context.get(ZONE_KEY))
+    return format_decimal(ratio * 100, "+#,##0.0;-#,##0.0",
+                          locale=locale.babel_locale(context.get(LOCALE_KEY)))
+
+
+@pass_context
+def day_filter(context: Context, day: date | str | None) -> str:
+    """A calendar day (a report's row, no time and so no zone): '2027-01-30' -> '30 janv. 2027'."""
+    if not day:
+        return "—"
+    found = date.fromisoformat(day) if isinstance(day, str) else day
+    return format_date(found, "medium", locale=locale.babel_locale(context.get(LOCALE_KEY)))
+
+
+@pass_context
+def datetime_filter(context: Context, moment: datetime | str | None) -> str:
+    """'30 janvier 2027, 03:48' in the reader's zone."""
+    if not moment:
+        return "—"
+    return locale.date_time(_moment(moment), context.get(LOCALE_KEY), context.get(ZONE_KEY))
+
+
+@pass_context
+def date_filter(context: Context, moment: datetime | str | None) -> str:
+    """'30 janvier 2027' in the reader's zone."""
+    if not moment:
+        return "—"
+    return locale.date(_moment(moment), context.get(LOCALE_KEY), context.get(ZONE_KEY))
 
 
 templates.env.filters.update({
-    "money": format_minor, "number": number_filter, "datetime": datetime_filter,
-    "date": date_filter, "words": words,
+    "money": money_filter, "number": number_filter, "percent": percent_filter,
+    "points": points_filter, "day": day_filter,
+    "datetime": datetime_filter, "date": date_filter, "words": words, "label": translated,
 })
 
 
@@ -155,6 +212,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
         "problem": request.query_params.get("problem"),
         LOCALE_KEY: console_locale(request),
         ZONE_KEY: console_zone(request),
+        TRANSLATIONS_KEY: found,
         **_newstyle(found),
         **(context or {}),
     }

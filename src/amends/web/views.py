@@ -25,7 +25,7 @@ from amends.models import Organization
 from amends.routing import router as make_router
 from amends.users import service as users
 from amends.web.overview import overview
-from amends.web.templating import render
+from amends.web.templating import gettext_for, render
 
 router = make_router(include_in_schema=False)
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
@@ -82,7 +82,7 @@ async def log_in(
                ("login_account", f"login:account:{account}")]
     spent = await limiter.first_spent(budgets)
     if spent is not None:
-        raise TooManyAttempts("Too many failed logins; wait and try again.",
+        raise TooManyAttempts(gettext_for(request)("Too many failed logins; wait and try again."),
                               retry_after=await limiter.retry_after(*spent))
     try:
         login = await users.log_in(
@@ -92,7 +92,8 @@ async def log_in(
     except users.InvalidCredentials:
         await limiter.hit_all(budgets)
         return _login_page(
-            request, settings.cookie_secure, error="Wrong organisation, email or password.",
+            request, settings.cookie_secure,
+            error=gettext_for(request)("Wrong organisation, email or password."),
             status_code=401, form={"organization": organization, "email": email},
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
