@@ -1,6 +1,7 @@
 """The customer's coupon page `/c/{token}`: the gesture, the code in large type, a QR code and a
 Code 128 barcode for tills, the expiry written out and counted down, the terms, the live
-status, and once the case is fixed a short feedback form."""
+status, and once the case is fixed a short feedback form; under the organisation's brand and in
+the customer's language (the `customer` gettext domain), dates in their zone."""
 
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ from amends.coupons import policy
 from amends.delivery import service as delivery
 from amends.delivery import templates
 from amends.errors import CsrfFailed, NotFound, TooManyAttempts, ValidationFailed
-from amends.kit import codes
+from amends.kit import codes, locale, translations
 from amends.kit.client import client_address, limit_bucket
 from amends.kit.clock import utcnow
 from amends.kit.ratelimit import RateLimiter
 from amends.kit.secrets import random_token, same, token_tenant
-from amends.models import Coupon, Customer, Incentive, Redemption
+from amends.models import Coupon, Customer, Incentive, Organization, Redemption
+from amends.organizations.brand import brand_of
 from amends.routing import router as make_router
 from amends.routing import writes_on_read
 from amends.web.templating import render
@@ -101,12 +103,29 @@ def barcode_svg(text: str) -> str:
     return re.sub(r'style="fill:([#\w]+);?"', r'fill="\1"', svg)
 
 
+def page_locale(reader: delivery.Reader) -> str:
+    """The catalogue the page is written from, which is also its `lang`: along the reader's
+    chain (the same as their messages': `fr-CA` -> `fr` -> the organisation's default among
+    the locales it supports -> English), the first tag with a `customer` catalogue of its own
+    or of its language (`fr-FR` reads `fr`). Dates and amounts still follow the reader's own
+    region (`formatting_locale`)."""
+    catalogued = set(translations.available("customer"))
+    for tag in reader.chain:
+        if tag in catalogued:
+            return tag
+        if locale.language_of(tag) in catalogued:
+            return locale.language_of(tag)
+    return locale.DEFAULT
+
+
 @router.get("/c/{token}", response_class=HTMLResponse, dependencies=[Depends(writes_on_read)])
 async def coupon_page(token: str, request: Request, session: SessionDep) -> Response:
     coupon = await _coupon(request, session, token)
     now = utcnow()
     await delivery.page_opened(session, coupon)
     customer = await session.get(Customer, (coupon.organization_id, coupon.customer_id))
+    organization = await session.get(Organization, coupon.organization_id)
+    assert organization is not None
     incentive = await session.get(Incentive, (coupon.organization_id, coupon.incentive_id))
     case = await case_of(session, coupon)
     used = await session.scalar(select(Redemption).where(
@@ -114,24 +133,39 @@ async def coupon_page(token: str, request: Request, session: SessionDep) -> Resp
         Redemption.coupon_id == coupon.id, Redemption.status == "completed")
         .order_by(Redemption.created_at.desc()).limit(1))
     status = policy.display_status(coupon.status, coupon.expires_at, now, coupon.reserved_until)
+    reader = delivery.reader_of(organization, locale=customer.locale if customer else None,
+                                time_zone=customer.time_zone if customer else None)
+    lang = page_locale(reader)
+    tag, zone = delivery.formatting_locale(reader, lang), reader.time_zone
+    brand = brand_of(organization)
     shown = codes.display(coupon.code)
     csrf = request.cookies.get(FEEDBACK_COOKIE) or random_token(16)
+    gesture = templates.gesture_in_words(
+        coupon.kind, coupon.value, coupon.currency, sku=coupon.sku,
+        days=incentive.validity_days if incentive else None, balance=coupon.balance, locale=tag)
     response = render(request, "coupon/page.html", {
-        "coupon": coupon, "customer": customer, "case": case, "status": status, "used": used,
+        "lang": lang, "coupon": coupon, "customer": customer, "case": case, "status": status,
+        "used": used, "used_at": templates.expiry(used.created_at, tag, zone).full
+        if used else None,
         "code": shown, "qr": qr_svg(shown), "barcode": barcode_svg(coupon.code),
-        "gesture": templates.gesture_in_words(
-            coupon.kind, coupon.value, coupon.currency, sku=coupon.sku,
-            days=incentive.validity_days if incentive else None, balance=coupon.balance),
-        "expires": templates.expiry_in_words(coupon.expires_at),
+        "gesture": gesture[:1].upper() + gesture[1:],
+        "balance": locale.money(coupon.balance, coupon.currency, tag)
+        if coupon.balance is not None else None,
+        "expires": templates.expiry(coupon.expires_at, tag, zone).full,
         "expires_iso": coupon.expires_at.isoformat(),
+        "brand": brand, "logo_url": brand.logo_path(organization.slug),
+        "theme_url": brand.theme_path(organization.slug),
         "ask_feedback": case is not None and case.state in FEEDBACK_STATES
         and case.feedback_at is None,
         "thanks": request.query_params.get("thanks") == "1", "feedback_csrf": csrf,
-    })
+        # Wallet buttons come with the wallet passes; the page keeps their place.
+        "wallet": None,
+    }, translations=translations.translations("customer", lang))
     response.set_cookie(FEEDBACK_COOKIE, csrf, httponly=True, samesite="strict",
                         secure=request.app.state.settings.cookie_secure, path="/c/")
     # The address holds the coupon's secret token: no request from this page may carry it.
     response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Content-Language"] = lang
     return response
 
 
