@@ -23,9 +23,10 @@ from amends.kit.locale import zone
 from amends.models import Incentive, Incident, Organization
 from amends.roles import Scope
 from amends.routing import router as make_router
-from amends.web.templating import back, console_zone, gettext_for, number_for, render
+from amends.web.templating import N_, back, console_zone, gettext_for, number_for, render
 
 router = make_router(include_in_schema=False)
+_ADD_WHO = N_("Now add who was affected.")
 Runner = Annotated[Actor, Depends(require(Scope.APPROVALS_DECIDE))]
 
 
@@ -70,7 +71,7 @@ async def create(request: Request, session: SessionDep, actor: Runner,
         await session.rollback()
         return back("/incidents", problem=error.detail)
     return back(f"/incidents/{incident.id}",
-                notice=gettext_for(request)("Now add who was affected."))
+                notice=gettext_for(request)(_ADD_WHO))
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)

@@ -67,8 +67,9 @@ async def add_rule(request: Request, session: SessionDep, actor: Editor,
     except AmendsError as error:
         await session.rollback()
         return back("/rules", problem=error.detail)
-    return back("/rules", notice=gettext_for(request)(
-        "Rule “%(name)s” is on. Try it with a dry run first.") % {"name": rule.name})
+    _ = gettext_for(request)
+    return back("/rules", notice=_("Rule “%(name)s” is on. Try it with a dry run first.")
+                % {"name": rule.name})
 
 
 @router.post("/rules/{rule_id}/active")

@@ -114,7 +114,8 @@ async def use_code(
     except ValueError:
         minor = -1
     if minor < 0 or (action == "redeem" and not minor):
-        return render(request, "till.html", {"form": form, "problem_here": gettext_for(request)(
+        _ = gettext_for(request)
+        return render(request, "till.html", {"form": form, "problem_here": _(
             "Type the order amount, for example 42.50.")}, status_code=422)
     order = redemptions.Order(
         code=code, order_amount=minor,

@@ -75,9 +75,10 @@ def line_chart(labels: Sequence[str], series: Sequence[Series], *, title: str,
     def y(v: float) -> float:
         return top + plot_h - plot_h * v / peak
 
+    _ = translate
     parts = [_svg_open(width, height, title,
-                       translate("%(count)s days") % {"count": len(labels)} + "; " + "; ".join(
-                           translate("%(series)s: %(total)s in all") % {
+                       _("%(count)s days") % {"count": len(labels)} + "; " + "; ".join(
+                           _("%(series)s: %(total)s in all") % {
                                "series": s.name, "total": _label(sum(s.values), tag)}
                            for s in series))]
     for tick in range(5):
@@ -149,8 +150,9 @@ def interval_chart(labels: Sequence[str], estimates: Sequence[float],
     def x(value: float) -> float:
         return left + plot_w * (value + span) / (2 * span)
 
+    _ = translate
     parts = [_svg_open(width, height, title, "; ".join(
-        translate("%(label)s: %(estimate)s (%(low)s to %(high)s)") % {
+        _("%(label)s: %(estimate)s (%(low)s to %(high)s)") % {
             "label": label, "estimate": _signed(e, tag) + unit, "low": _signed(lo, tag),
             "high": _signed(hi, tag)}
         for label, e, lo, hi in zip(labels, estimates, lows, highs, strict=True)))]

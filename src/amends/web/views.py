@@ -25,9 +25,10 @@ from amends.models import Organization
 from amends.routing import router as make_router
 from amends.users import service as users
 from amends.web.overview import overview
-from amends.web.templating import gettext_for, render
+from amends.web.templating import N_, gettext_for, render
 
 router = make_router(include_in_schema=False)
+_WRONG_LOGIN = N_("Wrong organisation, email or password.")
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 
 
@@ -82,7 +83,8 @@ async def log_in(
                ("login_account", f"login:account:{account}")]
     spent = await limiter.first_spent(budgets)
     if spent is not None:
-        raise TooManyAttempts(gettext_for(request)("Too many failed logins; wait and try again."),
+        _ = gettext_for(request)
+        raise TooManyAttempts(_("Too many failed logins; wait and try again."),
                               retry_after=await limiter.retry_after(*spent))
     try:
         login = await users.log_in(
@@ -93,7 +95,7 @@ async def log_in(
         await limiter.hit_all(budgets)
         return _login_page(
             request, settings.cookie_secure,
-            error=gettext_for(request)("Wrong organisation, email or password."),
+            error=gettext_for(request)(_WRONG_LOGIN),
             status_code=401, form={"organization": organization, "email": email},
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
