@@ -78,6 +78,9 @@ def _https(text: str) -> str:
         raise PydanticCustomError("invalid_url", "must be a web address") from None
     if value.scheme != "https":
         raise PydanticCustomError("insecure_url", "must be an https:// address")
+    # An international domain is stored in its longer ASCII form (punycode).
+    if len(str(value)) > 400:
+        raise PydanticCustomError("url_too_long", "must be at most 400 characters")
     return str(value)
 
 
