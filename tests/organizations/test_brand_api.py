@@ -80,7 +80,7 @@ async def test_an_admin_sets_the_brand_and_reads_it_back_with_what_customers_see
     ("support_phone", "01 42 68 00 00", "invalid_phone"),
     ("support_url", "http://maison-lumiere.fr/aide", "insecure_url"),
     ("support_url", "javascript:alert(1)", "invalid_url"),
-    # 393 characters as sent, over 400 once the domain is written in punycode.
+    # 397 characters as sent, over 400 once the domain is written in punycode.
     ("support_url", "https://" + "é" * 30 + ".fr/" + "a" * 355, "url_too_long"),
     ("sender_email", "service at maison-lumiere.fr", "value_error"),
     ("sender_name", "Maison\r\nBcc: everyone@example.com", "control_character"),
