@@ -136,6 +136,15 @@ def signed_in(demo: Demo, email: str) -> Iterator[Page]:
         context.close()
 
 
+# The elements that reach past the right edge of the screen, outermost first, named by tag,
+# class and the start of their text: what a failed phone-width check points at.
+OVERFLOWING = """[...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+)
+  .slice(0, 5)
+  .map(e => `${e.tagName.toLowerCase()}.${e.className} ${(e.innerText || '').slice(0, 40)}`)"""
+
+
 def photograph(page: Page, name: str) -> None:
     """The page as it is now, whole, at desktop width and at phone width."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -143,7 +152,8 @@ def photograph(page: Page, name: str) -> None:
     page.set_viewport_size(PHONE)
     page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True)
     # On a phone nothing should need scrolling sideways but a wide table inside its card.
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], name
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= PHONE["width"], (name, page.evaluate(OVERFLOWING))
     page.set_viewport_size(DESKTOP)
 
 
@@ -414,3 +424,114 @@ def test_a_manager_creates_an_incident_from_a_file_and_reads_the_outcomes(
         expect(page.get_by_role("heading", level=1)).to_have_text(
             "Which amends win customers back")
         photograph(page, "outcomes")
+
+
+ADMIN = "admin@demo.example"
+# The main menu in each language; "Catalogue" and "Incidents" are the same word in both.
+NAV = {"Cases": "Dossiers", "Approvals": "Approbations", "Catalogue": "Catalogue",
+       "Limits": "Plafonds", "Rules": "Règles", "Incidents": "Incidents",
+       "Dashboard": "Tableau de bord", "Outcomes": "Résultats", "Till": "Caisse"}
+FRENCH_DATE = re.compile(r"\d{1,2} (janvier|février|mars|avril|mai|juin|juillet|août|"
+                         r"septembre|octobre|novembre|décembre) \d{4}")
+
+
+def reads_french(page: Page) -> None:
+    """The page is in French: `lang`, the main menu, and no English label left in it."""
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    menu = page.get_by_role("navigation", name="Navigation principale")
+    for english, french in NAV.items():
+        expect(menu.get_by_role("link", name=french, exact=True)).to_have_count(1)
+        if english != french:
+            expect(menu.get_by_role("link", name=english, exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
+
+
+def test_a_browser_that_asks_for_french_gets_the_login_page_in_french(demo: Demo) -> None:
+    context = demo.browser.new_context(viewport=DESKTOP, base_url=demo.url, locale="fr-FR")
+    problems = watch(context)
+    page = context.new_page()
+    page.goto("/login")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Se connecter")
+    expect(page.get_by_label("Mot de passe")).to_be_visible()
+    photograph(page, "login-fr")
+    page.get_by_label("Organisation").fill(DEMO_SLUG)
+    page.get_by_label("E-mail").fill(ADMIN)
+    page.get_by_label("Mot de passe").fill("not the password")
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Organisation, e-mail ou mot de passe incorrect.")
+    assert problems == [], "\n".join(problems)
+    context.close()
+
+
+def test_a_person_who_chooses_french_reads_the_whole_console_in_french(demo: Demo) -> None:
+    """An English browser, and the person's profile set to French: the profile wins. Each
+    page is photographed with a -fr suffix; the profile goes back to the browser's language
+    at the end, as the other tests expect."""
+    with signed_in(demo, ADMIN) as page:
+        page.get_by_role("link", name=re.compile("^Ada Admin")).click()
+        page.get_by_label("Language of the console").select_option("fr")
+        page.get_by_label("Time zone").select_option("Europe/Paris")
+        page.get_by_role("button", name="Save").click()
+        try:
+            expect(page.get_by_role("status")).to_have_text("Préférences enregistrées.")
+            reads_french(page)
+            expect(page.get_by_label("Langue de la console")).to_have_value("fr")
+            photograph(page, "profile-fr")
+
+            page.get_by_role("link", name="Dossiers").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Bonjour Ada Admin")
+            reads_french(page)
+            photograph(page, "start-fr")
+
+            page.get_by_label("Nom, e-mail, téléphone, identifiant client ou numéro de "
+                              "commande").fill("C-1002")
+            page.get_by_role("button", name="Rechercher").click()
+            page.get_by_role("table").get_by_role("link").first.click()
+            expect(page.get_by_role("heading", name="Ouvrir un dossier")).to_be_visible()
+            reads_french(page)
+            photograph(page, "customer-fr")
+
+            page.get_by_label("Ce qui s'est mal passé").select_option("damaged_item")
+            page.get_by_label("Conversation sur").select_option("email")
+            page.get_by_label("Résumé").fill("Vase arrivé brisé")
+            page.get_by_role("button", name="Ouvrir le dossier").click()
+            expect(page.get_by_role("status")).to_contain_text("est ouvert")
+            page.locator("ul.recommendations li").first.get_by_role(
+                "button", name="Accorder").click()
+            expect(page.get_by_role("status").first).to_have_text(
+                "Geste commercial accordé et en route vers le client.")
+            expect(page.locator("[data-state]")).to_have_text("Ouvert")
+            expect(page.locator("ol.timeline")).to_contain_text(FRENCH_DATE)
+            expect(page.locator("#given [data-delivery-status]")).to_have_attribute(
+                "data-delivery-status", "sent", timeout=WAIT)
+            expect(page.locator("#given [data-delivery-status]")).to_have_text("Envoyé")
+            reads_french(page)
+            photograph(page, "case-fr")
+
+            for french, heading, name in (
+                    ("Approbations", "Approbations", "approvals"),
+                    ("Catalogue", "Catalogue des gestes commerciaux", "catalogue"),
+                    ("Plafonds", "Plafonds et budgets", "limits"),
+                    ("Règles", "Règles de reconquête proactive", "rules"),
+                    ("Incidents", "Incidents", "incidents"),
+                    ("Tableau de bord", "Tableau de bord", "dashboard"),
+                    ("Résultats", "Les gestes qui font revenir les clients", "outcomes"),
+                    ("Caisse", "Caisse", "till")):
+                page.get_by_role("navigation").get_by_role("link", name=french,
+                                                           exact=True).click()
+                expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+                reads_french(page)
+                if name == "dashboard":
+                    expect(page.locator("[data-figure=face_value]")).to_contain_text("€")
+                    expect(page.locator("[data-figure=face_value]")).to_contain_text(",")
+                photograph(page, f"{name}-fr")
+        finally:
+            page.goto("/profile")
+            page.locator("#language").select_option("")
+            page.locator("#time_zone").select_option("")
+            page.locator("form[action='/profile'] button[type=submit]").click()
+            expect(page.get_by_role("status")).to_have_text("Preferences saved.")
+            expect(page.get_by_role("navigation").get_by_role("link", name="Cases")
+                   ).to_be_visible()

@@ -36,8 +36,12 @@ def _nice_max(value: float) -> float:
 
 def _legend(series: Sequence[Series], x: float, y: float) -> str:
     parts = []
+    left = x
     for index, item in enumerate(series):
-        left = x + index * 170
+        if index:
+            # Each entry starts after the previous one's name (about 7 units a character at
+            # 12 px): French names are longer than a fixed step allows.
+            left += 18 + 7 * len(series[index - 1].name) + 24
         parts.append(
             f'<rect x="{left}" y="{y - 9}" width="12" height="12" '
             f'fill="{PALETTE[index % len(PALETTE)]}"/>'
