@@ -35,6 +35,7 @@ import amends
 from amends.actor import Actor
 from amends.cases import service as cases
 from amends.config import Settings
+from amends.coupons import service as coupons
 from amends.db import Database
 from amends.kit import codes
 from amends.kit.clock import utcnow
@@ -259,18 +260,22 @@ async def test_a_customer_in_a_language_we_do_not_write_reads_the_organisations_
         assert await phone.locator(".status").inner_text() == "Listo para usar"
 
 
-async def _english(db: Database) -> tuple[Tenant, Customer, Coupon, Coupon]:
+async def _english(db: Database) -> tuple[Tenant, Customer, Coupon, Coupon, Coupon]:
     tenant = await make_org(db)
     customer = await make_customer(db, tenant, external_id="C-1", name="Ann")
     coupon = await make_coupon(db, tenant, customer=customer, value=1500,
                                terms="One order. Not with other offers.")
     stale = await make_coupon(db, tenant, customer=customer, value=1500, name="Second")
-    return tenant, customer, coupon, stale
+    withdrawn = await make_coupon(db, tenant, customer=customer, value=1500, name="Third")
+    async with db.transaction() as session:
+        await coupons.revoke_coupon(session, Actor.system(tenant.id, "tests"),
+                                    coupon_id=withdrawn.id, reason="Issued twice")
+    return tenant, customer, coupon, stale, withdrawn
 
 
 async def test_the_coupon_page_shows_a_scannable_code_and_then_that_it_was_used(
         browser: Browser, site: str, settings: Settings) -> None:
-    tenant, customer, coupon, stale = await run(settings, _english)
+    tenant, customer, coupon, stale, withdrawn = await run(settings, _english)
     shown = codes.display(coupon.code)
     async with opened(browser, f"{site}/c/{coupon.page_token}") as phone:
         assert await phone.locator("html").get_attribute("lang") == "en"
@@ -320,6 +325,11 @@ async def test_the_coupon_page_shows_a_scannable_code_and_then_that_it_was_used(
         await shoot(phone, "coupon-en-expired-390")
     async with opened(browser, f"{site}/c/{stale.page_token}", viewport=DESKTOP) as desktop:
         await shoot(desktop, "coupon-en-expired-1280")
+
+    async with opened(browser, f"{site}/c/{withdrawn.page_token}") as phone:
+        assert await phone.locator(".status").inner_text() == "This gesture has been withdrawn"
+        assert "we will look into it" in await phone.locator(".state-note").inner_text()
+        assert await phone.locator(".code").count() == 0
 
 
 def _logo(size: tuple[int, int]) -> bytes:
