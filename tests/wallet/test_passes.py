@@ -93,6 +93,11 @@ async def test_a_coupon_becomes_a_signed_pass_with_its_code_expiry_and_brand(
     assert links is not None
     assert links.google is None
     assert links.apple == f"https://amends.example/c/{coupon.page_token}/wallet/apple"
+    # The customer's page offers the pass, in their language, and only that wallet.
+    page = (await client.get(f"/c/{coupon.page_token}")).text
+    assert f"/c/{coupon.page_token}/wallet/apple" in page
+    assert "Ajouter à Apple Wallet" in page
+    assert "/wallet/google" not in page
 
 
 async def test_without_wallets_set_up_there_are_no_buttons_and_no_passes(
@@ -101,6 +106,9 @@ async def test_without_wallets_set_up_there_are_no_buttons_and_no_passes(
     coupon = await make_coupon(db, tenant)
     async with db.transaction() as session:
         assert await wallet_links(session, coupon, "https://amends.example") is None
+    page = (await client.get(f"/c/{coupon.page_token}")).text
+    assert "/wallet/" not in page
+    assert "wallet-button" not in page
     for wallet in ("apple", "google"):
         answer = await client.get(f"/c/{coupon.page_token}/wallet/{wallet}")
         assert answer.status_code == 404

@@ -32,6 +32,7 @@ from amends.models import Coupon, Customer, Incentive, Organization, Redemption
 from amends.organizations.brand import brand_of
 from amends.routing import router as make_router
 from amends.routing import writes_on_read
+from amends.wallet.passes import wallet_links
 from amends.web.templating import render
 
 router = make_router(include_in_schema=False)
@@ -158,8 +159,9 @@ async def coupon_page(token: str, request: Request, session: SessionDep) -> Resp
         "ask_feedback": case is not None and case.state in FEEDBACK_STATES
         and case.feedback_at is None,
         "thanks": request.query_params.get("thanks") == "1", "feedback_csrf": csrf,
-        # Wallet buttons come with the wallet passes; the page keeps their place.
-        "wallet": None,
+        # Only the wallets the organisation set up, and only for a gesture still to be used.
+        "wallet": await wallet_links(session, coupon, request.app.state.settings.base_url)
+        if status in ("active", "reserved") else None,
     }, translations=translations.translations("customer", lang))
     response.set_cookie(FEEDBACK_COOKIE, csrf, httponly=True, samesite="strict",
                         secure=request.app.state.settings.cookie_secure, path="/c/")
