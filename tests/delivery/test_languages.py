@@ -306,15 +306,22 @@ async def test_a_reinstated_gesture_is_announced_in_the_customers_language(
     with smtp_server() as mail:
         await _channels(client, admin, smtp_port=mail.port)
         coupon = await _gesture(client, db, tenant, admin, customer="ES")
+        # Reinstating tells the customer by itself ...
         reinstated = await client.post(f"/v1/coupons/{coupon['id']}/reinstate", headers=admin,
                                        json={"reason": "Hospital stay",
                                              "expires_at": "2027-03-01T11:00:00Z"})
         assert reinstated.status_code == 200, reinstated.text
+        # ... unless asked not to; the message can then be sent when the agent chooses.
+        quiet = await client.post(f"/v1/coupons/{coupon['id']}/reinstate", headers=admin,
+                                  json={"reason": "A week more", "days": 7, "notify": False})
+        assert quiet.status_code == 200, quiet.text
+        await Worker(db, settings).run_until_idle()
+        gesture, news = mail.to("lucia@example.es")
         told = await client.post(f"/v1/coupons/{coupon['id']}/deliveries", headers=admin,
                                  json={"channel": "email", "kind": "reinstatement"})
         assert told.status_code == 201, told.text
         await Worker(db, settings).run_until_idle()
-    gesture, news = mail.to("lucia@example.es")
+        assert len(mail.to("lucia@example.es")) == 3
     assert str(gesture["Subject"]) == ("Con nuestras disculpas: 10,00\u00a0€ de descuento en "
                                        "su próximo pedido")
     assert str(news["Subject"]) == ("Buenas noticias: su código vuelve a ser válido hasta el "

@@ -108,7 +108,14 @@ async def revoke_coupon(coupon_id: uuid.UUID, body: Reason, session: SessionDep,
     coupons.InvalidExtension))
 async def reinstate_coupon(coupon_id: uuid.UUID, body: CouponReinstate, session: SessionDep,
                            actor: Issuer) -> CouponOut:
-    """Reinstate an expired coupon, or extend one, by days or to a date; who and why audited."""
-    return CouponOut.of(await coupons.reinstate_coupon(
+    """Reinstate an expired coupon, or extend one, by days or to a date; who and why audited.
+    Unless `notify` is false the customer is told, with the new expiry (a customer who cannot
+    be reached is noted on the case; the reinstatement stands)."""
+    coupon = await coupons.reinstate_coupon(
         session, actor, coupon_id=coupon_id, reason=body.reason, days=body.days,
-        expires_at=body.expires_at))
+        expires_at=body.expires_at)
+    if body.notify:
+        await delivery.deliver_or_note(session, actor, what="Reinstatement",
+                                       case=await cases.case_of(session, coupon), coupon=coupon,
+                                       kind="reinstatement")
+    return CouponOut.of(coupon)

@@ -53,6 +53,8 @@ class Reason(Input):
 class CouponReinstate(Reason):
     days: int | None = Field(default=None, ge=1, le=3650)
     expires_at: Instant | None = None
+    notify: bool = Field(default=True, description="Tell the customer, in their language, on "
+                         "the case's channel, that the gesture is valid again (or for longer)")
 
 
 class CouponOut(BaseModel):
