@@ -41,7 +41,7 @@ async def test_a_member_of_staff_logs_in_and_sees_the_landing_page(
     home = await client.get("/")
     assert home.status_code == 200
     assert f"Welcome, {user.name}" in home.text
-    assert "supervisor" in home.text
+    assert "Supervisor" in home.text
 
 
 async def test_the_landing_page_sends_strangers_to_the_login_form(
@@ -132,7 +132,7 @@ async def test_the_start_page_shows_the_work_waiting_and_finds_customers(
     home = await client.get("/")
     assert 'data-figure="open_cases">1<' in home.text
     assert 'data-figure="pending_approvals">1<' in home.text
-    assert "lost parcel" in home.text
+    assert "Lost parcel" in home.text
     found = await client.get("/", params={"q": "jo b"})
     assert "Jo Bloggs" in found.text
     assert "jo@example.com" in found.text
