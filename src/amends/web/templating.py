@@ -139,6 +139,13 @@ def money_filter(context: Context, minor: int | None, currency: str = "") -> str
 
 
 @pass_context
+def amount_filter(context: Context, major: float) -> str:
+    """An example amount as the reader types it, without a currency: 42.5 -> '42.50' / '42,50'
+    (the forms read both)."""
+    return format_decimal(major, "0.00", locale=locale.babel_locale(context.get(LOCALE_KEY)))
+
+
+@pass_context
 def number_filter(context: Context, value: int | float | Decimal | None) -> str:
     return "—" if value is None else locale.number(value, context.get(LOCALE_KEY))
 
@@ -193,7 +200,7 @@ def date_filter(context: Context, moment: datetime | str | None) -> str:
 
 templates.env.filters.update({
     "money": money_filter, "number": number_filter, "percent": percent_filter,
-    "points": points_filter, "day": day_filter,
+    "points": points_filter, "day": day_filter, "amount": amount_filter,
     "datetime": datetime_filter, "date": date_filter, "words": words, "label": translated,
 })
 
