@@ -83,10 +83,17 @@ def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
             yield route
 
 
+# Routes left out of the OpenAPI document that are not pages for staff: the brand's assets
+# and the wallet passes (served to customers' phones and Apple's servers, tested in
+# tests/organizations and tests/wallet), and the demo's own receivers and outbox (tests/outbox).
+NOT_STAFF_PAGES = ("/brand/", "/wallet/", "/c/{token}/wallet/", "/demo/", "/outbox")
+
+
 def _console_routes(app: FastAPI, method: str) -> list[str]:
     """The console's addresses: the routes left out of the API's OpenAPI document."""
     return sorted(route.path for route in _api_routes(app.routes)
-                  if not route.include_in_schema and method in route.methods)
+                  if not route.include_in_schema and method in route.methods
+                  and not route.path.startswith(NOT_STAFF_PAGES))
 
 
 def _titles(base: type[AmendsError]) -> set[str]:
