@@ -41,7 +41,7 @@ async def test_a_supervisor_sees_the_request_with_history_and_grants_it_in_one_c
     queue = await client.get("/approvals", headers=supervisor)
     assert queue.status_code == 200
     assert f'data-approval="{approval["id"]}"' in queue.text
-    assert "Fifty off — 50.00 EUR" in queue.text
+    assert "Fifty off — €50.00" in queue.text
     assert "Third late parcel" in queue.text
     assert "Ten off" in queue.text  # the earlier gesture, in the customer's history
     assert "al@shop.example" in queue.text

@@ -30,7 +30,7 @@ async def test_a_supervisor_creates_fills_previews_and_starts_an_incident_from_t
     assert "Added+4+customers" in uploaded.headers["location"]
     page = await client.get(page_url, headers=supervisor)
     assert re.search(r'data-figure="affected">3<', page.text)
-    assert re.search(r'data-figure="face_value_total">21.00 EUR<', page.text)
+    assert re.search(r'data-figure="face_value_total">€21.00<', page.text)
     assert "Run: make amends to 3 customers" in page.text
     listing = await client.get("/incidents", headers=supervisor)
     assert "Site down Friday" in listing.text

@@ -143,8 +143,8 @@ async def test_cost_redemption_and_speed_figures_match_the_hand_computed_ones(
     assert page.status_code == 200
     assert 'data-figure="gestures_issued">4<' in page.text
     assert 'data-figure="gestures_redeemed">2<' in page.text
-    assert "55.00 EUR" in page.text
-    assert "28.00 EUR" in page.text
+    assert "€55.00" in page.text
+    assert "€28.00" in page.text
     assert "<svg" in page.text
     link = "/v1/reports/gestures?since=2026-11-01&amp;until=2026-11-04T00%3A00%3A00%2B00%3A00"
     assert link in page.text
