@@ -25,3 +25,5 @@ class ApiKey(Base):
     created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     created_at: Mapped[CreatedAt]
     revoked_at: Mapped[OptionalTimestamp]
+    # When the key was last seen, to the minute at most (not written on every request).
+    last_used_at: Mapped[OptionalTimestamp]

@@ -33,6 +33,8 @@ class Organization(Base):
     feedback_delay_days: Mapped[int] = mapped_column(Integer, default=3)
     thank_you_window_days: Mapped[int] = mapped_column(Integer, default=90)
     surprise_incentive_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    # The share of an incident's customers held out by default (no gesture), to measure.
+    holdout_percent_default: Mapped[int] = mapped_column(Integer, default=0)
     incident_approval_threshold: Mapped[int] = mapped_column(BigInteger, default=100_000)
     recommendation_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The brand, in messages, on the coupon page and on wallet passes. The display name

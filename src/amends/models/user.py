@@ -28,6 +28,11 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[CreatedAt]
     last_login_at: Mapped[OptionalTimestamp]
+    # An invitation or a password reset: the hash of the set-password link's token, and when
+    # the link stops working. A person invited and not yet arrived has no password.
+    password_token_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    password_token_expires_at: Mapped[OptionalTimestamp]
+    invited_at: Mapped[OptionalTimestamp]
 
     def __repr__(self) -> str:
         return f"User({self.email!r}, role={self.role!r})"

@@ -44,6 +44,8 @@ class WebhookDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     response_status: Mapped[int | None] = mapped_column(Integer, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # The receiver's last answer, as it came (cut at a few kilobytes), for the delivery log.
+    response_body: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[CreatedAt]
     delivered_at: Mapped[OptionalTimestamp]
 
