@@ -124,6 +124,10 @@ ROUTES: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/audit-events"): _any(AUDIT),
     # The organisation and its integrations: administrators.
     ("GET", "/v1/organization"): ANY,
+    # A person's own profile: any credential passes the scope check (an API key, not a
+    # person, is then refused with not_a_person).
+    ("GET", "/v1/users/me"): ANY,
+    ("PATCH", "/v1/users/me"): ANY,
     ("PATCH", "/v1/organization"): ADMIN_ONLY,
     ("POST", "/v1/api-keys"): ADMIN_ONLY,
     ("GET", "/v1/api-keys"): ADMIN_ONLY,
