@@ -30,7 +30,7 @@ LABELS: dict[str, str] = {
     "helpdesk": N_("Helpdesk"), "webhook": N_("Webhook"), "copy": N_("Copied by the agent"),
     "online": N_("Online"), "preferred": N_("Each customer's own"),
     # statuses of coupons, messages, approvals, incidents
-    "active": N_("Active"), "reserved": N_("Reserved"), "redeemed": N_("Redeemed"),
+    "active": N_("Active"), "reserved": N_("Reserved"), "redeemed": N_("Used"),
     "expired": N_("Expired"), "revoked": N_("Withdrawn"), "withdrawn": N_("Withdrawn"),
     "queued": N_("Queued"), "sent": N_("Sent"), "delivered": N_("Delivered"),
     "failed": N_("Failed"), "bounced": N_("Bounced"), "suppressed": N_("Not sent (opted out)"),
