@@ -59,6 +59,7 @@ from amends.users.views import router as profile_router
 from amends.wallet.api import router as wallet_router
 from amends.wallet.views import router as wallet_views_router
 from amends.wallet.web_service import router as wallet_web_service_router
+from amends.web.admin import router as admin_router
 from amends.web.case_views import router as case_views_router
 from amends.web.coupon_page import router as coupon_page_router
 from amends.web.headers import SecurityHeaders
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         case_views_router, dashboard_router, till_router, approvals_views_router,
         catalogue_router, rules_views_router, customer_views_router, incident_views_router,
         outcomes_views_router, outbox_views_router, outbox_receivers_router, users_router,
-        profile_router, web_router,
+        profile_router, admin_router, web_router,
     )
     for router in hot_first:
         app.include_router(router)
