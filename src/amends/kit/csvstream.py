@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,3 +154,23 @@ class BadRows:
     def problem(self, *, rows: int) -> dict[str, Any]:
         """What a refusal carries besides its detail: every count, and the rows listed."""
         return {"rows": rows, "bad_rows": self.count, "kept": 0, "errors": self.listed}
+
+
+# Writing: a cell a spreadsheet would read as a formula (=, +, -, @, or a tab or carriage
+# return before one) is written with a leading apostrophe, so opening an export in Excel or
+# LibreOffice runs nothing a customer or an agent typed (OWASP, "CSV Injection":
+# https://owasp.org/www-community/attacks/CSV_Injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """`value` as a CSV cell that no spreadsheet evaluates."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_line(cells: list[object]) -> str:
+    """One CSV line (RFC 4180 quoting, CRLF), each cell made safe with `safe_cell`."""
+    out = io.StringIO()
+    csv.writer(out).writerow([safe_cell(cell) for cell in cells])
+    return out.getvalue()
