@@ -136,6 +136,11 @@ ROUTES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/webhook-endpoints"): ADMIN_ONLY,
     ("GET", "/v1/webhook-endpoints"): ADMIN_ONLY,
     ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): ADMIN_ONLY,
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): ADMIN_ONLY,
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): ADMIN_ONLY,
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): ADMIN_ONLY,
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend"): ADMIN_ONLY,
+    ("GET", "/v1/audit-events.csv"): _any(AUDIT),
     ("GET", "/v1/jobs"): ADMIN_ONLY,
     ("POST", "/v1/jobs/{job_id}/retry"): ADMIN_ONLY,
 }

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +18,13 @@ from amends.kit.context import request_id_var
 from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
 from amends.models import AuditEvent
+
+if TYPE_CHECKING:
+    from amends.db import Database
+
+# The columns of the CSV export, in order.
+CSV_COLUMNS = ("created_at", "actor_type", "actor_id", "actor_label", "action", "object_type",
+               "object_id", "reason", "request_id", "before", "after", "id")
 
 
 async def record(
@@ -83,3 +93,48 @@ async def list_events(
     if until:
         query = query.where(AuditEvent.created_at < until)
     return await newest_first(session, query, AuditEvent.id, cursor=cursor, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    actor_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def every_event(db: Database, actor: Actor, *, filters: Filters, page_size: int = 500
+                      ) -> AsyncIterator[AuditEvent]:
+    """Every event that matches, newest first, read a page at a time, each page in a short
+    read transaction of its own: an export of a year of events holds no transaction open while
+    the client downloads it, and never more than a page in memory."""
+    cursor: str | None = None
+    while True:
+        async with db.transaction(write=False) as session:
+            page: Page[AuditEvent] = await list_events(
+                session, actor, action=filters.action, object_type=filters.object_type,
+                object_id=filters.object_id, actor_id=filters.actor_id, since=filters.since,
+                until=filters.until, cursor=cursor, limit=page_size)
+        for event in page.items:
+            yield event
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def csv_cells(event: AuditEvent) -> list[object]:
+    """An event as a row of the export (before and after as compact JSON)."""
+    values: dict[str, object] = {
+        "created_at": event.created_at.isoformat(), "actor_type": event.actor_type,
+        "actor_id": event.actor_id, "actor_label": event.actor_label, "action": event.action,
+        "object_type": event.object_type, "object_id": event.object_id,
+        "reason": event.reason, "request_id": event.request_id,
+        "before": _json(event.before), "after": _json(event.after), "id": event.id}
+    return [values[column] for column in CSV_COLUMNS]
+
+
+def _json(value: dict[str, Any] | None) -> str:
+    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True,
+                                               default=str)
