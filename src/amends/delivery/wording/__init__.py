@@ -17,7 +17,8 @@ from amends.kit.locale import SHIPPED
 # What customers receive, and the notes members of staff receive.
 KINDS = ("gesture", "reminder", "apology", "incident_apology", "progress", "feedback",
          "thank_you", "reinstatement")
-NOTES = ("approval_needed", "approval_granted", "approval_refused", "case_opened")
+NOTES = ("approval_needed", "approval_granted", "approval_refused", "case_opened",
+         "invitation", "password_reset")
 # The messages that carry a coupon's code (the others may, as a thank-you gesture).
 COUPON_KINDS = frozenset({"gesture", "reminder", "reinstatement"})
 

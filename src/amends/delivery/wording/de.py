@@ -136,6 +136,25 @@ WORDING = Wording(
                   "{{ parcel }}, {{ why }}.",),
             link="Vorgang öffnen",
         ),
+        "invitation": Note(
+            subject="Ihre Einladung zur Konsole von {{ brand }}",
+            body=("Sie haben ein Konto in der Amends-Konsole von {{ brand }}, in der das Team "
+                  "die Vorgänge und Kulanzgesten für Kunden betreut.",
+                  If("requester", "{{ requester }} hat Sie eingeladen."),
+                  "Wählen Sie Ihr Passwort über den Link unten bis {{ deadline }}. Der Link "
+                  "funktioniert einmal; danach melden Sie sich mit Ihrer E-Mail-Adresse und "
+                  "diesem Passwort an."),
+            link="Passwort wählen",
+        ),
+        "password_reset": Note(
+            subject="Neues Passwort für die Konsole von {{ brand }}",
+            body=("Für Ihr Konto in der Amends-Konsole von {{ brand }} wurde ein neues "
+                  "Passwort angefordert.",
+                  If("requester", "{{ requester }} hat Ihnen diesen Link gesendet."),
+                  "Wählen Sie es über den Link unten bis {{ deadline }}. Der Link "
+                  "funktioniert einmal; bis dahin gilt Ihr bisheriges Passwort weiter."),
+            link="Neues Passwort wählen",
+        ),
     },
     phrases={
         "parcel_late": "Ihr Paket {parcel} hat Verspätung.",

@@ -128,6 +128,24 @@ WORDING = Wording(
                   "for customer {{ customer }}: parcel {{ parcel }}, {{ why }}.",),
             link="Open the case",
         ),
+        "invitation": Note(
+            subject="You are invited to the {{ brand }} console",
+            body=("You have an account in the Amends console of {{ brand }}, where the team "
+                  "looks after customers' cases and gestures.",
+                  If("requester", "{{ requester }} invited you."),
+                  "Choose your password with the link below before {{ deadline }}. The link "
+                  "works once; then log in with your e-mail address and that password."),
+            link="Choose your password",
+        ),
+        "password_reset": Note(
+            subject="Choose a new password for the {{ brand }} console",
+            body=("A new password was asked for your account in the Amends console of "
+                  "{{ brand }}.",
+                  If("requester", "{{ requester }} sent you this link."),
+                  "Choose it with the link below before {{ deadline }}. The link works once; "
+                  "until you use it, your current password still works."),
+            link="Choose a new password",
+        ),
     },
     phrases={
         "parcel_late": "Your parcel {parcel} is late.",

@@ -137,6 +137,25 @@ WORDING = Wording(
                   "para el cliente {{ customer }}: paquete {{ parcel }}, {{ why }}.",),
             link="Abrir el caso",
         ),
+        "invitation": Note(
+            subject="Le invitamos a la consola de {{ brand }}",
+            body=("Tiene una cuenta en la consola Amends de {{ brand }}, donde el equipo "
+                  "atiende los casos y los gestos comerciales de los clientes.",
+                  If("requester", "{{ requester }} le ha invitado."),
+                  "Elija su contraseña con el enlace de abajo antes del {{ deadline }}. El "
+                  "enlace funciona una sola vez; después, inicie sesión con su correo "
+                  "electrónico y esa contraseña."),
+            link="Elegir mi contraseña",
+        ),
+        "password_reset": Note(
+            subject="Elija una nueva contraseña para la consola de {{ brand }}",
+            body=("Se ha pedido una nueva contraseña para su cuenta en la consola Amends de "
+                  "{{ brand }}.",
+                  If("requester", "{{ requester }} le ha enviado este enlace."),
+                  "Elíjala con el enlace de abajo antes del {{ deadline }}. El enlace funciona "
+                  "una sola vez; hasta entonces, su contraseña actual sigue funcionando."),
+            link="Elegir una nueva contraseña",
+        ),
     },
     phrases={
         "parcel_late": "Su paquete {parcel} lleva retraso.",

@@ -136,6 +136,26 @@ WORDING = Wording(
                   "{{ why }}.",),
             link="Ouvrir le dossier",
         ),
+        "invitation": Note(
+            subject="Vous êtes invité dans la console {{ brand }}",
+            body=("Vous avez un compte dans la console Amends de {{ brand }}, où l'équipe "
+                  "suit les dossiers et les gestes commerciaux des clients.",
+                  If("requester", "{{ requester }} vous a invité."),
+                  "Choisissez votre mot de passe avec le lien ci-dessous avant le "
+                  "{{ deadline }}. Le lien ne sert qu'une fois ; connectez-vous ensuite avec "
+                  "votre adresse e-mail et ce mot de passe."),
+            link="Choisir mon mot de passe",
+        ),
+        "password_reset": Note(
+            subject="Choisissez un nouveau mot de passe pour la console {{ brand }}",
+            body=("Un nouveau mot de passe a été demandé pour votre compte dans la console "
+                  "Amends de {{ brand }}.",
+                  If("requester", "{{ requester }} vous a envoyé ce lien."),
+                  "Choisissez-le avec le lien ci-dessous avant le {{ deadline }}. Le lien ne "
+                  "sert qu'une fois ; d'ici là, votre mot de passe actuel fonctionne "
+                  "toujours."),
+            link="Choisir un nouveau mot de passe",
+        ),
     },
     phrases={
         "parcel_late": "Votre colis {parcel} a du retard.",

@@ -128,6 +128,24 @@ WORDING = Wording(
                   "geopend voor klant {{ customer }}: pakket {{ parcel }}, {{ why }}.",),
             link="Open het dossier",
         ),
+        "invitation": Note(
+            subject="U bent uitgenodigd voor de console van {{ brand }}",
+            body=("U heeft een account in de Amends-console van {{ brand }}, waar het team "
+                  "de dossiers en gebaren voor klanten behandelt.",
+                  If("requester", "{{ requester }} heeft u uitgenodigd."),
+                  "Kies uw wachtwoord met de link hieronder vóór {{ deadline }}. De link werkt "
+                  "één keer; log daarna in met uw e-mailadres en dat wachtwoord."),
+            link="Mijn wachtwoord kiezen",
+        ),
+        "password_reset": Note(
+            subject="Kies een nieuw wachtwoord voor de console van {{ brand }}",
+            body=("Er is een nieuw wachtwoord aangevraagd voor uw account in de "
+                  "Amends-console van {{ brand }}.",
+                  If("requester", "{{ requester }} heeft u deze link gestuurd."),
+                  "Kies het met de link hieronder vóór {{ deadline }}. De link werkt één keer; "
+                  "tot dan blijft uw huidige wachtwoord werken."),
+            link="Nieuw wachtwoord kiezen",
+        ),
     },
     phrases={
         "parcel_late": "Uw pakket {parcel} is vertraagd.",
