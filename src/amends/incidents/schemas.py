@@ -23,9 +23,10 @@ class IncidentIn(Input):
                          description="The apology in the organisation's words")
     channel_policy: ChannelPolicy = Field(
         default="preferred", description="Each customer's own channel, or a fixed one")
-    holdout_percent: int = Field(default=0, ge=0, le=50, description=(
+    holdout_percent: int | None = Field(default=None, ge=0, le=50, description=(
         "Share of customers (chosen at random) who get the apology without the gesture, "
-        "to measure what the gesture adds"))
+        "to measure what the gesture adds; left out, the organisation's "
+        "holdout_percent_default"))
 
     @model_validator(mode="after")
     def _window(self) -> Self:

@@ -129,11 +129,15 @@ async def create(session: AsyncSession, actor: Actor, *, data: IncidentIn) -> In
         from amends.incentives.service import get_incentive
 
         await get_incentive(session, actor, incentive_id=data.incentive_id)
+    holdout = data.holdout_percent
+    if holdout is None:
+        organization = await session.get(Organization, actor.organization_id)
+        holdout = organization.holdout_percent_default if organization is not None else 0
     incident = Incident(
         organization_id=actor.organization_id, title=data.title, reason=data.reason,
         severity=data.severity, window_start=data.window_start, window_end=data.window_end,
         incentive_id=data.incentive_id, message=data.message,
-        channel_policy=data.channel_policy, holdout_percent=data.holdout_percent,
+        channel_policy=data.channel_policy, holdout_percent=holdout,
         status="draft", affected=0, face_value_total=0, created_by_type=actor.kind,
         created_by_id=actor.id, created_by_label=actor.label, settings={})
     session.add(incident)

@@ -35,7 +35,9 @@ async def incident_list(request: Request, session: SessionDep, actor: Runner) ->
     return render(request, "incidents/list.html", {
         "incidents": await incidents.list_incidents(session, actor),
         "reasons": await cases.reasons(session, actor.organization_id),
-        "catalogue": await incentives.list_incentives(session, actor, active=True)})
+        "catalogue": await incentives.list_incentives(session, actor, active=True),
+        "holdout_default": organization.holdout_percent_default
+        if (organization := await session.get(Organization, actor.organization_id)) else 0})
 
 
 async def _currency(session: SessionDep, incident: Incident) -> str:
@@ -58,7 +60,8 @@ async def create(request: Request, session: SessionDep, actor: Runner,
                  incentive_id: Annotated[str, Form()] = "",
                  message: Annotated[str, Form(max_length=2000)] = "",
                  channel_policy: Annotated[str, Form(max_length=20)] = "preferred",
-                 holdout_percent: Annotated[int, Form(ge=0, le=50)] = 0) -> Response:
+                 holdout_percent: Annotated[int | None, Form(ge=0, le=50)] = None
+                 ) -> Response:
     try:
         data = IncidentIn.model_validate({
             "title": title, "reason": reason, "severity": severity,
