@@ -99,6 +99,8 @@ async def authenticate(request: Request) -> Actor:
             async with reading_alongside(session) as reader:
                 key = await apikeys.verify(
                     reader, token, cache_seconds=settings.api_key_cache_seconds)
+            if key is not None:
+                apikeys.note_use(request.app.state.db.write_sessions, key)
         if key is None:
             raise InvalidApiKey()
         actor = Actor(

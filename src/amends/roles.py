@@ -11,6 +11,8 @@ class Role(StrEnum):
     MANAGER = "manager"
     ADMIN = "admin"
     AUDITOR = "auditor"
+    # A store's till operator: checks and redeems codes, nothing else.
+    CLERK = "clerk"
 
 
 class Scope(StrEnum):
@@ -78,4 +80,5 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset({Scope.ADMIN}),
     Role.AUDITOR: frozenset({Scope.AUDIT_READ, Scope.REPORTS_READ, Scope.REDEMPTIONS_READ,
                              Scope.CASES_READ, Scope.COUPONS_READ}),
+    Role.CLERK: frozenset({Scope.REDEMPTIONS_READ, Scope.REDEMPTIONS_WRITE}),
 }

@@ -21,7 +21,12 @@ class ApiKeyOut(BaseModel):
     hint: str
     scopes: list[str]
     created_at: datetime
+    created_by_user_id: uuid.UUID | None = Field(
+        description="The member of staff who created it; null when made by another key or "
+        "the command line")
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="When it last authenticated a request, to the minute (null: never)")
 
 
 class ApiKeyCreated(ApiKeyOut):

@@ -3,16 +3,23 @@
 Verified keys are cached in process memory for `api_key_cache_seconds` (default 5 s) so that
 the hot path of a till (validate, redeem) does not pay a database read for its credential; a
 revoked key therefore stops working everywhere within that time.
+
+When a key was last used is written on a cache miss only, at most once a minute per key and
+process, in a transaction of its own after the request's: a till's redemption never waits for
+it, and a request that fails still counts as a use.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from amends.actor import Actor
 from amends.audit import service as audit
@@ -23,6 +30,8 @@ from amends.models import ApiKey
 from amends.roles import API_KEY_SCOPES
 
 PREFIX = "amk_"
+LAST_USED_EVERY = timedelta(minutes=1)
+log = logging.getLogger(__name__)
 
 
 class UnknownScope(ValidationFailed):
@@ -53,6 +62,49 @@ _CACHE_MAX = 10_000
 
 def clear_cache() -> None:
     _cache.clear()
+
+
+_stamped: dict[uuid.UUID, float] = {}
+_stamping: set[asyncio.Task[None]] = set()
+
+
+def note_use(sessions: async_sessionmaker[AsyncSession], key: VerifiedKey) -> None:
+    """Record, in the background, that `key` was used now (unless this process did so in the
+    last minute). Called when the verification cache misses, never on every request."""
+    now = time.monotonic()
+    last = _stamped.get(key.id)
+    if last is not None and now - last < LAST_USED_EVERY.total_seconds():
+        return
+    if len(_stamped) >= _CACHE_MAX:
+        _stamped.clear()
+    _stamped[key.id] = now
+    task = asyncio.get_running_loop().create_task(_stamp(sessions, key))
+    # The loop keeps only a weak reference to a task: hold it until it is done.
+    _stamping.add(task)
+    task.add_done_callback(_stamping.discard)
+
+
+async def _stamp(sessions: async_sessionmaker[AsyncSession], key: VerifiedKey) -> None:
+    now = utcnow()
+    try:
+        async with sessions() as session:
+            # Other processes stamp the same key: the condition keeps the row's writes to
+            # one a minute whatever their number.
+            await session.execute(
+                update(ApiKey).where(
+                    ApiKey.organization_id == key.organization_id, ApiKey.id == key.id,
+                    or_(ApiKey.last_used_at.is_(None),
+                        ApiKey.last_used_at < now - LAST_USED_EVERY))
+                .values(last_used_at=now).execution_options(synchronize_session=False))
+            await session.commit()
+    except Exception:
+        # A missed stamp only makes "last used" a minute older; the request already went on.
+        log.warning("could not record the use of API key %s", key.id, exc_info=True)
+
+
+async def uses_recorded() -> None:
+    """Wait for the pending "last used" stamps (a shutting-down process, a test)."""
+    await asyncio.gather(*list(_stamping), return_exceptions=True)
 
 
 def _parse(token: str) -> tuple[uuid.UUID, str] | None:

@@ -51,7 +51,7 @@ class UnknownTimeZone(ValidationFailed):
     code, title = "unknown_time_zone", "Not an IANA time zone"
 
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
 
 
 def normalise_email(email: str) -> str:
