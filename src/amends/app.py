@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from amends import __version__
 from amends.apikeys.api import router as api_keys_router
+from amends.apikeys.views import router as api_keys_views_router
 from amends.approvals.api import router as approvals_router
 from amends.approvals.views import router as approvals_views_router
 from amends.audit.api import router as audit_router
@@ -54,6 +55,7 @@ from amends.redemptions.views import router as till_router
 from amends.reports.api import router as reports_router
 from amends.reports.views import router as dashboard_router
 from amends.suppressions.api import router as suppressions_router
+from amends.users.admin_views import router as users_admin_router
 from amends.users.api import router as users_router
 from amends.users.views import router as profile_router
 from amends.wallet.api import router as wallet_router
@@ -129,7 +131,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         case_views_router, dashboard_router, till_router, approvals_views_router,
         catalogue_router, rules_views_router, customer_views_router, incident_views_router,
         outcomes_views_router, outbox_views_router, outbox_receivers_router, users_router,
-        profile_router, admin_router, web_router,
+        profile_router, admin_router, users_admin_router, api_keys_views_router, web_router,
     )
     for router in hot_first:
         app.include_router(router)
