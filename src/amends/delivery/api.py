@@ -3,30 +3,32 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request, Response
 
 from amends.actor import Actor
-from amends.audit import service as audit
 from amends.auth import AdminCaller, MissingScope, SessionDep, SettingsDep, require
 from amends.cases.service import case_of
 from amends.coupons import service as coupons
 from amends.coupons.errors import CouponNotFound
+from amends.delivery import configuration, templates
 from amends.delivery import service as delivery
-from amends.delivery import templates
 from amends.delivery.schemas import (
     ChannelIn,
+    ChannelListed,
     ChannelOut,
+    ChannelTestIn,
+    ChannelTestOut,
     DeliveryOut,
     DeliveryRequest,
     PreviewOut,
     PreviewRequest,
     TemplateIn,
+    TemplateKey,
 )
 from amends.errors import ValidationFailed, errors
 from amends.incentives import service as incentives
 from amends.kit import outbound
-from amends.kit.sql import get_or_insert
-from amends.models import Customer, MessageTemplate
+from amends.models import Customer
 from amends.roles import Scope
 from amends.routing import router as make_router
 
@@ -116,6 +118,40 @@ async def save_channel(channel: str, body: ChannelIn, session: SessionDep,
                       configured=sorted(config.settings))
 
 
+@router.get("/v1/channels", responses=errors(MissingScope))
+async def list_channels(session: SessionDep, actor: AdminCaller) -> list[ChannelListed]:
+    """The channels the organisation set up, active or not, with their settings; secrets
+    (password, auth_token, api_token, secret) are never returned, only "set"."""
+    return [ChannelListed(channel=c.channel, active=c.active,
+                          settings=configuration.masked(c.settings), updated_at=c.updated_at)
+            for c in await configuration.list_channels(session, actor)]
+
+
+@router.post("/v1/channels/{channel}/test", responses=errors(
+    MissingScope, delivery.UnknownChannel, delivery.ChannelNotConfigured,
+    configuration.InvalidTestAddress))
+async def test_channel(channel: str, body: ChannelTestIn, session: SessionDep,
+                       actor: AdminCaller, settings: SettingsDep) -> ChannelTestOut:
+    """Send a short test message to `to` through the channel now (not queued), with its
+    saved settings, active or not, and answer what the provider said: `ok` true, or false
+    with the provider's error in `detail` (a refused login, an unknown host, an HTTP error
+    and its body). The answer is recorded in the audit log (`channel.tested`). 409
+    `channel_not_configured` when the channel is not set up; 422 `invalid_test_address`
+    for an e-mail address or phone number (E.164) that is not one."""
+    result = await configuration.send_test(session, actor, channel=channel, to=body.to,
+                                           allow_private=settings.outbound_allow_private)
+    return ChannelTestOut(ok=result.ok, detail=result.detail)
+
+
+@router.delete("/v1/channels/{channel}", status_code=204, responses=errors(
+    MissingScope, delivery.UnknownChannel, configuration.ChannelNotFound))
+async def remove_channel(channel: str, session: SessionDep, actor: AdminCaller) -> Response:
+    """Remove the channel's settings: messages on it are then refused with 409
+    `channel_not_configured` until it is set up again. Recorded as `channel.removed`."""
+    await configuration.remove_channel(session, actor, channel=channel)
+    return Response(status_code=204)
+
+
 @router.put("/v1/templates", responses=errors(
     MissingScope, templates.InvalidTemplate, templates.TemplateTooLarge,
     templates.TemplateTooComplex, incentives.IncentiveNotFound))
@@ -130,22 +166,25 @@ async def save_template(body: TemplateIn, session: SessionDep, actor: TemplateEd
     templates before the shipped ones. It must render with sample values, within the output
     and work bounds: else 422 `invalid_template`, `template_too_large` or
     `template_too_complex`, and nothing is saved."""
-    await templates.render_async(body.subject, body.body_text, body.body_html,
-                                 templates.sample_context(body.language))
-    if body.incentive_id is not None:
-        await incentives.get_incentive(session, actor, incentive_id=body.incentive_id)
-    key = str(body.incentive_id) if body.incentive_id else ""
-    row, _ = await get_or_insert(
-        session, MessageTemplate, key={"organization_id": actor.organization_id,
-                                       "kind": body.kind, "channel": body.channel,
-                                       "language": body.language, "incentive_key": key},
-        values={"body_text": body.body_text})
-    row.subject, row.body_text, row.body_html = body.subject, body.body_text, body.body_html
-    await session.flush()
-    delivery.forget_cached_settings()
-    await audit.record(session, actor, action="template.saved", object_type="template",
-                       object_id=row.id, after=body.model_dump(mode="json"))
+    await configuration.save_template(
+        session, actor, kind=body.kind, channel=body.channel, language=body.language,
+        incentive_id=body.incentive_id, subject=body.subject, body_text=body.body_text,
+        body_html=body.body_html)
     return body
+
+
+@router.delete("/v1/templates", status_code=204, responses=errors(
+    MissingScope, configuration.TemplateNotFound))
+async def reset_template(key: Annotated[TemplateKey, Query()], session: SessionDep,
+                         actor: TemplateEditor) -> Response:
+    """Reset a message to the default: delete the organisation's template for `kind`,
+    `channel`, `language` (and `incentive_id`), named as `PUT /v1/templates` names it. Its
+    readers then read the next wording along their chain (the organisation's template of a
+    more general locale, else the shipped one). 404 `template_not_found` when the
+    organisation has none. Recorded as `template.reset` with the wording it had."""
+    await configuration.reset_template(session, actor, kind=key.kind, channel=key.channel,
+                                       language=key.language, incentive_id=key.incentive_id)
+    return Response(status_code=204)
 
 
 @router.post("/v1/templates/preview", responses=errors(

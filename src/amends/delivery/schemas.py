@@ -108,6 +108,34 @@ class ChannelOut(BaseModel):
     configured: list[str] = Field(description="Names of the settings given (values hidden)")
 
 
+class ChannelListed(BaseModel):
+    channel: str
+    active: bool
+    settings: dict[str, Any] = Field(description=(
+        'The settings as saved, each secret (password, auth_token, api_token, secret) '
+        'shown as "set"'))
+    updated_at: datetime
+
+
+class ChannelTestIn(Input):
+    to: str = Field(min_length=1, max_length=320, description=(
+        "Where to send the test: an e-mail address, a phone number in international form "
+        "(+33612345678) for sms and whatsapp, a ticket id for helpdesk, a recipient id for "
+        "webhook"))
+
+
+class ChannelTestOut(BaseModel):
+    ok: bool = Field(description="Whether the provider took the message")
+    detail: str = Field(description="The provider's answer, or why it refused the message")
+
+
+class TemplateKey(Input):
+    kind: MessageKind = "gesture"
+    channel: DeliveryChannel
+    language: LocaleTag = "en"
+    incentive_id: uuid.UUID | None = None
+
+
 class TemplateIn(Input):
     kind: MessageKind = "gesture"
     channel: DeliveryChannel
