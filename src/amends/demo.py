@@ -37,6 +37,7 @@ STAFF = [
     (Role.MANAGER, "manager@demo.example", "Morgan Manager", None, None),
     (Role.ADMIN, "admin@demo.example", "Ada Admin", None, None),
     (Role.AUDITOR, "auditor@demo.example", "Avery Auditor", None, None),
+    (Role.CLERK, "clerk@demo.example", "Chris Clerk", "Stores", "Store 12 Lyon"),
 ]
 KEYS = [
     ("Till (POS)", [Scope.REDEMPTIONS_READ, Scope.REDEMPTIONS_WRITE]),

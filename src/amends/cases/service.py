@@ -29,6 +29,7 @@ from amends.models import (
     Organization,
     Reason,
     Redemption,
+    User,
 )
 from amends.suppressions import service as suppressions
 from amends.webhooks import service as webhooks
@@ -310,13 +311,16 @@ async def timeline(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID
     events = list((await session.scalars(select(CaseEvent).where(
         CaseEvent.organization_id == actor.organization_id, CaseEvent.case_id == case.id)
         .order_by(CaseEvent.id))).all())
+    # Who redeemed: the clerk (or agent) at the console's till by name, else the till.
     used = (await session.execute(
-        select(Redemption, Coupon.name).join(Coupon, and_(
+        select(Redemption, Coupon.name, User.name).join(Coupon, and_(
             Coupon.organization_id == Redemption.organization_id,
-            Coupon.id == Redemption.coupon_id)).where(
+            Coupon.id == Redemption.coupon_id)).outerjoin(User, and_(
+                User.organization_id == Redemption.organization_id,
+                User.id == Redemption.actor_id)).where(
             Coupon.organization_id == actor.organization_id,
             Coupon.customer_id == case.customer_id, Coupon.case_ref == case.reference))).all()
-    for redemption, name in used:
+    for redemption, name, clerk in used:
         where = redemption.store_id or redemption.channel
         verb = "voided" if redemption.status == "voided" else "redeemed"
         events.append(CaseEvent(
@@ -325,5 +329,5 @@ async def timeline(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID
             summary=f"{name} {verb} at {where}: {redemption.discount / 100:.2f} "
                     f"{redemption.currency} off order {redemption.order_id}",
             data={"redemption_id": str(redemption.id), "coupon_id": str(redemption.coupon_id)},
-            actor_label="till"))
+            actor_label=clerk or "till"))
     return sorted(events, key=lambda e: (e.created_at, e.id))

@@ -36,8 +36,7 @@ Clerk = Annotated[Actor, Depends(require(Scope.REDEMPTIONS_WRITE))]
 
 @router.get("/till", response_class=HTMLResponse)
 async def till(request: Request, actor: Clerk) -> Response:
-    user = getattr(request.state, "user", None)
-    return render(request, "till.html", {"form": {"store": getattr(user, "store", "") or ""}})
+    return render(request, "till.html", {"form": {"store": _own_store(request) or ""}})
 
 
 async def _customer_id(session: AsyncSession, actor: Actor, typed: str) -> str | None:
@@ -50,6 +49,11 @@ async def _customer_id(session: AsyncSession, actor: Actor, typed: str) -> str |
         or_(Customer.external_id == text, Customer.email == text.lower(),
             Customer.phone == text.replace(" ", ""))).limit(2))).all()
     return found[0] if len(found) == 1 else text
+
+
+def _own_store(request: Request) -> str | None:
+    """The store of the member of staff at the till, when the form names none."""
+    return getattr(getattr(request.state, "user", None), "store", None) or None
 
 
 def plain_words(error: AmendsError, request: Request) -> str:
@@ -121,7 +125,7 @@ async def use_code(
         code=code, order_amount=minor,
         customer_external_id=await _customer_id(session, actor, customer),
         order_id=order_id.strip() or f"till-{codes.normalise(code)}", channel="in_store",
-        store_id=store.strip() or None, till_id="console")
+        store_id=store.strip() or _own_store(request), till_id="console")
     try:
         async with code_guard(request, actor, code=code,
                               customer=order.customer_external_id):

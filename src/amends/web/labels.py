@@ -53,7 +53,7 @@ LABELS: dict[str, str] = {
     "redemption": N_("Redemption"),
     # roles and tiers
     "agent": N_("Agent"), "supervisor": N_("Supervisor"), "manager": N_("Manager"),
-    "admin": N_("Administrator"), "auditor": N_("Auditor"),
+    "admin": N_("Administrator"), "auditor": N_("Auditor"), "clerk": N_("Clerk"),
     "standard": N_("Standard"), "vip": N_("VIP"), "gold": N_("Gold"), "silver": N_("Silver"),
     # groupings of the dashboard
     "reason": N_("Reason"), "team": N_("Team"), "store": N_("Store"),

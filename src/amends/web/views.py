@@ -22,6 +22,7 @@ from amends.kit.client import client_address, limit_bucket
 from amends.kit.ratelimit import RateLimiter, get_limiter, hidden
 from amends.kit.secrets import random_token, same
 from amends.models import Organization
+from amends.roles import Scope
 from amends.routing import router as make_router
 from amends.users import service as users
 from amends.web.overview import overview
@@ -122,7 +123,10 @@ async def _organization(session: SessionDep, actor: Actor) -> Organization | Non
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, session: SessionDep, actor: Authenticated,
                q: str = "") -> Response:
-    """The console's start: what needs attention, recent cases, and customer search."""
+    """The console's start: what needs attention, recent cases, and customer search (a clerk,
+    who works the till only, starts at the till)."""
+    if not actor.can(Scope.CASES_READ) and actor.can(Scope.REDEMPTIONS_WRITE):
+        return RedirectResponse("/till", status_code=303)
     found = await customers.search_customers(session, actor, query=q) if q.strip() else []
     return render(request, "home.html", {
         "actor": actor, "organization": await _organization(session, actor),
