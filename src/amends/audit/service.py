@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
+from amends.errors import NotFound
 from amends.kit.clock import utcnow
 from amends.kit.context import request_id_var
 from amends.kit.ids import new_id
@@ -63,6 +64,18 @@ def entry_row(
             "object_id": str(object_id) if object_id is not None else None,
             "before": before, "after": after, "reason": reason,
             "request_id": request_id_var.get(), "created_at": utcnow()}
+
+
+class AuditEventNotFound(NotFound):
+    code, title = "audit_event_not_found", "No such audit event"
+
+
+async def get_event(session: AsyncSession, actor: Actor, *, event_id: uuid.UUID) -> AuditEvent:
+    event = await session.scalar(select(AuditEvent).where(
+        AuditEvent.organization_id == actor.organization_id, AuditEvent.id == event_id))
+    if event is None:
+        raise AuditEventNotFound()
+    return event
 
 
 async def list_events(
