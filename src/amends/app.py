@@ -16,6 +16,7 @@ from amends.apikeys.views import router as api_keys_views_router
 from amends.approvals.api import router as approvals_router
 from amends.approvals.views import router as approvals_views_router
 from amends.audit.api import router as audit_router
+from amends.audit.views import router as audit_views_router
 from amends.cases.api import router as cases_router
 from amends.codepools.api import router as code_pools_router
 from amends.config import Settings, get_settings
@@ -42,6 +43,7 @@ from amends.ops.middleware import RequestContextMiddleware
 from amends.organizations.api import router as organization_router
 from amends.organizations.brand_api import router as brand_router
 from amends.organizations.brand_assets import router as brand_assets_router
+from amends.organizations.views import router as settings_views_router
 from amends.outbox.catcher import start_catcher
 from amends.outbox.receivers import router as outbox_receivers_router
 from amends.outbox.store import Outbox
@@ -68,6 +70,7 @@ from amends.web.headers import SecurityHeaders
 from amends.web.templating import HERE as WEB_DIR
 from amends.web.views import router as web_router
 from amends.webhooks.api import router as webhooks_router
+from amends.webhooks.views import router as webhooks_views_router
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
@@ -131,7 +134,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         case_views_router, dashboard_router, till_router, approvals_views_router,
         catalogue_router, rules_views_router, customer_views_router, incident_views_router,
         outcomes_views_router, outbox_views_router, outbox_receivers_router, users_router,
-        profile_router, admin_router, users_admin_router, api_keys_views_router, web_router,
+        profile_router, admin_router, users_admin_router, api_keys_views_router,
+        webhooks_views_router, audit_views_router, settings_views_router, web_router,
     )
     for router in hot_first:
         app.include_router(router)
