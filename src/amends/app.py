@@ -24,6 +24,7 @@ from amends.coupons.api import router as coupons_router
 from amends.customers.api import router as customers_router
 from amends.customers.views import router as customer_views_router
 from amends.db import Database
+from amends.delivery.admin_views import router as delivery_admin_router
 from amends.delivery.api import router as delivery_router
 from amends.errors import install_error_handlers
 from amends.events.api import router as events_router
@@ -135,7 +136,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         catalogue_router, rules_views_router, customer_views_router, incident_views_router,
         outcomes_views_router, outbox_views_router, outbox_receivers_router, users_router,
         profile_router, admin_router, users_admin_router, api_keys_views_router,
-        webhooks_views_router, audit_views_router, settings_views_router, web_router,
+        webhooks_views_router, audit_views_router, settings_views_router, delivery_admin_router,
+        web_router,
     )
     for router in hot_first:
         app.include_router(router)
