@@ -32,7 +32,8 @@ async def test_the_channel_list_says_a_secret_is_set_without_showing_it(
     listed = await client.get("/v1/channels", headers=admin)
     assert listed.status_code == 200
     [sms] = listed.json()
-    assert sms["channel"] == "sms" and sms["active"] is False
+    assert sms["channel"] == "sms"
+    assert sms["active"] is False
     assert sms["settings"]["auth_token"] == "set"
     assert sms["settings"]["account_sid"] == "AC1"
     assert "very-secret-token" not in listed.text
@@ -54,7 +55,8 @@ async def test_a_test_email_arrives_at_once_and_is_audited(
     assert "email channel" in message.get_content()
     [tested] = await _audit(client, admin, "channel.tested")
     assert tested["object_id"] == "email"
-    assert tested["after"]["ok"] is True and tested["after"]["to"] == "ann@example.com"
+    assert tested["after"]["ok"] is True
+    assert tested["after"]["to"] == "ann@example.com"
 
 
 async def test_a_test_sms_reaches_the_provider_and_a_refusal_comes_back_in_its_words(
@@ -69,9 +71,11 @@ async def test_a_test_sms_reaches_the_provider_and_a_refusal_comes_back_in_its_w
                                  json={"to": "+447700900123"})
         refused = await client.post("/v1/channels/sms/test", headers=admin,
                                     json={"to": "+447700900123"})
-    assert sent.status_code == 200 and sent.json()["ok"] is True
+    assert sent.status_code == 200
+    assert sent.json()["ok"] is True
     form = parse_qs(provider.requests[0].body.decode())
-    assert form["To"] == ["+447700900123"] and form["From"] == ["+15005550006"]
+    assert form["To"] == ["+447700900123"]
+    assert form["From"] == ["+15005550006"]
     assert "sms channel" in form["Body"][0]
     assert refused.status_code == 200
     assert refused.json() == {"ok": False, "detail": 'SMS provider answered 401: '
@@ -88,11 +92,13 @@ async def test_a_test_needs_a_configured_channel_and_a_real_address(
     assert missing.status_code == 409
     assert missing.json()["code"] == "channel_not_configured"
     unknown = await client.post("/v1/channels/fax/test", headers=admin, json={"to": "1"})
-    assert unknown.status_code == 422 and unknown.json()["code"] == "unknown_channel"
+    assert unknown.status_code == 422
+    assert unknown.json()["code"] == "unknown_channel"
     await client.put("/v1/channels/email", headers=admin, json={"settings": {
         "host": "127.0.0.1", "port": 9, "security": "none", "from_address": "c@shop.example"}})
     bad = await client.post("/v1/channels/email/test", headers=admin, json={"to": "ann"})
-    assert bad.status_code == 422 and bad.json()["code"] == "invalid_test_address"
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "invalid_test_address"
     extra = await client.post("/v1/channels/email/test", headers=admin,
                               json={"to": "ann@example.com", "cc": "bob@example.com"})
     assert extra.status_code == 422
@@ -111,15 +117,18 @@ async def test_a_removed_channel_refuses_messages_until_set_up_again(
     assert removed.status_code == 204
     assert (await client.get("/v1/channels", headers=admin)).json() == []
     again = await client.delete("/v1/channels/email", headers=admin)
-    assert again.status_code == 404 and again.json()["code"] == "channel_not_found"
+    assert again.status_code == 404
+    assert again.json()["code"] == "channel_not_found"
     case = (await client.post("/v1/cases", headers=admin, json={
         "customer_id": "C-1", "reason": "late_delivery", "severity": 2,
         "channel": "email"})).json()
     refused = await client.post("/v1/coupons", headers=admin, json={
         "case_id": case["id"], "incentive_id": str(incentive.id)})
-    assert refused.status_code == 409, refused.text and refused.json()["code"] == "channel_not_configured"
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "channel_not_configured"
     [event] = await _audit(client, admin, "channel.removed")
-    assert event["object_id"] == "email" and "host" in event["before"]["settings"]
+    assert event["object_id"] == "email"
+    assert "host" in event["before"]["settings"]
 
 
 async def test_resetting_a_template_brings_back_the_shipped_wording(
@@ -155,7 +164,8 @@ async def test_resetting_a_template_brings_back_the_shipped_wording(
     assert event["before"]["subject"] == "Pour vous : {{ gesture }}"
     gone = await client.delete("/v1/templates", headers=admin, params={
         "kind": "gesture", "channel": "email", "language": "fr"})
-    assert gone.status_code == 404 and gone.json()["code"] == "template_not_found"
+    assert gone.status_code == 404
+    assert gone.json()["code"] == "template_not_found"
     unknown = await client.delete("/v1/templates", headers=admin, params={
         "kind": "gesture", "channel": "email", "language": "fr", "lang": "fr"})
     assert unknown.status_code == 422
