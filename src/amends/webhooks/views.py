@@ -23,6 +23,9 @@ from amends.webhooks import service as webhooks
 router = make_router(include_in_schema=False)
 Admin = Annotated[Actor, Depends(require(Scope.ADMIN))]
 PAGE = "/admin/webhooks"
+# A new secret travels to the page after the redirect in a cookie read once: reloading the
+# page neither shows it again nor posts the form again.
+ONCE_COOKIE = "amends_webhook_secret"
 
 # What each event means to an admin choosing what to receive.
 EVENT_NAMES = {
@@ -53,14 +56,43 @@ def _answer(text: str | None) -> str:
         return text
 
 
+def _with_secret(response: Response, endpoint: WebhookEndpoint, *, secure: bool) -> Response:
+    response.set_cookie(ONCE_COOKIE, f"{endpoint.id}:{endpoint.secret}", max_age=120,
+                        path=PAGE, secure=secure, httponly=True, samesite="strict")
+    return response
+
+
+def _secret_once(request: Request, endpoint_id: uuid.UUID | None = None
+                 ) -> tuple[uuid.UUID, str] | None:
+    """The secret the previous answer left for this page (of this endpoint, if given)."""
+    held = request.cookies.get(ONCE_COOKIE, "")
+    key, _, secret = held.partition(":")
+    try:
+        found = uuid.UUID(key)
+    except ValueError:
+        return None
+    if not secret or (endpoint_id is not None and found != endpoint_id):
+        return None
+    return found, secret
+
+
+def _shown(response: Response, request: Request) -> Response:
+    if ONCE_COOKIE in request.cookies:
+        response.delete_cookie(ONCE_COOKIE, path=PAGE)
+    return response
+
+
 async def _page(request: Request, session: SessionDep, actor: Actor, *,
-                secret_for: WebhookEndpoint | None = None, errors: dict[str, str] | None = None,
-                form: dict[str, Any] | None = None, status_code: int = 200) -> Response:
-    return render(request, "admin/webhooks.html", {
-        "endpoints": await webhooks.list_endpoints(session, actor),
-        "event_names": EVENT_NAMES, "secret_for": secret_for, "errors": errors or {},
+                errors: dict[str, str] | None = None, form: dict[str, Any] | None = None,
+                status_code: int = 200) -> Response:
+    endpoints = await webhooks.list_endpoints(session, actor)
+    once = _secret_once(request)
+    created = next((e for e in endpoints if once and e.id == once[0]), None)
+    return _shown(render(request, "admin/webhooks.html", {
+        "endpoints": endpoints, "event_names": EVENT_NAMES, "created": created,
+        "secret": once[1] if once and created else None, "errors": errors or {},
         "form": form or {"event_types": [], "url": "", "description": ""}},
-        status_code=status_code)
+        status_code=status_code), request)
 
 
 @router.get("/admin/webhooks", response_class=HTMLResponse)
@@ -74,7 +106,8 @@ async def create_endpoint(request: Request, session: SessionDep, actor: Admin,
                           url: Annotated[str, Form(max_length=2000)] = "",
                           description: Annotated[str, Form(max_length=200)] = "",
                           event_types: Annotated[list[str] | None, Form()] = None) -> Response:
-    """Answers the page itself (not a redirect): the new secret is shown this once."""
+    """A refusal answers the page with the errors; a success redirects to the page, which
+    shows the new secret this once."""
     _ = gettext_for(request)
     chosen = [e for e in event_types or [] if e in webhooks.EVENT_TYPES]
     form = {"url": url, "description": description, "event_types": chosen}
@@ -89,14 +122,16 @@ async def create_endpoint(request: Request, session: SessionDep, actor: Admin,
         await session.rollback()
         return await _page(request, session, actor, form=form, status_code=422,
                            errors={"url": refused.detail})
-    return await _page(request, session, actor, secret_for=endpoint)
+    return _with_secret(back(PAGE), endpoint, secure=settings.cookie_secure)
 
 
 @router.get("/admin/webhooks/{endpoint_id}", response_class=HTMLResponse)
 async def endpoint_page(endpoint_id: uuid.UUID, request: Request, session: SessionDep,
                         actor: Admin) -> Response:
     endpoint = await webhooks.get_endpoint(session, actor, endpoint_id=endpoint_id)
-    return await _endpoint_page(request, session, actor, endpoint, secret=None)
+    once = _secret_once(request, endpoint_id)
+    return _shown(await _endpoint_page(request, session, actor, endpoint,
+                                       secret=once[1] if once else None), request)
 
 
 async def _endpoint_page(request: Request, session: SessionDep, actor: Actor,
@@ -123,12 +158,13 @@ async def resend(endpoint_id: uuid.UUID, delivery_id: uuid.UUID, request: Reques
                                "webhook-id."))
 
 
-@router.post("/admin/webhooks/{endpoint_id}/rotate-secret", response_class=HTMLResponse)
+@router.post("/admin/webhooks/{endpoint_id}/rotate-secret")
 async def rotate_secret(endpoint_id: uuid.UUID, request: Request, session: SessionDep,
-                        actor: Admin) -> Response:
-    """Answers the page itself: the new secret is shown this once."""
+                        actor: Admin, settings: SettingsDep) -> Response:
+    """Redirects to the endpoint's page, which shows the new secret this once."""
     endpoint = await webhooks.rotate_secret(session, actor, endpoint_id=endpoint_id)
-    return await _endpoint_page(request, session, actor, endpoint, secret=endpoint.secret)
+    return _with_secret(back(f"{PAGE}/{endpoint_id}"), endpoint,
+                        secure=settings.cookie_secure)
 
 
 @router.post("/admin/webhooks/{endpoint_id}/active")
