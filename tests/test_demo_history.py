@@ -2,35 +2,41 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+import pytest
 from sqlalchemy import func, select
 
 from amends.actor import Actor
 from amends.cases import service as cases
+from amends.cases.recommend import recommendations
 from amends.db import Database
 from amends.delivery.service import remind_expiring, save_channel
-from amends.demo import seed_catalogue
+from amends.demo import DEMO_PASSWORD, DEMO_SLUG, seed_catalogue, seed_demo
 from amends.demo_history import seed_history
 from amends.kit import codes
 from amends.kit.clock import clock, utcnow
-from amends.models import Case, Coupon, Job, Order, Redemption
+from amends.models import Case, Coupon, Customer, Job, Order, Organization, Redemption, User
 from amends.redemptions import service as redemptions
 from amends.reports import service as reports
-from tests.factories import make_org
+from amends.roles import Role
+from tests.factories import make_org, staff_headers
 
 NOW = datetime(2026, 11, 20, 16, 30, tzinfo=UTC)
 
 
-async def seeded(db: Database, *, seed: int = 3, days: int = 30) -> uuid.UUID:
+async def seeded(db: Database, *, seed: int = 3, days: int = 30, cases: int = 120
+                 ) -> uuid.UUID:
     tenant = await make_org(db)
     async with db.transaction() as session:
         await seed_catalogue(session, Actor.system(tenant.id, "tests"))
-    assert await seed_history(db, organization_id=tenant.id, days=days, cases=120,
-                              seed=seed) == 120
+    assert await seed_history(db, organization_id=tenant.id, days=days, cases=cases,
+                              seed=seed) == cases
     return tenant.id
 
 
@@ -112,7 +118,8 @@ async def test_the_same_seed_gives_the_same_history(db: Database) -> None:
 
 async def test_the_history_owes_no_reminder_once_e_mail_is_set_up(db: Database) -> None:
     clock.freeze(NOW)
-    organization_id = await seeded(db, days=75)  # gestures of 60 days, some about to expire
+    # Gestures of 60 days, some about to expire.
+    organization_id = await seeded(db, days=75, cases=300)
     async with db.transaction() as session:
         await save_channel(session, Actor.system(organization_id, "tests"), channel="email",
                            active=True, allow_private=True,
@@ -148,3 +155,51 @@ async def test_history_rows_are_what_the_services_read_and_write(db: Database) -
     assert [e.data["to"] for e in events if e.kind == "state_changed"][-1] == "closed"
     assert codes.is_valid(coupon.code)
     assert redemption.discount == coupon.value
+
+
+@pytest.mark.sqlite_only  # `make demo` runs on SQLite; the default history, seeded once here
+async def test_the_demo_history_teaches_the_recommendation_and_measures_a_hold_out(
+    db: Database, client: httpx.AsyncClient,
+) -> None:
+    seeded = await seed_demo(db)  # the default history, as `amends demo` seeds it
+    assert seeded is not None
+    async with db.transaction() as session:
+        organization = await session.scalar(select(Organization).where(
+            Organization.slug == DEMO_SLUG))
+        assert organization is not None
+        agent = await session.scalar(select(User).where(
+            User.organization_id == organization.id, User.email == "agent@demo.example"))
+        manager = await session.scalar(select(User).where(
+            User.organization_id == organization.id, User.email == "manager@demo.example"))
+        assert agent is not None
+        assert manager is not None
+        actor = Actor.for_user(organization_id=organization.id, user_id=agent.id,
+                               email=agent.email, role=Role(agent.role))
+        advice = {}
+        for reason, external_id in (("late_delivery", "C-1002"), ("poor_service", "C-1005")):
+            customer = await session.scalar(select(Customer).where(
+                Customer.organization_id == organization.id,
+                Customer.external_id == external_id))
+            assert customer is not None
+            assert customer.value_tier == "standard"
+            case = await cases.open_case(session, actor, customer=customer, reason=reason,
+                                         severity=2, channel="email", conversation_ref=None)
+            advice[reason] = await recommendations(session, actor, case_id=case.id)
+    for reason, ranked in advice.items():
+        _incentive, best = ranked[0]
+        # The agent reads why: the outcomes of similar cases, not only the rules.
+        learned = re.match(r"won back (\d+)% of similar customers \((\d+) cases\)",
+                           best.why[0])
+        assert learned, (reason, best.why)
+        assert int(learned[2]) >= 200
+        assert 50 <= int(learned[1]) < 100
+    page = await client.get("/outcomes", headers=await staff_headers(db, manager,
+                                                                        password=DEMO_PASSWORD))
+    assert page.status_code == 200
+    sections = dict(re.findall(r'aria-labelledby="r-(\w+)">(.*?)</section>', page.text,
+                               flags=re.S))
+    for reason in ("late_delivery", "poor_service"):
+        # Each gesture against the apology alone, over the same (sizeable) hold-out group.
+        held = re.findall(r"pts \([^;]+; (\d+) held out\)", sections[reason])
+        assert held, reason
+        assert all(int(count) >= 50 for count in held)

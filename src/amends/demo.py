@@ -4,11 +4,13 @@ months of history (demo_history.py) for its reports."""
 from __future__ import annotations
 
 import base64
+import io
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image, ImageDraw, ImageFont
 from rich.console import Console
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,12 +25,17 @@ from amends.incentives.schemas import IncentiveCreate
 from amends.incentives.service import create_incentive
 from amends.kit.secrets import random_token
 from amends.models import ChannelConfig, Organization
+from amends.organizations.brand_service import set_logo
 from amends.organizations.service import create_organization
 from amends.outcomes import service as outcomes
 from amends.roles import Role, Scope
-from amends.users.service import create_user
+from amends.users.service import create_user, hash_password
 
 DEMO_SLUG = "demo"
+# Enough months that the oldest cases' outcomes are known (90 days on) and that the commonest
+# kinds of case gather the outcomes a learned recommendation needs (`learn_min_outcomes`).
+DEFAULT_HISTORY_CASES = 7500
+DEFAULT_HISTORY_DAYS = 365
 DEMO_PASSWORD = "amends-demo-password"
 
 STAFF = [
@@ -49,6 +56,16 @@ KEYS = [
 ]
 
 
+_demo_hash: list[str] = []
+
+
+async def demo_password_hash() -> str:
+    """One hash of the demo password for all its accounts (the history's staff too)."""
+    if not _demo_hash:
+        _demo_hash.append(await hash_password(DEMO_PASSWORD))
+    return _demo_hash[0]
+
+
 @dataclass
 class SeededDemo:
     logins: list[tuple[str, str, str]] = field(default_factory=list)
@@ -56,12 +73,16 @@ class SeededDemo:
     cases: int = 0
 
 
-async def seed_demo(db: Database, *, console: Console | None = None, history_cases: int = 3000,
-                    history_days: int = 90, base_url: str | None = None,
-                    smtp_port: int | None = None) -> SeededDemo | None:
+async def seed_demo(db: Database, *, console: Console | None = None,
+                    history_cases: int = DEFAULT_HISTORY_CASES,
+                    history_days: int = DEFAULT_HISTORY_DAYS, base_url: str | None = None,
+                    smtp_port: int | None = None,
+                    seconds: dict[str, float] | None = None) -> SeededDemo | None:
     """Create the demo organisation, then its history; None when it exists already (seeding
     runs once). With `base_url` and `smtp_port` its channels send to the demo's own mail
-    catcher and receivers (the outbox), so its first gesture is delivered with no set-up."""
+    catcher and receivers (the outbox), so its first gesture is delivered with no set-up.
+    `seconds`, when given, receives how long each phase of the history took (generate, insert,
+    refresh)."""
     # Imported here: the history module imports this one (the demo password).
     from amends.demo_history import HISTORY_STAFF, seed_history
 
@@ -77,11 +98,15 @@ async def seed_demo(db: Database, *, console: Console | None = None, history_cas
         org = await create_organization(session, slug=DEMO_SLUG, name="Demo Retail")
         for key, value in BRAND.items():
             setattr(org, key, value)
+        await set_logo(session, Actor.system(org.id, "demo"), data=demo_logo(),
+                       content_type="image/png")
         actor = Actor.system(org.id, "demo")
         seeded = SeededDemo()
+        hashed = await demo_password_hash()
         for role, email, name, team, store in STAFF:
             await create_user(session, actor, organization_id=org.id, email=email, name=name,
-                              role=role, password=DEMO_PASSWORD, team=team, store=store)
+                              role=role, password=DEMO_PASSWORD, team=team, store=store,
+                              password_hash=hashed)
             seeded.logins.append((role.value, email, DEMO_PASSWORD))
         await seed_catalogue(session, actor)
         if base_url is not None and smtp_port is not None:
@@ -95,7 +120,9 @@ async def seed_demo(db: Database, *, console: Console | None = None, history_cas
     if history_cases:
         started = time.perf_counter()
         seeded.cases = await seed_history(db, organization_id=org.id, days=history_days,
-                                          cases=history_cases, console=console)
+                                          cases=history_cases, console=console,
+                                          seconds=seconds)
+        refreshed = time.perf_counter()
         # Thousands of rows arrived at once: give the query planner their statistics now
         # rather than when autovacuum gets round to it (without them PostgreSQL plans the
         # reports as if every table held one row).
@@ -103,6 +130,8 @@ async def seed_demo(db: Database, *, console: Console | None = None, history_cas
             await session.execute(text("ANALYZE"))
         async with db.transaction() as session:
             await outcomes.refresh(session, org.id)
+        if seconds is not None:
+            seconds["refresh"] = time.perf_counter() - refreshed
         seeded.logins.extend((role.value, email, DEMO_PASSWORD)
                              for role, email, *_ in HISTORY_STAFF)
         if console is not None:
@@ -181,3 +210,17 @@ async def seed_channels(session: AsyncSession, actor: Actor, *, base_url: str,
             continue
         await save_channel(session, actor, channel=channel, settings=settings, active=True,
                            allow_private=True)
+
+
+def demo_logo() -> bytes:
+    """The demo company's logo, drawn here (no picture is kept in the repository): its
+    initials on its colour."""
+    size = 256
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((0, 0, size - 1, size - 1), radius=48, fill=BRAND["brand_color"])
+    font = ImageFont.load_default(size=120)
+    draw.text((size / 2, size / 2), "L&", fill="white", font=font, anchor="mm")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
