@@ -45,6 +45,8 @@ AGENT_GETS = {
     "/cases/{case_id}": 404, "/cases/{case_id}/given": 404,
     "/customers/{external_id}": 404,
     "/c/{token}": 404,
+    "/admin/channels": 403, "/admin/templates": 403,
+    "/admin/templates/{channel}/{kind}/{locale}": 403,
 }
 
 # The same for every console form that posts to an address with an id, with a form that
@@ -63,6 +65,13 @@ AGENT_POSTS = {
     "/cases/{case_id}/gestures": 404,
     "/cases/{case_id}/steps": 404,
     "/c/{token}/feedback": 404,
+    "/admin/channels/{channel}": 403,
+    "/admin/channels/{channel}/test": 403,
+    "/admin/channels/{channel}/remove": 403,
+    "/admin/templates/{channel}/{kind}/{locale}": 403,
+    "/admin/templates/{channel}/{kind}/{locale}/preview": 403,
+    "/admin/templates/{channel}/{kind}/{locale}/html": 403,
+    "/admin/templates/{channel}/{kind}/{locale}/reset": 403,
 }
 
 
@@ -147,7 +156,9 @@ async def _foreign_objects(client: httpx.AsyncClient, db: Database) -> Foreign:
 def _ids(kind: str, foreign: Foreign) -> dict[str, str]:
     # A coupon page's token is no organisation's id (whoever holds it may open the page): it is
     # only ever unknown.
-    fixed = {"action": "cancel", "token": "n0-such-t0ken"}
+    # A channel is named, not an id: "fax" names none, whoever asks.
+    fixed = {"action": "cancel", "token": "n0-such-t0ken", "channel": "fax",
+             "kind": "gesture", "locale": "fr"}
     if kind == "foreign":
         return {**foreign.ids, "external_id": foreign.ids["customer"], **fixed}
     if kind == "unknown":
@@ -175,6 +186,14 @@ def _form(path: str, foreign: Foreign) -> dict[str, Any]:
         "/cases/{case_id}/gestures": {"incentive_id": foreign.incentive_id},
         "/cases/{case_id}/steps": {"to": "apologised"},
         "/c/{token}/feedback": {"score": "5", "csrf_token": "same-as-cookie"},
+        "/admin/channels/{channel}": {"host": "smtp.example.com",
+                                      "from_address": "care@example.com"},
+        "/admin/channels/{channel}/test": {"to": "ann@example.com"},
+        "/admin/channels/{channel}/remove": {},
+        "/admin/templates/{channel}/{kind}/{locale}": {"body_text": "Hello"},
+        "/admin/templates/{channel}/{kind}/{locale}/preview": {"body_text": "Hello"},
+        "/admin/templates/{channel}/{kind}/{locale}/html": {"body_text": "Hello"},
+        "/admin/templates/{channel}/{kind}/{locale}/reset": {},
     }
     return forms[path]
 
