@@ -1,5 +1,7 @@
-"""The console toured in real Chromium, on a real server with the demo data and its embedded
-worker, e-mail going to a real SMTP server: an agent gives a gesture and watches it go out, a
+"""The console toured in real Chromium, on a real server run as `amends demo` runs it: the demo
+data, its embedded worker, and its channels pointed at the demo's own mail catcher and
+receivers, with no set-up by API. An agent's first gesture goes out and the admin reads it on
+the Outbox page; a
 supervisor grants one above the agent's authority, a clerk redeems a code once, and the
 manager's dashboard agrees with the database and the report API.
 
@@ -34,7 +36,7 @@ from amends.config import Settings
 from amends.db import Database
 from amends.demo import DEMO_PASSWORD, DEMO_SLUG, SeededDemo, seed_demo
 from amends.kit import codes
-from tests.receivers import Mailbox, smtp_server
+from amends.outbox.store import Outbox
 from tests.web.browser_watch import watch
 from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
@@ -45,6 +47,7 @@ AGENT, SUPERVISOR, MANAGER = ("agent@demo.example", "supervisor@demo.example",
                               "manager@demo.example")
 CLERK = "clerk@demo.example"  # an agent at Store 12 Lyon, from the demo's history
 CLERK_STORE = "Store 12 Lyon"
+ADMIN = "admin@demo.example"
 WAIT = 20_000  # ms: delivery goes through the worker and SMTP
 
 
@@ -53,22 +56,31 @@ class Demo:
     url: str
     database: Path
     keys: dict[str, str]
-    mailbox: Mailbox
+    outbox: Outbox
     browser: Browser
 
+    def mails_to(self, address: str) -> list[Any]:
+        """The e-mails the demo's mail catcher kept for `address`, as it received them."""
+        return [self.outbox.mail(m.key) for m in self.outbox.latest()
+                if m.channel == "email" and m.to == address]
 
-async def _seed(url: str) -> SeededDemo:
+
+async def _seed(url: str, *, base_url: str, smtp_port: int) -> SeededDemo:
     db = Database(Settings(database_url=url, sqlite_synchronous="OFF", _env_file=None))
     try:
-        seeded = await seed_demo(db, history_cases=150, history_days=21)
+        # As `amends demo` seeds it: the channels point at the demo's outbox.
+        seeded = await seed_demo(db, history_cases=150, history_days=21, base_url=base_url,
+                                 smtp_port=smtp_port)
     finally:
         await db.dispose()
     assert seeded is not None
     return seeded
 
 
-def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _serve(url: str, port: int, log: Path, *, outbox: Path, smtp_port: int
+           ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AMENDS_DATABASE_URL": url, "AMENDS_EMBEDDED_WORKER": "true",
+           "AMENDS_DEMO_OUTBOX": str(outbox), "AMENDS_DEMO_SMTP_PORT": str(smtp_port),
            "AMENDS_WORKER_POLL_SECONDS": "0.1", "AMENDS_SWEEP_INTERVAL_SECONDS": "3600",
            "AMENDS_COOKIE_SECURE": "false", "AMENDS_LOG_LEVEL": "WARNING",
            "AMENDS_SQLITE_SYNCHRONOUS": "NORMAL", "AMENDS_BASE_URL": f"http://127.0.0.1:{port}",
@@ -93,26 +105,21 @@ def demo(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     database = folder / "amends.db"
     shutil.copy(sqlite_template, database)
     url = f"sqlite+aiosqlite:///{database}"
-    seeded = asyncio.run(_seed(url))
+    port, smtp_port = free_port(), free_port()
+    base_url, outbox = f"http://127.0.0.1:{port}", folder / "demo-outbox"
+    seeded = asyncio.run(_seed(url, base_url=base_url, smtp_port=smtp_port))
     keys = dict(seeded.api_keys)
-    port = free_port()
-    with smtp_server() as mailbox:
-        server = _serve(url, port, folder / "server.log")
-        try:
-            channel = httpx.put(
-                f"http://127.0.0.1:{port}/v1/channels/email",
-                headers={"Authorization": f"Bearer {keys['Admin']}"},
-                json={"settings": {"host": mailbox.host, "port": mailbox.port,
-                                   "security": "none", "from_address": "care@demo.example"}})
-            assert channel.status_code == 200, channel.text
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                yield Demo(url=f"http://127.0.0.1:{port}", database=database, keys=keys,
-                           mailbox=mailbox, browser=browser)
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+    # No channel is set up here: the demo's first gesture must go out as `make demo` serves it.
+    server = _serve(url, port, folder / "server.log", outbox=outbox, smtp_port=smtp_port)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield Demo(url=base_url, database=database, keys=keys, outbox=Outbox(outbox),
+                       browser=browser)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
 
 
 @contextmanager
@@ -129,7 +136,8 @@ def signed_in(demo: Demo, email: str) -> Iterator[Page]:
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill(DEMO_PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name=re.compile("^Welcome"))).to_be_visible()
+        # Everyone starts on the welcome page, but a clerk, who starts at the till.
+        expect(page.get_by_role("heading", name=re.compile("^(Welcome|Till)"))).to_be_visible()
         yield page
         assert problems == [], "\n".join(problems)
     finally:
@@ -228,9 +236,22 @@ def test_an_agent_finds_a_customer_opens_a_case_and_watches_the_gesture_reach_th
         assert page.evaluate("window.stillTheSamePage") is True
         photograph(page, "case")
 
-    mails = demo.mailbox.to("jo@example.com")
+    mails = demo.mails_to("jo@example.com")
     assert len(mails) == 1
     assert code in _text(mails[0])
+
+    # The admin reads it on the Outbox page, and opens it as Jo received it.
+    with signed_in(demo, ADMIN) as admin:
+        admin.goto("/outbox")
+        sent = admin.locator("tr[data-channel=email]").filter(has_text="jo@example.com")
+        expect(sent).to_have_count(1)
+        photograph(admin, "outbox")
+        sent.get_by_role("link").click()
+        expect(admin.get_by_role("heading", level=1)).not_to_be_empty()
+        expect(admin.locator(".mail-text")).to_contain_text(code)
+        body = admin.frame_locator("iframe.mail")
+        expect(body.get_by_text(code)).to_be_visible()
+        photograph(admin, "outbox-mail")
 
 
 def test_a_gesture_above_the_agents_limit_waits_for_a_supervisor_who_grants_it(
@@ -263,7 +284,7 @@ def test_a_gesture_above_the_agents_limit_waits_for_a_supervisor_who_grants_it(
         code = given_code(agent, "25 EUR gift card")
         expect(agent.locator("#given [data-delivery-status]")).to_have_attribute(
             "data-delivery-status", "sent", timeout=WAIT)
-    assert any(code in _text(mail) for mail in demo.mailbox.to("ana@example.com"))
+    assert any(code in _text(mail) for mail in demo.mails_to("ana@example.com"))
 
 
 def test_a_clerk_redeems_a_code_once_and_a_second_try_says_when_and_where_it_was_used(
