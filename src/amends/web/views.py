@@ -17,6 +17,7 @@ from amends.auth import (
     SettingsDep,
 )
 from amends.customers import service as customers
+from amends.customers.views import new_customer_form
 from amends.errors import CsrfFailed, TooManyAttempts
 from amends.kit.client import client_address, limit_bucket
 from amends.kit.ratelimit import RateLimiter, get_limiter, hidden
@@ -131,4 +132,7 @@ async def home(request: Request, session: SessionDep, actor: Authenticated,
     return render(request, "home.html", {
         "actor": actor, "organization": await _organization(session, actor),
         "overview": await overview(session, actor), "query": q, "found": found,
+        # Nobody found: the form that creates the customer and opens their case.
+        "new_customer": await new_customer_form(request, session, actor, query=q)
+        if q.strip() and not found else None,
     })
