@@ -9,8 +9,12 @@ the brand colour and sees them kept. Photographed at desktop and phone width
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +30,7 @@ from amends.db import Database
 from amends.demo import DEMO_PASSWORD, DEMO_SLUG, SeededDemo, seed_demo
 from tests.receivers import Receiver, http_receiver
 from tests.web.browser_watch import watch
-from tests.web.test_console_tour import DESKTOP, _serve, photograph
+from tests.web.test_console_tour import DESKTOP, photograph
 from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
 ADMIN = "admin@demo.example"
@@ -49,6 +53,27 @@ async def _seed(url: str) -> SeededDemo:
         await db.dispose()
     assert seeded is not None
     return seeded
+
+
+def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """`amends serve` with its embedded worker, allowed to reach the local receiver."""
+    env = {**os.environ, "AMENDS_DATABASE_URL": url, "AMENDS_EMBEDDED_WORKER": "true",
+           "AMENDS_WORKER_POLL_SECONDS": "0.1", "AMENDS_SWEEP_INTERVAL_SECONDS": "3600",
+           "AMENDS_COOKIE_SECURE": "false", "AMENDS_LOG_LEVEL": "WARNING",
+           "AMENDS_BASE_URL": f"http://127.0.0.1:{port}",
+           "AMENDS_OUTBOUND_ALLOW_PRIVATE": "true"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("amends")), "serve",
+                                 "--port", str(port)], env=env, stdout=out, stderr=out)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")
