@@ -254,6 +254,28 @@ def test_an_agent_finds_a_customer_opens_a_case_and_watches_the_gesture_reach_th
         photograph(admin, "outbox-mail")
 
 
+def test_an_agent_whose_search_finds_nobody_creates_the_customer_and_opens_the_case(
+    demo: Demo
+) -> None:
+    with signed_in(demo, AGENT) as page:
+        page.get_by_label("Name, email, phone, customer id or order id").fill("C-9001")
+        page.get_by_role("button", name="Search").click()
+        expect(page.get_by_text("No customer matches")).to_be_visible()
+        form = page.locator("form[data-new-customer]")
+        expect(form.get_by_label("Customer number")).to_have_value("C-9001")
+        form.get_by_label("Name").fill("Noor Haddad")
+        form.get_by_label("Email").fill("noor@example.com")
+        form.get_by_label("Phone").fill("+33 6 11 22 33 44")
+        form.get_by_label("Tier").select_option("silver")
+        form.get_by_label("What went wrong").select_option("damaged_item")
+        form.get_by_label("Conversation on").select_option("phone")
+        photograph(page, "new-customer")
+        form.get_by_role("button", name="Create the customer and open the case").click()
+        expect(page.get_by_role("status").first).to_contain_text(
+            "Customer C-9001 created and case")
+        expect(page.get_by_role("link", name=re.compile("Noor Haddad"))).to_be_visible()
+
+
 def test_a_gesture_above_the_agents_limit_waits_for_a_supervisor_who_grants_it(
     demo: Demo
 ) -> None:
