@@ -20,9 +20,10 @@ from starlette.routing import BaseRoute
 
 from amends.db import Base, Database
 from amends.errors import AmendsError, Forbidden, NotFound
-from amends.models import Coupon, Delivery, RecoveryRule
+from amends.models import AuditEvent, Coupon, Delivery, RecoveryRule
 from amends.roles import Role
 from tests.factories import (
+    bearer,
     make_customer,
     make_incentive,
     make_org,
@@ -47,6 +48,8 @@ AGENT_GETS = {
     "/c/{token}": 404,
     "/admin/channels": 403, "/admin/templates": 403,
     "/admin/templates/{channel}/{kind}/{locale}": 403,
+    "/admin/webhooks": 403, "/admin/webhooks/{endpoint_id}": 403,
+    "/admin/audit": 403, "/admin/audit/{event_id}": 403, "/admin/settings": 403,
 }
 
 # The same for every console form that posts to an address with an id, with a form that
@@ -72,6 +75,11 @@ AGENT_POSTS = {
     "/admin/templates/{channel}/{kind}/{locale}/preview": 403,
     "/admin/templates/{channel}/{kind}/{locale}/html": 403,
     "/admin/templates/{channel}/{kind}/{locale}/reset": 403,
+    "/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/resend": 403,
+    "/admin/webhooks/{endpoint_id}/rotate-secret": 403,
+    "/admin/webhooks/{endpoint_id}/active": 403,
+    "/admin/webhooks/{endpoint_id}/delete": 403,
+    "/admin/settings/{group}": 403,
 }
 
 
@@ -137,6 +145,9 @@ async def _foreign_objects(client: httpx.AsyncClient, db: Database) -> Foreign:
         "name": "Stuck two days", "condition": "not_scanned_for", "hours": "48",
         "reason": "late_delivery", "severity": "2"})
     assert rule.status_code == 303
+    endpoint = await client.post("/v1/webhook-endpoints", headers=bearer(tenant.admin_token),
+                                 json={"url": "http://127.0.0.1:9/hooks"})
+    assert endpoint.status_code == 201, endpoint.text
     async with db.transaction(write=False) as session:
         coupon = await session.scalar(select(Coupon).where(Coupon.organization_id == tenant.id,
                                                             Coupon.incentive_id == small.id))
@@ -144,21 +155,25 @@ async def _foreign_objects(client: httpx.AsyncClient, db: Database) -> Foreign:
             Delivery.organization_id == tenant.id))
         rule_id = await session.scalar(select(RecoveryRule.id).where(
             RecoveryRule.organization_id == tenant.id))
+        event_id = await session.scalar(select(AuditEvent.id).where(
+            AuditEvent.organization_id == tenant.id).limit(1))
     assert coupon is not None
     return Foreign(ids={
         "case_id": case_id, "customer": "C-THEIRS", "approval_id": asked.json()["id"],
         "incident_id": incident.headers["location"].split("?")[0].rsplit("/", 1)[1],
         "rule_id": str(rule_id), "incentive_id": str(small.id), "coupon_id": str(coupon.id),
-        "delivery_id": str(message),
+        "delivery_id": str(message), "endpoint_id": endpoint.json()["id"],
+        "event_id": str(event_id),
     }, incentive_id=str(small.id))
 
 
 def _ids(kind: str, foreign: Foreign) -> dict[str, str]:
     # A coupon page's token is no organisation's id (whoever holds it may open the page): it is
     # only ever unknown.
-    # A channel is named, not an id: "fax" names none, whoever asks.
+    # A channel is named, not an id: "fax" names none, whoever asks; so is a group of
+    # settings.
     fixed = {"action": "cancel", "token": "n0-such-t0ken", "channel": "fax",
-             "kind": "gesture", "locale": "fr"}
+             "kind": "gesture", "locale": "fr", "group": "colours"}
     if kind == "foreign":
         return {**foreign.ids, "external_id": foreign.ids["customer"], **fixed}
     if kind == "unknown":
@@ -194,6 +209,11 @@ def _form(path: str, foreign: Foreign) -> dict[str, Any]:
         "/admin/templates/{channel}/{kind}/{locale}/preview": {"body_text": "Hello"},
         "/admin/templates/{channel}/{kind}/{locale}/html": {"body_text": "Hello"},
         "/admin/templates/{channel}/{kind}/{locale}/reset": {},
+        "/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/resend": {},
+        "/admin/webhooks/{endpoint_id}/rotate-secret": {},
+        "/admin/webhooks/{endpoint_id}/active": {"active": "off"},
+        "/admin/webhooks/{endpoint_id}/delete": {},
+        "/admin/settings/{group}": {"reminder_days": "2"},
     }
     return forms[path]
 

@@ -22,7 +22,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from amends.actor import Actor
 from amends.auth import SessionDep, require
-from amends.errors import AmendsError
+from amends.errors import AmendsError, NotFound
 from amends.incentives import service as incentives
 from amends.kit import locale
 from amends.kit.money import parse_major
@@ -57,6 +57,10 @@ AMOUNTS = frozenset({"average_order_value", "automation_daily_budget",
 # Left empty, these are cleared (no limit, no surprise gesture) rather than refused.
 EMPTY_IS_NONE = frozenset({"automation_daily_budget", "surprise_incentive_id"})
 DEFAULT_COLOR = "#1f3a5f"
+
+
+class SettingsGroupNotFound(NotFound):
+    code, title = "settings_group_not_found", "No such group of settings"
 
 
 @cache
@@ -195,9 +199,9 @@ def _setting_fields(group: str, form: FormData) -> dict[str, Any]:
 async def save_settings(group: str, request: Request, session: SessionDep, actor: Admin
                         ) -> Response:
     """One group of settings, through `update_settings` (the API's PATCH)."""
-    _ = gettext_for(request)
     if group not in GROUPS:
-        return back(PAGE, problem=_("There is no such group of settings."))
+        raise SettingsGroupNotFound()
+    _ = gettext_for(request)
     tag = console_locale(request)
     form = await request.form()
     submitted: dict[str, Any] = {
