@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute
 
 from amends.db import Base, Database
 from amends.errors import AmendsError, Forbidden, NotFound
-from amends.models import AuditEvent, Coupon, Delivery, RecoveryRule
+from amends.models import ApiKey, AuditEvent, Coupon, Delivery, RecoveryRule
 from amends.roles import Role
 from tests.factories import (
     bearer,
@@ -50,6 +50,7 @@ AGENT_GETS = {
     "/admin/templates/{channel}/{kind}/{locale}": 403,
     "/admin/webhooks": 403, "/admin/webhooks/{endpoint_id}": 403,
     "/admin/audit": 403, "/admin/audit/{event_id}": 403, "/admin/settings": 403,
+    "/admin": 403, "/admin/users": 403, "/admin/api-keys": 403, "/customers/new": 200,
 }
 
 # The same for every console form that posts to an address with an id, with a form that
@@ -80,6 +81,11 @@ AGENT_POSTS = {
     "/admin/webhooks/{endpoint_id}/active": 403,
     "/admin/webhooks/{endpoint_id}/delete": 403,
     "/admin/settings/{group}": 403,
+    "/admin/users/{user_id}": 403,
+    "/admin/users/{user_id}/deactivate": 403,
+    "/admin/users/{user_id}/reactivate": 403,
+    "/admin/users/{user_id}/reset-password": 403,
+    "/admin/api-keys/{api_key_id}/revoke": 403,
 }
 
 
@@ -102,8 +108,10 @@ def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
 
 # Routes left out of the OpenAPI document that are not pages for staff: the brand's assets
 # and the wallet passes (served to customers' phones and Apple's servers, tested in
-# tests/organizations and tests/wallet), and the demo's own receivers and outbox (tests/outbox).
-NOT_STAFF_PAGES = ("/brand/", "/wallet/", "/c/{token}/wallet/", "/demo/", "/outbox")
+# tests/organizations and tests/wallet), the demo's own receivers and outbox (tests/outbox),
+# and the page where an invited person sets a password (anyone with the link; tests/users).
+NOT_STAFF_PAGES = ("/brand/", "/wallet/", "/c/{token}/wallet/", "/demo/", "/outbox",
+                   "/set-password/")
 
 
 def _console_routes(app: FastAPI, method: str) -> list[str]:
@@ -125,7 +133,8 @@ def _titles(base: type[AmendsError]) -> set[str]:
 async def _foreign_objects(client: httpx.AsyncClient, db: Database) -> Foreign:
     tenant = await make_org(db)
     await set_limit(db, tenant, subject="role:agent", max_gesture=2000)
-    agent = await staff_headers(db, await make_user(db, tenant, role=Role.AGENT))
+    agent_user = await make_user(db, tenant, role=Role.AGENT)
+    agent = await staff_headers(db, agent_user)
     supervisor = await staff_headers(db, await make_user(db, tenant, role=Role.SUPERVISOR))
     small = await make_incentive(db, tenant, value=1000, name="Ten off")
     big = await make_incentive(db, tenant, value=5000, name="Fifty off")
@@ -157,13 +166,16 @@ async def _foreign_objects(client: httpx.AsyncClient, db: Database) -> Foreign:
             RecoveryRule.organization_id == tenant.id))
         event_id = await session.scalar(select(AuditEvent.id).where(
             AuditEvent.organization_id == tenant.id).limit(1))
+        api_key_id = await session.scalar(select(ApiKey.id).where(
+            ApiKey.organization_id == tenant.id).limit(1))
     assert coupon is not None
     return Foreign(ids={
         "case_id": case_id, "customer": "C-THEIRS", "approval_id": asked.json()["id"],
         "incident_id": incident.headers["location"].split("?")[0].rsplit("/", 1)[1],
         "rule_id": str(rule_id), "incentive_id": str(small.id), "coupon_id": str(coupon.id),
         "delivery_id": str(message), "endpoint_id": endpoint.json()["id"],
-        "event_id": str(event_id),
+        "event_id": str(event_id), "user_id": str(agent_user.id),
+        "api_key_id": str(api_key_id),
     }, incentive_id=str(small.id))
 
 
@@ -214,6 +226,11 @@ def _form(path: str, foreign: Foreign) -> dict[str, Any]:
         "/admin/webhooks/{endpoint_id}/active": {"active": "off"},
         "/admin/webhooks/{endpoint_id}/delete": {},
         "/admin/settings/{group}": {"reminder_days": "2"},
+        "/admin/users/{user_id}": {"role": "agent", "team": "", "store": ""},
+        "/admin/users/{user_id}/deactivate": {},
+        "/admin/users/{user_id}/reactivate": {},
+        "/admin/users/{user_id}/reset-password": {},
+        "/admin/api-keys/{api_key_id}/revoke": {},
     }
     return forms[path]
 
