@@ -4,6 +4,9 @@ sees them, with working links."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -23,6 +26,13 @@ Admin = Annotated[Actor, Depends(require(Scope.ADMIN))]
 # script, no form; links open in the page around it (the coupon page, in the demo).
 MAIL_POLICY = ("default-src 'none'; img-src * data:; style-src 'unsafe-inline'; "
                "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+
+
+def _date_of(message: EmailMessage) -> datetime | None:
+    try:
+        return parsedate_to_datetime(str(message["Date"])) if message["Date"] else None
+    except (TypeError, ValueError):
+        return None
 
 
 class MessageNotFound(NotFound):
@@ -45,7 +55,7 @@ async def mail_page(key: str, request: Request, actor: Admin) -> Response:
         "key": key, "subject": str(message.get("Subject", "")),
         "sender": str(message.get("From", "")), "to": str(message.get("To", "")),
         "reply_to": str(message.get("Reply-To", "")),
-        "date": str(message.get("Date", "")), "text": outbox.text_of(message),
+        "date": _date_of(message), "text": outbox.text_of(message),
         "has_html": outbox.html_of(message) is not None})
 
 
