@@ -284,17 +284,56 @@ async def create_from_page(
     return render(request, "customers/new.html", {"new_customer": form}, status_code=422)
 
 
+async def _language_choices(request: Request, session: SessionDep, actor: Actor
+                            ) -> list[tuple[str, str]]:
+    """The organisation's locales, named in the reader's language ("français (France)")."""
+    organization = await session.get(Organization, actor.organization_id)
+    assert organization is not None
+    shown = locale.babel_locale(console_locale(request))
+    supported = dict.fromkeys([organization.default_locale,
+                               *(organization.supported_locales or [])])
+    return [(t, Locale.parse(t, sep="-").get_display_name(shown) or t) for t in supported]
+
+
 @router.get("/customers/{external_id}", response_class=HTMLResponse)
 async def customer_page(external_id: str, request: Request, session: SessionDep,
                         actor: Authenticated) -> Response:
     customer = await customers.get_customer(session, actor, external_id=external_id)
     return render(request, "customers/page.html", {
         "customer": customer,
+        "languages": await _language_choices(request, session, actor)
+        if actor.can(Scope.CUSTOMERS_WRITE) else None,
         "moments": await timeline(session, customer, gettext=gettext_for(request),
                                   money=money_for(request)),
         "reasons": await cases.reasons(session, actor.organization_id),
         "channels": [c.value for c in Channel],
         "may_open": actor.can(Scope.CASES_WRITE)})
+
+
+@router.post("/customers/{external_id}/language")
+async def language_from_page(
+    external_id: str, request: Request, session: SessionDep, actor: Authenticated,
+    locale_tag: Annotated[str, Form(alias="locale", max_length=35)] = "",
+    time_zone: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """The language and time zone the customer is written to in (empty: the organisation's)."""
+    _ = gettext_for(request)
+    if not actor.can(Scope.CUSTOMERS_WRITE):
+        raise MissingScope(_("Your role cannot change customers."))
+    customer = await customers.get_customer(session, actor, external_id=external_id)
+    try:
+        wanted = CustomerIn.model_validate({"locale": locale_tag.strip() or None,
+                                            "time_zone": time_zone.strip() or None})
+    except ValidationError as problem:
+        fields = ", ".join(str(e["loc"][0]) for e in problem.errors())
+        return back(f"/customers/{external_id}", problem=_(
+            "Check the language and the time zone (%(fields)s): use one of the list, and a "
+            "zone such as Europe/Paris.") % {"fields": fields})
+    await customers.upsert_customer(session, actor, external_id=customer.external_id,
+                                    data={"locale": wanted.locale,
+                                          "time_zone": wanted.time_zone})
+    return back(f"/customers/{external_id}", notice=_(
+        "Messages and pages for this customer are now written in that language and zone."))
 
 
 @router.post("/customers/{external_id}/cases")
