@@ -287,3 +287,13 @@ async def test_a_clerk_sees_only_the_till_and_their_redemption_names_them_and_th
     [used] = [event for event in timeline if event["kind"] == "coupon_redeemed"]
     assert used["actor_label"] == "Chris Clerk"
     assert "at Store 12 Lyon" in used["summary"]
+    # The reports say where and by whom, on the dashboard and through the API.
+    report = (await client.get("/v1/reports/redeemed-by",
+                               headers=bearer(tenant.admin_token))).json()
+    assert [(r["store"], r["person"], r["redemptions"]) for r in report] == [
+        ("Store 12 Lyon", "Chris Clerk", 1)]
+    manager = await staff_headers(db, await make_user(db, tenant, role=Role.MANAGER))
+    dashboard = await client.get("/dashboard", headers=manager)
+    table = dashboard.text[dashboard.text.index('id="tills-table"'):]
+    assert "Store 12 Lyon" in table[:2000]
+    assert "Chris Clerk" in table[:2000]

@@ -48,6 +48,15 @@ def as_csv(rows: list[dict[str, Any]], filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
+@router.get("/redeemed-by", responses=errors(MissingScope))
+async def redeemed_by(session: SessionDep, actor: Reader, filters: FiltersDep,
+                      format: Format = "json") -> Any:
+    """Redemptions in the period by store and by the person at the till (a clerk's name; none
+    for a till's API key or online): how many, and the value redeemed."""
+    rows = await reports.redeemed_by(session, actor, filters=filters)
+    return as_csv(rows, "redeemed-by.csv") if format == "csv" else rows
+
+
 @router.get("/summary", responses=errors(MissingScope))
 async def summary(session: SessionDep, actor: Reader, filters: FiltersDep) -> dict[str, Any]:
     """Gestures issued and redeemed, redemption rate, face value vs value redeemed, cases

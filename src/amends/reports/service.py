@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from amends.actor import Actor
 from amends.kit.sql import dialect_of
@@ -170,7 +171,8 @@ def _redemptions(actor: Actor, filters: Filters) -> Select[Any]:
     """Completed redemptions in the period, filtered by their gesture's reason, channel,
     store and agent."""
     query = cast(Select[Any], (
-        select(Redemption.coupon_id, Redemption.discount, Redemption.created_at)
+        select(Redemption.coupon_id, Redemption.discount, Redemption.created_at,
+               Redemption.store_id, Redemption.actor_id, Redemption.currency)
         .join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
                            Coupon.id == Redemption.coupon_id))
         .outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
@@ -181,6 +183,28 @@ def _redemptions(actor: Actor, filters: Filters) -> Select[Any]:
                Redemption.status == "completed",
                *gesture_filters(filters, moment=Redemption.created_at))))
     return query
+
+
+async def redeemed_by(session: AsyncSession, actor: Actor, *, filters: Filters
+                      ) -> list[dict[str, Any]]:
+    """Completed redemptions in the period by where and by whom they were made: the store
+    (online when none) and the person at the till (a clerk, an agent; "API" for a till's key),
+    with their count and the value redeemed, largest first."""
+    redeemer = aliased(User)
+    used = _redemptions(actor, filters).subquery()
+    store = func.coalesce(used.c.store_id, "").label("store")
+    person = func.coalesce(redeemer.name, "").label("person")
+    rows = (await session.execute(
+        select(store, person, used.c.currency, func.count().label("redemptions"),
+               func.coalesce(func.sum(used.c.discount), 0).label("value"))
+        .select_from(used)
+        .outerjoin(redeemer, and_(redeemer.organization_id == actor.organization_id,
+                                  redeemer.id == used.c.actor_id))
+        .group_by(store, person, used.c.currency)
+        .order_by(func.count().desc(), store, person))).all()
+    return [{"store": row.store or None, "person": row.person or None,
+             "currency": row.currency, "redemptions": int(row.redemptions),
+             "value": int(row.value)} for row in rows]
 
 
 def _cases(actor: Actor, filters: Filters) -> Select[Any]:

@@ -68,6 +68,7 @@ async def dashboard(request: Request, session: SessionDep, actor: Reader,
     days = await reports.over_time(session, actor, filters=filters)
     fix = await reports.time_to_fix(session, actor, filters=filters)
     back = await reports.came_back(session, actor, filters=filters)
+    tills = await reports.redeemed_by(session, actor, filters=filters)
     causes = await reports.root_causes(session, actor, now=filters.until or utcnow(),
                                        filters=filters)
     query = {"since": first.isoformat(), "until": filters.until.isoformat()
@@ -78,6 +79,7 @@ async def dashboard(request: Request, session: SessionDep, actor: Reader,
             "channel": channel, "store": store, "agent": agent}
     return render(request, "reports/dashboard.html", {
         "summary": summary, "days": days, "cost": cost, "fix": fix, "back": back,
+        "tills": tills,
         "causes": causes, "by": by, "dimensions": DIMENSIONS, "currency": currency,
         "form": form, "tabs": {key: "?" + urlencode({**form, "by": key})
                                for key in DIMENSIONS},
