@@ -9,12 +9,8 @@ the brand colour and sees them kept. Photographed at desktop and phone width
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,11 +21,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from standardwebhooks.webhooks import Webhook
 
-from amends.config import Settings
-from amends.db import Database
-from amends.demo import DEMO_PASSWORD, DEMO_SLUG, SeededDemo, seed_demo
+from amends.demo import DEMO_PASSWORD, DEMO_SLUG
 from tests.receivers import Receiver, http_receiver
 from tests.web.browser_watch import watch
+from tests.web.live import seed, serve
 from tests.web.test_console_tour import DESKTOP, photograph
 from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
@@ -45,47 +40,16 @@ class Site:
     browser: Browser
 
 
-async def _seed(url: str) -> SeededDemo:
-    db = Database(Settings(database_url=url, sqlite_synchronous="OFF", _env_file=None))
-    try:
-        seeded = await seed_demo(db, history_cases=0)
-    finally:
-        await db.dispose()
-    assert seeded is not None
-    return seeded
-
-
-def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`amends serve` with its embedded worker, allowed to reach the local receiver."""
-    env = {**os.environ, "AMENDS_DATABASE_URL": url, "AMENDS_EMBEDDED_WORKER": "true",
-           "AMENDS_WORKER_POLL_SECONDS": "0.1", "AMENDS_SWEEP_INTERVAL_SECONDS": "3600",
-           "AMENDS_COOKIE_SECURE": "false", "AMENDS_LOG_LEVEL": "WARNING",
-           "AMENDS_BASE_URL": f"http://127.0.0.1:{port}",
-           "AMENDS_OUTBOUND_ALLOW_PRIVATE": "true"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("amends")), "serve",
-                                 "--port", str(port)], env=env, stdout=out, stderr=out)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("admin-settings")
     database = folder / "amends.db"
     shutil.copy(sqlite_template, database)
     url = f"sqlite+aiosqlite:///{database}"
-    keys = dict(asyncio.run(_seed(url)).api_keys)
+    keys = dict(asyncio.run(seed(url)).api_keys)
     port = free_port()
     with http_receiver(reply=b'{"stored":true}') as receiver:
-        server = _serve(url, port, folder / "server.log")
+        server = serve(url, port, folder / "server.log")
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

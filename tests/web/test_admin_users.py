@@ -10,11 +10,8 @@ admin-users-*.png, admin-api-keys-*.png and set-password-*.png."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,11 +23,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
-from amends.config import Settings
-from amends.db import Database
-from amends.demo import DEMO_PASSWORD, DEMO_SLUG, SeededDemo, seed_demo
+from amends.demo import DEMO_PASSWORD, DEMO_SLUG
 from tests.receivers import Mailbox, smtp_server
 from tests.web.browser_watch import watch
+from tests.web.live import seed, serve
 from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -48,46 +44,16 @@ class Server:
     browser: Browser
 
 
-async def _seed(url: str) -> SeededDemo:
-    db = Database(Settings(database_url=url, sqlite_synchronous="OFF", _env_file=None))
-    try:
-        seeded = await seed_demo(db, history_cases=20, history_days=3)
-    finally:
-        await db.dispose()
-    assert seeded is not None
-    return seeded
-
-
-def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AMENDS_DATABASE_URL": url, "AMENDS_EMBEDDED_WORKER": "true",
-           "AMENDS_WORKER_POLL_SECONDS": "0.1", "AMENDS_SWEEP_INTERVAL_SECONDS": "3600",
-           "AMENDS_COOKIE_SECURE": "false", "AMENDS_LOG_LEVEL": "WARNING",
-           "AMENDS_SQLITE_SYNCHRONOUS": "NORMAL", "AMENDS_BASE_URL": f"http://127.0.0.1:{port}",
-           "AMENDS_OUTBOUND_ALLOW_PRIVATE": "true"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("amends")), "serve",
-                                 "--port", str(port)], env=env, stdout=out, stderr=out)
-    deadline = time.monotonic() + 90  # a loaded machine starts it slowly
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("admin-users")
     database = folder / "amends.db"
     shutil.copy(sqlite_template, database)
     url = f"sqlite+aiosqlite:///{database}"
-    keys = dict(asyncio.run(_seed(url)).api_keys)
+    keys = dict(asyncio.run(seed(url, history_cases=20, history_days=3)).api_keys)
     port = free_port()
     with smtp_server() as mailbox:
-        process = _serve(url, port, folder / "server.log")
+        process = serve(url, port, folder / "server.log")
         try:
             channel = httpx.put(
                 f"http://127.0.0.1:{port}/v1/channels/email",

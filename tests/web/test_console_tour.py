@@ -14,13 +14,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,12 +28,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
 
-from amends.config import Settings
-from amends.db import Database
-from amends.demo import DEMO_PASSWORD, DEMO_SLUG, SeededDemo, seed_demo
+from amends.demo import DEMO_PASSWORD, DEMO_SLUG
 from amends.kit import codes
 from amends.outbox.store import Outbox
 from tests.web.browser_watch import watch
+from tests.web.live import seed, serve
 from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -65,40 +60,6 @@ class Demo:
                 if m.channel == "email" and m.to == address]
 
 
-async def _seed(url: str, *, base_url: str, smtp_port: int) -> SeededDemo:
-    db = Database(Settings(database_url=url, sqlite_synchronous="OFF", _env_file=None))
-    try:
-        # As `amends demo` seeds it: the channels point at the demo's outbox.
-        seeded = await seed_demo(db, history_cases=150, history_days=21, base_url=base_url,
-                                 smtp_port=smtp_port)
-    finally:
-        await db.dispose()
-    assert seeded is not None
-    return seeded
-
-
-def _serve(url: str, port: int, log: Path, *, outbox: Path, smtp_port: int
-           ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AMENDS_DATABASE_URL": url, "AMENDS_EMBEDDED_WORKER": "true",
-           "AMENDS_DEMO_OUTBOX": str(outbox), "AMENDS_DEMO_SMTP_PORT": str(smtp_port),
-           "AMENDS_WORKER_POLL_SECONDS": "0.1", "AMENDS_SWEEP_INTERVAL_SECONDS": "3600",
-           "AMENDS_COOKIE_SECURE": "false", "AMENDS_LOG_LEVEL": "WARNING",
-           "AMENDS_SQLITE_SYNCHRONOUS": "NORMAL", "AMENDS_BASE_URL": f"http://127.0.0.1:{port}",
-           "AMENDS_OUTBOUND_ALLOW_PRIVATE": "true"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("amends")), "serve",
-                                 "--port", str(port)], env=env, stdout=out, stderr=out)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def demo(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     folder = tmp_path_factory.mktemp("tour")
@@ -107,10 +68,11 @@ def demo(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     url = f"sqlite+aiosqlite:///{database}"
     port, smtp_port = free_port(), free_port()
     base_url, outbox = f"http://127.0.0.1:{port}", folder / "demo-outbox"
-    seeded = asyncio.run(_seed(url, base_url=base_url, smtp_port=smtp_port))
+    seeded = asyncio.run(seed(url, history_cases=150, history_days=21, base_url=base_url,
+                              smtp_port=smtp_port))
     keys = dict(seeded.api_keys)
     # No channel is set up here: the demo's first gesture must go out as `make demo` serves it.
-    server = _serve(url, port, folder / "server.log", outbox=outbox, smtp_port=smtp_port)
+    server = serve(url, port, folder / "server.log", outbox=outbox, smtp_port=smtp_port)
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
