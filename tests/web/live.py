@@ -4,16 +4,21 @@ the browser tests: started once per module that needs one."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from amends.config import Settings
 from amends.db import Database
-from amends.demo import SeededDemo, seed_demo
+from amends.demo import DEMO_PASSWORD, DEMO_SLUG, SeededDemo, seed_demo
+from tests.web.browser_watch import watch
 
 
 async def seed(url: str, *, history_cases: int = 0, history_days: int = 90,
@@ -54,3 +59,27 @@ def serve(url: str, port: int, log: Path, *, outbox: Path | None = None,
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"the server did not start:\n{log.read_text()}")
+
+
+@contextmanager
+def signed_in_as(browser: Browser, base_url: str, email: str,
+                 viewport: ViewportSize | None = None) -> Iterator[Page]:
+    """A browser context of its own, logged in to the demo's console as `email`; fails the test
+    on any console error or failed request of the page."""
+    context = browser.new_context(viewport=viewport or ViewportSize(width=1280, height=900),
+                                  base_url=base_url, accept_downloads=True)
+    context.set_default_timeout(10_000)
+    problems = watch(context)
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        page.get_by_label("Organisation").fill(DEMO_SLUG)
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        # Everyone starts on the welcome page, but a clerk, who starts at the till.
+        expect(page.get_by_role("heading", name=re.compile("^(Welcome|Till)"))).to_be_visible()
+        yield page
+        assert problems == [], "\n".join(problems)
+    finally:
+        context.close()

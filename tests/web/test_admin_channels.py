@@ -21,10 +21,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from amends.demo import DEMO_PASSWORD, DEMO_SLUG
 from tests.receivers import Mailbox, smtp_server
-from tests.web.browser_watch import watch
-from tests.web.live import seed, serve
+from tests.web.live import seed, serve, signed_in_as
 from tests.web.test_console_tour import DESKTOP, photograph
 from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
@@ -63,21 +61,8 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @contextmanager
 def admin_page(site: Site) -> Iterator[Page]:
-    context = site.browser.new_context(viewport=DESKTOP, base_url=site.url)
-    context.set_default_timeout(10_000)
-    problems = watch(context)
-    page = context.new_page()
-    try:
-        page.goto("/login")
-        page.get_by_label("Organisation").fill(DEMO_SLUG)
-        page.get_by_label("Email").fill(ADMIN)
-        page.get_by_label("Password").fill(DEMO_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name=re.compile("^Welcome"))).to_be_visible()
+    with signed_in_as(site.browser, site.url, ADMIN, DESKTOP) as page:
         yield page
-        assert problems == [], "\n".join(problems)
-    finally:
-        context.close()
 
 
 def _audit(site: Site, action: str) -> list[dict[str, Any]]:

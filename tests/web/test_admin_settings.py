@@ -9,7 +9,6 @@ the brand colour and sees them kept. Photographed at desktop and phone width
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,10 +20,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from standardwebhooks.webhooks import Webhook
 
-from amends.demo import DEMO_PASSWORD, DEMO_SLUG
 from tests.receivers import Receiver, http_receiver
-from tests.web.browser_watch import watch
-from tests.web.live import seed, serve
+from tests.web.live import seed, serve, signed_in_as
 from tests.web.test_console_tour import DESKTOP, photograph
 from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
@@ -63,22 +60,8 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @contextmanager
 def admin_page(site: Site) -> Iterator[Page]:
-    context = site.browser.new_context(viewport=DESKTOP, base_url=site.url,
-                                       accept_downloads=True)
-    context.set_default_timeout(10_000)
-    problems = watch(context)
-    page = context.new_page()
-    try:
-        page.goto("/login")
-        page.get_by_label("Organisation").fill(DEMO_SLUG)
-        page.get_by_label("Email").fill(ADMIN)
-        page.get_by_label("Password").fill(DEMO_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name=re.compile("^Welcome"))).to_be_visible()
+    with signed_in_as(site.browser, site.url, ADMIN, DESKTOP) as page:
         yield page
-        assert problems == [], "\n".join(problems)
-    finally:
-        context.close()
 
 
 def _reload_until(page: Page, seen: Callable[[], bool]) -> None:

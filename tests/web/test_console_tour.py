@@ -28,11 +28,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
 
-from amends.demo import DEMO_PASSWORD, DEMO_SLUG
+from amends.demo import DEMO_SLUG
 from amends.kit import codes
 from amends.outbox.store import Outbox
 from tests.web.browser_watch import watch
-from tests.web.live import seed, serve
+from tests.web.live import seed, serve, signed_in_as
 from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -87,23 +87,8 @@ def demo(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 @contextmanager
 def signed_in(demo: Demo, email: str) -> Iterator[Page]:
     """A browser of its own, logged in to the console as `email`."""
-    context = demo.browser.new_context(viewport=DESKTOP, base_url=demo.url,
-                                       accept_downloads=True)
-    context.set_default_timeout(10_000)
-    problems = watch(context)
-    page = context.new_page()
-    try:
-        page.goto("/login")
-        page.get_by_label("Organisation").fill(DEMO_SLUG)
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(DEMO_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        # Everyone starts on the welcome page, but a clerk, who starts at the till.
-        expect(page.get_by_role("heading", name=re.compile("^(Welcome|Till)"))).to_be_visible()
+    with signed_in_as(demo.browser, demo.url, email, DESKTOP) as page:
         yield page
-        assert problems == [], "\n".join(problems)
-    finally:
-        context.close()
 
 
 # The elements that reach past the right edge of the screen, outermost first, named by tag,
