@@ -3,22 +3,26 @@ the browser tests: started once per module that needs one."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from amends.config import Settings
 from amends.db import Database
 from amends.demo import DEMO_PASSWORD, DEMO_SLUG, SeededDemo, seed_demo
 from tests.web.browser_watch import watch
+from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
 
 async def seed(url: str, *, history_cases: int = 0, history_days: int = 90,
@@ -83,3 +87,40 @@ def signed_in_as(browser: Browser, base_url: str, email: str,
         assert problems == [], "\n".join(problems)
     finally:
         context.close()
+
+
+@dataclass
+class LiveSite:
+    url: str
+    keys: dict[str, str]
+    browser: Browser
+    database: Path
+
+
+@contextmanager
+def live_site(sqlite_template: Path, folder: Path, *, history_cases: int = 0,
+              history_days: int = 90, with_outbox: bool = False) -> Iterator[LiveSite]:
+    """The demo on a copy of the test schema, served by `amends serve` (with the demo's outbox
+    and mail catcher when `with_outbox`, its channels seeded to them as `amends demo` does), and
+    one Chromium, until the block ends."""
+    database = folder / "amends.db"
+    shutil.copy(sqlite_template, database)
+    url = f"sqlite+aiosqlite:///{database}"
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    smtp_port = free_port() if with_outbox else None
+    seeded = asyncio.run(seed(url, history_cases=history_cases, history_days=history_days,
+                              base_url=base_url if with_outbox else None, smtp_port=smtp_port))
+    server = serve(url, port, folder / "server.log",
+                   outbox=folder / "demo-outbox" if with_outbox else None, smtp_port=smtp_port)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                yield LiveSite(url=base_url, keys=dict(seeded.api_keys), browser=browser,
+                               database=database)
+            finally:
+                browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

@@ -8,9 +8,7 @@ admin-template-edit-*)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,12 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.receivers import Mailbox, smtp_server
-from tests.web.live import seed, serve, signed_in_as
+from tests.web.live import live_site, signed_in_as
 from tests.web.test_console_tour import DESKTOP, photograph
-from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
 ADMIN = "admin@demo.example"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # a test key, not a credential
@@ -41,22 +38,9 @@ class Site:
 @pytest.fixture(scope="module")
 def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("admin-channels")
-    database = folder / "amends.db"
-    shutil.copy(sqlite_template, database)
-    url = f"sqlite+aiosqlite:///{database}"
-    keys = dict(asyncio.run(seed(url)).api_keys)
-    port = free_port()
-    with smtp_server() as mailbox:
-        server = serve(url, port, folder / "server.log")
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                yield Site(url=f"http://127.0.0.1:{port}", admin_key=keys["Admin"],
-                           mailbox=mailbox, browser=browser)
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+    with smtp_server() as mailbox, live_site(sqlite_template, folder) as live:
+        yield Site(url=live.url, admin_key=live.keys["Admin"], mailbox=mailbox,
+                   browser=live.browser)
 
 
 @contextmanager

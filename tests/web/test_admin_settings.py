@@ -8,8 +8,6 @@ the brand colour and sees them kept. Photographed at desktop and phone width
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,13 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from standardwebhooks.webhooks import Webhook
 
 from tests.receivers import Receiver, http_receiver
-from tests.web.live import seed, serve, signed_in_as
+from tests.web.live import live_site, signed_in_as
 from tests.web.test_console_tour import DESKTOP, photograph
-from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
 ADMIN = "admin@demo.example"
 WAIT = 20_000  # ms: deliveries go through the embedded worker
@@ -40,22 +37,10 @@ class Site:
 @pytest.fixture(scope="module")
 def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("admin-settings")
-    database = folder / "amends.db"
-    shutil.copy(sqlite_template, database)
-    url = f"sqlite+aiosqlite:///{database}"
-    keys = dict(asyncio.run(seed(url)).api_keys)
-    port = free_port()
-    with http_receiver(reply=b'{"stored":true}') as receiver:
-        server = serve(url, port, folder / "server.log")
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                yield Site(url=f"http://127.0.0.1:{port}", admin_key=keys["Admin"],
-                           receiver=receiver, browser=browser)
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+    with http_receiver(reply=b'{"stored":true}') as receiver, \
+            live_site(sqlite_template, folder) as live:
+        yield Site(url=live.url, admin_key=live.keys["Admin"], receiver=receiver,
+                   browser=live.browser)
 
 
 @contextmanager

@@ -9,9 +9,7 @@ admin-users-*.png, admin-api-keys-*.png and set-password-*.png."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,13 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from amends.demo import DEMO_PASSWORD, DEMO_SLUG
 from tests.receivers import Mailbox, smtp_server
 from tests.web.browser_watch import watch
-from tests.web.live import seed, serve
-from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.web.live import live_site
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 DESKTOP = ViewportSize(width=1280, height=900)
@@ -47,28 +44,16 @@ class Server:
 @pytest.fixture(scope="module")
 def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("admin-users")
-    database = folder / "amends.db"
-    shutil.copy(sqlite_template, database)
-    url = f"sqlite+aiosqlite:///{database}"
-    keys = dict(asyncio.run(seed(url, history_cases=20, history_days=3)).api_keys)
-    port = free_port()
-    with smtp_server() as mailbox:
-        process = serve(url, port, folder / "server.log")
-        try:
-            channel = httpx.put(
-                f"http://127.0.0.1:{port}/v1/channels/email",
-                headers={"Authorization": f"Bearer {keys['Admin']}"},
-                json={"settings": {"host": mailbox.host, "port": mailbox.port,
-                                   "security": "none", "from_address": "care@demo.example"}})
-            assert channel.status_code == 200, channel.text
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                yield Server(url=f"http://127.0.0.1:{port}", admin_key=keys["Admin"],
-                             mailbox=mailbox, browser=browser)
-                browser.close()
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+    with smtp_server() as mailbox, \
+            live_site(sqlite_template, folder, history_cases=20, history_days=3) as live:
+        channel = httpx.put(
+            f"{live.url}/v1/channels/email",
+            headers={"Authorization": f"Bearer {live.keys['Admin']}"},
+            json={"settings": {"host": mailbox.host, "port": mailbox.port,
+                               "security": "none", "from_address": "care@demo.example"}})
+        assert channel.status_code == 200, channel.text
+        yield Server(url=live.url, admin_key=live.keys["Admin"], mailbox=mailbox,
+                     browser=live.browser)
 
 
 @contextmanager

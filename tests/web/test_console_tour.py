@@ -11,11 +11,9 @@ checked here is what people see, the database behind it is tested elsewhere on b
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import re
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,14 +24,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
 
 from amends.demo import DEMO_SLUG
 from amends.kit import codes
 from amends.outbox.store import Outbox
 from tests.web.browser_watch import watch
-from tests.web.live import seed, serve, signed_in_as
-from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.web.live import live_site, signed_in_as
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 DESKTOP = ViewportSize(width=1280, height=900)
@@ -63,25 +60,11 @@ class Demo:
 @pytest.fixture(scope="module")
 def demo(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     folder = tmp_path_factory.mktemp("tour")
-    database = folder / "amends.db"
-    shutil.copy(sqlite_template, database)
-    url = f"sqlite+aiosqlite:///{database}"
-    port, smtp_port = free_port(), free_port()
-    base_url, outbox = f"http://127.0.0.1:{port}", folder / "demo-outbox"
-    seeded = asyncio.run(seed(url, history_cases=150, history_days=21, base_url=base_url,
-                              smtp_port=smtp_port))
-    keys = dict(seeded.api_keys)
     # No channel is set up here: the demo's first gesture must go out as `make demo` serves it.
-    server = serve(url, port, folder / "server.log", outbox=outbox, smtp_port=smtp_port)
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield Demo(url=base_url, database=database, keys=keys, outbox=Outbox(outbox),
-                       browser=browser)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with live_site(sqlite_template, folder, history_cases=150, history_days=21,
+                   with_outbox=True) as live:
+        yield Demo(url=live.url, database=live.database, keys=live.keys,
+                   outbox=Outbox(folder / "demo-outbox"), browser=live.browser)
 
 
 @contextmanager
