@@ -81,4 +81,11 @@ class Approval(Base):
     decided_at: Mapped[OptionalTimestamp]
     coupon_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The role that decides it now (one of the organisation's approval tiers), since when,
+    # and how it got there: [{"tier", "at", "why", "by"}], oldest first.
+    tier: Mapped[str] = mapped_column(String(20), default="supervisor")
+    tier_since: Mapped[OptionalTimestamp]
+    chain: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # When the tier above was told that this request waited longer than the SLA.
+    sla_notified_at: Mapped[OptionalTimestamp]
     created_at: Mapped[CreatedAt]

@@ -28,6 +28,13 @@ class Organization(Base):
     average_order_value: Mapped[int] = mapped_column(BigInteger, default=5000)
     second_gesture_window_days: Mapped[int] = mapped_column(Integer, default=30)
     approval_hours: Mapped[int] = mapped_column(Integer, default=72)
+    # Who decides a gesture above an agent's authority, tier by tier: a request goes to the
+    # first tier whose role may grant it and escalates to the next when an approver of the
+    # tier cannot (above their own limit or budget) or when it waited longer than the SLA.
+    approval_tiers: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["supervisor", "manager", "admin"])
+    # Minutes a request may wait at one tier before the next tier is told; None: never.
+    approval_sla_minutes: Mapped[int | None] = mapped_column(Integer, default=60)
     reminder_days: Mapped[int] = mapped_column(Integer, default=3)
     automation_daily_budget: Mapped[int | None] = mapped_column(BigInteger, default=20_000)
     feedback_delay_days: Mapped[int] = mapped_column(Integer, default=3)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base, UTCDateTime
 from amends.kit.clock import utcnow
-from amends.models._columns import CreatedAt, OrgFk, UUIDPk, tenant_fk
+from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk, tenant_fk
 
 
 class RecoveryRule(Base):
@@ -31,6 +31,9 @@ class RecoveryRule(Base):
     condition: Mapped[dict[str, Any]] = mapped_column(JSON)
     filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     actions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # When someone last looked at what the rule would do (its dry run) since it was changed;
+    # the console switches a rule on only after that.
+    dry_run_at: Mapped[OptionalTimestamp]
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
