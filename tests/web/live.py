@@ -67,7 +67,8 @@ def serve(url: str, port: int, log: Path, *, outbox: Path | None = None,
 
 @contextmanager
 def signed_in_as(browser: Browser, base_url: str, email: str,
-                 viewport: ViewportSize | None = None) -> Iterator[Page]:
+                 viewport: ViewportSize | None = None, *, org: str = DEMO_SLUG
+                 ) -> Iterator[Page]:
     """A browser context of its own, logged in to the demo's console as `email`; fails the test
     on any console error or failed request of the page."""
     context = browser.new_context(viewport=viewport or ViewportSize(width=1280, height=900),
@@ -77,7 +78,7 @@ def signed_in_as(browser: Browser, base_url: str, email: str,
     page = context.new_page()
     try:
         page.goto("/login")
-        page.get_by_label("Organisation").fill(DEMO_SLUG)
+        page.get_by_label("Organisation").fill(org)
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill(DEMO_PASSWORD)
         page.get_by_role("button", name="Log in").click()
@@ -95,6 +96,8 @@ class LiveSite:
     keys: dict[str, str]
     browser: Browser
     database: Path
+    # The organisation's slug: log in with `signed_in_as(..., org=site.slug)`.
+    slug: str = DEMO_SLUG
 
 
 @contextmanager
