@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Response
 
 from amends.actor import Actor
 from amends.approvals import service as approvals
@@ -45,15 +45,24 @@ async def get_approval(approval_id: uuid.UUID, session: SessionDep, actor: Reade
 
 _DECISION_ERRORS = errors(MissingScope, approvals.ApprovalNotFound,
                           approvals.ApprovalAlreadyDecided, approvals.ApprovalExpired,
-                          approvals.CannotApproveOwnRequest)
+                          approvals.CannotApproveOwnRequest, approvals.ApprovalForHigherTier,
+                          approvals.ApprovalChanged)
 
 
-@router.post("/v1/approvals/{approval_id}/grant", responses=_DECISION_ERRORS)
+@router.post("/v1/approvals/{approval_id}/grant", responses={
+    202: {"model": ApprovalOut, "description": "Beyond the approver's own limit or budget: "
+          "escalated to the organisation's next tier, still pending"},
+    **_DECISION_ERRORS, **errors(approvals.BeyondEveryTier)})
 async def grant(approval_id: uuid.UUID, body: Decision, session: SessionDep,
-                actor: Decider) -> ApprovalOut:
-    """Grant: the coupon is issued (exactly once, however many grants race)."""
-    return ApprovalOut.model_validate(await approvals.decide(
-        session, actor, approval_id=approval_id, grant=True, reason=body.reason))
+                actor: Decider, response: Response) -> ApprovalOut:
+    """Grant: the coupon is issued (exactly once, however many grants race), within the
+    approver's own limit and budgets (which it consumes). Beyond them the request is
+    escalated to the next tier (202, still pending); with no tier above, 403."""
+    approval = await approvals.decide(session, actor, approval_id=approval_id, grant=True,
+                                      reason=body.reason)
+    if approval.status == "pending":
+        response.status_code = 202
+    return ApprovalOut.model_validate(approval)
 
 
 @router.post("/v1/approvals/{approval_id}/refuse", responses=_DECISION_ERRORS)

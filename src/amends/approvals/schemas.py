@@ -9,11 +9,25 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from amends.kit.schema import Currency, Input, Money
 
 
+class ChainStep(BaseModel):
+    kind: str = Field(description="routed (where the request started), escalated (an approver "
+                      "could not grant it and sent it up) or overdue (it waited longer than "
+                      "the SLA and the tier above was told)")
+    tier: str = Field(description="The tier it went to, or that was told")
+    at: datetime
+    why: str
+    by: str | None = Field(default=None, description="Who escalated it")
+
+
 class ApprovalOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     status: str = Field(description="pending, granted, refused or expired")
+    tier: str = Field(description="Who decides it now: supervisor, manager or admin (a higher "
+                      "role may decide it too)")
+    tier_since: datetime | None
+    chain: list[ChainStep] = Field(description="How it got to its tier, oldest first")
     customer_external_id: str
     incentive_id: uuid.UUID
     case_id: uuid.UUID | None

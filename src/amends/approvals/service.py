@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -26,6 +27,7 @@ from amends.coupons import service as coupons
 from amends.coupons.errors import IncentiveInactive
 from amends.errors import Conflict, Forbidden, NotFound
 from amends.incentives.service import IncentiveNotFound
+from amends.jobs import periodic
 from amends.kit.cache import TtlCache
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
@@ -43,6 +45,7 @@ from amends.models import (
     Organization,
     User,
 )
+from amends.roles import Role, Scope
 from amends.tenancy import require_all_owned, require_owned
 from amends.webhooks import service as webhooks
 
@@ -63,11 +66,26 @@ class CannotApproveOwnRequest(Forbidden):
     code, title = "cannot_approve_own_request", "A request is decided by someone else"
 
 
+class ApprovalForHigherTier(Forbidden):
+    code, title = "approval_for_higher_tier", "The request waits for a higher tier"
+
+
+class BeyondEveryTier(Forbidden):
+    code, title = "beyond_every_tier", "Beyond your authority, and no tier is above yours"
+
+
+class ApprovalChanged(Conflict):
+    code, title = "approval_changed", "The request changed meanwhile"
+
+
 @dataclass(frozen=True, slots=True)
 class Given:
     coupon: Coupon | None
     approval: Approval | None
     created: bool
+    # A gesture Amends meant to give by itself but did not: why (the automation budget is
+    # spent). System gestures never become approval requests nobody asked for.
+    withheld: tuple[str, ...] = ()
 
 
 # Limits change rarely; a change made in another process applies within seconds.
@@ -210,13 +228,26 @@ async def give_gesture(
     face_value = coupon_policy.face_value(incentive.kind, incentive.value,
                                           average_order_value=organization.average_order_value)
     limits = await limits_for(session, actor, incentive.currency)
-    grounds = policy.authority_grounds(
-        limits, face_value=face_value, incentive_id=str(incentive.id),
-        recent_gestures=await _recent_gestures(session, customer,
-                                               organization.second_gesture_window_days))
-    if not grounds:
-        grounds = await consume_budgets(session, actor, limits, currency=incentive.currency,
-                                        amount=face_value)
+    if actor.kind == "system":
+        # Amends' own gestures (rules, surprises) follow the automation budget alone; what it
+        # does not cover is not given, and nobody is asked to approve what nobody asked for.
+        withheld = await consume_budgets(session, actor, limits, currency=incentive.currency,
+                                         amount=face_value)
+        if withheld:
+            if case is not None:
+                await add_event(session, case, actor, kind="gesture_withheld",
+                                summary=f"{incentive.name} not given: the automation budget "
+                                        f"for today is spent", data={"grounds": withheld})
+            return Given(coupon=None, approval=None, created=False, withheld=tuple(withheld))
+        grounds: list[str] = []
+    else:
+        grounds = policy.authority_grounds(
+            limits, face_value=face_value, incentive_id=str(incentive.id),
+            recent_gestures=await _recent_gestures(session, customer,
+                                                   organization.second_gesture_window_days))
+        if not grounds:
+            grounds = await consume_budgets(session, actor, limits,
+                                            currency=incentive.currency, amount=face_value)
     if grounds:
         approval = await request_approval(
             session, actor, organization=organization, customer=customer, incentive=incentive,
@@ -249,6 +280,18 @@ async def request_approval(
 ) -> Approval:
     explanation = policy.explain(grounds, limit=limits.max_gesture, currency=incentive.currency,
                                  days=organization.second_gesture_window_days)
+    tiers = organization.approval_tiers
+    may_grant = {}
+    for tier in tiers:
+        role_limits = await limits_for(session, _role_actor(actor.organization_id, tier),
+                                       incentive.currency)
+        may_grant[tier] = policy.may_give(role_limits, face_value=face_value,
+                                          incentive_id=str(incentive.id))
+    tier = policy.first_tier(tiers, may_grant=may_grant)
+    now = utcnow()
+    routed_why = "" if tier == tiers[0] else (
+        f"above what every {tiers[0]} may grant" if tiers.index(tier) == 1
+        else f"above what every {' and '.join(tiers[:tiers.index(tier)])} may grant")
     approval = Approval(
         organization_id=actor.organization_id, status="pending", customer_id=customer.id,
         customer_external_id=customer.external_id, incentive_id=incentive.id,
@@ -256,7 +299,9 @@ async def request_approval(
         face_value=face_value, currency=incentive.currency, grounds=grounds,
         explanation=explanation, note=note, history=await history(session, customer),
         requested_by_type=actor.kind, requested_by_id=actor.id, requested_by_label=actor.label,
-        expires_at=utcnow() + timedelta(hours=organization.approval_hours),
+        expires_at=now + timedelta(hours=organization.approval_hours),
+        tier=tier, tier_since=now,
+        chain=[policy.chain_entry(tier=tier, at=now.isoformat(), why=routed_why)],
     )
     session.add(approval)
     await session.flush()
@@ -265,26 +310,54 @@ async def request_approval(
                        after={"incentive": incentive.name, "customer": customer.external_id,
                               "face_value": face_value, "grounds": grounds})
     await webhooks.emit(session, actor.organization_id, "approval.requested", _public(approval))
-    from amends.delivery import staff
 
-    await staff.notify(
-        session, actor.organization_id,
-        to=await staff.deciders(session, actor.organization_id, besides=actor.user_id),
-        note="approval_needed",
-        values={"requester": actor.label, "incentive": incentive.name,
-                "customer": customer.external_id, "explanation": explanation,
-                "note": note or ""},
-        amounts={"amount": (face_value, incentive.currency)},
-        moments={"deadline": approval.expires_at}, link="/approvals")
+    await _tell_tier(session, approval, tiers, from_tier=tier, besides=actor.user_id,
+                     incentive=incentive.name, explanation=explanation)
     if case is not None:
+        asked = "a supervisor" if tier == "supervisor" else f"a {tier}"
         await add_event(session, case, actor, kind="approval_requested",
-                        summary=f"Asked a supervisor for {incentive.name}: {explanation}",
-                        data={"approval_id": str(approval.id)})
+                        summary=f"Asked {asked} for {incentive.name}: {explanation}",
+                        data={"approval_id": str(approval.id), "tier": tier})
     return approval
 
 
+def _role_actor(organization_id: uuid.UUID, role: str) -> Actor:
+    """Anyone of `role`, for reading the role's own limits."""
+    return Actor(organization_id=organization_id, kind="user", id=None, label=f"role:{role}",
+                 role=Role(role))
+
+
+async def _tell_tier(session: AsyncSession, approval: Approval, tiers: list[str], *,
+                     from_tier: str, besides: uuid.UUID | None, incentive: str,
+                     explanation: str) -> None:
+    """E-mail the people of `from_tier` (or, when it has nobody, of the first tier above
+    with somebody) that a request waits for them."""
+    from amends.delivery import staff
+
+    for tier in tiers[tiers.index(from_tier):] if from_tier in tiers else [from_tier]:
+        people = await staff.deciders(session, approval.organization_id, besides=besides,
+                                      roles=(tier,))
+        if people:
+            await staff.notify(
+                session, approval.organization_id, to=people, note="approval_needed",
+                values={"requester": approval.requested_by_label, "incentive": incentive,
+                        "customer": approval.customer_external_id,
+                        "explanation": explanation, "note": approval.note or ""},
+                amounts={"amount": (approval.face_value, approval.currency)},
+                moments={"deadline": approval.expires_at}, link="/approvals")
+            return
+
+
+def decider_rank(actor: Actor) -> int:
+    """Where an approver stands among the tiers: their role's place; an API key with the
+    `admin` scope stands with admins."""
+    if actor.kind == "api_key":
+        return policy.rank("admin") if actor.can(Scope.ADMIN) else 0
+    return policy.rank(actor.role.value if actor.role else None)
+
+
 def _public(approval: Approval) -> dict[str, Any]:
-    return {"id": str(approval.id), "status": approval.status,
+    return {"id": str(approval.id), "status": approval.status, "tier": approval.tier,
             "customer_id": approval.customer_external_id,
             "incentive_id": str(approval.incentive_id), "face_value": approval.face_value,
             "currency": approval.currency, "grounds": approval.grounds,
@@ -312,24 +385,48 @@ async def list_approvals(session: AsyncSession, actor: Actor, *, status: str | N
 async def decide(session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID, grant: bool,
                  reason: str) -> Approval:
     """Grant (the coupon is issued, once) or refuse. One conditional UPDATE decides, so 50
-    concurrent grants produce one decision and one coupon."""
-    approval = await get_approval(session, actor, approval_id=approval_id)
-    if approval.requested_by_type == actor.kind and approval.requested_by_id == actor.id:
-        raise CannotApproveOwnRequest("Another supervisor has to decide your own request.")
-    now = utcnow()
-    result = await session.execute(
-        update(Approval)
-        .where(Approval.organization_id == approval.organization_id, Approval.id == approval.id,
-               Approval.status == "pending", Approval.expires_at > now)
-        .values(status="granted" if grant else "refused", decided_by_id=actor.id,
-                decided_by_label=actor.label, decision_reason=reason, decided_at=now)
-        .execution_options(synchronize_session=False))
-    if not getattr(result, "rowcount", 0):
+    concurrent grants produce one decision and one coupon.
+
+    An approver decides a request at their tier or below, and grants only within their own
+    limit and budgets (which the grant consumes); beyond them the request escalates to the
+    next tier (returned still pending). A request escalated by someone else meanwhile is
+    looked at again, at its new tier."""
+    for _attempt in range(3):
         approval = await get_approval(session, actor, approval_id=approval_id)
-        if approval.status == "pending":
-            raise ApprovalExpired(f"It expired on {approval.expires_at:%d %B %Y %H:%M} UTC.")
-        raise ApprovalAlreadyDecided(f"It was {approval.status} by {approval.decided_by_label}.",
-                                     status=approval.status)
+        if approval.requested_by_type == actor.kind and approval.requested_by_id == actor.id:
+            raise CannotApproveOwnRequest("Another supervisor has to decide your own request.")
+        now = utcnow()
+        _raise_if_closed(approval, now)
+        if decider_rank(actor) < policy.rank(approval.tier):
+            raise ApprovalForHigherTier(f"This request waits for a {approval.tier}.",
+                                        tier=approval.tier)
+        limits = await limits_for(session, actor, approval.currency)
+        grounds = policy.authority_grounds(
+            limits, face_value=approval.face_value, incentive_id=str(approval.incentive_id),
+            recent_gestures=0) if grant else []
+        if not grounds:
+            try:
+                async with session.begin_nested():
+                    won = await _mark_decided(session, actor, approval, grant=grant,
+                                              reason=reason, now=now)
+                    if won and grant:
+                        # The approver's own budgets pay for what they grant.
+                        if over := await consume_budgets(session, actor, limits,
+                                                         currency=approval.currency,
+                                                         amount=approval.face_value):
+                            raise _Unaffordable(over)
+            except _Unaffordable as unaffordable:
+                grounds, won = unaffordable.grounds, False
+            if won:
+                break
+        if grounds:
+            escalated = await _escalate(session, actor, approval, grounds=grounds,
+                                        limits=limits)
+            if escalated is not None:
+                return escalated
+        # Decided, expired or escalated meanwhile: look again.
+    else:
+        raise ApprovalChanged("The request kept changing while you decided: look again.")
     approval = await get_approval(session, actor, approval_id=approval_id)
     case = (await session.get(Case, (approval.organization_id, approval.case_id))
             if approval.case_id else None)
@@ -367,6 +464,142 @@ async def decide(session: AsyncSession, actor: Actor, *, approval_id: uuid.UUID,
                         summary=f"{'Granted' if grant else 'Refused'} by {actor.label}: {reason}",
                         data={"approval_id": str(approval.id)})
     return approval
+
+
+class _Unaffordable(Exception):
+    def __init__(self, grounds: list[str]) -> None:
+        super().__init__(grounds)
+        self.grounds = grounds
+
+
+def _raise_if_closed(approval: Approval, now: datetime) -> None:
+    if approval.status != "pending":
+        raise ApprovalAlreadyDecided(f"It was {approval.status} by {approval.decided_by_label}.",
+                                     status=approval.status)
+    if approval.expires_at <= now:
+        raise ApprovalExpired(f"It expired on {approval.expires_at:%d %B %Y %H:%M} UTC.")
+
+
+async def _mark_decided(session: AsyncSession, actor: Actor, approval: Approval, *,
+                        grant: bool, reason: str, now: datetime) -> bool:
+    """The one conditional UPDATE that decides: whoever wins it decides, once."""
+    result = await session.execute(
+        update(Approval)
+        .where(*_unchanged(approval), Approval.expires_at > now)
+        .values(status="granted" if grant else "refused", decided_by_id=actor.id,
+                decided_by_label=actor.label, decision_reason=reason, decided_at=now)
+        .execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def _escalate(session: AsyncSession, actor: Actor, approval: Approval, *,
+                    grounds: list[str], limits: policy.Limits) -> Approval | None:
+    """An approver who may not grant it sends the request up: to the organisation's next tier
+    above both the request's tier and the approver's own role. Nothing above: refused, and
+    nothing changes. None: the request changed meanwhile (decided or escalated by another)."""
+    organization = await session.get(Organization, approval.organization_id)
+    assert organization is not None
+    tiers = organization.approval_tiers
+    above = policy.tier_above(tiers, max(decider_rank(actor), policy.rank(approval.tier)))
+    why = policy.explain_for_approver(grounds, who=actor.label, limit=limits.max_gesture,
+                                      currency=approval.currency)
+    if above is None:
+        raise BeyondEveryTier(f"You cannot grant it ({why}), and no tier is above yours: "
+                              "raise your limits or refuse it.", grounds=grounds)
+    now = utcnow()
+    result = await session.execute(
+        update(Approval)
+        .where(*_unchanged(approval))
+        .values(tier=above, tier_since=now, sla_notified_at=None,
+                chain=[*approval.chain, policy.chain_entry(
+                    kind="escalated", tier=above, at=now.isoformat(), why=why,
+                    by=actor.label)])
+        .execution_options(synchronize_session=False))
+    if not getattr(result, "rowcount", 0):
+        return None  # someone decided or escalated it meanwhile
+    approval = await get_approval(session, actor, approval_id=approval.id)
+    await audit.record(session, actor, action="approval.escalated", object_type="approval",
+                       object_id=approval.id, reason=why, after=_public(approval))
+    incentive = await session.get(Incentive, (approval.organization_id, approval.incentive_id))
+    await _tell_tier(session, approval, tiers, from_tier=above, besides=actor.user_id,
+                     incentive=incentive.name if incentive else "",
+                     explanation=f"Escalated by {actor.label}: {why}.")
+    if approval.case_id is not None and (case := await session.get(
+            Case, (approval.organization_id, approval.case_id))) is not None:
+        await add_event(session, case, actor, kind="approval_escalated",
+                        summary=f"Escalated to a {above} by {actor.label}: {why}",
+                        data={"approval_id": str(approval.id), "tier": above})
+    return approval
+
+
+def _unchanged(approval: Approval) -> list[Any]:
+    """The request as it was read: still pending, at the same tier since the same moment,
+    with the same last overdue notice (its chain cannot be compared in SQL: JSON)."""
+    def same(column: Any, value: Any) -> Any:
+        return column.is_(None) if value is None else column == value
+
+    return [Approval.organization_id == approval.organization_id, Approval.id == approval.id,
+            Approval.status == "pending", Approval.tier == approval.tier,
+            same(Approval.tier_since, approval.tier_since),
+            same(Approval.sla_notified_at, approval.sla_notified_at)]
+
+
+async def notify_overdue(session: AsyncSession, *, organization_id: uuid.UUID | str | None = None,
+                         limit: int = 500) -> int:
+    """Requests waiting at their tier longer than their organisation's SLA: the next tier up is
+    told (one tier further for each further SLA period), and the chain says so. Each request
+    is a part of its organisation's work (`jobs.periodic`): one that cannot be handled is
+    recorded for its admin and the others go on. Returns how many notices went out."""
+    now = utcnow()
+    query = (select(Approval, Organization.approval_sla_minutes, Organization.approval_tiers)
+             .join(Organization, Organization.id == Approval.organization_id)
+             .where(Approval.status == "pending", Approval.expires_at > now,
+                    Organization.approval_sla_minutes.is_not(None)))
+    if organization_id is not None:
+        query = query.where(Approval.organization_id == uuid.UUID(str(organization_id)))
+    rows = (await session.execute(query.order_by(Approval.created_at).limit(limit))).all()
+    told = 0
+    async with periodic.each_organization(session, "approvals.overdue",
+                                          only=organization_id) as parts:
+        for approval, sla_minutes, tiers in rows:
+            if sla_minutes is not None and await parts.run(
+                    approval.organization_id,
+                    partial(_notify_one_overdue, session, approval, sla_minutes=sla_minutes,
+                            tiers=tiers, now=now), label="An approval request"):
+                told += 1
+    return told
+
+
+async def _notify_one_overdue(session: AsyncSession, approval: Approval, *, sla_minutes: int,
+                              tiers: list[str], now: datetime) -> bool:
+    since = approval.tier_since or approval.created_at
+    notices = sum(1 for step in approval.chain if step.get("kind") == "overdue"
+                  and step.get("at", "") >= since.isoformat())
+    if now < since + timedelta(minutes=sla_minutes * (notices + 1)):
+        return False
+    place = tiers.index(approval.tier) if approval.tier in tiers else -1
+    if place < 0 or place + notices + 1 >= len(tiers):
+        return False  # nobody above to tell
+    target = tiers[place + notices + 1]
+    waited = f"waiting at the {approval.tier} tier for more than {sla_minutes} minutes"
+    result = await session.execute(
+        update(Approval).where(*_unchanged(approval))
+        .values(sla_notified_at=now, chain=[*approval.chain, policy.chain_entry(
+            kind="overdue", tier=target, at=now.isoformat(), why=waited)])
+        .execution_options(synchronize_session=False))
+    if not getattr(result, "rowcount", 0):
+        return False  # decided or moved meanwhile
+    incentive = await session.get(Incentive, (approval.organization_id, approval.incentive_id))
+    await _tell_tier(session, approval, tiers, from_tier=target, besides=None,
+                     incentive=incentive.name if incentive else "",
+                     explanation=f"Overdue: {waited}.")
+    if approval.case_id is not None and (case := await session.get(
+            Case, (approval.organization_id, approval.case_id))) is not None:
+        await add_event(session, case, Actor.system(approval.organization_id, "approvals"),
+                        kind="approval_overdue",
+                        summary=f"Still waiting for a decision: the {target}s were told "
+                                f"({waited})", data={"approval_id": str(approval.id)})
+    return True
 
 
 async def _deliver_granted(session: AsyncSession, actor: Actor, coupon: Coupon,

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from amends.actor import Actor
+from amends.approvals import policy
 from amends.approvals import service as approvals
 from amends.auth import SessionDep, require
 from amends.errors import AmendsError
@@ -18,6 +19,7 @@ from amends.kit.money import parse_major
 from amends.models import Approval, Incentive, Organization, User
 from amends.roles import Scope
 from amends.routing import router as make_router
+from amends.web.labels import label
 from amends.web.templating import back, gettext_for, render
 
 router = make_router(include_in_schema=False)
@@ -36,8 +38,13 @@ async def queue(request: Request, session: SessionDep, actor: Decider) -> Respon
     decided = (await session.scalars(select(Approval).where(
         Approval.organization_id == org, Approval.status != "pending")
         .order_by(Approval.id.desc()).limit(20))).all()
+    mine = approvals.decider_rank(actor)
     return render(request, "approvals/queue.html", {
-        "pending": pending, "decided": decided, "names": names})
+        "pending": pending, "decided": decided, "names": names,
+        # What this approver may decide: a request at their tier or below, not their own.
+        "decidable": {a.id for a in pending if policy.rank(a.tier) <= mine
+                      and not (a.requested_by_type == actor.kind
+                               and a.requested_by_id == actor.id)}})
 
 
 @router.post("/approvals/{approval_id}")
@@ -57,6 +64,10 @@ async def decide(approval_id: uuid.UUID, request: Request, session: SessionDep, 
     except AmendsError as problem:
         await session.rollback()
         return back("/approvals", problem=problem.detail)
+    if grant and approval.status == "pending":
+        return back("/approvals", notice=_(
+            "Beyond your own limit or budget: the request now waits for tier %(tier)s.")
+            % {"tier": _(label(approval.tier))})
     said = (_("Granted: the gesture is on its way to customer %(customer)s.") if grant
             else _("Refused for customer %(customer)s."))
     return back("/approvals", notice=said % {"customer": approval.customer_external_id})

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
+from amends.approvals import policy as approval_policy
 from amends.cases.schemas import RecommendationRules
 from amends.kit.locale import LocaleTag, TimeZoneName
 from amends.kit.schema import MAX_MINOR, Patch
@@ -27,6 +29,8 @@ class OrganizationOut(BaseModel):
     average_order_value: int
     second_gesture_window_days: int
     approval_hours: int
+    approval_tiers: list[str]
+    approval_sla_minutes: int | None
     reminder_days: int
     feedback_delay_days: int
     thank_you_window_days: int
@@ -38,7 +42,8 @@ class OrganizationOut(BaseModel):
 
 
 class OrganizationUpdate(Patch):
-    clearable = frozenset({"code_prefix", "automation_daily_budget", "surprise_incentive_id"})
+    clearable = frozenset({"code_prefix", "automation_daily_budget", "surprise_incentive_id",
+                           "approval_sla_minutes"})
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     code_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{1,6}$")] | None = (
@@ -47,6 +52,14 @@ class OrganizationUpdate(Patch):
                                             description="Values a percent-off gesture")
     second_gesture_window_days: int | None = Field(default=None, ge=0, le=3650)
     approval_hours: int | None = Field(default=None, ge=1, le=24 * 90)
+    approval_tiers: list[Literal["supervisor", "manager", "admin"]] | None = Field(
+        default=None, min_length=1, max_length=3, description="Who decides a gesture above "
+        "an agent's authority, lowest first (e.g. [\"supervisor\", \"manager\", \"admin\"]): a "
+        "request starts at the first tier whose role may grant it and escalates to the next "
+        "when its approver cannot (above their own limit or budget)")
+    approval_sla_minutes: int | None = Field(
+        default=None, ge=5, le=7 * 24 * 60, description="Minutes a request may wait at its "
+        "tier before the next tier is told (null: never)")
     reminder_days: int | None = Field(
         default=None, ge=0, le=30, description="Days before a gesture expires that the "
         "customer is reminded of it (0: no reminder)")
@@ -79,6 +92,15 @@ class OrganizationUpdate(Patch):
         description="The locales customers are written to in; the default must be one")
     sms_max_segments: int | None = Field(
         default=None, ge=1, le=10, description="An SMS is kept to this many segments")
+    @field_validator("approval_tiers")
+    @classmethod
+    def _tiers_in_order(cls, tiers: list[str] | None) -> list[str] | None:
+        if tiers is not None and not approval_policy.valid_tiers(tiers):
+            raise PydanticCustomError(
+                "tiers_out_of_order", "Name each tier once, lowest first: supervisor, "
+                "manager, admin")
+        return tiers
+
     recommendation_rules: RecommendationRules | None = Field(
         default=None, description="Replaces the rules; what is left out keeps its default "
         "(learn_min_outcomes: outcomes per gesture before they re-rank it, default 200)")

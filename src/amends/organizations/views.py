@@ -43,7 +43,8 @@ PAGE = "/admin/settings"
 
 # The groups of the page and the settings each form sends.
 GROUPS: dict[str, tuple[str, ...]] = {
-    "gestures": ("second_gesture_window_days", "approval_hours", "average_order_value",
+    "gestures": ("second_gesture_window_days", "approval_hours", "approval_tiers",
+                 "approval_sla_minutes", "average_order_value",
                  "automation_daily_budget", "surprise_incentive_id",
                  "incident_approval_threshold", "holdout_percent_default",
                  "learn_min_outcomes"),
@@ -55,7 +56,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
 AMOUNTS = frozenset({"average_order_value", "automation_daily_budget",
                      "incident_approval_threshold"})
 # Left empty, these are cleared (no limit, no surprise gesture) rather than refused.
-EMPTY_IS_NONE = frozenset({"automation_daily_budget", "surprise_incentive_id"})
+EMPTY_IS_NONE = frozenset({"automation_daily_budget", "surprise_incentive_id",
+                           "approval_sla_minutes"})
+# Ticked boxes: the whole list is sent, none ticked is an empty list (refused where needed).
+LISTS = frozenset({"supported_locales", "approval_tiers"})
 DEFAULT_COLOR = "#1f3a5f"
 
 
@@ -111,6 +115,7 @@ def _in_words(error: dict[str, Any], name: str, _: Callable[[str], str],
         "empty_text": _("This cannot be blank."),
         "string_too_long": _("This is too long."),
         "too_short": _("Tick at least one."),
+        "tiers_out_of_order": _("Tick at least one tier."),
         "uuid_parsing": _("Choose one from the list."),
         "literal_error": _("Choose one from the list."),
     }
@@ -146,6 +151,7 @@ def _values(organization: Organization, tag: str) -> dict[str, Any]:
     for name in AMOUNTS:
         values[name] = _amount(getattr(organization, name), tag)
     values["surprise_incentive_id"] = organization.surprise_incentive_id or ""
+    values["approval_sla_minutes"] = organization.approval_sla_minutes or ""
     values["learn_min_outcomes"] = (organization.recommendation_rules or {}).get(
         "learn_min_outcomes", "")
     for name in brand_service.BRAND_FIELDS:
@@ -181,7 +187,7 @@ def _setting_fields(group: str, form: FormData) -> dict[str, Any]:
     """The form's fields as the API's body: amounts to minor units, empties cleared."""
     body: dict[str, Any] = {}
     for name in GROUPS[group]:
-        if name == "supported_locales":
+        if name in LISTS:
             body[name] = [v for v in form.getlist(name) if isinstance(v, str)]
             continue
         raw = form.get(name)
@@ -205,7 +211,7 @@ async def save_settings(group: str, request: Request, session: SessionDep, actor
     tag = console_locale(request)
     form = await request.form()
     submitted: dict[str, Any] = {
-        name: (form.getlist(name) if name == "supported_locales" else form.get(name, ""))
+        name: (form.getlist(name) if name in LISTS else form.get(name, ""))
         for name in GROUPS[group]}
     try:
         body = _setting_fields(group, form)

@@ -321,6 +321,33 @@ async def request_feedback(session: AsyncSession, *, organization_id: uuid.UUID 
                          details={"notes": "Feedback requested"}, skip_reason=None)
 
 
+async def _hold_thank_you(session: AsyncSession, actor: Actor, case: Case,
+                          customer: Customer) -> None:
+    """The thank-you goes out with its surprise gesture or not yet: when today's automation
+    budget cannot pay for the gesture, both wait for tomorrow's budget (while the thank-you
+    window lasts), and the case says so."""
+    case.thanked_at = None
+    await session.flush()
+    tomorrow = (utcnow() + timedelta(days=1)).replace(hour=0, minute=1, second=0,
+                                                      microsecond=0)
+    await cases.add_event(session, case, actor, kind="thank_you_held",
+                          summary="Thank-you held back with its surprise gesture: the "
+                                  "automation budget for today is spent; tried again "
+                                  "tomorrow")
+    await jobs.enqueue(session, "recovery.thank_you", organization_id=case.organization_id,
+                       payload={"customer_id": str(customer.id)}, run_at=tomorrow,
+                       dedupe_key=f"thank-you:{case.organization_id}:{customer.id}")
+
+
+async def retry_thank_you(session: AsyncSession, *, organization_id: str,
+                          customer_id: str) -> None:
+    """A thank-you held back for its gesture, tried again."""
+    customer = await session.get(Customer, (uuid.UUID(organization_id),
+                                            uuid.UUID(customer_id)))
+    if customer is not None:
+        await thank_returning_customer(session, customer)
+
+
 async def thank_returning_customer(session: AsyncSession, customer: Customer) -> None:
     """On a purchase after a recovery: a thank-you (and the organisation's surprise gesture),
     once per case, and the case is closed as documented."""
@@ -343,6 +370,9 @@ async def thank_returning_customer(session: AsyncSession, customer: Customer) ->
                     session, actor, customer=customer, incentive=incentive,
                     case_ref=f"{case.reference}-thanks")
                 coupon = given.coupon
+                if given.withheld:
+                    await _hold_thank_you(session, actor, case, customer)
+                    continue
         await delivery.deliver_or_note(session, actor, what="Thank-you", case=case,
                                        coupon=coupon, customer=customer, kind="thank_you",
                                        channel=delivery.preferred_channel(customer))

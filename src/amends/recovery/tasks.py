@@ -29,3 +29,10 @@ async def feedback_request(session: AsyncSession, *, organization_id: str,
                            case_id: str) -> None:
     """After the fix, ask how we did."""
     await recovery.request_feedback(session, organization_id=organization_id, case_id=case_id)
+
+
+@job("recovery.thank_you")
+async def thank_you(session: AsyncSession, *, organization_id: str, customer_id: str) -> None:
+    """A thank-you held back until the automation budget can pay for its surprise gesture."""
+    await recovery.retry_thank_you(session, organization_id=organization_id,
+                                   customer_id=customer_id)
