@@ -160,13 +160,13 @@ class BadRows:
 # return before one) is written with a leading apostrophe, so opening an export in Excel or
 # LibreOffice runs nothing a customer or an agent typed (OWASP, "CSV Injection":
 # https://owasp.org/www-community/attacks/CSV_Injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: object) -> str:
     """`value` as a CSV cell that no spreadsheet evaluates."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def csv_line(cells: list[object]) -> str:

@@ -25,3 +25,16 @@ def format_minor(minor: int | None, currency: str = "") -> str:
     if minor is None:
         return "—"
     return f"{minor / 100:,.2f} {currency}".strip()
+
+
+# ISO 4217 currencies whose minor unit is not a hundredth (all others have two decimals).
+MINOR_UNIT_DIGITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+                     "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+}
+
+
+def minor_digits(currency: str) -> int:
+    """How many decimals the currency's minor unit has: 2 for EUR, 0 for JPY, 3 for KWD."""
+    return MINOR_UNIT_DIGITS.get(currency, 2)

@@ -24,17 +24,13 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Literal
 
+from amends.kit.money import minor_digits
+
 Band = Literal["low", "medium", "high"]
 RankBy = Literal["win_back", "per_cost"]
 
 UNIFORM_PRIOR = (1.0, 1.0)
 
-# ISO 4217 currencies whose minor unit is not a hundredth (all others have two decimals).
-_CURRENCY_DECIMALS = {
-    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
-                     "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +247,7 @@ class Ranked:
 
 def format_money(minor: int, currency: str) -> str:
     """An amount of minor units for people: 610 EUR cents -> '6.10 EUR', 610 JPY -> '610 JPY'."""
-    decimals = _CURRENCY_DECIMALS.get(currency, 2)
+    decimals = minor_digits(currency)
     return f"{minor / 10 ** decimals:,.{decimals}f} {currency}"
 
 
