@@ -343,12 +343,14 @@ async def _full_flow(client: httpx.AsyncClient, db: Database, settings: Settings
     await ok("GET", f"/v1/incidents/{made[0]}/report", manager, params={"format": "csv"})
 
     # Proactive recovery: a rule, parcels, the sweep, a delivered parcel and a purchase.
-    await ok("POST", "/v1/rules", admin, json={
-        "name": "Stuck parcel", "condition": {"type": "not_scanned_for", "hours": 48},
-        "filters": {"tiers": ["gold"], "min_order_value": 100},
-        "actions": {"open_case": {"reason": "late_delivery", "severity": 2},
-                    "apologise": ["email"], "progress_every_days": 1,
-                    "incentive_id": small["id"]}})
+    stuck = {"name": "Stuck parcel", "condition": {"type": "not_scanned_for", "hours": 48},
+             "filters": {"tiers": ["gold"], "min_order_value": 100},
+             "actions": {"open_case": {"reason": "late_delivery", "severity": 2},
+                         "apologise": ["email"], "progress_every_days": 1,
+                         "incentive_id": small["id"]}}
+    rule = await ok("POST", "/v1/rules", admin, json=stuck)  # saved off
+    await ok("POST", f"/v1/rules/{rule['id']}/dry-run", admin)
+    await ok("PUT", f"/v1/rules/{rule['id']}", admin, json={**stuck, "active": True})
     story = [{"id": "e1", "type": "order.placed", "occurred_at": "2026-11-20T09:00:00Z",
               "data": {"order_id": "JL-1", "customer_id": "C-5", "amount": 8000,
                        "currency": "EUR"}},

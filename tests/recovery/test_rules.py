@@ -13,6 +13,7 @@ from amends.kit.clock import clock
 from amends.models import Case, RuleFiring
 from amends.recovery import service as recovery
 from tests.factories import Tenant, bearer, make_org
+from tests.recovery.live_rules import live_rule
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
@@ -42,9 +43,7 @@ async def _setup(client: httpx.AsyncClient, db: Database, rule: dict[str, Any],
     tenant = await make_org(db)
     admin = bearer(tenant.admin_token)
     await client.post("/v1/events", headers=admin, json={"events": parcels(count)})
-    created = await client.post("/v1/rules", headers=admin, json=rule)
-    assert created.status_code == 201, created.text
-    return admin, created.json(), tenant
+    return admin, await live_rule(client, admin, rule), tenant
 
 
 async def _count(db: Database, model: type) -> int:
@@ -129,3 +128,46 @@ async def test_rules_are_validated_when_saved(client: httpx.AsyncClient, db: Dat
         "actions": {"open_case": {"reason": "alien_abduction"}}})
     assert unknown_reason.status_code == 422
     assert (await client.get("/v1/rules", headers=admin)).json() == []
+
+
+async def test_a_rule_is_switched_on_only_after_the_dry_run_of_its_current_version(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_org(db)
+    admin = bearer(tenant.admin_token)
+    rule = {"name": "Stuck", "condition": {"type": "not_scanned_for", "hours": 48}}
+    at_once = await client.post("/v1/rules", headers=admin, json={**rule, "active": True})
+    assert at_once.status_code == 409
+    assert at_once.json()["code"] == "rule_not_tried"
+    assert (await client.get("/v1/rules", headers=admin)).json() == []
+
+    made = (await client.post("/v1/rules", headers=admin, json=rule)).json()
+    assert (made["active"], made["dry_run_at"]) == (False, None)
+    url = f"/v1/rules/{made['id']}"
+    early = await client.put(url, headers=admin, json={**rule, "active": True})
+    assert early.status_code == 409
+    assert early.json()["code"] == "rule_not_tried"
+    assert (await client.post(f"{url}/dry-run", headers=admin)).status_code == 200
+    on = await client.put(url, headers=admin, json={**rule, "active": True})
+    assert on.status_code == 200, on.text
+    assert on.json()["active"] is True
+    assert on.json()["dry_run_at"] is not None
+    # Renaming it is not changing what it does; changing its condition is.
+    renamed = await client.put(url, headers=admin, json={**rule, "name": "Stuck parcels",
+                                                         "active": True})
+    assert renamed.status_code == 200, renamed.text
+    wider = {**rule, "condition": {"type": "not_scanned_for", "hours": 24}}
+    refused = await client.put(url, headers=admin, json={**wider, "active": True})
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "rule_not_tried"
+    [kept] = (await client.get("/v1/rules", headers=admin)).json()
+    assert (kept["name"], kept["condition"]["hours"], kept["active"]) == (
+        "Stuck parcels", 48, True)
+    changed = (await client.put(url, headers=admin, json=wider)).json()
+    assert (changed["condition"]["hours"], changed["active"], changed["dry_run_at"]) == (
+        24, False, None)
+    assert (await client.put(url, headers=admin, json={**wider, "active": True})
+            ).status_code == 409
+    await client.post(f"{url}/dry-run", headers=admin)
+    assert (await client.put(url, headers=admin, json={**wider, "active": True})
+            ).json()["active"] is True

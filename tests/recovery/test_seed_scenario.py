@@ -17,6 +17,7 @@ from amends.kit.clock import clock
 from amends.models import Case, RuleFiring
 from tests.factories import bearer, make_org
 from tests.receivers import http_receiver, smtp_server
+from tests.recovery.live_rules import live_rule
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
@@ -41,13 +42,14 @@ async def test_the_lost_speaker_story_end_to_end(client: httpx.AsyncClient, db: 
         shipping = (await client.post("/v1/incentives", headers=admin, json={
             "name": "Free next-day shipping for 6 months", "kind": "free_shipping",
             "value": 695, "currency": "GBP", "validity_days": 182})).json()
-        rule = (await client.post("/v1/rules", headers=admin, json={
+        split_late = {
             "name": "Part of a split order stuck", "condition": {"type": "split_late",
                                                                  "hours": 48},
             "actions": {"open_case": {"reason": "late_delivery", "severity": 3},
                         "apologise": ["email", "sms"], "progress_every_days": 2,
-                        "incentive_id": shipping["id"]}})).json()
-        assert "id" in rule, rule
+                        "incentive_id": shipping["id"]}}
+        # Switched on at once (`live_rule`: its dry run seen first, as the API asks).
+        rule = await live_rule(client, admin, split_late)
         story = [
             event("e1", "order.placed", "2026-11-20T09:00:00Z", order_id="JL-1",
                   customer_id="C-1", amount=89900, currency="GBP",

@@ -15,6 +15,7 @@ from amends.jobs.worker import Worker
 from amends.kit.clock import clock
 from amends.models import Case, Job, RecoveryRule, RuleFiring
 from tests.factories import Tenant, bearer, make_org
+from tests.recovery.live_rules import live_rule
 from tests.recovery.test_rules import T0, parcels
 
 LATE = {"name": "Late parcels", "condition": {"type": "not_scanned_for", "hours": 48},
@@ -27,8 +28,7 @@ async def _shop(client: httpx.AsyncClient, db: Database) -> tuple[Tenant, dict[s
     admin = bearer(tenant.admin_token)
     sent = await client.post("/v1/events", headers=admin, json={"events": parcels(4)})
     assert sent.status_code < 300, sent.text
-    created = await client.post("/v1/rules", headers=admin, json=LATE)
-    assert created.status_code == 201, created.text
+    await live_rule(client, admin, LATE)
     return tenant, admin
 
 

@@ -52,7 +52,7 @@ async def test_a_supervisor_adds_withdraws_and_reinstates_a_gesture(
     assert (await client.get("/catalogue", headers=agent)).status_code == 403
 
 
-async def test_a_rule_is_added_from_the_page_dry_run_and_turned_off(
+async def test_a_rule_added_from_the_page_stays_off_until_its_dry_run_is_seen(
     client: httpx.AsyncClient, db: Database
 ) -> None:
     tenant = await make_org(db)
@@ -62,8 +62,19 @@ async def test_a_rule_is_added_from_the_page_dry_run_and_turned_off(
         "reason": "late_delivery", "severity": "2"})
     assert added.status_code == 303
     rules = (await client.get("/v1/rules", headers=supervisor)).json()
-    assert [(r["name"], r["condition"]["hours"], r["active"]) for r in rules] == [
-        ("Stuck two days", 48, True)]
+    assert [(r["name"], r["condition"]["hours"], r["active"], r["dry_run_at"])
+            for r in rules] == [("Stuck two days", 48, False, None)]
+    # Saved off, and taken straight to its dry run.
+    assert f"dry_run={rules[0]['id']}" in added.headers["location"]
+    listing = await client.get("/rules", headers=supervisor)
+    assert "Off until its dry run is seen" in listing.text
+    assert "Turn on" not in listing.text
+    early = await client.post(f"/rules/{rules[0]['id']}/active", headers=supervisor,
+                              data={"active": "true"})
+    assert "problem=" in early.headers["location"]
+    assert "open+its+dry+run" in early.headers["location"]
+    assert (await client.get("/v1/rules", headers=supervisor)).json()[0]["active"] is False
+
     unknown = await client.post("/rules", headers=supervisor, data={
         "name": "Odd", "condition": "not_scanned_for", "hours": "48", "reason": "nonsense"})
     assert "Use+one+of" in unknown.headers["location"]
@@ -71,7 +82,14 @@ async def test_a_rule_is_added_from_the_page_dry_run_and_turned_off(
                              params={"dry_run": rules[0]["id"]})
     assert "Dry run: Stuck two days" in tried.text
     assert "Nothing matches it right now." in tried.text
+    assert "Turn “Stuck two days” on" in tried.text
+    on = await client.post(f"/rules/{rules[0]['id']}/active", headers=supervisor,
+                           data={"active": "true"})
+    assert "notice=" in on.headers["location"]
+    assert (await client.get("/v1/rules", headers=supervisor)).json()[0]["active"] is True
     await client.post(f"/rules/{rules[0]['id']}/active", headers=supervisor,
                       data={"active": "false"})
     rules = (await client.get("/v1/rules", headers=supervisor)).json()
     assert rules[0]["active"] is False
+    # Its dry run was seen and it has not changed since: it may be turned on again at once.
+    assert "Turn on" in (await client.get("/rules", headers=supervisor)).text

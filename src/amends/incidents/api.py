@@ -152,7 +152,8 @@ async def progress(incident_id: uuid.UUID, session: SessionDep, actor: Runner
                                                        incidents.IncidentNotFound))
 async def report(incident_id: uuid.UUID, session: SessionDep, actor: Reader,
                  format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
-    """Reached, delivered, opened, redeemed, cost so far, customers who bought again;
+    """Reached, sent (left for the provider), delivered (confirmed by it), opened, redeemed,
+    cost so far, customers who bought again;
     `format=csv`: one row per affected customer (with each gesture's code only for a caller
     who may read coupons)."""
     if format == "json":

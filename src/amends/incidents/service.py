@@ -26,6 +26,7 @@ from amends.coupons import policy as coupon_policy
 from amends.coupons import service as coupons
 from amends.delivery import service as delivery
 from amends.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from amends.incidents import policy
 from amends.incidents.schemas import IncidentIn
 from amends.jobs import service as jobs
 from amends.kit import codes
@@ -52,7 +53,6 @@ from amends.models import (
     Redemption,
     Shipment,
 )
-from amends.roles import Role
 from amends.suppressions import service as suppressions
 from amends.suppressions.service import OPEN_STATES
 from amends.webhooks import service as webhooks
@@ -229,8 +229,8 @@ async def add_customers(session: AsyncSession, actor: Actor, *, incident_id: uui
                         ids: AsyncIterable[str],
                         progress: Callable[[int], None] | None = None) -> Added:
     """Add affected customers by their ids (each 1 to 100 characters), streamed in batches:
-    unknown ids are kept (and counted) so nothing is silently dropped; the same id twice is
-    added once."""
+    unknown ids are kept (and counted apart from those added) so nothing is silently dropped;
+    the same id twice is added once. `read` = `added` + `duplicates` + `unknown`."""
     incident = await _lock_draft(session, actor, incident_id)
     seq = int(await session.scalar(select(func.coalesce(func.max(IncidentCustomer.seq), 0))
                                    .where(_customers_of(incident))) or 0)
@@ -259,8 +259,10 @@ async def add_customers(session: AsyncSession, actor: Actor, *, incident_id: uui
                 index_elements=["organization_id", "incident_id", "customer_external_id"])
             .returning(IncidentCustomer.state))
         states = list(inserted.scalars())
-        result.added += len(states)
+        # An unknown id is kept (and counted apart) but is not an affected customer: what is
+        # "added" is what the incident's count of customers grows by.
         result.unknown += sum(1 for s in states if s == "unknown")
+        result.added += len(states) - sum(1 for s in states if s == "unknown")
         result.duplicates += len(batch) - len(states)
         if progress is not None:
             progress(len(batch))
@@ -428,15 +430,32 @@ async def _unreachable(session: AsyncSession, incident: Incident) -> int:
 
 # --- Approve, run, pause, resume, cancel --------------------------------------------------------
 
+def situation(actor: Actor, incident: Incident, *, needs_approval: bool) -> policy.Situation:
+    """What the rules of `policy` look at, for this person and incident."""
+    return policy.Situation(
+        status=incident.status, needs_approval=needs_approval, actor_kind=actor.kind,
+        actor_role=actor.role,
+        is_author=incident.created_by_type == actor.kind and incident.created_by_id == actor.id)
+
+
+def _refuse(action: policy.Action, situation: policy.Situation) -> None:
+    """Raise the error that says why the rules refuse `action`, if they do."""
+    why = policy.refusal(action, situation)
+    if why == "not_a_manager":
+        raise NotAManager()
+    if why == "own_incident":
+        raise CannotApproveOwnIncident()
+    if why == "state":
+        raise IncidentStateConflict(f"The incident is {situation.status}.")
+    if why == "needs_approval":
+        raise IncidentNeedsApproval()
+
+
 async def approve(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID,
                   note: str) -> Incident:
-    if actor.kind == "user" and actor.role not in (Role.MANAGER, Role.ADMIN):
-        raise NotAManager()
     incident = await get(session, actor, incident_id=incident_id)
-    if incident.created_by_type == actor.kind and incident.created_by_id == actor.id:
-        raise CannotApproveOwnIncident()
-    if incident.status != "draft":
-        raise IncidentStateConflict(f"The incident is {incident.status}.")
+    # Whether approval is needed does not matter here: approving ahead of time is allowed.
+    _refuse("approve", situation(actor, incident, needs_approval=False))
     incident.approved_by_label, incident.approved_at = actor.label, utcnow()
     await session.flush()
     await audit.record(session, actor, action="incident.approved", object_type="incident",
@@ -449,7 +468,8 @@ async def approve(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID
 
 async def _transition(session: AsyncSession, incident: Incident, *, to: str,
                       allowed: tuple[str, ...], **values: Any) -> None:
-    """One conditional UPDATE moves the incident, so two clicks cannot both start it."""
+    """One conditional UPDATE moves the incident out of the states the rules allow
+    (`policy.FROM`), so two clicks cannot both start it."""
     result = await session.execute(
         update(Incident).where(Incident.organization_id == incident.organization_id,
                                Incident.id == incident.id, Incident.status.in_(allowed))
@@ -463,12 +483,13 @@ async def _transition(session: AsyncSession, incident: Incident, *, to: str,
 async def start(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID) -> Incident:
     incident = await get(session, actor, incident_id=incident_id)
     summary = await preview(session, actor, incident_id=incident_id, sample=0)
-    if summary["needs_approval"]:
+    if policy.refusal("run", situation(actor, incident, needs_approval=summary[
+            "needs_approval"])) == "needs_approval":
         raise IncidentNeedsApproval(
             f"The gestures are worth {summary['face_value_total'] / 100:,.2f} "
             f"{summary['currency']}, above the organisation's threshold of "
             f"{summary['approval_threshold'] / 100:,.2f}.")
-    await _transition(session, incident, to="running", allowed=("draft",),
+    await _transition(session, incident, to="running", allowed=policy.FROM["run"],
                       started_at=utcnow())
     await _enqueue_chunks(session, incident)
     await audit.record(session, actor, action="incident.started", object_type="incident",
@@ -495,7 +516,8 @@ async def pause(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID) 
     """Stop new messages at once (a message job about to send holds it instead) and new
     gestures at the next chunk."""
     incident = await get(session, actor, incident_id=incident_id)
-    await _transition(session, incident, to="paused", allowed=("running",), paused_at=utcnow())
+    await _transition(session, incident, to="paused", allowed=policy.FROM["pause"],
+                      paused_at=utcnow())
     await audit.record(session, actor, action="incident.paused", object_type="incident",
                        object_id=incident.id)
     return incident
@@ -505,7 +527,8 @@ async def resume(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID)
     """Carry on where it stopped: held messages are queued again (paced from now) and the
     customers not yet reached are worked through."""
     incident = await get(session, actor, incident_id=incident_id)
-    await _transition(session, incident, to="running", allowed=("paused",), paused_at=None)
+    await _transition(session, incident, to="running", allowed=policy.FROM["resume"],
+                      paused_at=None)
     now = utcnow()
     held = (await session.execute(
         update(Delivery).where(_deliveries_of(incident), Delivery.status == "held")
@@ -535,8 +558,8 @@ async def cancel(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID,
     """Stop for good: customers not yet reached get nothing, messages not yet sent are not
     sent, and the gestures in them are revoked (they were never delivered)."""
     incident = await get(session, actor, incident_id=incident_id)
-    await _transition(session, incident, to="cancelled",
-                      allowed=("draft", "running", "paused"), finished_at=utcnow())
+    await _transition(session, incident, to="cancelled", allowed=policy.FROM["cancel"],
+                      finished_at=utcnow())
     await session.execute(update(IncidentCustomer).where(
         _customers_of(incident), IncidentCustomer.state == "pending")
         .values(state="cancelled").execution_options(synchronize_session=False))
@@ -792,7 +815,8 @@ async def progress(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUI
 
 async def report(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID
                  ) -> dict[str, Any]:
-    """Reached, delivered, opened, redeemed, cost so far and customers who bought again."""
+    """Reached, sent, delivered, opened, redeemed, cost so far and customers who bought
+    again."""
     incident = await get(session, actor, incident_id=incident_id)
     base = await progress(session, actor, incident_id=incident_id)
     reached = base["states"].get("done", 0) + base["states"].get("held_out", 0)
@@ -818,8 +842,11 @@ async def report(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID
                                      IncidentCustomer.coupon_id == Coupon.id))
         .where(_customers_of(incident), Coupon.status != "revoked")) or 0)
     messages = base["messages"]
+    # "sent": the messages that left (a provider took them); "delivered": those a provider
+    # then confirmed as delivered (e-mail over SMTP never is: it stays sent).
     return {**base, "reached": reached,
-            "delivered": int(messages.get("sent", 0)) + int(messages.get("delivered", 0)),
+            "sent": int(messages.get("sent", 0)) + int(messages.get("delivered", 0)),
+            "delivered": int(messages.get("delivered", 0)),
             "opened": opened, "redeemed": int(redeemed[0]), "cost_so_far": int(redeemed[1]),
             "face_value_issued": face, "bought_again": bought_again,
             "win_back_rate": round(bought_again / reached, 4) if reached else 0.0}

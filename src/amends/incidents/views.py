@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
@@ -17,6 +17,7 @@ from amends.auth import SessionDep, require
 from amends.cases import service as cases
 from amends.errors import AmendsError
 from amends.incentives import service as incentives
+from amends.incidents import policy
 from amends.incidents import service as incidents
 from amends.incidents.schemas import IncidentIn
 from amends.kit.locale import zone
@@ -77,24 +78,41 @@ async def create(request: Request, session: SessionDep, actor: Runner,
                 notice=gettext_for(request)(_ADD_WHO))
 
 
+def _actions(actor: Actor, incident: Incident, *, needs_approval: bool) -> dict[str, Any]:
+    """What the page offers this person now (exactly what the service would allow), and why
+    approval is out of their hands when it is."""
+    now = incidents.situation(actor, incident, needs_approval=needs_approval)
+    return {"offered": policy.offered(now), "needs_approval": needs_approval,
+            "cannot_approve": policy.refusal("approve", now) if needs_approval else None}
+
+
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 async def incident_page(incident_id: uuid.UUID, request: Request, session: SessionDep,
                         actor: Runner) -> Response:
     summary = await incidents.preview(session, actor, incident_id=incident_id)
+    incident = summary["incident"]
     return render(request, "incidents/page.html", {
-        "p": summary, "incident": summary["incident"], "currency": summary["currency"],
+        "p": summary, "incident": incident, "currency": summary["currency"],
         "zone_name": console_zone(request) or "UTC",
+        "actions": _actions(actor, incident, needs_approval=summary["needs_approval"]),
         "report": await incidents.report(session, actor, incident_id=incident_id)})
 
 
 @router.get("/incidents/{incident_id}/live", response_class=HTMLResponse)
-async def live(incident_id: uuid.UUID, request: Request, session: SessionDep,
-               actor: Runner) -> Response:
-    """The progress part of the page, polled while the incident runs."""
+async def live(incident_id: uuid.UUID, request: Request, session: SessionDep, actor: Runner,
+               shown: Annotated[str | None, Query(max_length=20)] = None) -> Response:
+    """The progress part of the page, polled while the incident runs; once its state is no
+    longer the one the page `shown`s (it finished), the actions it now allows too, so that a
+    finished incident no longer offers to pause it. (The actions are not replaced at every
+    poll: a button someone is about to press keeps its focus.)"""
     incident = await incidents.get(session, actor, incident_id=incident_id)
+    changed = shown is not None and shown != incident.status
+    needs_approval = changed and incident.status == "draft" and (await incidents.preview(
+        session, actor, incident_id=incident_id, sample=0))["needs_approval"]
     return render(request, "incidents/_live.html", {
         "incident": incident, "currency": await _currency(session, incident),
-        "report": await incidents.report(session, actor, incident_id=incident_id)})
+        "live_actions": _actions(actor, incident, needs_approval=needs_approval) if changed
+        else None, "report": await incidents.report(session, actor, incident_id=incident_id)})
 
 
 @router.post("/incidents/{incident_id}/customers")

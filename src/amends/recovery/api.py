@@ -20,10 +20,12 @@ RuleEditor = Annotated[Actor, Depends(require(Scope.CATALOGUE_WRITE))]
 
 
 @router.post("", status_code=201, responses=errors(MissingScope, IncentiveNotFound,
-                                                   UnknownReason))
+                                                   UnknownReason, recovery.RuleNotTried))
 async def create_rule(body: RuleIn, session: SessionDep, actor: RuleEditor) -> RuleOut:
     """A rule such as "a parcel not scanned for 48 h": open a case, apologise, keep the
-    customer posted and give a pre-approved gesture."""
+    customer posted and give a pre-approved gesture. It is saved off: look at its dry run,
+    then switch it on with PUT (`active: true`); created with `active: true`, it answers 409
+    `rule_not_tried` and nothing is saved."""
     return RuleOut.model_validate(await recovery.save_rule(session, actor, data=body))
 
 
@@ -34,10 +36,13 @@ async def list_rules(session: SessionDep, actor: RuleEditor) -> list[RuleOut]:
 
 
 @router.put("/{rule_id}", responses=errors(MissingScope, recovery.RuleNotFound,
-                                           IncentiveNotFound, UnknownReason))
+                                           IncentiveNotFound, UnknownReason,
+                                           recovery.RuleNotTried))
 async def update_rule(rule_id: uuid.UUID, body: RuleIn, session: SessionDep,
                       actor: RuleEditor) -> RuleOut:
-    """Replace a rule (or set `active: false`)."""
+    """Replace a rule, or switch it on or off. Switching it on needs its dry run seen since
+    it last changed, and changing what it does (condition, filters, actions) asks for a new
+    dry run: until then `active: true` answers 409 `rule_not_tried` and nothing changes."""
     return RuleOut.model_validate(
         await recovery.save_rule(session, actor, data=body, rule_id=rule_id))
 
@@ -46,6 +51,7 @@ async def update_rule(rule_id: uuid.UUID, body: RuleIn, session: SessionDep,
                                                     recovery.RuleInvalid))
 async def dry_run(rule_id: uuid.UUID, session: SessionDep, actor: RuleEditor
                   ) -> list[Candidate]:
-    """What the rule would fire for now, and why; nothing is changed. A saved rule that no
+    """What the rule would fire for now, and why; nothing is changed but that this version
+    of the rule has had its dry run seen (it may now be switched on). A saved rule that no
     longer passes validation answers 409 `rule_invalid` naming the field: save it again."""
     return await recovery.dry_run(session, actor, rule_id=rule_id)

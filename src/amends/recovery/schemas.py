@@ -52,7 +52,10 @@ class Actions(Input):
 
 class RuleIn(Input):
     name: str = Field(min_length=1, max_length=200)
-    active: bool = True
+    active: bool = Field(default=False, description=(
+        "A rule starts off: look at its dry run (POST /v1/rules/{id}/dry-run), then switch it "
+        "on (PUT with active true). Switching on before, or changing what an active rule "
+        "does, answers 409 rule_not_tried"))
     condition: Condition
     filters: Filters = Field(default_factory=Filters)
     actions: Actions = Field(default_factory=Actions)
@@ -73,6 +76,9 @@ class RuleOut(BaseModel):
     condition: dict[str, Any]
     filters: dict[str, Any]
     actions: dict[str, Any]
+    dry_run_at: datetime | None = Field(description=(
+        "When the dry run of this version of the rule was last seen; null: not since it "
+        "was last changed"))
     created_at: datetime
 
 

@@ -51,8 +51,29 @@ class RuleInvalid(Conflict):
     code, title = "rule_invalid", "The saved rule cannot be evaluated; save it again"
 
 
+class RuleNotTried(Conflict):
+    code, title = "rule_not_tried", "Look at what the rule would do before switching it on"
+
+
+# What a rule does: a change to any of these is a new version, whose dry run nobody has seen.
+WHAT_IT_DOES = ("condition", "filters", "actions")
+
+
+def may_go_live(*, wanted: bool, was_active: bool, changed: bool,
+                dry_run_seen: bool) -> bool:
+    """A rule may be on only once someone has seen its dry run for the version that will run:
+    switching it on, or changing what an active rule does, needs that dry run (a rule that was
+    already on and is not changed stays as it is, even one from before this rule existed)."""
+    if not wanted or dry_run_seen:
+        return True
+    return was_active and not changed
+
+
 async def save_rule(session: AsyncSession, actor: Actor, *, data: RuleIn,
                     rule_id: uuid.UUID | None = None) -> RecoveryRule:
+    """Create or replace a rule. A changed rule's dry run is to be seen again (`dry_run_at`
+    cleared), and a rule is switched on only after its dry run (`RuleNotTried`): a new rule is
+    saved off, looked at (`dry_run`), then switched on."""
     if data.actions.incentive_id is not None:
         await get_incentive(session, actor, incentive_id=data.actions.incentive_id,
                             field="actions.incentive_id")
@@ -60,13 +81,24 @@ async def save_rule(session: AsyncSession, actor: Actor, *, data: RuleIn,
     if data.actions.open_case.reason not in known:
         raise cases.UnknownReason(f"Use one of: {', '.join(sorted(known))}.")
     values = data.model_dump(mode="json")
-    if rule_id is None:
+    rule = None if rule_id is None else await get_rule(session, actor, rule_id=rule_id)
+    changed = rule is None or any(getattr(rule, key) != values[key] for key in WHAT_IT_DOES)
+    if not may_go_live(wanted=data.active, was_active=rule is not None and rule.active,
+                       changed=changed,
+                       dry_run_seen=rule is not None and rule.dry_run_at is not None
+                       and not changed):
+        raise RuleNotTried(
+            f"Look at what '{data.name}' would do first: "
+            + ("save it switched off, look at its dry run, then switch it on."
+               if changed else "look at its dry run, then switch it on."))
+    if rule is None:
         rule = RecoveryRule(organization_id=actor.organization_id, **values)
         session.add(rule)
     else:
-        rule = await get_rule(session, actor, rule_id=rule_id)
         for key, value in values.items():
             setattr(rule, key, value)
+        if changed:
+            rule.dry_run_at = None
     await session.flush()
     await audit.record(session, actor, action="rule.saved", object_type="rule",
                        object_id=rule.id, after=values)
@@ -157,8 +189,12 @@ def check_saved(rule: RecoveryRule) -> None:
 
 async def dry_run(session: AsyncSession, actor: Actor, *, rule_id: uuid.UUID
                   ) -> list[Candidate]:
+    """What the rule would fire for now, and why; nothing but the rule's `dry_run_at` changes
+    (someone has now seen what this version of it does, so it may be switched on)."""
     rule = await get_rule(session, actor, rule_id=rule_id)
     check_saved(rule)
+    rule.dry_run_at = utcnow()
+    await session.flush()
     return [Candidate(shipment_id=s.external_id, order_id=s.order_external_id,
                       customer_id=str(s.customer_id) if s.customer_id else None,
                       carrier=s.carrier, why=_why(rule, s))
@@ -200,19 +236,14 @@ async def fire(session: AsyncSession, rule: RecoveryRule, shipment: Shipment) ->
                     "customer": customer.external_id, "parcel": shipment.external_id,
                     "why": why},
             moments={"opened": case.opened_at}, link=f"/cases/{case.id}")
-    # Written in each customer's language when the message is rendered.
-    detail = Phrase("parcel_late",
-                    {"parcel": shipment.tracking_number or shipment.external_id})
-    sent_apology = False
+    # The order, its items and the parcel, written in each customer's language when the
+    # message is rendered. The first apology sent moves the case to apologised.
+    detail = await cases.case_subject(session, case) or ""
     for wanted in actions.get("apologise", []):
         target = channel if wanted == "preferred" else wanted
-        if await delivery.deliver_or_note(session, actor, what="Apology", case=case,
-                                          coupon=None, customer=customer, channel=target,
-                                          kind="apology", detail=detail):
-            sent_apology = True
-    if sent_apology:
-        await cases.move(session, actor, case_id=case.id, to="apologised", details={
-            "apology": "Sent automatically"}, skip_reason=None)
+        await delivery.deliver_or_note(session, actor, what="Apology", case=case, coupon=None,
+                                       customer=customer, channel=target, kind="apology",
+                                       detail=detail)
     if actions.get("progress_every_days"):
         days = int(actions["progress_every_days"])
         await jobs.enqueue(session, "recovery.progress", organization_id=rule.organization_id,
@@ -276,9 +307,15 @@ async def send_progress(session: AsyncSession, *, organization_id: uuid.UUID | s
     customer = await session.get(Customer, (case.organization_id, case.customer_id))
     assert customer is not None
     actor = Actor.system(case.organization_id, "progress updates")
+    parcel = await session.scalar(select(Shipment).where(
+        Shipment.organization_id == case.organization_id,
+        Shipment.external_id == case.conversation_ref,
+        Shipment.customer_id == case.customer_id)) if case.conversation_ref else None
     await delivery.deliver(session, actor, coupon=None, customer=customer, case=case,
                            channel=delivery.preferred_channel(customer), kind="progress",
-                           detail=Phrase("still_chasing"))
+                           detail=Phrase("still_chasing_parcel",
+                                         {"parcel": cases.parcel_words(parcel)})
+                           if parcel is not None else Phrase("still_chasing"))
     await jobs.enqueue(session, "recovery.progress", organization_id=org,
                        run_at=utcnow() + timedelta(days=every_days),
                        payload={"case_id": case_id, "every_days": every_days})

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from amends.actor import Actor
@@ -19,6 +20,7 @@ from amends.recovery import service as recovery
 from amends.recovery.schemas import RuleIn
 from amends.roles import Scope
 from amends.routing import router as make_router
+from amends.routing import writes_on_read
 from amends.web.templating import N_, back, gettext_for, render
 
 router = make_router(include_in_schema=False)
@@ -31,9 +33,11 @@ CONDITIONS = {
 }
 
 
-@router.get("/rules", response_class=HTMLResponse)
+@router.get("/rules", response_class=HTMLResponse, dependencies=[Depends(writes_on_read)])
 async def rules(request: Request, session: SessionDep, actor: Editor,
                 dry_run: uuid.UUID | None = None) -> Response:
+    """The rules; with `dry_run`, what that rule would act on now (which records that its
+    dry run was seen, so it may be switched on: this GET writes)."""
     catalogue = await incentives.list_incentives(session, actor, active=True)
     tried = None
     if dry_run is not None:
@@ -68,8 +72,11 @@ async def add_rule(request: Request, session: SessionDep, actor: Editor,
         await session.rollback()
         return back("/rules", problem=error.detail)
     _ = gettext_for(request)
-    return back("/rules", notice=_("Rule “%(name)s” is on. Try it with a dry run first.")
-                % {"name": rule.name})
+    # Saved off; its dry run is the next thing to look at (and what allows switching it on).
+    notice = _("Rule “%(name)s” is saved, and off. Here is what it would do now; turn it on "
+               "when that is right.") % {"name": rule.name}
+    return RedirectResponse("/rules?" + urlencode({"dry_run": str(rule.id), "notice": notice})
+                            + "#dry-run", status_code=303)
 
 
 @router.post("/rules/{rule_id}/active")
@@ -79,7 +86,12 @@ async def switch(rule_id: uuid.UUID, request: Request, session: SessionDep, acto
     data = RuleIn.model_validate({"name": rule.name, "active": active,
                                   "condition": rule.condition, "filters": rule.filters,
                                   "actions": rule.actions})
-    await recovery.save_rule(session, actor, data=data, rule_id=rule_id)
     _ = gettext_for(request)
+    try:
+        await recovery.save_rule(session, actor, data=data, rule_id=rule_id)
+    except recovery.RuleNotTried:  # refused before anything changed
+        return back("/rules", problem=_(
+            "Look at what “%(name)s” would do before turning it on: open its dry run, then "
+            "turn it on from there.") % {"name": rule.name})
     said = _("Rule “%(name)s” is on.") if active else _("Rule “%(name)s” is off.")
     return back("/rules", notice=said % {"name": rule.name})
