@@ -52,6 +52,8 @@ ROUTES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/coupons"): _any(ISSUE),
     ("GET", "/v1/coupons"): _any(COUPONS_READ, ISSUE),
     ("GET", "/v1/coupons/{coupon_id}"): _any(COUPONS_READ, ISSUE),
+    ("GET", "/v1/coupons/{coupon_id}/ledger"): _any(COUPONS_READ, ISSUE),
+    ("GET", "/v1/coupons/{coupon_id}/ledger.csv"): _any(COUPONS_READ, ISSUE),
     ("POST", "/v1/coupons/{coupon_id}/revoke"): _any(ISSUE),
     ("POST", "/v1/coupons/{coupon_id}/reinstate"): _any(ISSUE),
     ("POST", "/v1/coupons/{coupon_id}/deliveries"): _any(ISSUE),

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from amends.actor import Actor
 from amends.approvals import service as approvals
 from amends.approvals.schemas import ApprovalOut
 from amends.auth import MissingScope, SessionDep, require
 from amends.cases import service as cases
+from amends.coupons import ledger
 from amends.coupons import service as coupons
 from amends.coupons.errors import (
     CodePoolExhausted,
@@ -20,11 +22,20 @@ from amends.coupons.errors import (
     IncentiveEnded,
     IncentiveInactive,
 )
-from amends.coupons.schemas import CouponIssue, CouponOut, CouponPage, CouponReinstate, Reason
+from amends.coupons.schemas import (
+    CouponIssue,
+    CouponOut,
+    CouponPage,
+    CouponReinstate,
+    LedgerEntryOut,
+    LedgerPage,
+    Reason,
+)
 from amends.customers import service as customers
 from amends.delivery import service as delivery
 from amends.errors import ValidationFailed, errors
 from amends.incentives import service as incentives
+from amends.kit.csvstream import csv_line
 from amends.kit.pagination import InvalidCursor
 from amends.roles import Scope
 from amends.routing import router as make_router
@@ -119,3 +130,37 @@ async def reinstate_coupon(coupon_id: uuid.UUID, body: CouponReinstate, session:
                                        case=await cases.case_of(session, coupon), coupon=coupon,
                                        kind="reinstatement")
     return CouponOut.of(coupon)
+
+
+@router.get("/{coupon_id}/ledger",
+            responses=errors(MissingScope, CouponNotFound, ledger.NotAGiftCard, InvalidCursor))
+async def gift_card_ledger(coupon_id: uuid.UUID, session: SessionDep, actor: Reader,
+                           cursor: str | None = None,
+                           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> LedgerPage:
+    """A gift card's ledger, newest first, with cursor pagination: its starting balance,
+    each debit (the order, store, till and channel of the redemption), each void's credit
+    (with its reason), and the balance after each. 409 `not_a_gift_card` for another kind
+    of coupon."""
+    card = await ledger.gift_card(session, actor, coupon_id=coupon_id)
+    page = await ledger.entries(session, actor, coupon=card, cursor=cursor, limit=limit)
+    return LedgerPage(items=[LedgerEntryOut.model_validate(e, from_attributes=True)
+                             for e in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{coupon_id}/ledger.csv", response_class=StreamingResponse, responses={
+    **errors(MissingScope, CouponNotFound, ledger.NotAGiftCard),
+    200: {"content": {"text/csv": {}}, "description": "The CSV"}})
+async def gift_card_ledger_csv(coupon_id: uuid.UUID, request: Request, session: SessionDep,
+                               actor: Reader) -> StreamingResponse:
+    """The whole ledger of a gift card as CSV (UTF-8, a header row; amounts in minor units,
+    times in UTC, ISO 8601), newest first, streamed a page at a time. A cell that starts
+    like a spreadsheet formula is written with a leading apostrophe."""
+    card = await ledger.gift_card(session, actor, coupon_id=coupon_id)
+
+    async def lines() -> AsyncIterator[str]:
+        yield csv_line(list(ledger.CSV_COLUMNS))
+        async for entry in ledger.every_entry(request.app.state.db, actor, coupon=card):
+            yield csv_line(ledger.csv_cells(entry))
+
+    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="gift-card-{card.id}-ledger.csv"'})

@@ -101,3 +101,28 @@ class CouponOut(BaseModel):
 class CouponPage(BaseModel):
     items: list[CouponOut]
     next_cursor: str | None
+
+
+class LedgerEntryOut(BaseModel):
+    """One movement of a gift card's balance, with the redemption it records."""
+
+    id: uuid.UUID
+    kind: str = Field(description="issue (the starting balance), debit (a redemption) or "
+                      "credit (a void gave a debit back)")
+    amount: int = Field(description="Minor units; negative for a debit")
+    currency: str
+    balance_after: int
+    created_at: datetime
+    redemption_id: uuid.UUID | None
+    order_id: str | None
+    store_id: str | None
+    till_id: str | None
+    channel: str | None
+    voided_at: datetime | None = Field(description="When a debit was voided (its credit "
+                                       "follows), else null")
+    reason: str | None = Field(description="Why a credit was given: the void's reason")
+
+
+class LedgerPage(BaseModel):
+    items: list[LedgerEntryOut]
+    next_cursor: str | None

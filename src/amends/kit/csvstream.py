@@ -15,6 +15,7 @@ import csv
 import io
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 MAX_LINE_BYTES = 64 * 1024
@@ -164,7 +165,10 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: object) -> str:
-    """`value` as a CSV cell that no spreadsheet evaluates."""
+    """`value` as a CSV cell that no spreadsheet evaluates. A number is written as it is: a
+    negative amount ("-800") is a number to a spreadsheet, never a formula."""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return str(value)
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
 
