@@ -30,6 +30,12 @@ class Channel(StrEnum):
     COPY = "copy"
 
 
+# Where a conversation with a customer happens, which is what a case's channel is: not the
+# ways a message can be carried besides (a webhook to another system, a text the agent copies).
+CONVERSATIONS: tuple[str, ...] = tuple(
+    c.value for c in Channel if c not in (Channel.WEBHOOK, Channel.COPY))
+
+
 class CouponIssue(Input):
     customer_id: ExternalId | None = Field(
         default=None, description="The organisation's own customer id (or give case_id)")

@@ -19,7 +19,7 @@ from sqlalchemy import and_, select
 from amends.actor import Actor
 from amends.auth import Authenticated, MissingScope, SessionDep
 from amends.cases import service as cases
-from amends.coupons.schemas import Channel
+from amends.coupons.schemas import CONVERSATIONS, Channel
 from amends.customers import service as customers
 from amends.customers.schemas import CustomerIn
 from amends.errors import AmendsError
@@ -170,7 +170,7 @@ async def new_customer_form(request: Request, session: SessionDep, actor: Actor,
                    **(_prefill(query) if values is None else values)},
         "errors": errors or {},
         "reasons": await cases.reasons(session, actor.organization_id),
-        "channels": [c.value for c in Channel], "tiers": TIERS,
+        "channels": list(CONVERSATIONS), "tiers": TIERS,
         "locales": [(t, Locale.parse(t, sep="-").get_display_name(shown) or t)
                     for t in supported]}
 
@@ -258,7 +258,7 @@ async def create_from_page(
         errors["reason"] = _("Choose one from the list.")
     if submitted["severity"] not in ("1", "2", "3", "4"):
         errors["severity"] = _("Choose one from the list.")
-    if submitted["channel"] not in {c.value for c in Channel}:
+    if submitted["channel"] not in CONVERSATIONS:
         errors["channel"] = _("Choose one from the list.")
     if len(submitted["conversation_ref"]) > 200:
         errors["conversation_ref"] = _("Use at most 200 characters.")
@@ -306,7 +306,7 @@ async def customer_page(external_id: str, request: Request, session: SessionDep,
         "moments": await timeline(session, customer, gettext=gettext_for(request),
                                   money=money_for(request)),
         "reasons": await cases.reasons(session, actor.organization_id),
-        "channels": [c.value for c in Channel],
+        "channels": list(CONVERSATIONS),
         "may_open": actor.can(Scope.CASES_WRITE)})
 
 
