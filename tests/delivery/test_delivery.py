@@ -125,7 +125,10 @@ async def test_email_sms_helpdesk_and_webhook_reach_real_peers(
 
     timeline = (await client.get(f"/v1/cases/{by_email['case']['id']}/timeline",
                                  headers=admin)).json()
-    assert [e["kind"] for e in timeline] == ["opened", "coupon_issued", "message"]
+    # The gesture's message carries the apology: the open case is now apologised.
+    assert [e["kind"] for e in timeline] == ["opened", "coupon_issued", "message",
+                                             "state_changed"]
+    assert timeline[-1]["data"]["to"] == "apologised"
 
 
 async def test_a_customer_without_an_address_gets_a_clear_error_and_nothing_is_issued(

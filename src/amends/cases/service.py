@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from amends.actor import Actor
 from amends.audit import service as audit
 from amends.cases import policy
+from amends.delivery.wording import Phrase
 from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.jobs import service as jobs
 from amends.kit import codes
@@ -26,9 +27,11 @@ from amends.models import (
     CaseEvent,
     Coupon,
     Customer,
+    Order,
     Organization,
     Reason,
     Redemption,
+    Shipment,
     User,
 )
 from amends.suppressions import service as suppressions
@@ -208,6 +211,75 @@ async def case_of(session: AsyncSession, coupon: Coupon) -> Case | None:
         Case.organization_id == coupon.organization_id, Case.reference == coupon.case_ref))
 
 
+# An apology names at most this many of the order's items (then "and 4 more"), each cut
+# to a length an SMS can carry.
+NAMED_ITEMS, ITEM_LENGTH = 3, 40
+
+
+def what_went_wrong(shipment: Shipment | None, order: Order | None) -> Phrase | None:
+    """What went wrong, in the customer's words once rendered: the order and its items, the
+    parcel with its carrier and tracking reference ("Your order JL-1 (Sonos Beam and Wall
+    Bracket) is late: parcel JD02 with DHL has not reached you yet.")."""
+    parcel = parcel_words(shipment) if shipment is not None else None
+    ordered: str | Phrase | None = None
+    if order is not None:
+        items = _items(order.lines or [])
+        ordered = Phrase("order_of", {"order": order.external_id, "items": items}) \
+            if items else order.external_id
+    late = shipment is not None and shipment.status != "delivered"
+    if late and ordered is not None:
+        return Phrase("order_late", {"order": ordered, "parcel": parcel or ""})
+    if late:
+        return Phrase("parcel_late", {"parcel": parcel or ""})
+    if ordered is not None:
+        return Phrase("about_order", {"order": ordered})
+    return Phrase("about_parcel", {"parcel": parcel}) if parcel is not None else None
+
+
+def parcel_words(shipment: Shipment) -> str | Phrase:
+    """The parcel as its customer knows it: the carrier's tracking reference, with the
+    carrier ("JD02 with DHL")."""
+    reference = shipment.tracking_number or shipment.external_id
+    if not shipment.carrier:
+        return reference
+    return Phrase("parcel_by", {"parcel": reference, "carrier": shipment.carrier})
+
+
+def _items(lines: list[dict[str, Any]]) -> tuple[str | Phrase, ...]:
+    named: list[str | Phrase] = []
+    for line in lines:
+        name = str(line.get("name") or line.get("sku") or "").strip()
+        if len(name) > ITEM_LENGTH:
+            name = name[:ITEM_LENGTH - 1].rstrip() + "…"
+        quantity = int(line.get("quantity") or 1)
+        if name:
+            named.append(f"{quantity} x {name}" if quantity > 1 else name)
+    if len(named) > NAMED_ITEMS:
+        rest = len(named) - NAMED_ITEMS
+        named = [*named[:NAMED_ITEMS], Phrase("more_items", {"count": str(rest)})]
+    return tuple(named)
+
+
+async def case_subject(session: AsyncSession, case: Case) -> Phrase | None:
+    """What the case is about, for its messages: the customer's parcel that the case's
+    conversation names (a rule's case names its parcel; an agent may type it) and that
+    parcel's order, or the customer's order it names; None when it names neither. Two
+    lookups by unique key."""
+    reference = case.conversation_ref
+    if not reference:
+        return None
+    shipment = await session.scalar(select(Shipment).where(
+        Shipment.organization_id == case.organization_id, Shipment.external_id == reference,
+        Shipment.customer_id == case.customer_id))
+    order_reference = shipment.order_external_id if shipment is not None else reference
+    order = await session.scalar(select(Order).where(
+        Order.organization_id == case.organization_id, Order.external_id == order_reference,
+        Order.customer_id == case.customer_id)) if order_reference else None
+    if shipment is None and order is None:
+        return None
+    return what_went_wrong(shipment, order)
+
+
 async def list_cases(session: AsyncSession, actor: Actor, *, customer_external_id: str | None,
                      state: str | None, cursor: str | None, limit: int) -> Page[Case]:
     query = select(Case).where(Case.organization_id == actor.organization_id)
@@ -257,15 +329,8 @@ async def move(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID, to: s
     if not getattr(result, "rowcount", 0):
         raise InvalidCaseTransition("The case changed meanwhile; reload it.")
     case = await get_case(session, actor, case_id=case_id)
-    summary = f"{before} → {to}" + (f" (skipped {', '.join(skipped)}: {skip_reason})"
-                                    if skipped else "")
-    await add_event(session, case, actor, kind="state_changed", summary=summary,
-                    data={"from": before, "to": to, "skipped": skipped, **fields})
-    await audit.record(session, actor, action="case.state_changed", object_type="case",
-                       object_id=case.id, before={"state": before},
-                       after={"state": to, **fields}, reason=skip_reason)
-    await webhooks.emit(session, actor.organization_id, "case.state_changed",
-                        {**public(case), "from": before})
+    await _moved(session, actor, case, before=before, skipped=skipped, fields=fields,
+                 skip_reason=skip_reason)
     if to == "fixed":
         organization = await session.get(Organization, case.organization_id)
         assert organization is not None
@@ -278,6 +343,44 @@ async def move(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID, to: s
         assert customer is not None
         await suppressions.remove_if_no_open_case(session, customer)
     return case
+
+
+async def _moved(session: AsyncSession, actor: Actor, case: Case, *, before: str,
+                 skipped: list[str], fields: dict[str, Any], skip_reason: str | None) -> None:
+    """What a move leaves behind: the timeline entry (with what the step recorded), the
+    audit entry and the webhook."""
+    to = case.state
+    summary = f"{before} → {to}" + (f" (skipped {', '.join(skipped)}: {skip_reason})"
+                                    if skipped else "")
+    await add_event(session, case, actor, kind="state_changed", summary=summary,
+                    data={"from": before, "to": to, "skipped": skipped, **fields})
+    await audit.record(session, actor, action="case.state_changed", object_type="case",
+                       object_id=case.id, before={"state": before},
+                       after={"state": to, **fields}, reason=skip_reason)
+    await webhooks.emit(session, actor.organization_id, "case.state_changed",
+                        {**public(case), "from": before})
+
+
+# The messages that apologise (the gesture's message opens with the apology).
+APOLOGISING_KINDS = frozenset({"apology", "gesture", "incident_apology"})
+
+
+async def apologised(session: AsyncSession, actor: Actor, case: Case, *,
+                     how: str) -> bool:
+    """An open case whose customer was just sent an apology (alone or with a gesture) is
+    apologised, `how` recorded as the step's apology. One conditional UPDATE: a case that
+    has moved on (or moved meanwhile) stays where it is, and the message stands either way.
+    Returns whether the case moved."""
+    result = await session.execute(
+        update(Case).where(Case.organization_id == case.organization_id, Case.id == case.id,
+                           Case.state == "open").values(state="apologised")
+        .execution_options(synchronize_session=False))
+    if not getattr(result, "rowcount", 0):
+        return False
+    case = await get_case(session, actor, case_id=case.id)  # the caller's object too
+    await _moved(session, actor, case, before="open", skipped=[],
+                 fields={"apology": how[:5000]}, skip_reason=None)
+    return True
 
 
 async def reopen(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,

@@ -23,7 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
 from amends.audit import service as audit
-from amends.cases.service import add_event, case_of
+from amends.cases.service import (
+    APOLOGISING_KINDS,
+    add_event,
+    apologised,
+    case_of,
+    case_subject,
+)
 from amends.config import get_settings
 from amends.coupons import policy as coupon_policy
 from amends.db import reading_alongside
@@ -403,6 +409,9 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
     if chosen != "copy" and not await is_configured(session, organization_id, chosen):
         raise ChannelNotConfigured(f"Set up {chosen} first (PUT /v1/channels/{chosen}).",
                                    channel=chosen)
+    if not detail and case is not None and kind in ("gesture", "apology"):
+        # The apology names what went wrong: the order, its items and the parcel.
+        detail = await case_subject(session, case) or ""
     rendered, failure = await render_or_failure(
         session, coupon=coupon, customer=customer,
         case_reference=case.reference if case else "", channel=chosen, kind=kind,
@@ -421,6 +430,9 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
                         else "delivery_failed",
                         summary=message_summary(kind, chosen, address, failure=failure),
                         data={"delivery_id": str(delivery.id), "status": delivery.status})
+        if failure is None and kind in APOLOGISING_KINDS:
+            await apologised(session, actor, case,
+                             how=message_summary(kind, chosen, address))
     return delivery
 
 

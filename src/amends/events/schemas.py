@@ -15,6 +15,9 @@ MAX_BATCH = 1000
 
 class Line(Input):
     sku: Ref
+    name: str | None = Field(default=None, max_length=200, description=(
+        "The item as the customer knows it (\"Sonos Beam\"): apologies name it, else its "
+        "SKU"))
     quantity: int = Field(default=1, ge=1, le=MAX_COUNT)
     price: Money = 0
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
 
+from babel.lists import format_list
+
 from amends.kit.locale import SHIPPED
 
 # What customers receive, and the notes members of staff receive.
@@ -100,10 +102,15 @@ class Wording:
 @dataclass(frozen=True, slots=True)
 class Phrase:
     """A sentence written in the reader's language when the message is rendered, e.g.
-    Phrase("parcel_late", {"parcel": "1Z999"})."""
+    Phrase("parcel_late", {"parcel": "1Z999"}). A value may itself be a phrase (written in
+    the same language) or a tuple of them, joined as the language lists things ("A, B and
+    C", "A, B et C")."""
 
     key: str
-    values: dict[str, str] = field(default_factory=dict)
+    values: dict[str, PhraseValue] = field(default_factory=dict)
+
+
+PhraseValue = str | Phrase | tuple[str | Phrase, ...]
 
 
 def wording(language: str) -> Wording:
@@ -111,10 +118,14 @@ def wording(language: str) -> Wording:
     return _loaded.get(language) or _loaded["en"]
 
 
-def phrase(value: str | Phrase, language: str) -> str:
+def phrase(value: PhraseValue, language: str) -> str:
     if isinstance(value, str):
         return value
-    return wording(language).phrases[value.key].format(**value.values)
+    if isinstance(value, tuple):
+        shipped = language if language in _loaded else "en"
+        return format_list([phrase(part, language) for part in value], locale=shipped)
+    return wording(language).phrases[value.key].format(
+        **{name: phrase(part, language) for name, part in value.values.items()})
 
 
 _loaded: dict[str, Wording] = {

@@ -32,9 +32,11 @@ WORDING = Wording(
     messages={
         "gesture": Message(
             subject="Unsere Entschuldigung – und ein Geschenk für Sie",
-            body=("{{ apology }}", "Als Entschuldigung schenken wir Ihnen {{ gesture }}."),
-            sms="{{ apology }} Als Entschuldigung: {{ gesture }}, Code {{ code }}, gültig bis "
-                "{{ expires }}. {{ page_url }}",
+            body=("{{ apology }}",
+                  "{% if detail %}{{ detail }} {% endif %}Als Entschuldigung schenken wir Ihnen "
+                  "{{ gesture }}."),
+            sms="{{ apology }} {% if detail %}{{ detail }} {% endif %}Als Entschuldigung: "
+                "{{ gesture }}, Code {{ code }}, gültig bis {{ expires }}. {{ page_url }}",
             sms_short="Code {{ code }} ({{ gesture }}), gültig bis {{ expires }}. "
                       "{{ page_url }}",
         ),
@@ -159,5 +161,14 @@ WORDING = Wording(
     phrases={
         "parcel_late": "Ihr Paket {parcel} hat Verspätung.",
         "still_chasing": "Wir haken wegen Ihres Pakets weiter beim Versanddienstleister nach.",
+        "still_chasing_parcel": "Wir haken wegen Ihres Pakets {parcel} weiter beim "
+                                "Versanddienstleister nach.",
+        "order_late": "Ihre Bestellung {order} hat Verspätung: Das Paket {parcel} ist noch "
+                      "nicht bei Ihnen angekommen.",
+        "about_order": "Es geht um Ihre Bestellung {order}.",
+        "about_parcel": "Es geht um Ihr Paket {parcel}.",
+        "order_of": "{order} ({items})",
+        "parcel_by": "{parcel} von {carrier}",
+        "more_items": "{count} weitere Artikel",
     },
 )

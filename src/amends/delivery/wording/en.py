@@ -27,9 +27,10 @@ WORDING = Wording(
     messages={
         "gesture": Message(
             subject="We are sorry: {{ gesture }} for you",
-            body=("{{ apology }}", "As an apology, here is {{ gesture }}."),
-            sms="{{ apology }} As an apology: {{ gesture }}, code {{ code }}, valid until "
-                "{{ expires }}. {{ page_url }}",
+            body=("{{ apology }}",
+                  "{% if detail %}{{ detail }} {% endif %}As an apology, here is {{ gesture }}."),
+            sms="{{ apology }} {% if detail %}{{ detail }} {% endif %}As an apology: "
+                "{{ gesture }}, code {{ code }}, valid until {{ expires }}. {{ page_url }}",
             sms_short="{{ gesture }}: code {{ code }}, valid until {{ expires }}. "
                       "{{ page_url }}",
         ),
@@ -150,5 +151,12 @@ WORDING = Wording(
     phrases={
         "parcel_late": "Your parcel {parcel} is late.",
         "still_chasing": "We are still chasing your parcel with the carrier.",
+        "still_chasing_parcel": "We are still chasing your parcel {parcel}.",
+        "order_late": "Your order {order} is late: parcel {parcel} has not reached you yet.",
+        "about_order": "This is about your order {order}.",
+        "about_parcel": "This is about your parcel {parcel}.",
+        "order_of": "{order} ({items})",
+        "parcel_by": "{parcel} with {carrier}",
+        "more_items": "{count} more",
     },
 )

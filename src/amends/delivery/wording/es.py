@@ -34,9 +34,12 @@ WORDING = Wording(
     messages={
         "gesture": Message(
             subject="Con nuestras disculpas: {{ gesture }}",
-            body=("{{ apology }}", "Para compensarle, le ofrecemos {{ gesture }}."),
-            sms="{{ apology }} Para compensarle: {{ gesture }}, código {{ code }}, válido "
-                "hasta el {{ expires }}. {{ page_url }}",
+            body=("{{ apology }}",
+                  "{% if detail %}{{ detail }} {% endif %}Para compensarle, le ofrecemos "
+                  "{{ gesture }}."),
+            sms="{{ apology }} {% if detail %}{{ detail }} {% endif %}Para compensarle: "
+                "{{ gesture }}, código {{ code }}, válido hasta el {{ expires }}. "
+                "{{ page_url }}",
             sms_short="Código {{ code }} ({{ gesture }}), válido hasta el {{ expires }}. "
                       "{{ page_url }}",
         ),
@@ -160,5 +163,14 @@ WORDING = Wording(
     phrases={
         "parcel_late": "Su paquete {parcel} lleva retraso.",
         "still_chasing": "Seguimos en contacto con el transportista para localizar su paquete.",
+        "still_chasing_parcel": "Seguimos en contacto con el transportista para localizar "
+                                "su paquete {parcel}.",
+        "order_late": "Su pedido {order} lleva retraso: el paquete {parcel} aún no le ha "
+                      "llegado.",
+        "about_order": "Le escribimos por su pedido {order}.",
+        "about_parcel": "Le escribimos por su paquete {parcel}.",
+        "order_of": "{order} ({items})",
+        "parcel_by": "{parcel} de {carrier}",
+        "more_items": "{count} artículos más",
     },
 )

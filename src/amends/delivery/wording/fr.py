@@ -30,9 +30,11 @@ WORDING = Wording(
         "gesture": Message(
             subject="Avec nos excuses : {{ gesture }}",
             body=("{{ apology }}",
-                  "Pour nous faire pardonner, nous vous offrons {{ gesture }}."),
-            sms="{{ apology }} Pour nous faire pardonner : {{ gesture }}, code {{ code }}, "
-                "valable jusqu'au {{ expires }}. {{ page_url }}",
+                  "{% if detail %}{{ detail }} {% endif %}Pour nous faire pardonner, nous vous "
+                  "offrons {{ gesture }}."),
+            sms="{{ apology }} {% if detail %}{{ detail }} {% endif %}Pour nous faire "
+                "pardonner : {{ gesture }}, code {{ code }}, valable jusqu'au {{ expires }}. "
+                "{{ page_url }}",
             sms_short="Code {{ code }} ({{ gesture }}), valable jusqu'au {{ expires }}. "
                       "{{ page_url }}",
         ),
@@ -160,5 +162,14 @@ WORDING = Wording(
     phrases={
         "parcel_late": "Votre colis {parcel} a du retard.",
         "still_chasing": "Nous continuons de relancer le transporteur au sujet de votre colis.",
+        "still_chasing_parcel": "Nous continuons de relancer le transporteur au sujet de "
+                                "votre colis {parcel}.",
+        "order_late": "Votre commande {order} a du retard\u00a0: le colis {parcel} ne vous est pas "
+                      "encore parvenu.",
+        "about_order": "Ce message concerne votre commande {order}.",
+        "about_parcel": "Ce message concerne votre colis {parcel}.",
+        "order_of": "{order} ({items})",
+        "parcel_by": "{parcel} confié à {carrier}",
+        "more_items": "{count} autres articles",
     },
 )

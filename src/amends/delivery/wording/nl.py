@@ -28,9 +28,11 @@ WORDING = Wording(
     messages={
         "gesture": Message(
             subject="Onze excuses: {{ gesture }} voor u",
-            body=("{{ apology }}", "Om het goed te maken, krijgt u van ons {{ gesture }}."),
-            sms="{{ apology }} Om het goed te maken: {{ gesture }}, code {{ code }}, geldig "
-                "tot {{ expires }}. {{ page_url }}",
+            body=("{{ apology }}",
+                  "{% if detail %}{{ detail }} {% endif %}Om het goed te maken, krijgt u van ons "
+                  "{{ gesture }}."),
+            sms="{{ apology }} {% if detail %}{{ detail }} {% endif %}Om het goed te maken: "
+                "{{ gesture }}, code {{ code }}, geldig tot {{ expires }}. {{ page_url }}",
             sms_short="Code {{ code }} ({{ gesture }}), geldig tot {{ expires }}. "
                       "{{ page_url }}",
         ),
@@ -150,5 +152,14 @@ WORDING = Wording(
     phrases={
         "parcel_late": "Uw pakket {parcel} is vertraagd.",
         "still_chasing": "We blijven bij de vervoerder navragen waar uw pakket is.",
+        "still_chasing_parcel": "We blijven bij de vervoerder navragen waar uw pakket "
+                                "{parcel} is.",
+        "order_late": "Uw bestelling {order} is vertraagd: pakket {parcel} is nog niet bij u "
+                      "aangekomen.",
+        "about_order": "Dit gaat over uw bestelling {order}.",
+        "about_parcel": "Dit gaat over uw pakket {parcel}.",
+        "order_of": "{order} ({items})",
+        "parcel_by": "{parcel} van {carrier}",
+        "more_items": "nog {count} artikelen",
     },
 )
