@@ -7,7 +7,7 @@ from fastapi import Depends, Path, Query, Response
 from amends.actor import Actor
 from amends.auth import MissingScope, SessionDep, require
 from amends.customers import service as customers
-from amends.customers.schemas import CustomerIn, CustomerOut
+from amends.customers.schemas import CustomerFound, CustomerIn, CustomerOut
 from amends.errors import errors
 from amends.roles import Scope
 from amends.routing import router as make_router
@@ -43,7 +43,15 @@ async def get_customer(external_id: ExternalId, session: SessionDep,
 @router.get("", responses=errors(MissingScope))
 async def search_customers(session: SessionDep, actor: CustomerReader,
                            q: Annotated[str, Query(min_length=1, max_length=200)],
-                           limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[CustomerOut]:
-    """Search by email, phone (E.164), external id, or the start of the name."""
-    return [CustomerOut.model_validate(c)
-            for c in await customers.search_customers(session, actor, query=q, limit=limit)]
+                           limit: Annotated[int, Query(ge=1, le=100)] = 20
+                           ) -> list[CustomerFound]:
+    """Find customers by what an agent has at hand: a coupon code (typed as a till reads it:
+    any case, spaces or dashes, O for 0, I or L for 1), an order or parcel id, a case reference
+    or its ticket or chat reference, a phone number in any format (`06 12 34 56 78` is read in
+    the organisation's country, `+33…` and `0033…` as they are), an e-mail address in any case,
+    the customer's id, or the start of their name. Each result says what matched
+    (`matched`); exact matches come first."""
+    return [CustomerFound.model_validate({
+        **CustomerOut.model_validate(found.customer).model_dump(),
+        "matched": [{"by": m.by, "value": m.value} for m in found.matches]})
+        for found in await customers.search_customers(session, actor, query=q, limit=limit)]

@@ -50,3 +50,16 @@ class CustomerOut(BaseModel):
     opted_out_channels: list[str]
     created_at: datetime
     updated_at: datetime
+
+
+class Match(BaseModel):
+    by: Literal["code", "order", "parcel", "case", "conversation", "phone", "email",
+                "customer_id", "name"] = Field(
+        description="What the query matched: a coupon code, an order id, a parcel, a case "
+        "reference, the ticket or chat of a case, a phone number, an e-mail address, the "
+        "customer's id, or the start of their name")
+    value: str = Field(description="The matched value as stored (a code grouped as printed)")
+
+
+class CustomerFound(CustomerOut):
+    matched: list[Match] = Field(description="Why this customer is in the results")

@@ -24,6 +24,7 @@ from amends.customers import service as customers
 from amends.customers.schemas import CustomerIn
 from amends.errors import AmendsError
 from amends.kit import codes, locale
+from amends.kit.clock import utcnow
 from amends.models import (
     Case,
     Coupon,
@@ -49,6 +50,7 @@ class Moment:
     kind: str
     text: str
     link: str | None = None
+    status: str | None = None  # a gesture's or a message's, as stored or `expired`
 
 
 async def timeline(session: SessionDep, customer: Customer, *,
@@ -95,20 +97,31 @@ async def timeline(session: SessionDep, customer: Customer, *,
             moments.append(Moment(case.feedback_at, "feedback", (
                 _("Rated case %(case)s %(score)s/5: “%(comment)s”") if case.feedback_comment
                 else _("Rated case %(case)s %(score)s/5")) % rated, f"/cases/{case.id}"))
+    now = utcnow()
     for coupon in (await session.scalars(select(Coupon).where(
             Coupon.organization_id == org, Coupon.customer_id == who)
             .order_by(Coupon.id.desc()).limit(LIMIT))).all():
+        # Expiry is not a stored status (see models.Coupon): a gesture still active or held
+        # when its time has passed is expired, and its expiry is a moment of its own.
+        expired = coupon.status in ("active", "reserved") and coupon.expires_at <= now
+        status = "expired" if expired else coupon.status
+        said = {"gesture": coupon.name, "code": codes.display(coupon.code),
+                "who": coupon.issued_by_label, "status": word(status)}
         moments.append(Moment(coupon.issued_at, "gesture", _(
-            "%(gesture)s (%(code)s) given by %(who)s, now %(status)s") % {
-                "gesture": coupon.name, "code": codes.display(coupon.code),
-                "who": coupon.issued_by_label, "status": word(coupon.status)}))
+            "%(gesture)s (%(code)s) given by %(who)s, now %(status)s") % said, status=status))
+        if expired:
+            moments.append(Moment(coupon.expires_at, "gesture", _(
+                "%(gesture)s (%(code)s) expired") % said, status=status))
+    # One line per message, however many times its delivery changed status: the status it
+    # has now (delivered, failed ...), at the time it was sent.
     for message in (await session.scalars(select(Delivery).where(
             Delivery.organization_id == org, Delivery.customer_id == who)
             .order_by(Delivery.id.desc()).limit(LIMIT))).all():
         moments.append(Moment(message.created_at, "message", _(
             "%(message)s by %(channel)s to %(address)s: %(status)s") % {
                 "message": _(label(message.kind)), "channel": word(message.channel),
-                "address": message.address, "status": word(message.status)}))
+                "address": message.address, "status": word(message.status)},
+            status=message.status))
     for used in (await session.execute(select(Redemption, Coupon.name).join(
             Coupon, and_(Coupon.organization_id == Redemption.organization_id,
                          Coupon.id == Redemption.coupon_id)).where(

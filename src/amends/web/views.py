@@ -124,8 +124,9 @@ async def _organization(session: SessionDep, actor: Actor) -> Organization | Non
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, session: SessionDep, actor: Authenticated,
                q: str = "") -> Response:
-    """The console's start: what needs attention, recent cases, and customer search (a clerk,
-    who works the till only, starts at the till)."""
+    """The console's start: what needs attention, recent cases, and customer search by
+    anything an agent has at hand, each result saying what matched (a clerk, who works the
+    till only, starts at the till)."""
     if not actor.can(Scope.CASES_READ) and actor.can(Scope.REDEMPTIONS_WRITE):
         return RedirectResponse("/till", status_code=303)
     found = await customers.search_customers(session, actor, query=q) if q.strip() else []
