@@ -41,5 +41,6 @@ async def test_successful_checks_do_not_count_towards_the_limit(client: httpx.As
     coupon = await make_coupon(db, tenant)
     for _ in range(40):
         ok = await client.post("/v1/redemptions/validate", headers=till,
-                               json={"code": coupon.code, "order_amount": 100})
+                               json={"code": coupon.code, "order_amount": 100,
+                                     "customer_id": coupon.customer_external_id})
         assert ok.status_code == 200

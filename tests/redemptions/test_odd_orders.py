@@ -150,6 +150,6 @@ async def test_a_code_can_still_be_checked_before_the_order_is_known(
 ) -> None:
     tenant, till = await _till(client, db)
     coupon = await make_coupon(db, tenant)
-    check = await client.post("/v1/redemptions/validate", headers=till,
-                              json={"code": coupon.code})
+    check = await client.post("/v1/redemptions/validate", headers=till, json={
+        "code": coupon.code, "customer_id": coupon.customer_external_id})
     assert (check.status_code, check.json()["discount"]) == (200, 0)

@@ -73,12 +73,17 @@ class ShippingExceedsOrder(ValidationFailed):
     code, title = "shipping_exceeds_order", "The shipping cost is part of the order amount"
 
 
+class CustomerRequired(Conflict):
+    code, title = "customer_required", "The coupon is bound to a customer: name them"
+
+
 class NothingToTakeOff(Conflict):
     code, title = "nothing_to_take_off", "The coupon takes nothing off this order"
 
 
-# Refusals for the order's amounts rather than the coupon's state.
-ORDER_REFUSALS = (OrderAmountNotPositive, ShippingExceedsOrder, NothingToTakeOff)
+# Refusals for the order's amounts, or its missing customer, rather than the coupon's state.
+ORDER_REFUSALS = (OrderAmountNotPositive, ShippingExceedsOrder, NothingToTakeOff,
+                  CustomerRequired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,20 +151,21 @@ async def _last_redemption(session: AsyncSession, coupon: Coupon) -> Redemption 
 
 
 async def explain(session: AsyncSession, coupon: Coupon | None, order: Order, now: datetime,
-                  *, check_customer: bool = True,
-                  reservation_id: uuid.UUID | None = None) -> AmendsError | None:
-    """Why this coupon cannot be used for this order now, or None when it can."""
+                  *, reservation_id: uuid.UUID | None = None) -> AmendsError | None:
+    """Why this coupon cannot be used for this order now, or None when it can: the one
+    account of the rules that validate answers with and redeem and reserve explain their
+    refusals with, so that a check never passes what a redeem of the same order refuses."""
     if coupon is None:
         typed = codes.normalise(order.code)
         return CouponNotFound(
             "No coupon has this code." if codes.is_valid(typed) else
             "The code does not check out: a character is probably mistyped.")
-    if check_customer and coupon.bound_to_customer and \
-            order.customer_external_id != coupon.customer_external_id:
-        return WrongCustomer(
-            "This coupon can only be used by the customer it was issued to."
-            if order.customer_external_id else
-            "This coupon is bound to a customer: send the customer's id.")
+    if coupon.bound_to_customer and not order.customer_external_id:
+        return CustomerRequired(
+            "This coupon is bound to the customer it was issued to: send the customer's id "
+            "(`customer_id`) to check or use it.")
+    if coupon.bound_to_customer and order.customer_external_id != coupon.customer_external_id:
+        return WrongCustomer("This coupon can only be used by the customer it was issued to.")
     if coupon.status == "revoked":
         return CouponRevoked(coupon.revoked_reason or None,
                              revoked_at=_iso(coupon.revoked_at))
@@ -187,7 +193,7 @@ async def explain(session: AsyncSession, coupon: Coupon | None, order: Order, no
     if coupon.min_order is not None and order.order_amount < coupon.min_order:
         return MinimumOrderNotMet(f"The order must be at least {coupon.min_order} "
                                   f"(minor units of {coupon.currency}).",
-                                  min_order=coupon.min_order)
+                                  min_order=coupon.min_order, currency=coupon.currency)
     if order.order_amount > 0 and coupon.kind in policy.SINGLE_USE_KINDS and \
             _quote(coupon, order) == 0:
         return _nothing_off(coupon)
@@ -210,14 +216,15 @@ def _quote(coupon: Coupon, order: Order) -> int:
 
 async def validate(session: AsyncSession, actor: Actor, order: Order, *,
                    amount_known: bool = True) -> Quote:
-    """What redeem would answer, without changing anything. The customer is checked only
-    when given (a till may validate before it knows who is paying), and the order's amount
-    likewise: without it, the code alone is checked and the discount quoted is 0."""
+    """What redeem would answer for the same order, without changing anything: the same
+    rules (`check_order`, then `explain`), the customer's binding included (a coupon bound
+    to its customer answers `customer_required` when none is named, as redeem does). Only the
+    order's amount may be left out: then the code alone is checked (a minimum order against
+    0) and the discount quoted is 0."""
     if amount_known:
         check_order(order)
     coupon = await find_by_code(session, actor, order.code)
-    error = await explain(session, coupon, order, utcnow(),
-                          check_customer=order.customer_external_id is not None)
+    error = await explain(session, coupon, order, utcnow())
     if error is not None:
         raise error
     assert coupon is not None

@@ -1,5 +1,9 @@
 """The till page, for stores without an integration: type or scan a code, read validate's
-answer in plain words, and redeem it with the order amount."""
+answer in plain words, and redeem it with the order amount.
+
+Check and Redeem read the form into one order the same way and answer through the service's
+one account of the rules (`validate` and `redeem` both refuse with `explain`), so Check never
+says a code works that Redeem then refuses for the same form."""
 
 from __future__ import annotations
 
@@ -9,15 +13,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
 from amends.auth import SessionDep, require
+from amends.customers import service as customers
 from amends.errors import AmendsError
 from amends.kit import codes, locale
 from amends.kit.money import parse_major
-from amends.models import Customer
 from amends.redemptions import service as redemptions
 from amends.redemptions.guard import code_guard
 from amends.roles import Scope
@@ -40,15 +43,13 @@ async def till(request: Request, actor: Clerk) -> Response:
 
 
 async def _customer_id(session: AsyncSession, actor: Actor, typed: str) -> str | None:
-    """The customer's own id from what the clerk typed: their id, email or phone."""
+    """The customer's own id from what the clerk typed: their id, e-mail address or phone
+    number in any format; what was typed when it names nobody (or several)."""
     text = typed.strip()
     if not text:
         return None
-    found = (await session.scalars(select(Customer.external_id).where(
-        Customer.organization_id == actor.organization_id,
-        or_(Customer.external_id == text, Customer.email == text.lower(),
-            Customer.phone == text.replace(" ", ""))).limit(2))).all()
-    return found[0] if len(found) == 1 else text
+    found = await customers.identify(session, actor, text)
+    return found.external_id if found is not None else text
 
 
 def _own_store(request: Request) -> str | None:
@@ -77,15 +78,23 @@ def plain_words(error: AmendsError, request: Request) -> str:
             return _("Already used on %(when)s at %(where)s.") % {
                 "when": when(extra["redeemed_at"]), "where": where}
         return _("Already used on %(when)s.") % {"when": when(extra["redeemed_at"])}
+    if error.code == "minimum_order_not_met" and extra.get("currency"):
+        return _("This code needs an order of at least %(amount)s.") % {
+            "amount": money_for(request)(int(extra.get("min_order") or 0), extra["currency"])}
+    if error.code == "coupon_not_yet_valid":
+        return _("This code can be used from %(when)s.") % {"when": when(extra.get("valid_from"))}
     if error.code == "coupon_expired":
         return _("This code expired on %(when)s. The customer can ask customer service to "
                  "reinstate it.") % {"when": when(extra.get("expires_at"))}
     words: dict[str, Callable[[], str]] = {
         "coupon_revoked": lambda: _(
             "This code was cancelled by customer service and cannot be used."),
-        "wrong_customer": lambda: _(
+        "customer_required": lambda: _(
             "This code belongs to a named customer: type the customer's number, email or "
-            "phone, exactly as on their account."),
+            "phone, then check or redeem again."),
+        "wrong_customer": lambda: _(
+            "This code belongs to another customer: check the customer's number, email or "
+            "phone with them."),
         "coupon_reserved": lambda: _(
             "Another checkout is holding this code right now. Try again in a few minutes."),
         "too_many_attempts": lambda: _(
@@ -145,7 +154,9 @@ async def use_code(
                                              "code": error.code}, status_code=error.status)
     coupon = quote.coupon
     return render(request, "till.html", {"form": form, "valid": {
-        "name": coupon.name, "discount": money(quote.discount, coupon.currency),
+        "name": coupon.name,
+        # Without the amount there is no discount to quote: the page asks for the amount.
+        "discount": money(quote.discount, coupon.currency) if minor > 0 else None,
         "customer": coupon.customer_external_id if coupon.bound_to_customer else None,
         "expires": locale.date(coupon.expires_at, console_locale(request),
                                console_zone(request)),
