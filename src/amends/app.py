@@ -28,6 +28,7 @@ from amends.delivery.admin_views import router as delivery_admin_router
 from amends.delivery.api import router as delivery_router
 from amends.errors import install_error_handlers
 from amends.events.api import router as events_router
+from amends.exports.api import router as exports_router
 from amends.incentives.api import router as incentives_router
 from amends.incentives.views import router as catalogue_router
 from amends.incidents.api import router as incidents_router
@@ -129,7 +130,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         redemptions_router, events_router, coupons_router, cases_router, approvals_router,
         customers_router, incentives_router, code_pools_router, suppressions_router,
         webhooks_router, organization_router, brand_router, api_keys_router, audit_router,
-        delivery_router, rules_router, incidents_router, reports_router, jobs_router, ops_router,
+        delivery_router, rules_router, incidents_router, reports_router, exports_router,
+        jobs_router, ops_router,
         wallet_router, wallet_web_service_router, coupon_page_router, wallet_views_router,
         brand_assets_router,
         case_views_router, dashboard_router, till_router, approvals_views_router,

@@ -125,6 +125,8 @@ ROUTES: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/reports/effectiveness"): _any(REPORTS),
     ("GET", "/v1/reports/redeemed-by"): _any(REPORTS),
     ("POST", "/v1/reports/refresh"): _any(Scope.REPORTS_REFRESH),
+    ("GET", "/v1/exports/gestures.csv"): _any(REPORTS),
+    ("GET", "/v1/exports/redemptions.csv"): _any(REPORTS),
     ("GET", "/v1/audit-events"): _any(AUDIT),
     # The organisation and its integrations: administrators.
     ("GET", "/v1/organization"): ANY,

@@ -1,0 +1,410 @@
+"""Row-level exports for finance: every gesture given and every redemption made in a period,
+as CSV (UTF-8, a header row, one line per row), streamed from the database in constant memory.
+
+The file is defined once, in SQL: each column is an expression that renders its cell (times in
+ISO 8601 UTC, money in major units of its ISO 4217 currency, text that a spreadsheet could read
+as a formula behind an apostrophe, as `kit.csvstream.safe_cell` does). So the rows need no
+work in Python, and each dialect reads them its fastest way:
+
+- PostgreSQL writes the CSV itself, `COPY (SELECT ...) TO STDOUT`, and asyncpg hands it over
+  in chunks; while the client is slow to take one, asyncpg stops reading the socket and the
+  server waits (backpressure all the way), so a million rows take the memory of a few chunks.
+- SQLite is read in keyset batches (`id > last id`, in primary-key order), each in a short read
+  transaction of its own, and each batch written by the `csv` module.
+
+Rows come in primary-key order, which is the order they were created in (ids are UUIDv7).
+Every statement names the organisation first (the distribution key on Citus) and joins on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy import null as sql_null
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import type_coerce
+from sqlalchemy.util import greenlet_spawn
+
+from amends.actor import Actor
+from amends.db import Database
+from amends.errors import ValidationFailed
+from amends.kit import codes
+from amends.kit.clock import utcnow
+from amends.kit.csvstream import FORMULA_START
+from amends.kit.money import MINOR_UNIT_DIGITS
+from amends.models import Case, Coupon, Redemption, User
+from amends.roles import Scope
+
+# The longest period one export covers: a year, leap or not, counted in the reader's days.
+MAX_DAYS = 366
+_EARLIEST, _LATEST = date(1970, 1, 1), date(2199, 12, 31)
+# Rows per SQLite batch, and the size PostgreSQL's chunks are gathered to before they are sent.
+BATCH_ROWS = 2000
+CHUNK_BYTES = 64 * 1024
+_QUEUED_CHUNKS = 4
+CODE_LENGTH = Coupon.code.type.length or 64
+
+
+class InvalidDate(ValidationFailed):
+    code, title = "invalid_date", "Not a date"
+
+
+class PeriodReversed(ValidationFailed):
+    code, title = "period_reversed", "The period ends before it starts"
+
+
+class PeriodTooLong(ValidationFailed):
+    code, title = "period_too_long", f"A period is at most {MAX_DAYS} days"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """From `start` (included) to `end` (excluded), and the days it covers in the reader's
+    zone (for the file's name)."""
+
+    start: datetime
+    end: datetime
+    first_day: date
+    last_day: date
+
+
+def period(first: str | None, last: str | None, *, zone: tzinfo = UTC) -> Period:
+    """The period of `from` and `to` as typed. A date stands for a whole day of `zone`, so
+    `from=2027-01-01&to=2027-01-31` is all of January; a date and time is an instant (without
+    an offset, in `zone`), included as `from` and excluded as `to`."""
+    start = _bound(first, "from", zone, end=False)
+    end = _bound(last, "to", zone, end=True)
+    if end <= start:
+        raise PeriodReversed(f"The period must end after it starts: `to` ({last}) is not after "
+                             f"`from` ({first}).", field="to")
+    # Wall-clock days in the zone, so a year that crosses a change of summer time still fits.
+    local_start = start.astimezone(zone).replace(tzinfo=None)
+    local_end = end.astimezone(zone).replace(tzinfo=None)
+    if local_end - local_start > timedelta(days=MAX_DAYS):
+        raise PeriodTooLong(f"The period from {first} to {last} is longer than {MAX_DAYS} days: "
+                            "export it in parts.", field="to", max_days=MAX_DAYS)
+    return Period(start=start.astimezone(UTC), end=end.astimezone(UTC),
+                  first_day=local_start.date(),
+                  last_day=(local_end - timedelta(microseconds=1)).date())
+
+
+def _bound(text: str | None, name: str, zone: tzinfo, *, end: bool) -> datetime:
+    example = "a date (2027-01-31) or a date and time (2027-01-31T18:00:00Z)"
+    value = (text or "").strip()
+    if not value:
+        raise InvalidDate(f"`{name}` is required: {example}.", field=name)
+    try:
+        if "T" in value.upper() or " " in value or ":" in value:
+            moment = datetime.fromisoformat(value)
+            day = moment.date()
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=zone)
+        else:
+            day = date.fromisoformat(value)
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time.min,
+                                      tzinfo=zone)
+    except (ValueError, OverflowError):
+        hint = " (write a + in an offset as %2B)" if " " in value else ""
+        raise InvalidDate(f"`{name}` is not {example}: {value[:40]!r}{hint}.",
+                          field=name) from None
+    if not _EARLIEST <= day <= _LATEST:
+        raise InvalidDate(f"`{name}` must be between {_EARLIEST} and {_LATEST}.", field=name)
+    return moment
+
+
+# --- Cells --------------------------------------------------------------------------------
+
+_BY_DIGITS: dict[int, list[str]] = {}
+for _currency, _digits in sorted(MINOR_UNIT_DIGITS.items()):
+    _BY_DIGITS.setdefault(_digits, []).append(_currency)
+
+
+class Cells:
+    """SQL that renders a value as the text of its CSV cell, on one dialect."""
+
+    def __init__(self, dialect: str) -> None:
+        self.postgres = dialect == "postgresql"
+
+    def moment(self, column: Any) -> ColumnElement[Any]:
+        """2027-01-31T18:00:00Z (UTC, to the second)."""
+        if self.postgres:
+            return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)
+
+    def uuid(self, column: Any) -> ColumnElement[Any]:
+        """The canonical 8-4-4-4-12 form (SQLite keeps 32 hexadecimal digits)."""
+        if self.postgres:
+            return cast(column, Text)
+        hex_digits = type_coerce(column, String)
+        parts = [func.substr(hex_digits, begin, size)
+                 for begin, size in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
+        joined: ColumnElement[Any] = parts[0]
+        for part in parts[1:]:
+            joined = joined + "-" + part
+        return func.lower(joined)
+
+    def money(self, minor: Any, currency: Any) -> ColumnElement[Any]:
+        """Minor units in major ones with the currency's decimals: 1050 EUR -> 10.50,
+        1050 JPY -> 1050, 1050 KWD -> 1.050. Amounts are never negative here."""
+        def major(digits: int) -> ColumnElement[Any]:
+            if digits == 0:
+                return cast(minor, Text)
+            unit = 10 ** digits
+            if self.postgres:
+                return (cast(minor // unit, Text) + "."
+                        + func.lpad(cast(minor % unit, Text), digits, "0"))
+            return func.printf(f"%d.%0{digits}d", minor // unit, minor % unit)
+
+        return case(*((currency.in_(codes), major(digits))
+                      for digits, codes in _BY_DIGITS.items()), else_=major(2))
+
+    def code(self, column: Any) -> ColumnElement[Any]:
+        """A code as people read it (`kit.codes.display`): in groups of five, with dashes."""
+        value = type_coerce(column, String)
+        grouped: ColumnElement[Any] = func.substr(value, 1, codes.GROUP)
+        for begin in range(1 + codes.GROUP, CODE_LENGTH + 1, codes.GROUP):
+            grouped = grouped + case((func.length(value) >= begin,
+                                      "-" + func.substr(value, begin, codes.GROUP)), else_="")
+        return self.text(grouped)
+
+    def text(self, column: Any) -> ColumnElement[Any]:
+        """Text as typed, but one that starts like a spreadsheet formula gets a leading
+        apostrophe (`safe_cell`'s rule); an empty text is an empty cell, as a missing one."""
+        value = type_coerce(func.nullif(column, ""), String)
+        return case((func.substr(value, 1, 1).in_(FORMULA_START), literal("'") + value),
+                    else_=value)
+
+
+# --- The two files ------------------------------------------------------------------------
+
+GESTURE_COLUMNS = (
+    "issued_at", "coupon_id", "code", "gesture", "kind", "currency", "face_value", "cost",
+    "status", "expires_at", "redemptions", "redeemed_at", "order_id", "store", "channel",
+    "agent", "reason", "case_reference", "customer_id")
+REDEMPTION_COLUMNS = (
+    "redeemed_at", "redemption_id", "coupon_id", "code", "gesture", "currency", "amount",
+    "order_id", "order_amount", "channel", "store", "till", "redeemed_by", "status",
+    "voided_at", "void_reason", "customer_id", "case_reference")
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What one statement of an export reads: the caller's organisation and period, whether
+    codes are shown, the time that decides expiry and, for a keyset batch, where to go on
+    from and how many rows to read."""
+
+    organization_id: uuid.UUID
+    period: Period
+    shows_codes: bool
+    now: datetime
+    after: uuid.UUID | None = None
+    limit: int | None = None
+
+
+def gestures(cells: Cells, query: Query) -> Select[Any]:
+    """Every gesture given in the period (revoked ones too), with what it has cost so far (the
+    discounts of its completed redemptions) and its last completed redemption."""
+    org = query.organization_id
+    page = [Coupon.organization_id == org, Coupon.issued_at >= query.period.start,
+            Coupon.issued_at < query.period.end]
+    if query.after is not None:
+        page.append(Coupon.id > query.after)
+    ours = aliased(Coupon)
+    ids = select(ours.id).where(ours.organization_id == org,
+                                ours.issued_at >= query.period.start,
+                                ours.issued_at < query.period.end)
+    if query.after is not None:
+        ids = ids.where(ours.id > query.after)
+    if query.limit is not None:
+        ids = ids.order_by(ours.id).limit(query.limit)
+    spent = (
+        select(Redemption.organization_id, Redemption.coupon_id, Redemption.created_at,
+               Redemption.order_id, Redemption.store_id,
+               # PostgreSQL sums a bigint as a numeric: back to whole minor units.
+               cast(func.sum(Redemption.discount).over(partition_by=Redemption.coupon_id),
+                    BigInteger).label("cost"),
+               func.count().over(partition_by=Redemption.coupon_id).label("uses"),
+               func.row_number().over(partition_by=Redemption.coupon_id, order_by=(
+                   Redemption.created_at.desc(), Redemption.id.desc())).label("nth"))
+        .where(Redemption.organization_id == org, Redemption.status == "completed",
+               Redemption.coupon_id.in_(ids))
+        .subquery())
+    # `coupons.policy.display_status` in SQL: a hold that has timed out is active again, and
+    # an active gesture past its expiry is expired.
+    now = query.now
+    held = and_(Coupon.status == "reserved", Coupon.reserved_until.is_not(None),
+                Coupon.reserved_until > now)
+    status = case((and_(Coupon.status.in_(("active", "reserved")), Coupon.expires_at <= now),
+                   "expired"), (Coupon.status == "reserved", case((held, "reserved"),
+                                                                  else_="active")),
+                  else_=Coupon.status)
+    columns = [
+        cells.moment(Coupon.issued_at), cells.uuid(Coupon.id),
+        cells.code(Coupon.code) if query.shows_codes else sql_null(),
+        cells.text(Coupon.name), Coupon.kind, Coupon.currency,
+        cells.money(Coupon.face_value, Coupon.currency),
+        cells.money(func.coalesce(spent.c.cost, 0), Coupon.currency), status,
+        cells.moment(Coupon.expires_at), func.coalesce(spent.c.uses, 0),
+        cells.moment(spent.c.created_at), cells.text(spent.c.order_id),
+        cells.text(spent.c.store_id), Coupon.channel, cells.text(Coupon.issued_by_label),
+        cells.text(Case.reason), cells.text(Coupon.case_ref),
+        cells.text(Coupon.customer_external_id)]
+    statement = (
+        select(*(c.label(n) for c, n in zip(columns, GESTURE_COLUMNS, strict=True)))
+        .select_from(Coupon)
+        .outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
+                              Case.reference == Coupon.case_ref))
+        .outerjoin(spent, and_(spent.c.organization_id == Coupon.organization_id,
+                               spent.c.coupon_id == Coupon.id, spent.c.nth == 1))
+        .where(*page).order_by(Coupon.id))
+    return _batch(statement, Coupon.id, query)
+
+
+def redemptions(cells: Cells, query: Query) -> Select[Any]:
+    """Every redemption made in the period, voided ones too, with its gesture and the person
+    at the till (a member of staff; none for a till's API key or a shop)."""
+    at_till = aliased(User)
+    page = [Redemption.organization_id == query.organization_id,
+            Redemption.created_at >= query.period.start,
+            Redemption.created_at < query.period.end]
+    if query.after is not None:
+        page.append(Redemption.id > query.after)
+    columns = [
+        cells.moment(Redemption.created_at), cells.uuid(Redemption.id),
+        cells.uuid(Redemption.coupon_id),
+        cells.code(Coupon.code) if query.shows_codes else sql_null(),
+        cells.text(Coupon.name), Redemption.currency,
+        cells.money(Redemption.discount, Redemption.currency), cells.text(Redemption.order_id),
+        cells.money(Redemption.order_amount, Redemption.currency), Redemption.channel,
+        cells.text(Redemption.store_id), cells.text(Redemption.till_id),
+        cells.text(at_till.name), Redemption.status, cells.moment(Redemption.voided_at),
+        cells.text(Redemption.void_reason), cells.text(Coupon.customer_external_id),
+        cells.text(Coupon.case_ref)]
+    statement = (
+        select(*(c.label(n) for c, n in zip(columns, REDEMPTION_COLUMNS, strict=True)))
+        .select_from(Redemption)
+        .join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
+                           Coupon.id == Redemption.coupon_id))
+        .outerjoin(at_till, and_(at_till.organization_id == Redemption.organization_id,
+                                 at_till.id == Redemption.actor_id))
+        .where(*page).order_by(Redemption.id))
+    return _batch(statement, Redemption.id, query)
+
+
+def _batch(statement: Select[Any], key: Any, query: Query) -> Select[Any]:
+    """A keyset batch reads the key too, last, to go on from."""
+    if query.limit is None:
+        return statement
+    return statement.add_columns(key.label("_key")).limit(query.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    name: str
+    columns: tuple[str, ...]
+    statement: Callable[[Cells, Query], Select[Any]]
+
+
+GESTURES = Export("gestures", GESTURE_COLUMNS, gestures)
+REDEMPTIONS = Export("redemptions", REDEMPTION_COLUMNS, redemptions)
+
+
+def shows_codes(actor: Actor) -> bool:
+    """Codes are money: a caller who may only read reports gets the file without them (as an
+    incident's report), one who may read or give coupons gets them."""
+    return actor.can(Scope.COUPONS_READ) or actor.can(Scope.COUPONS_ISSUE)
+
+
+async def csv_chunks(db: Database, actor: Actor, export: Export, period: Period
+                     ) -> AsyncIterator[bytes]:
+    """The export's CSV, header first, in chunks as the database gives them."""
+    query = Query(organization_id=actor.organization_id, period=period,
+                  shows_codes=shows_codes(actor), now=utcnow())
+    cells = Cells(db.dialect)
+    if cells.postgres:
+        async for chunk in _copied(db, export.statement(cells, query)):
+            yield chunk
+        return
+    header = True
+    after: uuid.UUID | None = None
+    while True:
+        batch = Query(organization_id=query.organization_id, period=period,
+                      shows_codes=query.shows_codes, now=query.now, after=after,
+                      limit=BATCH_ROWS)
+        async with db.transaction(write=False) as session:
+            rows = (await session.execute(export.statement(cells, batch))).all()
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        if header:
+            writer.writerow(export.columns)
+            header = False
+        writer.writerows(row[:-1] for row in rows)
+        yield out.getvalue().encode()
+        if len(rows) < BATCH_ROWS:
+            return
+        after = rows[-1][-1]
+
+
+async def _copied(db: Database, statement: Select[Any]) -> AsyncIterator[bytes]:
+    """`COPY (statement) TO STDOUT` as CSV with its header, in chunks of about CHUNK_BYTES.
+
+    asyncpg calls the sink with each buffer it reads and reads no more until the sink returns;
+    the sink waits while `_QUEUED_CHUNKS` buffers wait for the client. If the client goes
+    away, the generator is closed: the COPY is cancelled and its connection closed rather
+    than returned to the pool mid-statement. The statement holds no value from a request:
+    its literals are the organisation's id, times and the constants of the columns."""
+    sql = str(statement.compile(dialect=db.engine.dialect,
+                                compile_kwargs={"literal_binds": True}))
+    buffers: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=_QUEUED_CHUNKS)
+    failures: list[Exception] = []
+    raw = await db.engine.raw_connection()
+    driver: Any = raw.driver_connection
+    finished = False
+
+    async def copy() -> None:
+        try:
+            await driver.copy_from_query(
+                sql, output=buffers.put, format="csv", header=True, encoding="utf-8")
+        except Exception as error:  # raised by the reader, in the response
+            failures.append(error)
+        await buffers.put(None)
+
+    task = asyncio.create_task(copy())
+    try:
+        pending = bytearray()
+        while (data := await buffers.get()) is not None:
+            pending += data
+            if len(pending) >= CHUNK_BYTES:
+                yield bytes(pending)
+                pending.clear()
+        if failures:
+            raise failures[0]
+        if pending:
+            yield bytes(pending)
+        finished = True
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
+        with suppress(Exception):
+            await greenlet_spawn(raw.close if finished else raw.invalidate)
