@@ -184,6 +184,10 @@ async def seed_catalogue(session: AsyncSession, actor: Actor) -> None:
             "time_zone": zone})
     await set_limit(session, actor, subject="role:agent", currency="EUR", max_gesture=2000,
                     daily_budget=20_000, monthly_budget=200_000, incentive_ids=None)
+    # Supervisors grant up to 50 EUR a gesture; above it (or their budget) a manager does.
+    await set_limit(session, actor, subject="role:supervisor", currency="EUR",
+                    max_gesture=5000, daily_budget=100_000, monthly_budget=None,
+                    incentive_ids=None)
 
 
 async def seed_channels(session: AsyncSession, actor: Actor, *, base_url: str,

@@ -281,7 +281,8 @@ async def test_amends_own_gestures_follow_the_automation_budget_and_the_thank_yo
     assert await _count(db, Job, Job.kind == "recovery.thank_you") == 1
     async with db.transaction(write=False) as session:
         held = await session.get(Case, (tenant.id, uuid.UUID(case["id"])))
-        assert held is not None and held.thanked_at is None
+        assert held is not None
+        assert held.thanked_at is None
 
     await client.patch("/v1/organization", headers=admin,
                        json={"automation_daily_budget": 5000})

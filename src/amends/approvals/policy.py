@@ -82,14 +82,14 @@ def explain(grounds: list[str], *, limit: int | None, currency: str, days: int) 
     return "Needs a supervisor: " + "; ".join(parts) + "." if parts else ""
 
 
-def explain_for_approver(grounds: list[str], *, who: str, limit: int | None,
-                         currency: str) -> str:
-    """Why an approver could not grant a request, for the chain and the tier above."""
+def explain_for_approver(grounds: list[str], *, limit: int | None, currency: str) -> str:
+    """Why an approver could not grant a request, for the chain (which names them) and the
+    tier above."""
     words = {
-        ABOVE_AUTHORITY: f"worth more than the {_money(limit)} {currency} {who} may grant",
-        INCENTIVE_NOT_ALLOWED: f"not among the gestures {who} may grant",
-        BEYOND_DAILY_BUDGET: f"beyond {who}'s budget for today",
-        BEYOND_MONTHLY_BUDGET: f"beyond {who}'s budget for this month",
+        ABOVE_AUTHORITY: f"worth more than the {_money(limit)} {currency} they may grant",
+        INCENTIVE_NOT_ALLOWED: "not among the gestures they may grant",
+        BEYOND_DAILY_BUDGET: "beyond their budget for today",
+        BEYOND_MONTHLY_BUDGET: "beyond their budget for this month",
     }
     return "; ".join(words.get(g, g) for g in grounds)
 

@@ -501,11 +501,12 @@ async def _escalate(session: AsyncSession, actor: Actor, approval: Approval, *,
     assert organization is not None
     tiers = organization.approval_tiers
     above = policy.tier_above(tiers, max(decider_rank(actor), policy.rank(approval.tier)))
-    why = policy.explain_for_approver(grounds, who=actor.label, limit=limits.max_gesture,
+    why = policy.explain_for_approver(grounds, limit=limits.max_gesture,
                                       currency=approval.currency)
     if above is None:
-        raise BeyondEveryTier(f"You cannot grant it ({why}), and no tier is above yours: "
-                              "raise your limits or refuse it.", grounds=grounds)
+        raise BeyondEveryTier(f"No tier is above yours to send it to, and you cannot grant it "
+                              f"yourself ({why.replace('they', 'you').replace('their', 'your')})"
+                              ". Have your limits raised, or refuse it.", grounds=grounds)
     now = utcnow()
     result = await session.execute(
         update(Approval)
