@@ -73,15 +73,26 @@ async def test_the_settings_page_saves_each_group_and_says_what_is_wrong_by_fiel
         "second_gesture_window_days": "45", "approval_hours": "48",
         "average_order_value": "49,90", "automation_daily_budget": "",
         "surprise_incentive_id": str(surprise.id), "incident_approval_threshold": "1500",
-        "holdout_percent_default": "10", "learn_min_outcomes": "50"})
+        "holdout_percent_default": "10", "learn_min_outcomes": "50",
+        "approval_tiers": ["supervisor", "admin"], "approval_sla_minutes": "90"})
     assert gestures.status_code == 303, gestures.text
     settings = await _organization(client, admin)
+    assert settings["approval_tiers"] == ["supervisor", "admin"]
+    assert settings["approval_sla_minutes"] == 90
     assert settings["average_order_value"] == 4990
     assert settings["automation_daily_budget"] is None
     assert settings["surprise_incentive_id"] == str(surprise.id)
     assert settings["incident_approval_threshold"] == 150_000
     assert settings["holdout_percent_default"] == 10
     assert settings["recommendation_rules"]["learn_min_outcomes"] == 50
+    no_tier = await client.post("/admin/settings/gestures", headers=page, data={
+        "second_gesture_window_days": "45", "approval_hours": "48",
+        "average_order_value": "49,90", "incident_approval_threshold": "1500",
+        "holdout_percent_default": "10", "approval_sla_minutes": "2"})
+    assert no_tier.status_code == 422
+    assert "Tick at least one." in no_tier.text
+    assert "Enter a number from 5 to 10,080." in no_tier.text
+    assert (await _organization(client, admin))["approval_sla_minutes"] == 90
 
     not_offered = await client.post("/admin/settings/language", headers=page, data={
         "default_locale": "de", "supported_locales": ["en", "fr"],
