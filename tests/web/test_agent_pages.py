@@ -93,12 +93,15 @@ async def test_an_agent_finds_a_customer_opens_a_case_and_works_it_from_the_page
     noted = await client.post(f"{case_url}/notes", headers=agent,
                               data={"text": "Customer called back, happy"})
     assert noted.status_code == 303
+    # The gesture's message carried the apology: the case is apologised; the review is next.
     moved = await client.post(f"{case_url}/steps", headers=agent,
-                              data={"to": "apologised", "note": "Said sorry"})
-    assert "now+apologised" in moved.headers["location"]
+                              data={"to": "reviewing", "root_cause": "carrier",
+                                    "responsible_party": "DHL depot Leeds"})
+    assert "now+reviewing" in moved.headers["location"]
     final = await client.get(case_url, headers=agent)
     assert "Customer called back, happy" in final.text
-    assert 'data-state="apologised"' in final.text
+    assert 'data-state="reviewing"' in final.text
+    assert "DHL depot Leeds" in final.text
     timeline = await client.get("/customers/C-5", headers=agent)
     assert f'/cases/{case_id}"' in timeline.text
     assert "Sorry: 10 off" in timeline.text

@@ -4,7 +4,7 @@ store and till, and each void that credited a debit back), newest first."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -116,3 +116,22 @@ def csv_cells(entry: Entry) -> list[object]:
         "voided_at": entry.voided_at.isoformat() if entry.voided_at else None,
         "reason": entry.reason, "redemption_id": entry.redemption_id}
     return [values[column] for column in CSV_COLUMNS]
+
+
+# The latest movements a console page shows of each card (the API and its CSV have them all).
+PAGE_ROWS = 20
+
+
+async def of_cards(session: AsyncSession, actor: Actor, cards: Sequence[Coupon], *,
+                   rows: int = PAGE_ROWS) -> list[tuple[Coupon, Page[Entry]]]:
+    """The latest movements of each gift card among `cards` (other coupons have none)."""
+    return [(card, await entries(session, actor, coupon=card, cursor=None, limit=rows))
+            for card in cards if card.kind == policy.GIFT_CARD]
+
+
+async def customer_cards(session: AsyncSession, actor: Actor, *, customer_id: uuid.UUID,
+                         limit: int = 10) -> list[Coupon]:
+    """The customer's latest gift cards, newest first."""
+    return list((await session.scalars(select(Coupon).where(
+        Coupon.organization_id == actor.organization_id, Coupon.customer_id == customer_id,
+        Coupon.kind == policy.GIFT_CARD).order_by(Coupon.issued_at.desc()).limit(limit))).all())

@@ -19,6 +19,7 @@ from sqlalchemy import and_, select
 from amends.actor import Actor
 from amends.auth import Authenticated, MissingScope, SessionDep
 from amends.cases import service as cases
+from amends.coupons import ledger
 from amends.coupons.schemas import CONVERSATIONS, Channel
 from amends.customers import service as customers
 from amends.customers.schemas import CustomerIn
@@ -320,7 +321,10 @@ async def customer_page(external_id: str, request: Request, session: SessionDep,
                                   money=money_for(request)),
         "reasons": await cases.reasons(session, actor.organization_id),
         "channels": list(CONVERSATIONS),
-        "may_open": actor.can(Scope.CASES_WRITE)})
+        "may_open": actor.can(Scope.CASES_WRITE),
+        # The customer's gift cards, each with the latest movements of its balance.
+        "ledgers": await ledger.of_cards(session, actor, await ledger.customer_cards(
+            session, actor, customer_id=customer.id)), "display": codes.display})
 
 
 @router.post("/customers/{external_id}/language")
