@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -36,6 +37,7 @@ from amends.config import Settings
 from amends.db import Base, Database
 from amends.kit.clock import clock
 from amends.migrate import head_revision, upgrade
+from amends.users import service as users_service
 
 POSTGRES_URL = os.environ.get("AMENDS_TEST_POSTGRES_URL")
 CITUS_URL = os.environ.get("AMENDS_TEST_CITUS_URL")
@@ -47,6 +49,10 @@ CITUS_TEST_SHARDS = 4
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Passwords made by the tests are hashed with argon2's cheapest parameters: the default
+    # ones cost about 0.1 s a hash and as much a login, hundreds of times a run. A hash names
+    # its parameters, so the servers the browser tests start verify these just as cheaply.
+    users_service.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     config.addinivalue_line("markers", "sqlite_only: the test is about SQLite itself")
     config.addinivalue_line("markers", "postgres_only: the test is about PostgreSQL itself "
                                        "(it runs on Citus too)")

@@ -23,8 +23,22 @@ from amends.models import Organization, User, UserSession
 from amends.roles import Role
 
 _hasher = PasswordHasher()
-# Verifying against this keeps an unknown email as slow as a wrong password.
-_DUMMY_HASH = _hasher.hash("amends-timing-equaliser")
+# Verifying against this keeps an unknown email as slow as a wrong password (made on first use).
+_dummy_hash: str | None = None
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Hash new passwords with `hasher` from now on. The tests use cheap parameters; a hash
+    names its own parameters, so hashes made with others still verify."""
+    global _hasher, _dummy_hash
+    _hasher, _dummy_hash = hasher, None
+
+
+def _timing_equaliser() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("amends-timing-equaliser")
+    return _dummy_hash
 
 
 class UserExists(Conflict):
@@ -68,9 +82,13 @@ async def hash_password(password: str) -> str:
     return await anyio.to_thread.run_sync(_hasher.hash, password)
 
 
-async def _verify(password_hash: str, password: str) -> bool:
+async def _verify(password_hash: str | None, password: str) -> bool:
+    """None: verify against the timing equaliser (and fail), as slowly as a wrong password."""
     def check() -> bool:
         try:
+            if password_hash is None:
+                _hasher.verify(_timing_equaliser(), password)
+                return False
             return _hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
@@ -131,7 +149,7 @@ async def log_in(
     user = await session.scalar(select(User).where(
         User.organization_id == organization_id, User.email == email)
     ) if organization_id is not None else None
-    ok = await _verify(user.password_hash if user else _DUMMY_HASH, password)
+    ok = await _verify(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         raise InvalidCredentials()
     now = utcnow()
