@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import httpx
+from sqlalchemy import update
 
 from amends.db import Database
 from amends.kit import codes
+from amends.models import Organization
 from amends.roles import Role
 from tests.factories import make_coupon, make_customer, make_org, make_user, staff_headers
 
@@ -75,3 +77,23 @@ async def test_staff_without_redemption_rights_cannot_open_the_till(
     tenant = await make_org(db)
     auditor = await staff_headers(db, await make_user(db, tenant, role=Role.AUDITOR))
     assert (await client.get("/till", headers=auditor)).status_code == 403
+
+
+async def test_a_clerk_names_the_customer_by_their_phone_number_typed_the_local_way(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_org(db)
+    async with db.transaction() as session:
+        await session.execute(update(Organization).where(Organization.id == tenant.id)
+                              .values(time_zone="Europe/Paris"))
+    customer = await make_customer(db, tenant, external_id="C-1004", phone="+33612345678")
+    coupon = await make_coupon(db, tenant, customer=customer, value=1000)
+    clerk = await staff_headers(db, await make_user(db, tenant, role=Role.AGENT))
+    for typed in ("06 12 34 56 78", "+33 6 12 34 56 78", "0033.6.12.34.56.78"):
+        checked = await client.post("/till", headers=clerk, data={
+            "code": coupon.code, "amount": "45.00", "customer": typed, "action": "check"})
+        assert _answer(checked.text) == "valid", typed
+    stranger = await client.post("/till", headers=clerk, data={
+        "code": coupon.code, "amount": "45.00", "customer": "06 99 99 99 99",
+        "action": "redeem"})
+    assert _answer(stranger.text) == "wrong_customer"
