@@ -78,15 +78,19 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
                                    "case": str(case_id)})
 
 
+# Each role's pages ("listing > link": the page of the listing's first such link); the first
+# is where the role starts.
 PAGES = {
-    AGENT: ["/", "/customers/C-1001", "/customers/new", "/cases/{case}", "/profile", "/till"],
+    AGENT: ["/", "/customers/C-1001", "/customers/new", "/cases/{case}", "/profile", "/till",
+            "/customers/NO-SUCH-CUSTOMER"],
     SUPERVISOR: ["/", "/approvals", "/catalogue", "/limits", "/rules",
                  "/rules?dry_run={rule}", "/incidents", "/incidents/{incident}",
                  "/dashboard", "/outcomes"],
     MANAGER: ["/", "/admin/audit"],
     ADMIN: ["/", "/admin", "/admin/users", "/admin/api-keys", "/admin/channels",
             "/admin/templates", "/admin/templates/email/gesture/en",
-            "/admin/webhooks", "/admin/webhooks/{webhook}", "/admin/settings", "/outbox"],
+            "/admin/webhooks", "/admin/webhooks/{webhook}", "/admin/settings", "/outbox",
+            "/admin/audit > a[href^='/admin/audit/']", "/outbox > a[href^='/outbox/mail/']"],
     AUDITOR: ["/"],
     CLERK: ["/till"],
 }
@@ -139,6 +143,10 @@ def test_every_page_of_every_role_fits_a_phone_and_passes_axe(site: Site) -> Non
         with signed_in_as(site.live.browser, site.live.url, email) as page:
             for template in paths:
                 path = template.format(**site.ids)
+                if " > " in path:  # a page reached by its first link on another page
+                    listing, link = path.split(" > ")
+                    page.goto(listing)
+                    path = str(page.locator(link).first.get_attribute("href"))
                 if path in seen and path != paths[0]:
                     continue
                 seen.add(path)
@@ -154,7 +162,7 @@ def test_every_page_of_every_role_fits_a_phone_and_passes_axe(site: Site) -> Non
     assert not problems, "\n".join(problems)
 
 
-def test_on_a_phone_the_menu_folds_and_opens_and_closes_by_keyboard(site: Site) -> None:
+def test_on_a_phone_the_menu_and_a_form_are_used_by_keyboard(site: Site) -> None:
     with signed_in_as(site.live.browser, site.live.url, SUPERVISOR, PHONE) as page:
         menu = page.get_by_role("button", name="Menu")
         nav = page.get_by_role("navigation", name="Main")
@@ -180,6 +188,19 @@ def test_on_a_phone_the_menu_folds_and_opens_and_closes_by_keyboard(site: Site) 
         expect(menu).to_have_attribute("aria-expanded", "true")
         page.keyboard.press("Enter")
         expect(menu).to_have_attribute("aria-expanded", "false")
+        # A form is used by keyboard alone, its focus plain to see.
+        page.goto("/")
+        search = page.get_by_label("Name, email, phone, customer id or order id")
+        for _ in range(10):
+            page.keyboard.press("Tab")
+            if search.evaluate("e => e === document.activeElement"):
+                break
+        expect(search).to_be_focused()
+        ring = search.evaluate("e => getComputedStyle(e).outlineWidth")
+        assert float(ring.removesuffix("px")) >= 2, ring
+        page.keyboard.type("jo@example.com")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("link", name="Jo Bloggs")).to_be_visible()
         # On a wide screen there is no menu to open: the navigation is there.
         page.set_viewport_size(DESKTOP)
         expect(menu).to_be_hidden()
