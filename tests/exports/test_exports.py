@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import html
 import io
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,13 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from amends.actor import Actor
 from amends.db import Database
 from amends.exports import service as exports
 from amends.kit.clock import clock
-from amends.models import AuditEvent, Coupon
+from amends.models import AuditEvent, Coupon, User
 from amends.redemptions import service as redemptions
 from amends.roles import Role
 from tests.factories import (
@@ -35,6 +36,7 @@ from tests.factories import (
 T0 = datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
 GESTURES, REDEMPTIONS = "/v1/exports/gestures.csv", "/v1/exports/redemptions.csv"
 MARCH = {"from": "2027-03-01", "to": "2027-03-31"}
+HTML = {"Accept": "text/html"}
 
 
 def _rows(response: httpx.Response) -> list[dict[str, str]]:
@@ -326,3 +328,53 @@ async def _audit_count(db: Database, tenant: Tenant) -> int:
         return int(await session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.organization_id == tenant.id)) or 0)
 
+
+
+async def test_the_dashboards_export_downloads_the_days_of_the_readers_zone(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    shop = await _shop(db, client)
+    async with db.transaction() as session:  # Ann reads in Honolulu, ten hours behind UTC
+        await session.execute(update(User).where(User.id == shop["ann"].id)
+                              .values(time_zone="Pacific/Honolulu"))
+    as_ann = {**await staff_headers(db, shop["ann"]), **HTML}
+    page = await client.get("/dashboard", headers=as_ann)
+    assert 'action="/dashboard/export"' in page.text
+    # Given at 09:30 to 09:50 UTC on 1 March: the evening of 28 February in Honolulu.
+    day = {"from": "2027-02-28", "to": "2027-02-28"}
+    gestures = await client.get("/dashboard/export", headers=as_ann,
+                                params={**day, "what": "gestures"})
+    assert gestures.headers["content-disposition"] == \
+        'attachment; filename="gestures-2027-02-28-2027-02-28.csv"'
+    assert [row["customer_id"] for row in _rows(gestures)] == ["C-1", "C-2", "C-3"]
+    march = await client.get("/dashboard/export", headers=as_ann,
+                             params={"from": "2027-03-01", "to": "2027-03-01",
+                                     "what": "gestures"})
+    assert _rows(march) == []
+    used = await client.get("/dashboard/export", headers=as_ann,
+                            params={"from": "2027-03-02", "to": "2027-03-03",
+                                    "what": "redemptions"})
+    assert [row["order_id"] for row in _rows(used)] == ["O-1", "O-2"]
+
+
+async def test_the_dashboard_says_why_a_period_cannot_be_exported_beside_the_form(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    shop = await _shop(db, client)
+    as_ann = {**await staff_headers(db, shop["ann"]), **HTML}
+    for period, message in (
+        ({"from": "2027-03-31", "to": "2027-03-01"},
+         "The last day is before the first: swap them."),
+        ({"from": "2026-01-01", "to": "2027-03-01"},
+         "An export covers at most 366 days: export the period in parts."),
+        ({"from": "", "to": "2027-03-01"}, "Choose the first and the last day of the period."),
+    ):
+        refused = await client.get("/dashboard/export", headers=as_ann,
+                                   params={**period, "what": "gestures"})
+        assert refused.status_code == 422
+        assert refused.headers["content-type"].startswith("text/html")
+        assert html.unescape(refused.text).count(message) == 1
+        assert f'value="{period["from"]}"' in refused.text
+    unknown = await client.get("/dashboard/export", headers=as_ann,
+                               params={**MARCH, "what": "customers"})
+    assert unknown.status_code == 404

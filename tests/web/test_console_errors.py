@@ -41,7 +41,7 @@ HTML = {"Accept": "text/html"}
 AGENT_GETS = {
     "/": 200, "/login": 200, "/till": 200, "/profile": 200,
     "/approvals": 403, "/limits": 403, "/catalogue": 403, "/incidents": 403, "/rules": 403,
-    "/dashboard": 403, "/outcomes": 403,
+    "/dashboard": 403, "/dashboard/export": 403, "/outcomes": 403,
     "/incidents/{incident_id}": 403, "/incidents/{incident_id}/live": 403,
     "/cases/{case_id}": 404, "/cases/{case_id}/given": 404,
     "/customers/{external_id}": 404,

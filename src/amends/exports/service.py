@@ -26,11 +26,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Numeric,
     Select,
     String,
     Text,
@@ -63,6 +65,7 @@ _EARLIEST, _LATEST = date(1970, 1, 1), date(2199, 12, 31)
 BATCH_ROWS = 2000
 CHUNK_BYTES = 64 * 1024
 _QUEUED_CHUNKS = 4
+WORK_MEM = "64MB"
 CODE_LENGTH = Coupon.code.type.length or 64
 
 
@@ -140,6 +143,10 @@ for _currency, _digits in sorted(MINOR_UNIT_DIGITS.items()):
     _BY_DIGITS.setdefault(_digits, []).append(_currency)
 
 
+# The first characters of a formula, as code points (one function call per cell to test).
+_FORMULA_CODES = [ord(character) for character in FORMULA_START]
+
+
 class Cells:
     """SQL that renders a value as the text of its CSV cell, on one dialect."""
 
@@ -168,12 +175,12 @@ class Cells:
         """Minor units in major ones with the currency's decimals: 1050 EUR -> 10.50,
         1050 JPY -> 1050, 1050 KWD -> 1.050. Amounts are never negative here."""
         def major(digits: int) -> ColumnElement[Any]:
+            if self.postgres:  # a numeric times 0.01 has exactly two decimals
+                return (cast(minor, Numeric) if digits == 0
+                        else minor * literal(Decimal(1).scaleb(-digits), Numeric))
             if digits == 0:
                 return cast(minor, Text)
             unit = 10 ** digits
-            if self.postgres:
-                return (cast(minor // unit, Text) + "."
-                        + func.lpad(cast(minor % unit, Text), digits, "0"))
             return func.printf(f"%d.%0{digits}d", minor // unit, minor % unit)
 
         return case(*((currency.in_(codes), major(digits))
@@ -182,18 +189,25 @@ class Cells:
     def code(self, column: Any) -> ColumnElement[Any]:
         """A code as people read it (`kit.codes.display`): in groups of five, with dashes."""
         value = type_coerce(column, String)
-        grouped: ColumnElement[Any] = func.substr(value, 1, codes.GROUP)
-        for begin in range(1 + codes.GROUP, CODE_LENGTH + 1, codes.GROUP):
-            grouped = grouped + case((func.length(value) >= begin,
-                                      "-" + func.substr(value, begin, codes.GROUP)), else_="")
-        return self.text(grouped)
+        size = codes.GROUP
+
+        def grouped(full: int) -> ColumnElement[Any]:
+            """`full` groups of five and a dash, then the rest (one to five characters)."""
+            text: ColumnElement[Any] = func.substr(value, 1 + full * size)
+            for group in reversed(range(full)):
+                text = func.substr(value, 1 + group * size, size) + "-" + text
+            return text
+
+        longest = (CODE_LENGTH - 1) // size
+        return self.text(case({full: grouped(full) for full in range(longest + 1)},
+                              value=(func.length(value) - 1) // size, else_=value))
 
     def text(self, column: Any) -> ColumnElement[Any]:
         """Text as typed, but one that starts like a spreadsheet formula gets a leading
         apostrophe (`safe_cell`'s rule); an empty text is an empty cell, as a missing one."""
         value = type_coerce(func.nullif(column, ""), String)
-        return case((func.substr(value, 1, 1).in_(FORMULA_START), literal("'") + value),
-                    else_=value)
+        first = func.ascii(value) if self.postgres else func.unicode(value)
+        return case((first.in_(_FORMULA_CODES), literal("'") + value), else_=value)
 
 
 # --- The two files ------------------------------------------------------------------------
@@ -230,14 +244,19 @@ def gestures(cells: Cells, query: Query) -> Select[Any]:
             Coupon.issued_at < query.period.end]
     if query.after is not None:
         page.append(Coupon.id > query.after)
-    ours = aliased(Coupon)
-    ids = select(ours.id).where(ours.organization_id == org,
-                                ours.issued_at >= query.period.start,
-                                ours.issued_at < query.period.end)
-    if query.after is not None:
-        ids = ids.where(ours.id > query.after)
-    if query.limit is not None:
-        ids = ids.order_by(ours.id).limit(query.limit)
+    used = [Redemption.organization_id == org, Redemption.status == "completed"]
+    if query.limit is None:
+        # One pass over the redemptions since the period began: none is older than its
+        # gesture.
+        used.append(Redemption.created_at >= query.period.start)
+    else:  # a keyset batch: the redemptions of its own gestures
+        ours = aliased(Coupon)
+        used.append(Redemption.coupon_id.in_(
+            select(ours.id).where(ours.organization_id == org,
+                                  ours.issued_at >= query.period.start,
+                                  ours.issued_at < query.period.end,
+                                  *([ours.id > query.after] if query.after else []))
+            .order_by(ours.id).limit(query.limit)))
     spent = (
         select(Redemption.organization_id, Redemption.coupon_id, Redemption.created_at,
                Redemption.order_id, Redemption.store_id,
@@ -247,9 +266,7 @@ def gestures(cells: Cells, query: Query) -> Select[Any]:
                func.count().over(partition_by=Redemption.coupon_id).label("uses"),
                func.row_number().over(partition_by=Redemption.coupon_id, order_by=(
                    Redemption.created_at.desc(), Redemption.id.desc())).label("nth"))
-        .where(Redemption.organization_id == org, Redemption.status == "completed",
-               Redemption.coupon_id.in_(ids))
-        .subquery())
+        .where(*used).subquery())
     # `coupons.policy.display_status` in SQL: a hold that has timed out is active again, and
     # an active gesture past its expiry is expired.
     now = query.now
@@ -384,8 +401,12 @@ async def _copied(db: Database, statement: Select[Any]) -> AsyncIterator[bytes]:
 
     async def copy() -> None:
         try:
-            await driver.copy_from_query(
-                sql, output=buffers.put, format="csv", header=True, encoding="utf-8")
+            async with driver.transaction(readonly=True):
+                # A year of rows is sorted and joined in memory rather than on disk (the
+                # default work_mem is 4 MB); for this statement only.
+                await driver.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+                await driver.copy_from_query(
+                    sql, output=buffers.put, format="csv", header=True, encoding="utf-8")
         except Exception as error:  # raised by the reader, in the response
             failures.append(error)
         await buffers.put(None)

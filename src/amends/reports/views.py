@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -16,12 +16,16 @@ from amends.actor import Actor
 from amends.auth import SessionDep, require
 from amends.cases import service as cases
 from amends.delivery.service import DELIVERY_CHANNELS
+from amends.errors import NotFound, ValidationFailed
+from amends.exports import service as exports
+from amends.exports.api import download
 from amends.kit.clock import utcnow
 from amends.kit.locale import zone
 from amends.models import Coupon, Organization, User
 from amends.reports import service as reports
 from amends.roles import Scope
 from amends.routing import router as make_router
+from amends.routing import writes_on_read
 from amends.web.charts import Series, bar_chart, line_chart
 from amends.web.labels import N_, label
 from amends.web.templating import console_locale, console_zone, gettext_for, render
@@ -50,6 +54,44 @@ async def dashboard(request: Request, session: SessionDep, actor: Reader,
                     since: str | None = None, until: str | None = None, reason: str = "",
                     channel: str = "", store: str = "", agent: str = "",
                     by: str = "reason") -> Response:
+    return await _dashboard(request, session, actor, since=since, until=until, reason=reason,
+                            channel=channel, store=store, agent=agent, by=by)
+
+
+EXPORTS = {"gestures": exports.GESTURES, "redemptions": exports.REDEMPTIONS}
+
+
+@router.get("/dashboard/export", response_model=None, dependencies=[Depends(writes_on_read)])
+async def export(request: Request, session: SessionDep, actor: Reader, what: str = "",
+                 first: Annotated[str, Query(alias="from")] = "", last: Annotated[
+                     str, Query(alias="to")] = "") -> Response:
+    """The dashboard's Export form: every gesture or every redemption from the first to the
+    last day (both included, days of the reader's zone), as the API's CSV download; a period
+    that cannot be exported is said on the dashboard, beside the form."""
+    chosen = EXPORTS.get(what)
+    if chosen is None:
+        raise NotFound("There is no such export; choose one on the dashboard.")
+    try:
+        period = exports.period(first, last, zone=zone(console_zone(request)))
+    except ValidationFailed as problem:
+        _ = gettext_for(request)
+        if isinstance(problem, exports.PeriodReversed):
+            message = _("The last day is before the first: swap them.")
+        elif isinstance(problem, exports.PeriodTooLong):
+            message = _("An export covers at most %(days)s days: export the period in "
+                        "parts.") % {"days": exports.MAX_DAYS}
+        else:
+            message = _("Choose the first and the last day of the period.")
+        return await _dashboard(request, session, actor, export_form={
+            "from": first, "to": last, "error": message}, status_code=422)
+    return await download(request, session, actor, export=chosen, period=period)
+
+
+async def _dashboard(request: Request, session: SessionDep, actor: Actor, *,
+                     since: str | None = None, until: str | None = None, reason: str = "",
+                     channel: str = "", store: str = "", agent: str = "", by: str = "reason",
+                     export_form: dict[str, str] | None = None, status_code: int = 200
+                     ) -> Response:
     time_zone = console_zone(request)
     today = utcnow().astimezone(zone(time_zone)).date()
     last = _day(until) or today
@@ -79,7 +121,7 @@ async def dashboard(request: Request, session: SessionDep, actor: Reader,
             "channel": channel, "store": store, "agent": agent}
     return render(request, "reports/dashboard.html", {
         "summary": summary, "days": days, "cost": cost, "fix": fix, "back": back,
-        "tills": tills,
+        "tills": tills, "export": export_form or {"from": form["since"], "to": form["until"]},
         "causes": causes, "by": by, "dimensions": DIMENSIONS, "currency": currency,
         "form": form, "tabs": {key: "?" + urlencode({**form, "by": key})
                                for key in DIMENSIONS},
@@ -88,7 +130,7 @@ async def dashboard(request: Request, session: SessionDep, actor: Reader,
         + urlencode({**params, **extra, "format": "csv"}),
         "charts": _charts(days, cost, back, by, currency, tag=console_locale(request),
                           translate=gettext_for(request)),
-    })
+    }, status_code=status_code)
 
 
 def _charts(days: list[dict[str, Any]], cost: list[dict[str, Any]],
