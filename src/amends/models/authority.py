@@ -55,7 +55,9 @@ class Approval(Base):
         tenant_fk("incentive_id", "incentives", ondelete="CASCADE"),
 
         tenant_fk("case_id", "cases", ondelete="CASCADE"),
-        Index("ix_approvals_org_status", "organization_id", "status", "created_at"),)
+        Index("ix_approvals_org_status", "organization_id", "status", "created_at"),
+        # A case page's pending request.
+        Index("ix_approvals_org_case", "organization_id", "case_id"),)
 
     id: Mapped[UUIDPk]
     organization_id: Mapped[OrgFk]

@@ -48,6 +48,8 @@ class Case(Base):
 
         Index("ix_cases_org_customer", "organization_id", "customer_id", "opened_at"),
         Index("ix_cases_org_state", "organization_id", "state", "opened_at"),
+        # Search by a helpdesk ticket or chat reference.
+        Index("ix_cases_org_conversation", "organization_id", "conversation_ref"),
         UniqueConstraint("organization_id", "reference"),
         # One case per customer per incident, whatever re-runs or crashes happen.
         Index("uq_cases_incident_customer", "organization_id", "incident_id", "customer_id",

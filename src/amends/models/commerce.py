@@ -65,6 +65,8 @@ class Shipment(Base):
         Index("ix_shipments_open_scan", "status", "last_scan_at"),
         Index("ix_shipments_open_promised", "status", "promised_at"),
         Index("ix_shipments_org_order", "organization_id", "order_external_id"),
+        # Search by the tracking number a customer reads out.
+        Index("ix_shipments_org_tracking", "organization_id", "tracking_number"),
     )
 
     id: Mapped[UUIDPk]
@@ -79,6 +81,9 @@ class Shipment(Base):
     promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_scan_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_location: Mapped[str | None] = mapped_column(String(200), default=None)
+    # What this parcel carries, when the shipment event says ([{"sku", "name", "quantity"}]):
+    # the apology for one parcel of a split order names its own items.
+    items: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
     delivered_at: Mapped[OptionalTimestamp]
     exception_reason: Mapped[str | None] = mapped_column(String(100), default=None)
     created_at: Mapped[CreatedAt]

@@ -50,6 +50,8 @@ class Coupon(Base):
         Index("ix_coupons_reserved_until", "reserved_until"),
         # Outcomes and reports join a case to its gestures.
         Index("ix_coupons_org_case", "organization_id", "case_ref"),
+        # Exports and reports of a period (issued_at never changes: the redeem stays HOT).
+        Index("ix_coupons_org_issued", "organization_id", "issued_at"),
     )
 
     id: Mapped[UUIDPk]
@@ -101,6 +103,8 @@ class Redemption(Base):
 
         Index("ix_redemptions_org_coupon", "organization_id", "coupon_id"),
         Index("ix_redemptions_org_created", "organization_id", "created_at"),
+        # Search by the order a gesture was used on.
+        Index("ix_redemptions_org_order", "organization_id", "order_id"),
     )
 
     id: Mapped[UUIDPk]

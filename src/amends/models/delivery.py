@@ -72,6 +72,8 @@ class Delivery(Base):
 
         Index("ix_deliveries_org_coupon", "organization_id", "coupon_id", "created_at"),
         Index("ix_deliveries_org_case", "organization_id", "case_id"),
+        # The customer's timeline.
+        Index("ix_deliveries_org_customer", "organization_id", "customer_id", "created_at"),
         Index("ix_deliveries_provider", "provider_id"),
         Index("ix_deliveries_incident", "incident_id", "status"),
     )
