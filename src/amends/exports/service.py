@@ -141,6 +141,7 @@ def _bound(text: str | None, name: str, zone: tzinfo, *, end: bool) -> datetime:
 _BY_DIGITS: dict[int, list[str]] = {}
 for _currency, _digits in sorted(MINOR_UNIT_DIGITS.items()):
     _BY_DIGITS.setdefault(_digits, []).append(_currency)
+_OTHER_DIGITS = sorted(MINOR_UNIT_DIGITS)
 
 
 # The first characters of a formula, as code points (one function call per cell to test).
@@ -183,7 +184,9 @@ class Cells:
             unit = 10 ** digits
             return func.printf(f"%d.%0{digits}d", minor // unit, minor % unit)
 
-        return case(*((currency.in_(codes), major(digits))
+        # Most amounts have two decimals: one test (a hashed list) finds them.
+        return case((currency.not_in(_OTHER_DIGITS), major(2)),
+                    *((currency.in_(codes), major(digits))
                       for digits, codes in _BY_DIGITS.items()), else_=major(2))
 
     def code(self, column: Any) -> ColumnElement[Any]:
@@ -205,9 +208,14 @@ class Cells:
     def text(self, column: Any) -> ColumnElement[Any]:
         """Text as typed, but one that starts like a spreadsheet formula gets a leading
         apostrophe (`safe_cell`'s rule); an empty text is an empty cell, as a missing one."""
-        value = type_coerce(func.nullif(column, ""), String)
+        value = type_coerce(column, String)
         first = func.ascii(value) if self.postgres else func.unicode(value)
-        return case((first.in_(_FORMULA_CODES), literal("'") + value), else_=value)
+        return self.empty_as_none(
+            case((first.in_(_FORMULA_CODES), literal("'") + value), else_=value))
+
+    def empty_as_none(self, column: Any) -> ColumnElement[Any]:
+        """An empty text as an empty cell, as a missing one (COPY writes "" for it)."""
+        return func.nullif(column, "")
 
 
 # --- The two files ------------------------------------------------------------------------
@@ -285,7 +293,8 @@ def gestures(cells: Cells, query: Query) -> Select[Any]:
         cells.moment(Coupon.expires_at), func.coalesce(spent.c.uses, 0),
         cells.moment(spent.c.created_at), cells.text(spent.c.order_id),
         cells.text(spent.c.store_id), Coupon.channel, cells.text(Coupon.issued_by_label),
-        cells.text(Case.reason), cells.text(Coupon.case_ref),
+        # Reason keys ([a-z0-9_]) and case references (C-...) cannot start a formula.
+        Case.reason, cells.empty_as_none(Coupon.case_ref),
         cells.text(Coupon.customer_external_id)]
     statement = (
         select(*(c.label(n) for c, n in zip(columns, GESTURE_COLUMNS, strict=True)))
@@ -317,7 +326,7 @@ def redemptions(cells: Cells, query: Query) -> Select[Any]:
         cells.text(Redemption.store_id), cells.text(Redemption.till_id),
         cells.text(at_till.name), Redemption.status, cells.moment(Redemption.voided_at),
         cells.text(Redemption.void_reason), cells.text(Coupon.customer_external_id),
-        cells.text(Coupon.case_ref)]
+        cells.empty_as_none(Coupon.case_ref)]
     statement = (
         select(*(c.label(n) for c, n in zip(columns, REDEMPTION_COLUMNS, strict=True)))
         .select_from(Redemption)
