@@ -313,3 +313,38 @@ async def test_tiers_are_validated_when_saved(client: httpx.AsyncClient, db: Dat
         "approval_tiers": ["manager"], "approval_sla_minutes": None})
     assert ok.status_code == 200
     assert (ok.json()["approval_tiers"], ok.json()["approval_sla_minutes"]) == (["manager"], None)
+
+
+async def test_a_closed_case_gets_no_new_gesture_until_it_is_reopened(
+        client: httpx.AsyncClient, db: Database) -> None:
+    tenant = await make_org(db)
+    admin = bearer(tenant.admin_token)
+    first = await make_incentive(db, tenant, value=500)
+    second = await make_incentive(db, tenant, value=700)
+    await make_customer(db, tenant, external_id="C-1")
+    case = (await client.post("/v1/cases", headers=admin, json={
+        "customer_id": "C-1", "reason": "late_delivery", "severity": 2,
+        "channel": "email"})).json()
+    given = await client.post("/v1/coupons", headers=admin, json={
+        "case_id": case["id"], "incentive_id": str(first.id), "deliver": False})
+    assert given.status_code == 201, given.text
+    closed = await client.post(f"/v1/cases/{case['id']}/transitions", headers=admin, json={
+        "to": "closed", "skip_reason": "customer happy"})
+    assert closed.status_code == 200, closed.text
+    refused = await client.post("/v1/coupons", headers=admin, json={
+        "case_id": case["id"], "incentive_id": str(second.id), "deliver": False})
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "case_closed"
+    # The gesture given before is still answered, the same, to a retry.
+    again = await client.post("/v1/coupons", headers=admin, json={
+        "case_id": case["id"], "incentive_id": str(first.id), "deliver": False})
+    assert again.status_code == 200
+    assert again.json()["id"] == given.json()["id"]
+    assert await _count(db, Coupon) == 1
+    reopened = await client.post(f"/v1/cases/{case['id']}/reopen", headers=admin,
+                                 json={"reason": "wrong item after all"})
+    assert reopened.status_code == 200
+    after = await client.post("/v1/coupons", headers=admin, json={
+        "case_id": case["id"], "incentive_id": str(second.id), "deliver": False})
+    assert after.status_code == 202, after.text  # open again: asked as any second gesture
+    assert after.json()["grounds"] == ["second_gesture"]

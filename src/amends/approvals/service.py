@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from amends.actor import Actor
 from amends.approvals import policy
 from amends.audit import service as audit
-from amends.cases.service import add_event
+from amends.cases.service import CaseClosed, add_event
 from amends.coupons import policy as coupon_policy
 from amends.coupons import service as coupons
 from amends.coupons.errors import IncentiveInactive
@@ -171,7 +171,9 @@ async def consume_budgets(session: AsyncSession, actor: Actor, limits: policy.Li
     return []
 
 
-async def _recent_gestures(session: AsyncSession, customer: Customer, days: int) -> int:
+async def recent_gestures(session: AsyncSession, customer: Customer, days: int) -> int:
+    """The customer's gestures of the last `days` days, withdrawn ones aside: one or more makes
+    another a second gesture (the case page asks this to offer what the click will do)."""
     if days <= 0:
         return 0
     since = utcnow() - timedelta(days=days)
@@ -211,6 +213,8 @@ async def give_gesture(
                                          case_ref=ref)
     if existing is not None:
         return Given(coupon=existing, approval=None, created=False)
+    if case is not None and case.state == "closed":
+        raise CaseClosed("The case is closed: reopen it first to give a gesture.")
     if not incentive.active:
         raise IncentiveInactive(f"{incentive.name!r} is no longer in the catalogue.")
     if dialect_of(session) == "postgresql":
@@ -243,7 +247,7 @@ async def give_gesture(
     else:
         grounds = policy.authority_grounds(
             limits, face_value=face_value, incentive_id=str(incentive.id),
-            recent_gestures=await _recent_gestures(session, customer,
+            recent_gestures=await recent_gestures(session, customer,
                                                    organization.second_gesture_window_days))
         if not grounds:
             grounds = await consume_budgets(session, actor, limits,

@@ -67,6 +67,10 @@ class SkipReasonRequired(ValidationFailed):
     code, title = "skip_reason_required", "Say why steps are skipped"
 
 
+class CaseClosed(Conflict):
+    code, title = "case_closed", "The case is closed"
+
+
 class CaseNotClosed(Conflict):
     code, title = "case_not_closed", "Only a closed case can be reopened"
 

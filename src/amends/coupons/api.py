@@ -56,6 +56,7 @@ Reader = Annotated[Actor, Depends(require(Scope.COUPONS_READ, Scope.COUPONS_ISSU
           "request for a supervisor"},
     **errors(MissingScope, customers.CustomerNotFound, incentives.IncentiveNotFound,
              IncentiveInactive, IncentiveEnded, CodePoolExhausted, cases.CaseNotFound,
+             cases.CaseClosed,
              CustomerRequired, delivery.NoAddressForChannel, delivery.ChannelNotConfigured)})
 async def issue_coupon(body: CouponIssue, request: Request, session: SessionDep,
                        actor: Issuer) -> Response:

@@ -155,7 +155,7 @@ async def _offers(session: SessionDep, actor: Actor, case: Case, customer: Custo
     window = organization.second_gesture_window_days
     # The same count the one click weighs (approvals.give_gesture), so the page offers what
     # the click will do.
-    second = await approvals._recent_gestures(session, customer, window) > 0
+    second = await approvals.recent_gestures(session, customer, window) > 0
 
     def offer(incentive: Incentive, value: int, state: str, explanation: str = "") -> Offer:
         if incentive.id in given:
