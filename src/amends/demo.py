@@ -77,25 +77,27 @@ async def seed_demo(db: Database, *, console: Console | None = None,
                     history_cases: int = DEFAULT_HISTORY_CASES,
                     history_days: int = DEFAULT_HISTORY_DAYS, base_url: str | None = None,
                     smtp_port: int | None = None,
-                    seconds: dict[str, float] | None = None) -> SeededDemo | None:
+                    seconds: dict[str, float] | None = None,
+                    slug: str = DEMO_SLUG) -> SeededDemo | None:
     """Create the demo organisation, then its history; None when it exists already (seeding
     runs once). With `base_url` and `smtp_port` its channels send to the demo's own mail
     catcher and receivers (the outbox), so its first gesture is delivered with no set-up.
     `seconds`, when given, receives how long each phase of the history took (generate, insert,
-    refresh)."""
+    refresh). `slug` names another demo organisation beside the first (the browser tests give
+    each module its own, on one server)."""
     # Imported here: the history module imports this one (the demo password).
     from amends.demo_history import HISTORY_STAFF, seed_history
 
     async with db.transaction() as session:
         existing = await session.scalar(select(Organization.id).where(
-            Organization.slug == DEMO_SLUG))
+            Organization.slug == slug))
         if existing is not None:
             # A demo made before it had channels gets the ones it lacks.
             if base_url is not None and smtp_port is not None:
                 await seed_channels(session, Actor.system(existing, "demo"), base_url=base_url,
                                     smtp_port=smtp_port)
             return None
-        org = await create_organization(session, slug=DEMO_SLUG, name="Demo Retail")
+        org = await create_organization(session, slug=slug, name="Demo Retail")
         for key, value in BRAND.items():
             setattr(org, key, value)
         await set_logo(session, Actor.system(org.id, "demo"), data=demo_logo(),

@@ -1,14 +1,18 @@
-"""A real `amends serve` process on a SQLite copy of the test schema, seeded with the demo, for
-the browser tests: started once per module that needs one."""
+"""One real `amends serve` process on a SQLite copy of the test schema for all the browser tests
+of a run: each module gets its own demo organisation on it (`live_site`), so modules cannot
+see each other's data, and the run starts one server instead of one per module. It stops when
+the run ends (`stop_shared`, called by tests/web/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,13 +30,14 @@ from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
 
 
 async def seed(url: str, *, history_cases: int = 0, history_days: int = 90,
-               base_url: str | None = None, smtp_port: int | None = None) -> SeededDemo:
+               base_url: str | None = None, smtp_port: int | None = None,
+               slug: str = DEMO_SLUG) -> SeededDemo:
     """The demo organisation (with `history_cases` of history); with `base_url` and
     `smtp_port`, its channels point at the demo's outbox as `amends demo` seeds them."""
     db = Database(Settings(database_url=url, sqlite_synchronous="OFF", _env_file=None))
     try:
         seeded = await seed_demo(db, history_cases=history_cases, history_days=history_days,
-                                 base_url=base_url, smtp_port=smtp_port)
+                                 base_url=base_url, smtp_port=smtp_port, slug=slug)
     finally:
         await db.dispose()
     assert seeded is not None
@@ -98,32 +103,67 @@ class LiveSite:
     database: Path
     # The organisation's slug: log in with `signed_in_as(..., org=site.slug)`.
     slug: str = DEMO_SLUG
+    # The demo's outbox (mail catcher and receivers) the organisation's channels send to,
+    # when it was seeded `with_outbox`.
+    outbox: Path | None = None
+
+
+@dataclass
+class _Shared:
+    url: str
+    database: Path
+    outbox: Path
+    smtp_port: int
+    server: subprocess.Popen[bytes]
+
+
+_shared: list[_Shared] = []
+_organisations = itertools.count(1)
+
+
+def _start_shared(sqlite_template: Path) -> _Shared:
+    folder = Path(tempfile.mkdtemp(prefix="amends-browser-"))
+    database = folder / "amends.db"
+    shutil.copy(sqlite_template, database)
+    port, smtp_port = free_port(), free_port()
+    server = serve(f"sqlite+aiosqlite:///{database}", port, folder / "server.log",
+                   outbox=folder / "demo-outbox", smtp_port=smtp_port)
+    return _Shared(url=f"http://127.0.0.1:{port}", database=database,
+                   outbox=folder / "demo-outbox", smtp_port=smtp_port, server=server)
+
+
+def stop_shared() -> None:
+    """Stop the run's server (at the end of the run)."""
+    while _shared:
+        shared = _shared.pop()
+        shared.server.terminate()
+        shared.server.wait(timeout=20)
 
 
 @contextmanager
 def live_site(sqlite_template: Path, folder: Path, *, history_cases: int = 0,
               history_days: int = 90, with_outbox: bool = False) -> Iterator[LiveSite]:
-    """The demo on a copy of the test schema, served by `amends serve` (with the demo's outbox
-    and mail catcher when `with_outbox`, its channels seeded to them as `amends demo` does), and
-    one Chromium, until the block ends."""
-    database = folder / "amends.db"
-    shutil.copy(sqlite_template, database)
-    url = f"sqlite+aiosqlite:///{database}"
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    smtp_port = free_port() if with_outbox else None
-    seeded = asyncio.run(seed(url, history_cases=history_cases, history_days=history_days,
-                              base_url=base_url if with_outbox else None, smtp_port=smtp_port))
-    server = serve(url, port, folder / "server.log",
-                   outbox=folder / "demo-outbox" if with_outbox else None, smtp_port=smtp_port)
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                yield LiveSite(url=base_url, keys=dict(seeded.api_keys), browser=browser,
-                               database=database)
-            finally:
-                browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    """A demo organisation of its own (with `history_cases` of history) on the run's one
+    server, and a Chromium until the block ends; with `with_outbox`, the organisation's
+    channels send to the demo's outbox and mail catcher as `amends demo` seeds them. `folder`
+    is the module's own, for what it writes.
+
+    The browser is the module's: Playwright's synchronous API keeps an event loop running
+    while it is open, and the asynchronous tests of later modules need the thread's loop."""
+    del folder  # the server's files are the run's
+    if not _shared:
+        _shared.append(_start_shared(sqlite_template))
+    shared = _shared[0]
+    slug = f"demo-{next(_organisations)}"
+    seeded = asyncio.run(seed(f"sqlite+aiosqlite:///{shared.database}", slug=slug,
+                              history_cases=history_cases, history_days=history_days,
+                              base_url=shared.url if with_outbox else None,
+                              smtp_port=shared.smtp_port if with_outbox else None))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield LiveSite(url=shared.url, keys=dict(seeded.api_keys), browser=browser,
+                           database=shared.database, slug=slug,
+                           outbox=shared.outbox if with_outbox else None)
+        finally:
+            browser.close()

@@ -33,6 +33,7 @@ class Site:
     admin_key: str
     mailbox: Mailbox
     browser: Browser
+    slug: str
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +41,12 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     folder = tmp_path_factory.mktemp("admin-channels")
     with smtp_server() as mailbox, live_site(sqlite_template, folder) as live:
         yield Site(url=live.url, admin_key=live.keys["Admin"], mailbox=mailbox,
-                   browser=live.browser)
+                   browser=live.browser, slug=live.slug)
 
 
 @contextmanager
 def admin_page(site: Site) -> Iterator[Page]:
-    with signed_in_as(site.browser, site.url, ADMIN, DESKTOP) as page:
+    with signed_in_as(site.browser, site.url, ADMIN, DESKTOP, org=site.slug) as page:
         yield page
 
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from amends.demo import DEMO_PASSWORD, DEMO_SLUG
+from amends.demo import DEMO_PASSWORD
 from tests.receivers import Mailbox, smtp_server
 from tests.web.browser_watch import watch
 from tests.web.live import live_site
@@ -39,6 +39,7 @@ class Server:
     admin_key: str
     mailbox: Mailbox
     browser: Browser
+    slug: str
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
                                "security": "none", "from_address": "care@demo.example"}})
         assert channel.status_code == 200, channel.text
         yield Server(url=live.url, admin_key=live.keys["Admin"], mailbox=mailbox,
-                     browser=live.browser)
+                     browser=live.browser, slug=live.slug)
 
 
 @contextmanager
@@ -69,9 +70,9 @@ def browsing(server: Server) -> Iterator[Page]:
         context.close()
 
 
-def log_in(page: Page, email: str, password: str) -> None:
+def log_in(page: Page, email: str, password: str, org: str) -> None:
     page.goto("/login")
-    page.get_by_label("Organisation").fill(DEMO_SLUG)
+    page.get_by_label("Organisation").fill(org)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
@@ -102,7 +103,7 @@ def test_an_admin_invites_a_person_who_chooses_a_password_from_the_email_and_log
     server: Server
 ) -> None:
     with browsing(server) as admin:
-        log_in(admin, ADMIN, DEMO_PASSWORD)
+        log_in(admin, ADMIN, DEMO_PASSWORD, server.slug)
         admin.goto("/admin")
         admin.get_by_role("link", name="Users").click()
         expect(admin.get_by_role("heading", name="Users", level=1)).to_be_visible()
@@ -135,7 +136,7 @@ def test_an_admin_invites_a_person_who_chooses_a_password_from_the_email_and_log
             newcomer.get_by_role("button", name="Set my password").click()
             expect(newcomer.get_by_role("status")).to_contain_text(
                 "Thank you, Jo Newcomer: your password is set.")
-            log_in(newcomer, "jo@demo.example", "jo's long new password")
+            log_in(newcomer, "jo@demo.example", "jo's long new password", server.slug)
             expect(newcomer.get_by_role("heading", name=re.compile("^Welcome"))).to_be_visible()
             newcomer.goto(link.group(1))
             expect(newcomer.get_by_role("alert")).to_contain_text("already used")
@@ -147,7 +148,7 @@ def test_an_admin_invites_a_person_who_chooses_a_password_from_the_email_and_log
 
 def test_an_admin_creates_a_key_sees_its_secret_once_and_revokes_it(server: Server) -> None:
     with browsing(server) as admin:
-        log_in(admin, ADMIN, DEMO_PASSWORD)
+        log_in(admin, ADMIN, DEMO_PASSWORD, server.slug)
         admin.goto("/admin/api-keys")
         admin.get_by_label("Name").fill("Helpdesk reader")
         admin.get_by_role("checkbox", name=re.compile("cases:read")).check()

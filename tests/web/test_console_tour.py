@@ -26,7 +26,6 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
 
-from amends.demo import DEMO_SLUG
 from amends.kit import codes
 from amends.outbox.store import Outbox
 from tests.web.browser_watch import watch
@@ -50,6 +49,7 @@ class Demo:
     keys: dict[str, str]
     outbox: Outbox
     browser: Browser
+    slug: str
 
     def mails_to(self, address: str) -> list[Any]:
         """The e-mails the demo's mail catcher kept for `address`, as it received them."""
@@ -63,14 +63,15 @@ def demo(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     # No channel is set up here: the demo's first gesture must go out as `make demo` serves it.
     with live_site(sqlite_template, folder, history_cases=150, history_days=21,
                    with_outbox=True) as live:
+        assert live.outbox is not None
         yield Demo(url=live.url, database=live.database, keys=live.keys,
-                   outbox=Outbox(folder / "demo-outbox"), browser=live.browser)
+                   outbox=Outbox(live.outbox), browser=live.browser, slug=live.slug)
 
 
 @contextmanager
 def signed_in(demo: Demo, email: str) -> Iterator[Page]:
     """A browser of its own, logged in to the console as `email`."""
-    with signed_in_as(demo.browser, demo.url, email, DESKTOP) as page:
+    with signed_in_as(demo.browser, demo.url, email, DESKTOP, org=demo.slug) as page:
         yield page
 
 
@@ -274,7 +275,7 @@ def test_a_clerk_redeems_a_code_once_and_a_second_try_says_when_and_where_it_was
         photograph(till, "till-refused")
 
 
-def _figures_in_database(database: Path, *, since: datetime, until: datetime
+def _figures_in_database(database: Path, slug: str, *, since: datetime, until: datetime
                          ) -> tuple[int, int]:
     """Gestures issued in the period (revoked ones aside) and how many of them were redeemed,
     counted straight from the tables."""
@@ -285,7 +286,7 @@ def _figures_in_database(database: Path, *, since: datetime, until: datetime
                LEFT JOIN redemptions r ON r.coupon_id = c.id AND r.status = 'completed'
                WHERE o.slug = ? AND c.status != 'revoked'
                  AND c.issued_at >= ? AND c.issued_at < ?""",
-            (DEMO_SLUG, f"{since:%Y-%m-%d %H:%M:%S}", f"{until:%Y-%m-%d %H:%M:%S}")).fetchone()
+            (slug, f"{since:%Y-%m-%d %H:%M:%S}", f"{until:%Y-%m-%d %H:%M:%S}")).fetchone()
     return int(issued), int(redeemed)
 
 
@@ -300,7 +301,8 @@ def test_the_managers_dashboard_shows_what_the_database_holds_and_its_csv_is_the
         page.get_by_role("link", name="Dashboard").click()
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         issued, redeemed = _figures_in_database(
-            demo.database, since=today - timedelta(days=89), until=today + timedelta(days=1))
+            demo.database, demo.slug, since=today - timedelta(days=89),
+            until=today + timedelta(days=1))
         assert issued > 50
         assert redeemed > 0
         expect(page.locator("[data-figure=gestures_issued]")).to_have_text(str(issued))
@@ -359,10 +361,13 @@ def test_the_supervisors_pages_and_the_customers_coupon_page_show_what_they_hold
             """SELECT c.page_token, c.code FROM coupons c
                JOIN customers p ON p.organization_id = c.organization_id
                 AND p.id = c.customer_id
-               WHERE c.status = 'active' AND c.redemption_count = 0 AND c.expires_at > ?
+               JOIN organizations o ON o.id = c.organization_id
+               WHERE o.slug = ? AND c.status = 'active' AND c.redemption_count = 0
+                 AND c.expires_at > ?
                  AND (p.locale IS NULL OR p.locale LIKE 'en%')
                ORDER BY c.issued_at DESC""",
-            (f"{datetime.now(UTC) + timedelta(days=1):%Y-%m-%d %H:%M:%S}",)).fetchone()
+            (demo.slug, f"{datetime.now(UTC) + timedelta(days=1):%Y-%m-%d %H:%M:%S}")
+        ).fetchone()
     context = demo.browser.new_context(viewport=DESKTOP, base_url=demo.url)
     problems = watch(context)
     coupon = context.new_page()
@@ -429,7 +434,7 @@ def test_a_browser_that_asks_for_french_gets_the_login_page_in_french(demo: Demo
     expect(page.get_by_role("heading", level=1)).to_have_text("Se connecter")
     expect(page.get_by_label("Mot de passe")).to_be_visible()
     photograph(page, "login-fr")
-    page.get_by_label("Organisation").fill(DEMO_SLUG)
+    page.get_by_label("Organisation").fill(demo.slug)
     page.get_by_label("E-mail").fill(ADMIN)
     page.get_by_label("Mot de passe").fill("not the password")
     page.get_by_role("button", name="Se connecter").click()

@@ -172,8 +172,12 @@ async def test_an_agent_gives_a_recommended_gesture_from_the_case_page(
         (await client.post(f"/cases/{case['id']}/gestures", data={
             "incentive_id": str(small.id), "csrf_token": token})).headers["location"])
     assert "given before" in again.text
+    unsaid = await client.post(f"/cases/{case['id']}/steps", data={
+        "to": "fixed", "remedy": "Gesture given at the till", "csrf_token": token})
+    assert "Say why you skip review" in (await client.get(unsaid.headers["location"])).text
     moved = await client.post(f"/cases/{case['id']}/steps", data={
-        "to": "fixed", "note": "Gesture given at the till", "csrf_token": token})
+        "to": "fixed", "remedy": "Gesture given at the till",
+        "skip_reason": "Nothing to review: the parcel is lost", "csrf_token": token})
     assert "now fixed" in (await client.get(moved.headers["location"])).text
     async with db.transaction(write=False) as session:
         assert await session.scalar(select(func.count()).select_from(Coupon)) == 1

@@ -140,7 +140,7 @@ def test_every_page_of_every_role_fits_a_phone_and_passes_axe(site: Site) -> Non
     problems: list[str] = []
     seen: set[str] = set()
     for email, paths in PAGES.items():
-        with signed_in_as(site.live.browser, site.live.url, email) as page:
+        with signed_in_as(site.live.browser, site.live.url, email, org=site.live.slug) as page:
             for template in paths:
                 path = template.format(**site.ids)
                 if " > " in path:  # a page reached by its first link on another page
@@ -163,7 +163,8 @@ def test_every_page_of_every_role_fits_a_phone_and_passes_axe(site: Site) -> Non
 
 
 def test_on_a_phone_the_menu_and_a_form_are_used_by_keyboard(site: Site) -> None:
-    with signed_in_as(site.live.browser, site.live.url, SUPERVISOR, PHONE) as page:
+    with signed_in_as(site.live.browser, site.live.url, SUPERVISOR, PHONE,
+                      org=site.live.slug) as page:
         menu = page.get_by_role("button", name="Menu", exact=True)  # its icon is not its name
         nav = page.get_by_role("navigation", name="Main")
         expect(menu).to_have_attribute("aria-expanded", "false")
@@ -210,7 +211,7 @@ def test_on_a_phone_the_menu_and_a_form_are_used_by_keyboard(site: Site) -> None
 def test_a_chart_fits_a_phone_with_readable_labels_and_its_figures_in_a_table(
     site: Site
 ) -> None:
-    with signed_in_as(site.live.browser, site.live.url, MANAGER, PHONE) as page:
+    with signed_in_as(site.live.browser, site.live.url, MANAGER, PHONE, org=site.live.slug) as page:
         page.goto("/dashboard")
         section = page.locator("section[aria-labelledby=time-h]")
         chart = section.get_by_role("img", name="Gestures issued and redeemed per day")
@@ -240,7 +241,7 @@ def test_a_chart_fits_a_phone_with_readable_labels_and_its_figures_in_a_table(
 def test_on_a_phone_a_cases_gestures_are_cards_whose_extend_and_resend_are_in_reach(
     site: Site
 ) -> None:
-    with signed_in_as(site.live.browser, site.live.url, AGENT, PHONE) as page:
+    with signed_in_as(site.live.browser, site.live.url, AGENT, PHONE, org=site.live.slug) as page:
         page.goto(f"/cases/{site.ids['case']}")
         gesture = page.locator("#given tr[data-coupon]").first
         label = gesture.locator("td").first.evaluate(
