@@ -252,6 +252,36 @@ def gestures(cells: Cells, query: Query) -> Select[Any]:
             Coupon.issued_at < query.period.end]
     if query.after is not None:
         page.append(Coupon.id > query.after)
+    # `coupons.policy.display_status` in SQL: a hold that has timed out is active again, and
+    # an active gesture past its expiry is expired.
+    now = query.now
+    held = and_(Coupon.status == "reserved", Coupon.reserved_until.is_not(None),
+                Coupon.reserved_until > now)
+    status = case((and_(Coupon.status.in_(("active", "reserved")), Coupon.expires_at <= now),
+                   "expired"), (Coupon.status == "reserved", case((held, "reserved"),
+                                                                  else_="active")),
+                  else_=Coupon.status)
+    own = {
+        "issued_at": cells.moment(Coupon.issued_at), "coupon_id": cells.uuid(Coupon.id),
+        "code": cells.code(Coupon.code) if query.shows_codes else sql_null(),
+        "gesture": cells.text(Coupon.name), "kind": Coupon.kind, "currency": Coupon.currency,
+        "face_value": cells.money(Coupon.face_value, Coupon.currency), "status": status,
+        "expires_at": cells.moment(Coupon.expires_at), "channel": Coupon.channel,
+        "agent": cells.text(Coupon.issued_by_label),
+        # Reason keys ([a-z0-9_]) and case references (C-...) cannot start a formula.
+        "reason": Case.reason, "case_reference": cells.empty_as_none(Coupon.case_ref),
+        "customer_id": cells.text(Coupon.customer_external_id)}
+    given = (
+        select(*(value.label(name) for name, value in own.items()),
+               Coupon.organization_id.label("_org"), Coupon.id.label("_id"))
+        .select_from(Coupon)
+        .outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
+                              Case.reference == Coupon.case_ref))
+        .where(*page).order_by(Coupon.id))
+    # A whole subquery (OFFSET 0 keeps PostgreSQL from merging it into the statement): its
+    # cells are then written where its rows are read, by the parallel workers, instead of
+    # all of them by one process after the last join.
+    mine = (given.limit(query.limit) if query.limit is not None else given.offset(0)).subquery()
     used = [Redemption.organization_id == org, Redemption.status == "completed"]
     if query.limit is None:
         # One pass over the redemptions since the period began: none is older than its
@@ -275,36 +305,19 @@ def gestures(cells: Cells, query: Query) -> Select[Any]:
                func.row_number().over(partition_by=Redemption.coupon_id, order_by=(
                    Redemption.created_at.desc(), Redemption.id.desc())).label("nth"))
         .where(*used).subquery())
-    # `coupons.policy.display_status` in SQL: a hold that has timed out is active again, and
-    # an active gesture past its expiry is expired.
-    now = query.now
-    held = and_(Coupon.status == "reserved", Coupon.reserved_until.is_not(None),
-                Coupon.reserved_until > now)
-    status = case((and_(Coupon.status.in_(("active", "reserved")), Coupon.expires_at <= now),
-                   "expired"), (Coupon.status == "reserved", case((held, "reserved"),
-                                                                  else_="active")),
-                  else_=Coupon.status)
-    columns = [
-        cells.moment(Coupon.issued_at), cells.uuid(Coupon.id),
-        cells.code(Coupon.code) if query.shows_codes else sql_null(),
-        cells.text(Coupon.name), Coupon.kind, Coupon.currency,
-        cells.money(Coupon.face_value, Coupon.currency),
-        cells.money(func.coalesce(spent.c.cost, 0), Coupon.currency), status,
-        cells.moment(Coupon.expires_at), func.coalesce(spent.c.uses, 0),
-        cells.moment(spent.c.created_at), cells.text(spent.c.order_id),
-        cells.text(spent.c.store_id), Coupon.channel, cells.text(Coupon.issued_by_label),
-        # Reason keys ([a-z0-9_]) and case references (C-...) cannot start a formula.
-        Case.reason, cells.empty_as_none(Coupon.case_ref),
-        cells.text(Coupon.customer_external_id)]
+    last = {
+        "cost": cells.money(func.coalesce(spent.c.cost, 0), mine.c.currency),
+        "redemptions": func.coalesce(spent.c.uses, 0),
+        "redeemed_at": cells.moment(spent.c.created_at),
+        "order_id": cells.text(spent.c.order_id), "store": cells.text(spent.c.store_id)}
     statement = (
-        select(*(c.label(n) for c, n in zip(columns, GESTURE_COLUMNS, strict=True)))
-        .select_from(Coupon)
-        .outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
-                              Case.reference == Coupon.case_ref))
-        .outerjoin(spent, and_(spent.c.organization_id == Coupon.organization_id,
-                               spent.c.coupon_id == Coupon.id, spent.c.nth == 1))
-        .where(*page).order_by(Coupon.id))
-    return _batch(statement, Coupon.id, query)
+        select(*(mine.c[name] if name in own else last[name].label(name)
+                 for name in GESTURE_COLUMNS))
+        .select_from(mine)
+        .outerjoin(spent, and_(spent.c.organization_id == mine.c._org,
+                               spent.c.coupon_id == mine.c._id, spent.c.nth == 1))
+        .order_by(mine.c._id))
+    return _batch(statement, mine.c._id, query)
 
 
 def redemptions(cells: Cells, query: Query) -> Select[Any]:
