@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import html
 import io
 import uuid
+import warnings
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -265,14 +268,12 @@ async def test_a_reporting_key_gets_the_files_without_codes_and_a_till_key_gets_
     assert (refused.status_code, refused.json()["code"]) == (403, "missing_scope")
 
 
-async def test_a_large_export_is_sent_in_chunks_before_the_last_row_is_read(
-    app: Any, db: Database
-) -> None:
+async def _many_gestures(db: Database, count: int) -> Tenant:
+    """An organisation with `count` gestures given on 1 March 2027, a second apart."""
     clock.freeze(T0)
     tenant = await make_org(db)
     customer = await make_customer(db, tenant, external_id="C-1")
     incentive = await make_incentive(db, tenant, value=500, name="5 off")
-    count = 6000
     async with db.transaction() as session:
         await session.execute(insert(Coupon), [{
             "id": uuid.UUID(int=(T0.toordinal() << 64) + n), "organization_id": tenant.id,
@@ -283,51 +284,100 @@ async def test_a_large_export_is_sent_in_chunks_before_the_last_row_is_read(
             "expires_at": T0 + timedelta(days=30), "issued_by_type": "system",
             "issued_by_label": "bulk", "issued_at": T0 + timedelta(seconds=n)}
             for n in range(count)])
-    token = tenant.admin_token
-    chunks: list[bytes] = []
-    more: list[bool] = []
-    started: dict[str, Any] = {}
+    return tenant
 
-    requested = []
+
+@dataclass
+class Answer:
+    """What an ASGI client received: the status, and each piece of the body as it was sent
+    with whether more was announced."""
+
+    status: int = 0
+    chunks: list[bytes] = field(default_factory=list)
+    more: list[bool] = field(default_factory=list)
+
+    @property
+    def lines(self) -> list[str]:
+        return b"".join(self.chunks).decode().splitlines()
+
+
+async def _get(app: Any, tenant: Tenant, *, leave_after_first_chunk: bool = False) -> Answer:
+    """The gestures of 1 March 2027 asked of the application as a server would ask (httpx's
+    test transport gathers a body before it returns it); the client may leave as soon as the
+    first piece of the body has arrived."""
+    answer = Answer()
+    requested, gone = [], asyncio.Event()
 
     async def receive() -> dict[str, Any]:
-        if requested:  # the client stays connected until the answer ends
-            await asyncio.Event().wait()
+        if requested:  # the client stays until the answer ends, or until it leaves
+            await gone.wait()
+            return {"type": "http.disconnect"}
         requested.append(True)
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
-            started.update(message)
+            answer.status = message["status"]
         elif message["type"] == "http.response.body" and message.get("body"):
-            chunks.append(message["body"])
-            more.append(message.get("more_body", False))
+            answer.chunks.append(message["body"])
+            answer.more.append(message.get("more_body", False))
+            if leave_after_first_chunk:
+                gone.set()
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "GET", "scheme": "https", "path": GESTURES, "raw_path": GESTURES.encode(),
-             "query_string": b"from=2027-03-01&to=2027-03-01", "root_path": "",
-             "headers": [(b"host", b"testserver"),
-                         (b"authorization", f"Bearer {token}".encode())],
-             "client": ("127.0.0.1", 50000), "server": ("testserver", 443)}
-    await app(scope, receive, send)
-    assert started["status"] == 200
-    lines = b"".join(chunks).decode().splitlines()
-    assert len(lines) == count + 1
-    assert lines[1].split(",")[2] == "BULK0-00000"
-    assert lines[-1].split(",")[2] == f"BULK0-0{count - 1:04d}"
+    await app({"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+               "method": "GET", "scheme": "https", "path": GESTURES,
+               "raw_path": GESTURES.encode(), "root_path": "",
+               "query_string": b"from=2027-03-01&to=2027-03-01",
+               "headers": [(b"host", b"testserver"),
+                           (b"authorization", f"Bearer {tenant.admin_token}".encode())],
+               "client": ("127.0.0.1", 50000), "server": ("testserver", 443)}, receive, send)
+    return answer
+
+
+async def test_a_large_export_is_sent_in_chunks_before_the_last_row_is_read(
+    app: Any, db: Database
+) -> None:
+    count = 6000
+    answer = await _get(app, await _many_gestures(db, count))
+    assert answer.status == 200
+    assert len(answer.lines) == count + 1
+    assert answer.lines[1].split(",")[2] == "BULK0-00000"
+    assert answer.lines[-1].split(",")[2] == f"BULK0-0{count - 1:04d}"
     # Sent as it was read: many pieces, every one but the last announcing more, none of them
     # the whole file (the SQLite batches are 2,000 rows, PostgreSQL's chunks 64 KiB).
-    assert len(chunks) >= 3
-    assert all(more[:-1])
-    assert max(len(chunk.splitlines()) for chunk in chunks) <= exports.BATCH_ROWS + 1
-    assert max(map(len, chunks)) < len(b"".join(chunks)) / 2
+    assert len(answer.chunks) >= 3
+    assert all(answer.more[:-1])
+    assert max(len(chunk.splitlines()) for chunk in answer.chunks) <= exports.BATCH_ROWS + 1
+    assert max(map(len, answer.chunks)) < len(b"".join(answer.chunks)) / 2
+
+
+async def test_a_client_that_leaves_mid_file_leaves_no_connection_behind(
+    app: Any, db: Database
+) -> None:
+    count = 6000
+    tenant = await _many_gestures(db, count)
+    pool = app.state.db.engine.pool
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        left = await _get(app, tenant, leave_after_first_chunk=True)
+        assert left.status == 200
+        assert len(left.lines) < count
+        for _ in range(600):  # the interrupted read ends in a task of its own
+            if pool.checkedout() == 0:
+                break
+            await asyncio.sleep(0.05)
+        gc.collect()
+    assert pool.checkedout() == 0
+    # Given back to the pool, not found and terminated by the garbage collector.
+    assert [str(w.message) for w in warned if "non-checked-in" in str(w.message)] == []
+    again = await _get(app, tenant)
+    assert len(again.lines) == count + 1
 
 
 async def _audit_count(db: Database, tenant: Tenant) -> int:
     async with db.transaction() as session:
         return int(await session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.organization_id == tenant.id)) or 0)
-
 
 
 async def test_the_dashboards_export_downloads_the_days_of_the_readers_zone(

@@ -22,17 +22,18 @@ import asyncio
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Numeric,
+    Row,
     Select,
     String,
     Text,
@@ -58,6 +59,7 @@ from amends.kit.money import MINOR_UNIT_DIGITS
 from amends.models import Case, Coupon, Redemption, User
 from amends.roles import Scope
 
+T = TypeVar("T")
 # The longest period one export covers: a year, leap or not, counted in the reader's days.
 MAX_DAYS = 366
 _EARLIEST, _LATEST = date(1970, 1, 1), date(2199, 12, 31)
@@ -391,8 +393,7 @@ async def csv_chunks(db: Database, actor: Actor, export: Export, period: Period
         batch = Query(organization_id=query.organization_id, period=period,
                       shows_codes=query.shows_codes, now=query.now, after=after,
                       limit=BATCH_ROWS)
-        async with db.transaction(write=False) as session:
-            rows = (await session.execute(export.statement(cells, batch))).all()
+        rows = await _detached(_read(db, export.statement(cells, batch)))
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         if header:
@@ -447,7 +448,33 @@ async def _copied(db: Database, statement: Select[Any]) -> AsyncIterator[bytes]:
             yield bytes(pending)
         finished = True
     finally:
-        task.cancel()
-        await asyncio.wait([task])
-        with suppress(Exception):
-            await greenlet_spawn(raw.close if finished else raw.invalidate)
+        await _detached(_end(task, raw, finished=finished))
+
+
+async def _read(db: Database, statement: Select[Any]) -> list[Row[Any]]:
+    async with db.transaction(write=False) as session:
+        return list((await session.execute(statement)).all())
+
+
+# Tasks that must end whatever happens to their caller (the loop keeps only weak references).
+_DETACHED: set[asyncio.Task[Any]] = set()
+
+
+async def _detached(work: Coroutine[Any, Any, T]) -> T:
+    """`work`'s result, in a task of its own that runs to its end even if the caller is
+    cancelled: a response whose client went away is cancelled, and cancelled again at each
+    await (anyio), which would leave a transaction open or a connection out of the pool."""
+    task = asyncio.create_task(work)
+    _DETACHED.add(task)
+    task.add_done_callback(_DETACHED.discard)
+    return await asyncio.shield(task)
+
+
+async def _end(copy: asyncio.Task[None], raw: Any, *, finished: bool) -> None:
+    """Stop the COPY (asyncpg asks the server to cancel it) and give the connection back: to
+    the pool after a whole file, closed after an interrupted one, whose protocol state is
+    not worth trusting."""
+    copy.cancel()
+    await asyncio.wait([copy])
+    with suppress(Exception):
+        await greenlet_spawn(raw.close if finished else raw.invalidate)
