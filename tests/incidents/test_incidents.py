@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from amends.config import Settings
 from amends.db import Database
@@ -20,7 +20,15 @@ from amends.incidents import cli as incident_cli
 from amends.incidents import service as incidents
 from amends.jobs.worker import Worker
 from amends.kit.clock import clock
-from amends.models import Case, Coupon, Delivery, Incident, Suppression
+from amends.models import (
+    Case,
+    CaseEvent,
+    Coupon,
+    Delivery,
+    Incident,
+    IncidentCustomer,
+    Suppression,
+)
 from amends.roles import Role
 from tests.factories import (
     bearer,
@@ -302,3 +310,58 @@ async def test_the_cli_imports_a_file_and_follows_the_run_to_its_end(
         await Worker(db, settings).run_until_idle()
         assert await asyncio.wait_for(watching, 10) == "completed"
         assert len(mail.messages) == 5
+
+
+async def test_an_incidents_cases_are_apologised_with_their_apology_held_out_ones_too(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    tenant = await make_org(db)
+    admin = bearer(tenant.admin_token)
+    manager = await staff_headers(db, await make_user(db, tenant, role=Role.MANAGER))
+    incentive = await make_incentive(db, tenant, value=500, name="Sorry: 5 off")
+    for n in range(4):
+        await make_customer(db, tenant, external_id=f"A-{n}", email=f"a{n}@example.com")
+    await make_customer(db, tenant, external_id="A-nomail", email=None, phone=None)
+    made = (await client.post("/v1/incidents", headers=manager, json={
+        "title": "Depot fire", "reason": "late_delivery", "severity": 3,
+        "incentive_id": str(incentive.id), "holdout_percent": 0,
+        "message": "A fire at our depot delayed your parcel."})).json()
+    await client.post(f"/v1/incidents/{made['id']}/customers", headers=manager,
+                      content=b"A-0\nA-1\nA-2\nA-3\nA-nomail\n")
+    async with db.transaction() as session:  # A-3 is in the hold-out group
+        await session.execute(update(IncidentCustomer).where(
+            IncidentCustomer.organization_id == tenant.id,
+            IncidentCustomer.customer_external_id == "A-3").values(held_out=True))
+    with smtp_server() as mail:
+        await _email(client, admin, mail.host, mail.port)
+        assert (await client.post(f"/v1/incidents/{made['id']}/run", headers=manager)
+                ).json()["status"] == "running"
+        await Worker(db, settings).run_until_idle()
+        assert len(mail.messages) == 4
+
+    listed = (await client.get("/v1/cases", headers=manager)).json()["items"]
+    assert {c["customer_external_id"]: c["state"] for c in listed} == {
+        f"A-{n}": "apologised" for n in range(4)}  # the unreachable one has no case
+    for case in listed:
+        timeline = (await client.get(f"/v1/cases/{case['id']}/timeline",
+                                     headers=manager)).json()
+        # Opened, its apology sent (with its gesture, or alone for the held-out customer),
+        # then apologised with how: in that order, as an agent's case reads.
+        assert [e["kind"] for e in timeline] == ["opened", "message", "state_changed"]
+        moved = timeline[2]["data"]
+        assert (moved["from"], moved["to"]) == ("open", "apologised")
+        address = f"{case['customer_external_id'].lower().replace('-', '')}@example.com"
+        assert moved["apology"].endswith(f"to {address}"), moved
+        assert timeline[2]["actor_label"] == "incident: Depot fire"
+    assert await _count(db, Coupon, Coupon.organization_id == tenant.id) == 3  # not A-3
+    audited = (await client.get("/v1/audit-events", headers=admin, params={
+        "action": "case.state_changed", "limit": 50})).json()["items"]
+    assert sorted(e["object_id"] for e in audited) == sorted(c["id"] for c in listed)
+    assert all(e["before"] == {"state": "open"} and e["after"]["state"] == "apologised"
+               for e in audited)
+    # A re-run of the chunk (as after a crash) moves nothing twice.
+    async with db.transaction() as session:
+        assert await incidents.run_chunk(session, organization_id=tenant.id,
+                                         incident_id=made["id"], chunk=0) == 0
+    assert await _count(db, CaseEvent, CaseEvent.organization_id == tenant.id,
+                        CaseEvent.kind == "state_changed") == 4

@@ -4,7 +4,7 @@ with a timeline of everything that happened."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
 from amends.kit.sql import get_or_insert, insert_for
 from amends.models import (
+    AuditEvent,
     Case,
     CaseEvent,
     Coupon,
@@ -349,18 +350,28 @@ async def move(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID, to: s
     return case
 
 
-async def _moved(session: AsyncSession, actor: Actor, case: Case, *, before: str,
-                 skipped: list[str], fields: dict[str, Any], skip_reason: str | None) -> None:
-    """What a move leaves behind: the timeline entry (with what the step recorded), the
-    audit entry and the webhook."""
-    to = case.state
+def moved_rows(case: Case | Mapping[str, Any], actor: Actor, *, before: str, to: str,
+               skipped: list[str], fields: dict[str, Any], skip_reason: str | None
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a move leaves behind, as rows: the timeline entry (with what the step recorded)
+    and the audit entry."""
     summary = f"{before} → {to}" + (f" (skipped {', '.join(skipped)}: {skip_reason})"
                                     if skipped else "")
-    await add_event(session, case, actor, kind="state_changed", summary=summary,
-                    data={"from": before, "to": to, "skipped": skipped, **fields})
-    await audit.record(session, actor, action="case.state_changed", object_type="case",
-                       object_id=case.id, before={"state": before},
-                       after={"state": to, **fields}, reason=skip_reason)
+    event = event_row(case, actor, kind="state_changed", summary=summary,
+                      data={"from": before, "to": to, "skipped": skipped, **fields})
+    entry = audit.entry_row(actor, action="case.state_changed", object_type="case",
+                            object_id=_get(case, "id"), before={"state": before},
+                            after={"state": to, **fields}, reason=skip_reason)
+    return event, entry
+
+
+async def _moved(session: AsyncSession, actor: Actor, case: Case, *, before: str,
+                 skipped: list[str], fields: dict[str, Any], skip_reason: str | None) -> None:
+    """What a move leaves behind: the timeline entry, the audit entry and the webhook."""
+    event, entry = moved_rows(case, actor, before=before, to=case.state, skipped=skipped,
+                              fields=fields, skip_reason=skip_reason)
+    session.add_all([CaseEvent(**event), AuditEvent(**entry)])
+    await session.flush()
     await webhooks.emit(session, actor.organization_id, "case.state_changed",
                         {**public(case), "from": before})
 
@@ -372,19 +383,47 @@ APOLOGISING_KINDS = frozenset({"apology", "gesture", "incident_apology"})
 async def apologised(session: AsyncSession, actor: Actor, case: Case, *,
                      how: str) -> bool:
     """An open case whose customer was just sent an apology (alone or with a gesture) is
-    apologised, `how` recorded as the step's apology. One conditional UPDATE: a case that
-    has moved on (or moved meanwhile) stays where it is, and the message stands either way.
-    Returns whether the case moved."""
-    result = await session.execute(
-        update(Case).where(Case.organization_id == case.organization_id, Case.id == case.id,
-                           Case.state == "open").values(state="apologised")
-        .execution_options(synchronize_session=False))
-    if not getattr(result, "rowcount", 0):
+    apologised, `how` recorded as the step's apology; the case stays where it is when it has
+    moved on (or moved meanwhile), and the message stands either way. Returns whether the
+    case moved."""
+    if not await apologised_many(session, actor, [(case, how)]):
         return False
-    case = await get_case(session, actor, case_id=case.id)  # the caller's object too
-    await _moved(session, actor, case, before="open", skipped=[],
-                 fields={"apology": how[:5000]}, skip_reason=None)
+    await get_case(session, actor, case_id=case.id)  # the caller's object too
     return True
+
+
+async def apologised_many(session: AsyncSession, actor: Actor,
+                          apologies: Sequence[tuple[Case | dict[str, Any], str]]) -> int:
+    """`apologised` for many cases of one organisation at once (an incident's chunk, whose
+    cases are rows): one conditional UPDATE moves those still open, then one INSERT writes
+    their timeline entries and one their audit entries. A case given as a row is updated
+    in place. Returns how many moved."""
+    if not apologies:
+        return 0
+    moved = set((await session.execute(
+        update(Case).where(Case.organization_id == _get(apologies[0][0], "organization_id"),
+                           Case.id.in_([_get(case, "id") for case, _ in apologies]),
+                           Case.state == "open").values(state="apologised")
+        .returning(Case.id).execution_options(synchronize_session=False))).scalars())
+    events: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for case, how in apologies:
+        if _get(case, "id") not in moved:
+            continue
+        if isinstance(case, dict):
+            case["state"] = "apologised"
+        event, entry = moved_rows(case, actor, before="open", to="apologised", skipped=[],
+                                  fields={"apology": how[:5000]}, skip_reason=None)
+        events.append(event)
+        entries.append(entry)
+        changed.append({**public(case), "state": "apologised", "from": "open"})
+    if events:
+        await session.execute(insert_for(session, CaseEvent.__table__), events)
+        await session.execute(insert_for(session, AuditEvent.__table__), entries)
+    for payload in changed:
+        await webhooks.emit(session, actor.organization_id, "case.state_changed", payload)
+    return len(moved)
 
 
 async def reopen(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,

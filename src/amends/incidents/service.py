@@ -674,6 +674,7 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
     given = await _gestures(session, actor, organization, incentive, reachable, opened, now)
     messages: list[dict[str, Any]] = []
     events, job_rows = [], []
+    apologies: list[tuple[dict[str, Any], str]] = []
     base_url = get_settings().base_url
     for row, customer, channel, address in reachable:
         case, coupon = opened[row.id], given.get(row.id)
@@ -696,11 +697,15 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
             case, actor, kind="message" if failure is None else "delivery_failed",
             summary=delivery.message_summary(kind, channel, address, failure=failure),
             data={"delivery_id": str(message["id"]), "status": message["status"]}))
+        if failure is None and kind in cases.APOLOGISING_KINDS:
+            apologies.append((case, delivery.message_summary(kind, channel, address)))
         row.state = "held_out" if row.held_out and incentive is not None else "done"
         row.case_id, row.coupon_id = case["id"], coupon.id if coupon else None
         row.delivery_id, row.processed_at = message["id"], now
     await _insert(session, Delivery, messages)
     await _insert(session, CaseEvent, events)
+    # Their apology is on its way: the cases are apologised (held-out customers' too).
+    await cases.apologised_many(session, actor, apologies)
     await _insert(session, Job, job_rows)
     session.info["jobs_enqueued"] = True
     return len(rows)
