@@ -1,10 +1,10 @@
 """Row-level exports for finance: every gesture given and every redemption made in a period,
 as CSV (UTF-8, a header row, one line per row), streamed from the database in constant memory.
 
-The file is defined once, in SQL: each column is an expression that renders its cell (times in
-ISO 8601 UTC, money in major units of its ISO 4217 currency, text that a spreadsheet could read
-as a formula behind an apostrophe, as `kit.csvstream.safe_cell` does). So the rows need no
-work in Python, and each dialect reads them its fastest way:
+The file is defined once, in SQL: each column is an expression that renders its cell
+(`cells.py`: times in ISO 8601 UTC, money in major units of its ISO 4217 currency, text that a
+spreadsheet could read as a formula behind an apostrophe, as `kit.csvstream.safe_cell` does).
+So the rows need no work in Python, and each dialect reads them its fastest way:
 
 - PostgreSQL writes the CSV itself, `COPY (SELECT ...) TO STDOUT`, and asyncpg hands it over
   in chunks; while the client is slow to take one, asyncpg stops reading the socket and the
@@ -26,36 +26,27 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
-    ColumnElement,
-    Numeric,
     Row,
     Select,
-    String,
-    Text,
     and_,
     case,
     cast,
     func,
-    literal,
     select,
 )
 from sqlalchemy import null as sql_null
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.expression import type_coerce
 from sqlalchemy.util import greenlet_spawn
 
 from amends.actor import Actor
 from amends.db import Database
 from amends.errors import ValidationFailed
-from amends.kit import codes
+from amends.exports.cells import Cells
 from amends.kit.clock import utcnow
-from amends.kit.csvstream import FORMULA_START
-from amends.kit.money import MINOR_UNIT_DIGITS
 from amends.models import Case, Coupon, Redemption, User
 from amends.roles import Scope
 
@@ -68,7 +59,6 @@ BATCH_ROWS = 2000
 CHUNK_BYTES = 64 * 1024
 _QUEUED_CHUNKS = 4
 WORK_MEM = "64MB"
-CODE_LENGTH = Coupon.code.type.length or 64
 
 
 class InvalidDate(ValidationFailed):
@@ -136,88 +126,6 @@ def _bound(text: str | None, name: str, zone: tzinfo, *, end: bool) -> datetime:
     if not _EARLIEST <= day <= _LATEST:
         raise InvalidDate(f"`{name}` must be between {_EARLIEST} and {_LATEST}.", field=name)
     return moment
-
-
-# --- Cells --------------------------------------------------------------------------------
-
-_BY_DIGITS: dict[int, list[str]] = {}
-for _currency, _digits in sorted(MINOR_UNIT_DIGITS.items()):
-    _BY_DIGITS.setdefault(_digits, []).append(_currency)
-_OTHER_DIGITS = sorted(MINOR_UNIT_DIGITS)
-
-
-# The first characters of a formula, as code points (one function call per cell to test).
-_FORMULA_CODES = [ord(character) for character in FORMULA_START]
-
-
-class Cells:
-    """SQL that renders a value as the text of its CSV cell, on one dialect."""
-
-    def __init__(self, dialect: str) -> None:
-        self.postgres = dialect == "postgresql"
-
-    def moment(self, column: Any) -> ColumnElement[Any]:
-        """2027-01-31T18:00:00Z (UTC, to the second)."""
-        if self.postgres:
-            return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-        return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)
-
-    def uuid(self, column: Any) -> ColumnElement[Any]:
-        """The canonical 8-4-4-4-12 form (SQLite keeps 32 hexadecimal digits)."""
-        if self.postgres:
-            return cast(column, Text)
-        hex_digits = type_coerce(column, String)
-        parts = [func.substr(hex_digits, begin, size)
-                 for begin, size in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
-        joined: ColumnElement[Any] = parts[0]
-        for part in parts[1:]:
-            joined = joined + "-" + part
-        return func.lower(joined)
-
-    def money(self, minor: Any, currency: Any) -> ColumnElement[Any]:
-        """Minor units in major ones with the currency's decimals: 1050 EUR -> 10.50,
-        1050 JPY -> 1050, 1050 KWD -> 1.050. Amounts are never negative here."""
-        def major(digits: int) -> ColumnElement[Any]:
-            if self.postgres:  # a numeric times 0.01 has exactly two decimals
-                return (cast(minor, Numeric) if digits == 0
-                        else minor * literal(Decimal(1).scaleb(-digits), Numeric))
-            if digits == 0:
-                return cast(minor, Text)
-            unit = 10 ** digits
-            return func.printf(f"%d.%0{digits}d", minor // unit, minor % unit)
-
-        # Most amounts have two decimals: one test (a hashed list) finds them.
-        return case((currency.not_in(_OTHER_DIGITS), major(2)),
-                    *((currency.in_(codes), major(digits))
-                      for digits, codes in _BY_DIGITS.items()), else_=major(2))
-
-    def code(self, column: Any) -> ColumnElement[Any]:
-        """A code as people read it (`kit.codes.display`): in groups of five, with dashes."""
-        value = type_coerce(column, String)
-        size = codes.GROUP
-
-        def grouped(full: int) -> ColumnElement[Any]:
-            """`full` groups of five and a dash, then the rest (one to five characters)."""
-            text: ColumnElement[Any] = func.substr(value, 1 + full * size)
-            for group in reversed(range(full)):
-                text = func.substr(value, 1 + group * size, size) + "-" + text
-            return text
-
-        longest = (CODE_LENGTH - 1) // size
-        return self.text(case({full: grouped(full) for full in range(longest + 1)},
-                              value=(func.length(value) - 1) // size, else_=value))
-
-    def text(self, column: Any) -> ColumnElement[Any]:
-        """Text as typed, but one that starts like a spreadsheet formula gets a leading
-        apostrophe (`safe_cell`'s rule); an empty text is an empty cell, as a missing one."""
-        value = type_coerce(column, String)
-        first = func.ascii(value) if self.postgres else func.unicode(value)
-        return self.empty_as_none(
-            case((first.in_(_FORMULA_CODES), literal("'") + value), else_=value))
-
-    def empty_as_none(self, column: Any) -> ColumnElement[Any]:
-        """An empty text as an empty cell, as a missing one (COPY writes "" for it)."""
-        return func.nullif(column, "")
 
 
 # --- The two files ------------------------------------------------------------------------
