@@ -160,6 +160,54 @@ async def test_a_rules_apology_names_the_order_its_items_and_the_parcel_in_the_c
     assert {c["state"] for c in cases} == {"apologised"}
 
 
+async def test_the_late_parcel_of_a_split_order_is_apologised_for_with_its_own_items(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    clock.freeze(datetime(2026, 11, 20, 16, tzinfo=UTC))
+    tenant = await make_org(db)
+    admin = bearer(tenant.admin_token)
+
+    def parcel(name: str, items: list[Any]) -> dict[str, Any]:
+        return {"id": f"s-{name}", "type": "shipment.created",
+                "occurred_at": "2026-11-20T15:00:00Z",
+                "data": {"shipment_id": f"P-{name}", "order_id": "JL-S", "carrier": "DHL",
+                         "tracking_number": f"JD-{name}", "items": items}}
+
+    with smtp_server() as mail:
+        await client.put("/v1/channels/email", headers=admin, json={"settings": {
+            "host": mail.host, "port": mail.port, "security": "none",
+            "from_address": "care@jl.example"}})
+        sent = await client.post("/v1/events", headers=admin, json={"events": [
+            {"id": "o-S", "type": "order.placed", "occurred_at": "2026-11-20T09:00:00Z",
+             "data": {"order_id": "JL-S", "customer_id": "S", "amount": 89900,
+                      "currency": "EUR", "promised_at": "2026-11-21T18:00:00Z",
+                      "customer": {"name": "Sam", "email": "sam@example.com"},
+                      "lines": [{"sku": "SONOS-BEAM", "name": "Sonos Beam", "price": 49900},
+                                {"sku": "WB-1", "name": "Wall Bracket", "price": 4000}]}},
+            parcel("A", ["SONOS-BEAM"]),
+            parcel("B", [{"sku": "WB-1", "name": "Wall Bracket"}]),
+            {"id": "d-A", "type": "shipment.delivered", "occurred_at": "2026-11-21T10:00:00Z",
+             "data": {"shipment_id": "P-A"}}]})
+        assert sent.json()["accepted"] == 4, sent.text
+        await live_rule(client, admin, {
+            "name": "Part of a split order stuck",
+            "condition": {"type": "split_late", "hours": 48},
+            "actions": {"open_case": {"reason": "late_delivery", "severity": 2},
+                        "apologise": ["email"]}})
+        clock.freeze(datetime(2026, 11, 24, 16, tzinfo=UTC))
+        worker = Worker(db, settings)
+        await worker.ensure_periodic()
+        clock.advance(timedelta(minutes=6))
+        await worker.run_until_idle()
+        [apology] = mail.to("sam@example.com")
+    text = apology.get_body(("plain",)).get_content()
+    # The parcel that is late carries the bracket alone: the apology names it, not the
+    # speaker that arrived.
+    assert ("Your order JL-S (Wall Bracket) is late: parcel JD-B with DHL has not reached "
+            "you yet.") in text
+    assert "Sonos Beam" not in text
+
+
 @pytest.mark.parametrize("language", SHIPPED)
 def test_what_went_wrong_reads_in_every_language_without_english_left_over(
     language: str

@@ -91,3 +91,47 @@ async def test_shipment_events_project_a_parcel_even_out_of_order(
     assert too_many.json()["code"] == "batch_too_large"
     reporting = bearer(await make_api_key(db, tenant, scopes=["reports:read"]))
     assert (await client.post("/v1/events", headers=reporting, json=order(5))).status_code == 403
+
+
+async def test_a_parcel_keeps_the_items_its_events_carry_checked_like_order_lines(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_org(db)
+    sender = bearer(await make_api_key(db, tenant, scopes=["events:write"]))
+
+    def parcel(n: int, kind: str, **data: Any) -> dict[str, Any]:
+        return {"id": f"p{n}", "type": kind, "occurred_at": f"2026-11-2{n}T12:00:00Z",
+                "data": {"shipment_id": "P-1", **data}}
+
+    async def items() -> list[dict[str, Any]] | None:
+        async with db.transaction(write=False) as session:
+            return (await session.scalar(select(Shipment))).items  # type: ignore[union-attr]
+
+    sent = await client.post("/v1/events", headers=sender, json={"events": [
+        order(1), parcel(1, "shipment.created", order_id="O-1", items=[
+            {"sku": "WB-1", "name": "Wall Bracket", "quantity": 2}, "SONOS-BEAM"])]})
+    assert sent.json() == {"accepted": 2, "duplicates": 0, "errors": []}
+    carried = [{"sku": "WB-1", "name": "Wall Bracket", "quantity": 2},
+               {"sku": "SONOS-BEAM", "name": None, "quantity": 1}]
+    assert await items() == carried
+    # An event that does not say what the parcel carries leaves its items as they were.
+    await client.post("/v1/events", headers=sender,
+                      json=parcel(2, "shipment.scanned", location="Leeds"))
+    assert await items() == carried
+    # Items are checked as order lines are: each bad one is named, and nothing changes.
+    for bad, field in (([{"sku": "A", "quantity": 0}], "data.items.0.quantity"),
+                       ([{"sku": ""}], "data.items.0.sku"),
+                       (["A", {"name": "No SKU"}], "data.items.1.sku"),
+                       ([{"sku": "A", "colour": "red"}], "data.items.0.colour"),
+                       ([{"sku": "A", "name": "x" * 201}], "data.items.0.name"),
+                       ([7], "data.items.0"),
+                       ("WB-1", "data.items")):
+        refused = await client.post("/v1/events", headers=sender,
+                                    json=parcel(3, "shipment.scanned", items=bad))
+        assert refused.status_code == 422, (bad, refused.text)
+        assert field in {e["field"] for e in refused.json()["errors"]}, (bad, refused.json())
+    assert await items() == carried
+    # A later event may say it again (a carrier's correction): the latest one counts.
+    await client.post("/v1/events", headers=sender, json=parcel(
+        4, "shipment.exception", reason="damaged", items=[{"sku": "WB-1", "quantity": 1}]))
+    assert await items() == [{"sku": "WB-1", "name": None, "quantity": 1}]

@@ -224,11 +224,14 @@ NAMED_ITEMS, ITEM_LENGTH = 3, 40
 def what_went_wrong(shipment: Shipment | None, order: Order | None) -> Phrase | None:
     """What went wrong, in the customer's words once rendered: the order and its items, the
     parcel with its carrier and tracking reference ("Your order JL-1 (Sonos Beam and Wall
-    Bracket) is late: parcel JD02 with DHL has not reached you yet.")."""
+    Bracket) is late: parcel JD02 with DHL has not reached you yet."). The items are the
+    parcel's own when its events said what it carries (one parcel of a split order), else
+    the order's."""
     parcel = parcel_words(shipment) if shipment is not None else None
     ordered: str | Phrase | None = None
     if order is not None:
-        items = _items(order.lines or [])
+        carried = shipment.items if shipment is not None and shipment.items else None
+        items = _items(carried or order.lines or [])
         ordered = Phrase("order_of", {"order": order.external_id, "items": items}) \
             if items else order.external_id
     late = shipment is not None and shipment.status != "delivered"

@@ -153,6 +153,8 @@ async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseM
     assert isinstance(payload, schemas.ShipmentCreated | schemas.ShipmentScanned |
                       schemas.ShipmentDelivered | schemas.ShipmentException)
     shipment = await _shipment(session, actor, payload.shipment_id, at)
+    if payload.items is not None:  # what the parcel carries, as the latest event says
+        shipment.items = [item.model_dump() for item in payload.items] or None
     if isinstance(payload, schemas.ShipmentCreated):
         placed = await session.scalar(select(Order).where(
             Order.organization_id == actor.organization_id,
