@@ -133,3 +133,42 @@ async def test_exact_matches_come_before_names_and_odd_input_finds_nothing(
                                params={"q": "a", "limit": 2})
     # Names in order ("ana lopez" before "anabel zed"), no more than asked for.
     assert [c["external_id"] for c in limited.json()] == ["C-3", "ana"]
+
+
+async def test_a_customer_is_found_by_a_parcels_tracking_number_and_the_order_a_gesture_was_used_on(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    tenant = await make_org(db)
+    admin = bearer(tenant.admin_token)
+    zoe = await make_customer(db, tenant, external_id="C-1004", name="Zoé Robert")
+    sam = await make_customer(db, tenant, external_id="C-2000", name="Sam Patel")
+    coupon = await make_coupon(db, tenant, customer=zoe, value=1000)
+    async with db.transaction() as session:
+        session.add(Shipment(id=new_id(), organization_id=tenant.id, external_id="P-88",
+                             order_external_id="W-88", customer_id=sam.id, carrier="DHL",
+                             tracking_number="JD014600003828", last_scan_at=utcnow()))
+    redeemed = await client.post("/v1/redemptions", headers=admin, json={
+        "code": coupon.code, "customer_id": "C-1004", "order_id": "web-5531",
+        "order_amount": 5000, "currency": "EUR"})
+    assert redeemed.status_code == 201, redeemed.text
+
+    # The tracking number as the customer reads it out: in groups, in any case.
+    for typed in ("JD014600003828", "jd014600003828", "JD01 4600 0038 28"):
+        found = await _search(client, tenant, typed)
+        assert [c["external_id"] for c in found] == ["C-2000"], typed
+        assert found[0]["matched"] == [{"by": "parcel", "value": "JD014600003828"}], typed
+    # The order the gesture was used on (the shop's order, not one Amends was told of).
+    for typed in ("web-5531", "WEB-5531"):
+        found = await _search(client, tenant, typed)
+        assert [c["external_id"] for c in found] == ["C-1004"], typed
+        assert found[0]["matched"] == [{"by": "redeemed_order", "value": "web-5531"}], typed
+    # A voided redemption was still made on that order: its customer is still found.
+    voided = await client.post(f"/v1/redemptions/{redeemed.json()['id']}/void",
+                               headers=admin, json={"reason": "Refunded"})
+    assert voided.status_code == 200, voided.text
+    assert [c["external_id"] for c in await _search(client, tenant, "web-5531")] == ["C-1004"]
+    # Part of a number is nobody's, and another organisation finds none of it.
+    assert await _search(client, tenant, "JD0146") == []
+    stranger = await make_org(db)
+    for query in ("JD014600003828", "web-5531"):
+        assert await _search(client, stranger, query) == [], query

@@ -1,6 +1,7 @@
 """Finding things, in real Chromium on the demo: an agent finds a customer by a code read out
-over the phone, by a phone number typed the French way and by an order id, and each result
-says what matched; the customer's timeline shows a gesture past its expiry as expired; the
+over the phone, by a phone number typed the French way, by an order id, by a parcel's tracking
+number read out in groups and by the order a gesture was used on, and each result says what
+matched; the customer's timeline shows a gesture past its expiry as expired; the
 till's Check refuses what its Redeem refuses. Photographed at desktop and phone width
 (`finding-*`)."""
 
@@ -67,10 +68,19 @@ def test_an_agent_finds_a_customer_by_a_messy_code_a_national_phone_and_an_order
     _api(site, "POST", "/v1/events", id="finding-order-1042", type="order.placed",
          occurred_at=datetime.now(UTC).isoformat(), data={
              "order_id": "1042", "customer_id": "C-1006", "amount": 6490, "currency": "EUR"})
+    _api(site, "POST", "/v1/events", id="finding-parcel-1042", type="shipment.created",
+         occurred_at=datetime.now(UTC).isoformat(), data={
+             "shipment_id": "P-1042", "order_id": "1042", "carrier": "DHL",
+             "tracking_number": "JD014600003828"})
+    # The web shop's order the gesture was used on (Amends was never told of the order).
+    _api(site, "POST", "/v1/redemptions", code=code, customer_id="C-1004",
+         order_id="web-5531", order_amount=5000, currency="EUR", channel="online")
     grouped = codes.display(codes.normalise(code))
     searches = [(_messy(code), "Zoé Robert", "code", f"code {grouped}"),
                 ("06 12 34 56 78", "Zoé Robert", "phone", "phone +33612345678"),
-                ("1042", "Sanne de Vries", "order", "order 1042")]
+                ("1042", "Sanne de Vries", "order", "order 1042"),
+                ("JD01 4600 0038 28", "Sanne de Vries", "parcel", "parcel JD014600003828"),
+                ("WEB-5531", "Zoé Robert", "redeemed_order", "redeemed on order web-5531")]
     for viewport in (DESKTOP, PHONE):
         with signed_in_as(site.browser, site.url, AGENT, viewport, org=site.slug) as page:
             for query, name, by, said in searches:

@@ -53,9 +53,10 @@ class CustomerOut(BaseModel):
 
 
 class Match(BaseModel):
-    by: Literal["code", "order", "parcel", "case", "conversation", "phone", "email",
-                "customer_id", "name"] = Field(
-        description="What the query matched: a coupon code, an order id, a parcel, a case "
+    by: Literal["code", "order", "redeemed_order", "parcel", "case", "conversation", "phone",
+                "email", "customer_id", "name"] = Field(
+        description="What the query matched: a coupon code, an order id, the order one of "
+        "their gestures was redeemed on, a parcel (its id or tracking number), a case "
         "reference, the ticket or chat of a case, a phone number, an e-mail address, the "
         "customer's id, or the start of their name")
     value: str = Field(description="The matched value as stored (a code grouped as printed)")

@@ -1,6 +1,7 @@
 """Customers, upserted by the organisation's own id, and found by whatever an agent has at hand:
-a coupon code, an order, a parcel, a case or ticket reference, a phone number in any format, an
-e-mail address, their id or the start of their name."""
+a coupon code, an order (or one a gesture was redeemed on), a parcel or its tracking number, a
+case or ticket reference, a phone number in any format, an e-mail address, their id or the
+start of their name."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Select, literal, or_, select, union_all
+from sqlalchemy import Select, and_, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -16,7 +17,7 @@ from amends.audit import service as audit
 from amends.errors import NotFound
 from amends.kit import codes, phones
 from amends.kit.sql import get_or_insert
-from amends.models import Case, Coupon, Customer, Order, Organization, Shipment
+from amends.models import Case, Coupon, Customer, Order, Organization, Redemption, Shipment
 from amends.redemptions.service import code_candidates
 
 FIELDS = ("email", "phone", "name", "locale", "time_zone", "value_tier", "lifetime_value",
@@ -72,11 +73,11 @@ async def upsert_customer(
     return customer, False
 
 
-MatchedBy = Literal["code", "order", "parcel", "case", "conversation", "phone", "email",
-                   "customer_id", "name"]
+MatchedBy = Literal["code", "order", "redeemed_order", "parcel", "case", "conversation",
+                   "phone", "email", "customer_id", "name"]
 # The order results are shown in: what names one customer exactly, before a name's start.
-MATCH_ORDER: tuple[MatchedBy, ...] = ("code", "order", "parcel", "case", "conversation",
-                                      "customer_id", "email", "phone", "name")
+MATCH_ORDER: tuple[MatchedBy, ...] = ("code", "order", "redeemed_order", "parcel", "case",
+                                      "conversation", "customer_id", "email", "phone", "name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,10 @@ def _lookups(org: uuid.UUID, text: str, phone_numbers: list[str]
              ) -> list[Select[tuple[str, str, uuid.UUID | None]]]:
     """One indexed lookup per way the query may name a customer: (by, value, customer id)."""
     lowered, upper = text.lower(), text.upper()
-    as_typed = list(dict.fromkeys([text, upper]))
+    # An id as typed, or in the one case the sender's system writes it in ("w-77", "JL-1").
+    as_typed = list(dict.fromkeys([text, upper, lowered]))
+    # A tracking number is read out in groups ("1Z 999 AA1"); carriers print it without.
+    tracking = list(dict.fromkeys([*as_typed, *(t.replace(" ", "") for t in as_typed)]))
 
     def by(kind: MatchedBy, value: Any, customer: Any) -> Any:
         return select(literal(kind).label("by"), value.label("value"),
@@ -126,8 +130,14 @@ def _lookups(org: uuid.UUID, text: str, phone_numbers: list[str]
             Order.organization_id == org, Order.external_id.in_(as_typed)),
         by("order", Shipment.order_external_id, Shipment.customer_id).where(
             Shipment.organization_id == org, Shipment.order_external_id.in_(as_typed)),
+        by("redeemed_order", Redemption.order_id, Coupon.customer_id).join(
+            Coupon, and_(Coupon.organization_id == Redemption.organization_id,
+                         Coupon.id == Redemption.coupon_id)).where(
+            Redemption.organization_id == org, Redemption.order_id.in_(as_typed)),
         by("parcel", Shipment.external_id, Shipment.customer_id).where(
             Shipment.organization_id == org, Shipment.external_id.in_(as_typed)),
+        by("parcel", Shipment.tracking_number, Shipment.customer_id).where(
+            Shipment.organization_id == org, Shipment.tracking_number.in_(tracking)),
         by("case", Case.reference, Case.customer_id).where(
             Case.organization_id == org, Case.reference.in_(as_typed)),
         by("conversation", Case.conversation_ref, Case.customer_id).where(
@@ -151,10 +161,12 @@ def _lookups(org: uuid.UUID, text: str, phone_numbers: list[str]
 async def search_customers(session: AsyncSession, actor: Actor, *, query: str,
                            limit: int = 20) -> list[Found]:
     """The customers the query names, each with what matched: a coupon code typed as a till
-    reads it (any case, spaces or dashes, O for 0, I or L for 1), an order or parcel id, a case
-    reference or the conversation's ticket, a phone number in any format, an e-mail address
-    (any case), their id, or the start of their name. Exact matches come first, then names in
-    order. Every lookup is one indexed equality or range, within the organisation."""
+    reads it (any case, spaces or dashes, O for 0, I or L for 1), an order id (theirs, or
+    one their gesture was redeemed on), a parcel id or its tracking number (spaces
+    ignored), a case reference or the conversation's ticket, a phone number in any format,
+    an e-mail address (any case), their id, or the start of their name. Exact matches come
+    first, then names in order. Every lookup is one indexed equality or range, within the
+    organisation."""
     text = query.replace("\x00", "").strip()[:200]
     if not text:
         return []
