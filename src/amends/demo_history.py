@@ -759,10 +759,8 @@ class _Rows:
             opened_by_label=actor.label, opened_at=at, fixed_at=None, closed_at=None,
             reopened_count=0, feedback_score=None, feedback_comment=None, feedback_at=None,
             thanked_at=None, held_out=case.held_out, incident_id=None, updated_at=at)
-        self._event(case, actor.label, at, kind="opened",
-                    summary=f"Case opened: {self.reasons[case.reason]}, severity "
-                            f"{case.severity}, via {case.channel}",
-                    data={"summary": case.summary} if case.summary else {})
+        said, data = case_service.opened_words(case.row, self.reasons[case.reason])
+        self._event(case, actor.label, at, kind="opened", summary=said, data=data)
         public = {"id": str(case.row["id"]), "reference": reference,
                   "customer_id": customer.external_id, "reason": case.reason,
                   "severity": case.severity, "channel": case.channel, "state": "open",

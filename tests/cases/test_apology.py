@@ -64,7 +64,9 @@ async def test_a_gesture_given_with_its_apology_through_the_api_moves_an_open_ca
     timeline = (await client.get(f"/v1/cases/{given['id']}/timeline", headers=agent)).json()
     moved = [e for e in timeline if e["kind"] == "state_changed"]
     assert [(e["data"]["from"], e["data"]["to"]) for e in moved] == [("open", "apologised")]
-    assert moved[0]["data"]["apology"].startswith("Gesture message via copy")
+    assert moved[0]["data"]["apology"] == "Gesture message, copied by the agent"
+    assert moved[0]["data"]["message"] == {"kind": "gesture", "channel": "copy",
+                                           "address": "agent"}
     again = await client.post("/v1/coupons", headers=agent, json={
         "case_id": given["id"], "incentive_id": str(incentive.id)})
     assert again.status_code == 200  # the same gesture: nothing new, no second move

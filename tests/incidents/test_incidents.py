@@ -351,7 +351,12 @@ async def test_an_incidents_cases_are_apologised_with_their_apology_held_out_one
         moved = timeline[2]["data"]
         assert (moved["from"], moved["to"]) == ("open", "apologised")
         address = f"{case['customer_external_id'].lower().replace('-', '')}@example.com"
-        assert moved["apology"].endswith(f"to {address}"), moved
+        kind = "incident_apology" if case["customer_external_id"] == "A-3" else "gesture"
+        assert moved["message"] == {"kind": kind, "channel": "email", "address": address}
+        assert moved["apology"] == (
+            f"{'Incident apology' if kind == 'incident_apology' else 'Gesture'} message "
+            f"via E-mail to {address}")
+        assert timeline[0]["summary"] == "Case opened: Late delivery, severity 3, via E-mail"
         assert timeline[2]["actor_label"] == "incident: Depot fire"
     assert await _count(db, Coupon, Coupon.organization_id == tenant.id) == 3  # not A-3
     audited = (await client.get("/v1/audit-events", headers=admin, params={

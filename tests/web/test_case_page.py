@@ -3,7 +3,8 @@ shows as given with its message's status and is not offered again (a second one 
 supervisor, and says so); the review records its root cause and responsible party, the fix
 its remedy, a skip its reason, all shown beside the step and in the timeline; a closed case
 offers no gesture until it is reopened; a gift card's ledger shows each debit with its order
-and store, on the case page and on the customer's page.
+and store, on the case page and on the customer's page; the timeline names channels as people
+do ("SMS", "WhatsApp"), in the reader's language.
 
 One server (the demo, with its outbox so that messages really leave) serves the module."""
 
@@ -33,11 +34,12 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield live
 
 
-def open_case(page: Page, customer: str, *, reason: str, ticket: str) -> str:
+def open_case(page: Page, customer: str, *, reason: str, ticket: str,
+              channel: str = "email") -> str:
     """Open a case from the customer's page; returns the case page's address."""
     page.goto(f"/customers/{customer}")
     page.get_by_label("What went wrong").select_option(reason)
-    page.get_by_label("Conversation on").select_option("email")
+    page.get_by_label("Conversation on").select_option(channel)
     page.get_by_label("Ticket or chat reference").fill(ticket)
     page.get_by_role("button", name="Open the case").click()
     expect(page.get_by_role("status").first).to_contain_text("is open")
@@ -78,7 +80,7 @@ def test_a_given_gesture_shows_as_given_with_its_message_and_is_not_offered_agai
         expect(page.locator("[data-state]")).to_have_text("Apologised")
         expect(step(page, "apologised")).to_have_attribute("data-step-status", "current")
         expect(step(page, "apologised").locator("[data-field=apology]")).to_contain_text(
-            "Gesture message via email")
+            "Gesture message via E-mail to ")
         # Shown as given, with its message going from queued to sent (never "delivered").
         given = page.locator("#given tr[data-coupon]").filter(has_text="Sorry: 10 EUR off")
         expect(given.locator("[data-given]")).to_contain_text(AGENT)
@@ -204,3 +206,48 @@ def test_a_gift_cards_ledger_shows_each_debit_on_the_case_and_the_customer_pages
         expect(ledger.locator("tr[data-entry=debit]")).to_contain_text("Store 12 Lyon")
         assert_accessible(page, "customer page with a gift card's ledger")
         photograph(page, "case-page-customer-ledger")
+
+
+def test_the_timeline_names_channels_as_people_do_in_english_and_in_french(
+    site: LiveSite
+) -> None:
+    with signed_in_as(site.browser, site.url, AGENT, DESKTOP, org=site.slug) as page:
+        case_url = open_case(page, "C-1006", reason="late_delivery", ticket="WA-1006",
+                             channel="sms")
+        offer(page, "Sorry: 10 EUR off").get_by_role("button", name="Give this").click()
+        expect(page.get_by_role("status").first).to_have_text(
+            "Gesture given and on its way to the customer.")
+        sent = page.locator("#given tr[data-delivery]").first
+        sent.get_by_label("Channel").select_option("whatsapp")
+        sent.get_by_role("button", name="Resend").click()
+        expect(page.get_by_role("status").first).to_have_text(
+            "Sent again by WhatsApp to +31612345678.")
+        timeline = page.locator("ol.timeline")
+        messages = timeline.locator("li[data-event=message]")
+        expect(messages).to_have_count(2)
+        # Both have left: the page stops watching them.
+        expect(page.get_by_text("this updates by itself")).to_have_count(0, timeout=WAIT)
+        expect(timeline.locator("li[data-event=opened]")).to_contain_text(re.compile(
+            r"Case opened: Late delivery, severity \d, via SMS"))
+        expect(messages.first).to_contain_text("Gesture message via SMS to +31612345678")
+        expect(messages.last).to_contain_text("Gesture message via WhatsApp to +31612345678")
+        expect(step(page, "apologised").locator("[data-field=apology]")).to_have_text(
+            "Gesture message via SMS to +31612345678")
+        expect(page.locator("main")).not_to_contain_text(re.compile(r"via (sms|whatsapp)\b"))
+        photograph(page, "case-page-channels")
+
+        # A reader whose browser asks for French reads it in French.
+        page.context.set_extra_http_headers({"Accept-Language": "fr-FR,fr;q=0.9"})
+        page.goto(case_url)
+        expect(page.locator("html")).to_have_attribute("lang", "fr")
+        expect(timeline.locator("li[data-event=opened]")).to_contain_text(re.compile(
+            r"Dossier ouvert : Livraison en retard, gravité \d, par SMS"))
+        expect(messages.first).to_contain_text(
+            "Geste commercial : message par SMS à +31612345678")
+        expect(messages.last).to_contain_text(
+            "Geste commercial : message par WhatsApp à +31612345678")
+        expect(step(page, "apologised").locator("[data-field=apology]")).to_have_text(
+            "Geste commercial : message par SMS à +31612345678")
+        expect(timeline).not_to_contain_text("Gesture message")
+        assert_accessible(page, "case page in French")
+        photograph(page, "case-page-channels-fr")

@@ -36,6 +36,7 @@ from amends.models import (
     User,
 )
 from amends.suppressions import service as suppressions
+from amends.web.labels import label as name_of
 from amends.webhooks import service as webhooks
 
 DEFAULT_REASONS = {
@@ -152,9 +153,8 @@ async def open_case(session: AsyncSession, actor: Actor, *, customer: Customer, 
                       incident_id=incident_id, held_out=held_out)
     session.add(case)
     await session.flush()
-    await add_event(session, case, actor, kind="opened",
-                    summary=opened_summary(known[reason], severity, channel),
-                    data={"summary": summary} if summary else {})
+    said, data = opened_words(case, known[reason])
+    await add_event(session, case, actor, kind="opened", summary=said, data=data)
     await audit.record(session, actor, action="case.opened", object_type="case",
                        object_id=case.id, after=public(case))
     await suppressions.add(session, customer)
@@ -186,8 +186,18 @@ def build_case(actor: Actor, *, customer: Customer, reason: str, severity: int, 
                            incident_id=incident_id, held_out=held_out))
 
 
-def opened_summary(label: str, severity: int, channel: str) -> str:
-    return f"Case opened: {label}, severity {severity}, via {channel}"
+def opened_words(case: Case | Mapping[str, Any], reason_label: str
+                 ) -> tuple[str, dict[str, Any]]:
+    """The timeline's entry for an opened case: its summary in English (as the API shows it)
+    and the data the console writes it from in the reader's language ("via SMS", "par
+    SMS")."""
+    severity, channel = _get(case, "severity"), _get(case, "channel")
+    data = {"reason": _get(case, "reason"), "reason_label": reason_label,
+            "severity": severity, "channel": channel}
+    if _get(case, "summary"):
+        data["summary"] = _get(case, "summary")
+    return (f"Case opened: {reason_label}, severity {severity}, via {name_of(channel)}",
+            data)
 
 
 def _reference() -> str:
@@ -383,20 +393,24 @@ async def _moved(session: AsyncSession, actor: Actor, case: Case, *, before: str
 APOLOGISING_KINDS = frozenset({"apology", "gesture", "incident_apology"})
 
 
-async def apologised(session: AsyncSession, actor: Actor, case: Case, *,
-                     how: str) -> bool:
+async def apologised(session: AsyncSession, actor: Actor, case: Case, *, how: str,
+                     message: dict[str, Any] | None = None) -> bool:
     """An open case whose customer was just sent an apology (alone or with a gesture) is
-    apologised, `how` recorded as the step's apology; the case stays where it is when it has
-    moved on (or moved meanwhile), and the message stands either way. Returns whether the
-    case moved."""
-    if not await apologised_many(session, actor, [(case, how)]):
+    apologised, `how` recorded as the step's apology (and the `message`'s kind, channel and
+    address, which the console words in the reader's language); the case stays where it is
+    when it has moved on (or moved meanwhile), and the message stands either way. Returns
+    whether the case moved."""
+    if not await apologised_many(session, actor, [(case, how, message)]):
         return False
     await get_case(session, actor, case_id=case.id)  # the caller's object too
     return True
 
 
+Apology = tuple[Case | dict[str, Any], str, dict[str, Any] | None]  # case, how, message
+
+
 async def apologised_many(session: AsyncSession, actor: Actor,
-                          apologies: Sequence[tuple[Case | dict[str, Any], str]]) -> int:
+                          apologies: Sequence[Apology]) -> int:
     """`apologised` for many cases of one organisation at once (an incident's chunk, whose
     cases are rows): one conditional UPDATE moves those still open, then one INSERT writes
     their timeline entries and one their audit entries. A case given as a row is updated
@@ -405,19 +419,22 @@ async def apologised_many(session: AsyncSession, actor: Actor,
         return 0
     moved = set((await session.execute(
         update(Case).where(Case.organization_id == _get(apologies[0][0], "organization_id"),
-                           Case.id.in_([_get(case, "id") for case, _ in apologies]),
+                           Case.id.in_([_get(case, "id") for case, _, _ in apologies]),
                            Case.state == "open").values(state="apologised")
         .returning(Case.id).execution_options(synchronize_session=False))).scalars())
     events: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
-    for case, how in apologies:
+    for case, how, message in apologies:
         if _get(case, "id") not in moved:
             continue
         if isinstance(case, dict):
             case["state"] = "apologised"
+        fields: dict[str, Any] = {"apology": how[:5000]}
+        if message:
+            fields["message"] = message
         event, entry = moved_rows(case, actor, before="open", to="apologised", skipped=[],
-                                  fields={"apology": how[:5000]}, skip_reason=None)
+                                  fields=fields, skip_reason=None)
         events.append(event)
         entries.append(entry)
         changed.append({**public(case), "state": "apologised", "from": "open"})

@@ -57,6 +57,7 @@ from amends.models import (
     Organization,
 )
 from amends.organizations.brand import brand_of
+from amends.web.labels import label as name_of
 
 DELIVERY_CHANNELS = ("email", "sms", "whatsapp", "helpdesk", "webhook", "copy")
 # The conversation's channel decides the delivery channel unless the agent picks another.
@@ -426,13 +427,13 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
         await jobs.enqueue(session, "delivery.send", organization_id=organization_id,
                            payload={"delivery_id": str(delivery.id)}, run_at=send_at)
     if case is not None:
+        said, data = message_words(kind, chosen, address, failure=failure)
         await add_event(session, case, actor, kind="message" if failure is None
-                        else "delivery_failed",
-                        summary=message_summary(kind, chosen, address, failure=failure),
-                        data={"delivery_id": str(delivery.id), "status": delivery.status})
+                        else "delivery_failed", summary=said,
+                        data={"delivery_id": str(delivery.id), "status": delivery.status,
+                              **data})
         if failure is None and kind in APOLOGISING_KINDS:
-            await apologised(session, actor, case,
-                             how=message_summary(kind, chosen, address))
+            await apologised(session, actor, case, how=said, message=data["message"])
     return delivery
 
 
@@ -457,11 +458,18 @@ def delivery_row(actor: Actor, *, customer: Customer, coupon: Coupon | None,
     }
 
 
-def message_summary(kind: str, channel: str, address: str, *, failure: str | None = None
-                    ) -> str:
+def message_words(kind: str, channel: str, address: str, *, failure: str | None = None
+                  ) -> tuple[str, dict[str, Any]]:
+    """A message's entry in its case's timeline: its summary in English (as the API shows
+    it: "Gesture message via SMS to +33612345678") and the data the console writes it from
+    in the reader's language (`message`: its kind, channel and address; `failure`: why it
+    was not sent)."""
+    said = (f"{name_of(kind)} message, copied by the agent" if channel == "copy"
+            else f"{name_of(kind)} message via {name_of(channel)} to {address}")
+    data: dict[str, Any] = {"message": {"kind": kind, "channel": channel, "address": address}}
     if failure:
-        return f"{kind.title()} message via {channel} to {address} not sent: {failure}"
-    return f"{kind.title()} message via {channel} to {address}"
+        said, data["failure"] = f"{said}, not sent: {failure}", failure
+    return said, data
 
 
 async def deliver_or_note(session: AsyncSession, actor: Actor, *, what: str,

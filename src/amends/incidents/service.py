@@ -660,8 +660,8 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
             summary=incident.title, incident_id=incident.id,
             held_out=row.held_out and incentive is not None)
         opened[row.id] = case
-        events.append(cases.event_row(case, actor, kind="opened", summary=cases.opened_summary(
-            label, incident.severity, channel)))
+        said, data = cases.opened_words(case, label)
+        events.append(cases.event_row(case, actor, kind="opened", summary=said, data=data))
         entries.append(audit.entry_row(actor, action="case.opened", object_type="case",
                                        object_id=case["id"], after=cases.public(case)))
     await _insert(session, Case, list(opened.values()))
@@ -674,7 +674,7 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
     given = await _gestures(session, actor, organization, incentive, reachable, opened, now)
     messages: list[dict[str, Any]] = []
     events, job_rows = [], []
-    apologies: list[tuple[dict[str, Any], str]] = []
+    apologies: list[cases.Apology] = []
     base_url = get_settings().base_url
     for row, customer, channel, address in reachable:
         case, coupon = opened[row.id], given.get(row.id)
@@ -693,12 +693,13 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
                 "delivery.send", organization_id=incident.organization_id,
                 payload={"delivery_id": str(message["id"])}, run_at=max(send_at, now),
                 priority=BULK_PRIORITY))
+        said, data = delivery.message_words(kind, channel, address, failure=failure)
         events.append(cases.event_row(
             case, actor, kind="message" if failure is None else "delivery_failed",
-            summary=delivery.message_summary(kind, channel, address, failure=failure),
-            data={"delivery_id": str(message["id"]), "status": message["status"]}))
+            summary=said, data={"delivery_id": str(message["id"]),
+                                "status": message["status"], **data}))
         if failure is None and kind in cases.APOLOGISING_KINDS:
-            apologies.append((case, delivery.message_summary(kind, channel, address)))
+            apologies.append((case, said, data["message"]))
         row.state = "held_out" if row.held_out and incentive is not None else "done"
         row.case_id, row.coupon_id = case["id"], coupon.id if coupon else None
         row.delivery_id, row.processed_at = message["id"], now

@@ -69,6 +69,7 @@ class Step:
     key: str
     status: str
     recorded: list[tuple[str, str]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # the move's, which the page words
     at: datetime | None = None
     by: str | None = None
     skip_reason: str | None = None
@@ -126,7 +127,7 @@ def case_steps(case: Case, events: Sequence[CaseEvent]) -> list[Step]:
         steps.append(Step(
             key=key, status="current" if index == here else "done",
             recorded=[(name, str(data[name])) for name in cases.STEP_FIELDS[key]
-                      if data.get(name)],
+                      if data.get(name)], data=data,
             at=event_of.created_at if event_of is not None else None,
             by=event_of.actor_label if event_of is not None else None))
     return steps
@@ -236,7 +237,7 @@ async def resend_from_page(case_id: uuid.UUID, delivery_id: uuid.UUID, request: 
         await session.rollback()
         return _back(case_id, problem=problem.detail)
     return _back(case_id, notice=_("Sent again by %(channel)s to %(address)s.") % {
-        "channel": _(label(sent.channel)).lower(), "address": sent.address})
+        "channel": _(label(sent.channel)), "address": sent.address})
 
 
 @router.post("/cases/{case_id}/gestures/{coupon_id}/reinstate")

@@ -41,7 +41,8 @@ LABELS: dict[str, str] = {
     "apology": N_("Apology"), "gesture": N_("Gesture"), "progress": N_("Progress"),
     "reminder": N_("Reminder"), "feedback_request": N_("Feedback request"),
     "thank_you": N_("Thank-you"), "incident_apology": N_("Incident apology"),
-    "reinstated": N_("Reinstatement"), "coupon_issued": N_("Gesture"),
+    "reinstated": N_("Reinstatement"), "reinstatement": N_("Reinstatement"),
+    "coupon_issued": N_("Gesture"),
     # orders, parcels, redemptions
     "placed": N_("Placed"), "in_transit": N_("In transit"),
     "out_for_delivery": N_("Out for delivery"), "exception": N_("Carrier exception"),
