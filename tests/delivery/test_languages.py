@@ -259,7 +259,8 @@ async def test_staff_notes_are_in_each_readers_language_and_zone(
     await set_limit(db, tenant, subject="role:agent", max_gesture=2000)
     agent = await make_user(db, tenant, role=Role.AGENT, email="agent@example.fr")
     french = await make_user(db, tenant, role=Role.SUPERVISOR, email="chef@example.fr")
-    english = await make_user(db, tenant, role=Role.MANAGER, email="boss@example.com")
+    # Both supervisors: a request is told to its tier (the managers hear of it past the SLA).
+    english = await make_user(db, tenant, role=Role.SUPERVISOR, email="boss@example.com")
     async with db.transaction() as session:
         await session.execute(update(User).where(User.organization_id == tenant.id,
                                                  User.id.in_([agent.id, french.id]))
