@@ -21,9 +21,9 @@ demo: $(BIN)/.installed
 
 # The whole suite; database tests also run on PostgreSQL when AMENDS_TEST_POSTGRES_URL is set
 # and on Citus when AMENDS_TEST_CITUS_URL is set (a coordinator whose workers are added).
-# Three processes, each taking whole files (a module's server and browser stay in one);
+# Two processes (one per CPU of the CI machine), each taking whole files (a module's server and browser stay in one);
 # `make test TEST_PROCESSES=0` runs it in one.
-TEST_PROCESSES ?= 3
+TEST_PROCESSES ?= 2
 test: $(BIN)/.installed
 	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile
 
