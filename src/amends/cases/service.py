@@ -4,7 +4,7 @@ with a timeline of everything that happened."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -397,53 +397,36 @@ async def apologised(session: AsyncSession, actor: Actor, case: Case, *, how: st
                      message: dict[str, Any] | None = None) -> bool:
     """An open case whose customer was just sent an apology (alone or with a gesture) is
     apologised, `how` recorded as the step's apology (and the `message`'s kind, channel and
-    address, which the console words in the reader's language); the case stays where it is
-    when it has moved on (or moved meanwhile), and the message stands either way. Returns
-    whether the case moved."""
-    if not await apologised_many(session, actor, [(case, how, message)]):
+    address, which the console words in the reader's language). One conditional UPDATE: a
+    case that has moved on (or moved meanwhile) stays where it is, and the message stands
+    either way. Returns whether the case moved."""
+    result = await session.execute(
+        update(Case).where(Case.organization_id == case.organization_id, Case.id == case.id,
+                           Case.state == "open").values(state="apologised")
+        .execution_options(synchronize_session=False))
+    if not getattr(result, "rowcount", 0):
         return False
-    await get_case(session, actor, case_id=case.id)  # the caller's object too
+    event, entry = apologised_rows(case, actor, how=how, message=message)
+    session.add_all([CaseEvent(**event), AuditEvent(**entry)])
+    await session.flush()
+    case = await get_case(session, actor, case_id=case.id)  # the caller's object too
+    await webhooks.emit(session, actor.organization_id, "case.state_changed",
+                        {**public(case), "from": "open"})
     return True
 
 
-Apology = tuple[Case | dict[str, Any], str, dict[str, Any] | None]  # case, how, message
-
-
-async def apologised_many(session: AsyncSession, actor: Actor,
-                          apologies: Sequence[Apology]) -> int:
-    """`apologised` for many cases of one organisation at once (an incident's chunk, whose
-    cases are rows): one conditional UPDATE moves those still open, then one INSERT writes
-    their timeline entries and one their audit entries. A case given as a row is updated
-    in place. Returns how many moved."""
-    if not apologies:
-        return 0
-    moved = set((await session.execute(
-        update(Case).where(Case.organization_id == _get(apologies[0][0], "organization_id"),
-                           Case.id.in_([_get(case, "id") for case, _, _ in apologies]),
-                           Case.state == "open").values(state="apologised")
-        .returning(Case.id).execution_options(synchronize_session=False))).scalars())
-    events: list[dict[str, Any]] = []
-    entries: list[dict[str, Any]] = []
-    changed: list[dict[str, Any]] = []
-    for case, how, message in apologies:
-        if _get(case, "id") not in moved:
-            continue
-        if isinstance(case, dict):
-            case["state"] = "apologised"
-        fields: dict[str, Any] = {"apology": how[:5000]}
-        if message:
-            fields["message"] = message
-        event, entry = moved_rows(case, actor, before="open", to="apologised", skipped=[],
-                                  fields=fields, skip_reason=None)
-        events.append(event)
-        entries.append(entry)
-        changed.append({**public(case), "state": "apologised", "from": "open"})
-    if events:
-        await session.execute(insert_for(session, CaseEvent.__table__), events)
-        await session.execute(insert_for(session, AuditEvent.__table__), entries)
-    for payload in changed:
-        await webhooks.emit(session, actor.organization_id, "case.state_changed", payload)
-    return len(moved)
+def apologised_rows(case: Case | dict[str, Any], actor: Actor, *, how: str,
+                    message: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What an open case's move to apologised leaves behind, as rows: its timeline entry and
+    its audit entry (`apologised` writes them; an incident's chunk writes its new cases
+    apologised with them). A case given as a row is set apologised."""
+    if isinstance(case, dict):
+        case["state"] = "apologised"
+    fields: dict[str, Any] = {"apology": how[:5000]}
+    if message:
+        fields["message"] = message
+    return moved_rows(case, actor, before="open", to="apologised", skipped=[], fields=fields,
+                      skip_reason=None)
 
 
 async def reopen(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID,

@@ -653,6 +653,7 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
     opened: dict[uuid.UUID, dict[str, Any]] = {}
     events: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
+    announced: list[tuple[str, dict[str, Any]]] = []  # webhooks, in order
     for row, customer, channel, _ in reachable:
         case = cases.case_row(
             actor, customer=customer, reason=incident.reason, severity=incident.severity,
@@ -664,17 +665,10 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
         events.append(cases.event_row(case, actor, kind="opened", summary=said, data=data))
         entries.append(audit.entry_row(actor, action="case.opened", object_type="case",
                                        object_id=case["id"], after=cases.public(case)))
-    await _insert(session, Case, list(opened.values()))
-    await _insert(session, CaseEvent, events)
-    await _insert(session, AuditEvent, entries)
-    await suppressions.add_many(session, [customer for _, customer, _, _ in reachable])
-    for case in opened.values():
-        await webhooks.emit(session, incident.organization_id, "case.opened",
-                            cases.public(case))
+        announced.append(("case.opened", cases.public(case)))
     given = await _gestures(session, actor, organization, incentive, reachable, opened, now)
     messages: list[dict[str, Any]] = []
-    events, job_rows = [], []
-    apologies: list[cases.Apology] = []
+    job_rows: list[dict[str, Any]] = []
     base_url = get_settings().base_url
     for row, customer, channel, address in reachable:
         case, coupon = opened[row.id], given.get(row.id)
@@ -699,15 +693,25 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
             summary=said, data={"delivery_id": str(message["id"]),
                                 "status": message["status"], **data}))
         if failure is None and kind in cases.APOLOGISING_KINDS:
-            apologies.append((case, said, data["message"]))
+            # Its apology is on its way (a held-out customer's too): the case is written
+            # apologised, the move in its timeline and the audit trail as an agent's
+            # apology records it, in the statements below (no UPDATE, no statement more).
+            event, entry = cases.apologised_rows(case, actor, how=said,
+                                                 message=data["message"])
+            events.append(event)
+            entries.append(entry)
+            announced.append(("case.state_changed", {**cases.public(case), "from": "open"}))
         row.state = "held_out" if row.held_out and incentive is not None else "done"
         row.case_id, row.coupon_id = case["id"], coupon.id if coupon else None
         row.delivery_id, row.processed_at = message["id"], now
-    await _insert(session, Delivery, messages)
+    await _insert(session, Case, list(opened.values()))
     await _insert(session, CaseEvent, events)
-    # Their apology is on its way: the cases are apologised (held-out customers' too).
-    await cases.apologised_many(session, actor, apologies)
+    await _insert(session, AuditEvent, entries)
+    await _insert(session, Delivery, messages)
     await _insert(session, Job, job_rows)
+    await suppressions.add_many(session, [customer for _, customer, _, _ in reachable])
+    for event_type, payload in announced:
+        await webhooks.emit(session, incident.organization_id, event_type, payload)
     session.info["jobs_enqueued"] = True
     return len(rows)
 
