@@ -58,11 +58,14 @@ async def test_a_failing_job_backs_off_then_dies_and_can_be_retried(
         job_id = await jobs.enqueue(session, "test.fail", organization_id=tenant.id,
                                     payload={"message": "provider said no"})
     worker = Worker(db, settings)
+    before = clock.now()
     assert await worker.run_until_idle() == 1
+    clock.freeze(before)  # however slow the machine, the backoff has not passed yet
     first = await _job(db, job_id)
     assert first.status == "queued"
     assert first.attempts == 1
-    assert first.run_at > clock.now()  # backing off, not retried at once
+    # backing off (base 1 s, jitter down to 0.8x), not retried at once
+    assert first.run_at >= before + timedelta(seconds=0.8)
     assert await worker.run_until_idle() == 0
     for _ in range(2):
         clock.advance(timedelta(hours=1))

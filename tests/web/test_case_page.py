@@ -80,7 +80,7 @@ def test_a_given_gesture_shows_as_given_with_its_message_and_is_not_offered_agai
         expect(page.locator("[data-state]")).to_have_text("Apologised")
         expect(step(page, "apologised")).to_have_attribute("data-step-status", "current")
         expect(step(page, "apologised").locator("[data-field=apology]")).to_contain_text(
-            "Gesture message via E-mail to ")
+            "Gesture message via e-mail to ")
         # Shown as given, with its message going from queued to sent (never "delivered").
         given = page.locator("#given tr[data-coupon]").filter(has_text="Sorry: 10 EUR off")
         expect(given.locator("[data-given]")).to_contain_text(AGENT)

@@ -36,7 +36,7 @@ from amends.models import (
     User,
 )
 from amends.suppressions import service as suppressions
-from amends.web.labels import label as name_of
+from amends.web.labels import in_sentence
 from amends.webhooks import service as webhooks
 
 DEFAULT_REASONS = {
@@ -196,7 +196,7 @@ def opened_words(case: Case | Mapping[str, Any], reason_label: str
             "severity": severity, "channel": channel}
     if _get(case, "summary"):
         data["summary"] = _get(case, "summary")
-    return (f"Case opened: {reason_label}, severity {severity}, via {name_of(channel)}",
+    return (f"Case opened: {reason_label}, severity {severity}, via {in_sentence(channel)}",
             data)
 
 

@@ -57,6 +57,7 @@ from amends.models import (
     Organization,
 )
 from amends.organizations.brand import brand_of
+from amends.web.labels import in_sentence
 from amends.web.labels import label as name_of
 
 DELIVERY_CHANNELS = ("email", "sms", "whatsapp", "helpdesk", "webhook", "copy")
@@ -465,7 +466,7 @@ def message_words(kind: str, channel: str, address: str, *, failure: str | None 
     in the reader's language (`message`: its kind, channel and address; `failure`: why it
     was not sent)."""
     said = (f"{name_of(kind)} message, copied by the agent" if channel == "copy"
-            else f"{name_of(kind)} message via {name_of(channel)} to {address}")
+            else f"{name_of(kind)} message via {in_sentence(channel)} to {address}")
     data: dict[str, Any] = {"message": {"kind": kind, "channel": channel, "address": address}}
     if failure:
         said, data["failure"] = f"{said}, not sent: {failure}", failure

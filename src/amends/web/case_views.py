@@ -44,7 +44,7 @@ from amends.models import (
 from amends.outcomes import service as outcomes
 from amends.roles import Scope
 from amends.routing import router as make_router
-from amends.web.labels import label
+from amends.web.labels import in_sentence, label
 from amends.web.templating import back, console_locale, console_zone, gettext_for, render
 
 router = make_router(include_in_schema=False)
@@ -237,7 +237,7 @@ async def resend_from_page(case_id: uuid.UUID, delivery_id: uuid.UUID, request: 
         await session.rollback()
         return _back(case_id, problem=problem.detail)
     return _back(case_id, notice=_("Sent again by %(channel)s to %(address)s.") % {
-        "channel": _(label(sent.channel)), "address": sent.address})
+        "channel": _(in_sentence(sent.channel)), "address": sent.address})
 
 
 @router.post("/cases/{case_id}/gestures/{coupon_id}/reinstate")

@@ -68,6 +68,19 @@ ERROR_TITLES = (N_("Not found"), N_("Not allowed"), N_("The form has expired; re
                 N_("Too many attempts"))
 
 
+# A channel inside a sentence ("sent again by e-mail", "via chat"): common nouns in lower case,
+# names (SMS, WhatsApp) as they are.
+IN_SENTENCE: dict[str, str] = {
+    "email": N_("e-mail"), "chat": N_("chat"), "phone": N_("phone"),
+    "social": N_("social media"), "in_store": N_("in store"), "online": N_("online"),
+}
+
+
+def in_sentence(key: str | None) -> str:
+    """The English name of a channel as it reads inside a sentence: 'email' -> 'e-mail'."""
+    return IN_SENTENCE.get(key or "") or label(key)
+
+
 def label(key: str | None) -> str:
     """The English name of a stored key: 'late_delivery' -> 'Late delivery'."""
     if not key:

@@ -30,7 +30,7 @@ from markupsafe import Markup
 from amends.kit import locale
 from amends.kit.translations import translations as catalogue
 from amends.web.labels import N_ as N_  # re-exported: views mark their labels with it
-from amends.web.labels import label
+from amends.web.labels import in_sentence, label
 
 if TYPE_CHECKING:
     from amends.errors import AmendsError
@@ -122,6 +122,12 @@ def words(context: Context, key: str | None) -> str:
 
 
 @pass_context
+def midwords(context: Context, key: str | None) -> str:
+    """A channel's name inside a sentence, in the reader's language: 'email' -> 'e-mail'."""
+    return _translated(context, in_sentence(key))
+
+
+@pass_context
 def translated(context: Context, text: str | None) -> str:
     """Text that may be one of the catalogue's messages (a default reason's label), shown
     translated when it is and as it is otherwise (an organisation's own wording)."""
@@ -201,7 +207,8 @@ def date_filter(context: Context, moment: datetime | str | None) -> str:
 templates.env.filters.update({
     "money": money_filter, "number": number_filter, "percent": percent_filter,
     "points": points_filter, "day": day_filter, "amount": amount_filter,
-    "datetime": datetime_filter, "date": date_filter, "words": words, "label": translated,
+    "datetime": datetime_filter, "date": date_filter, "words": words, "midwords": midwords,
+    "label": translated,
 })
 
 
