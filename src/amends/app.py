@@ -29,10 +29,13 @@ from amends.delivery.api import router as delivery_router
 from amends.errors import install_error_handlers
 from amends.events.api import router as events_router
 from amends.exports.api import router as exports_router
+from amends.helpdesk.api import router as helpdesk_router
+from amends.helpdesk.panel import router as helpdesk_panel_router
 from amends.incentives.api import router as incentives_router
 from amends.incentives.views import router as catalogue_router
 from amends.incidents.api import router as incidents_router
 from amends.incidents.views import router as incident_views_router
+from amends.integrations import helpdesks
 from amends.jobs.api import router as jobs_router
 from amends.jobs.loader import load_job_kinds
 from amends.jobs.worker import Worker
@@ -139,7 +142,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         outcomes_views_router, outbox_views_router, outbox_receivers_router, users_router,
         profile_router, admin_router, users_admin_router, api_keys_views_router,
         webhooks_views_router, audit_views_router, settings_views_router, delivery_admin_router,
-        web_router,
+        web_router, helpdesk_router, helpdesk_panel_router, *helpdesks.ROUTERS,
     )
     for router in hot_first:
         app.include_router(router)

@@ -23,8 +23,17 @@ async def recommendations(session: AsyncSession, actor: Actor, *, case_id: uuid.
                           limit: int = 5) -> list[tuple[Incentive, policy.Recommendation]]:
     case = await get_case(session, actor, case_id=case_id)
     customer = await session.get(Customer, (case.organization_id, case.customer_id))
-    organization = await session.get(Organization, actor.organization_id)
     assert customer is not None
+    return await recommend_for(session, actor, customer=customer, reason=case.reason,
+                               severity=case.severity, limit=limit)
+
+
+async def recommend_for(session: AsyncSession, actor: Actor, *, customer: Customer,
+                        reason: str, severity: int, limit: int = 5
+                        ) -> list[tuple[Incentive, policy.Recommendation]]:
+    """The gestures the caller may give for this reason and severity, best first (a case's,
+    or a ticket's before its case is opened)."""
+    organization = await session.get(Organization, actor.organization_id)
     assert organization is not None
     currency = customer.currency or organization.default_currency
     incentives = (await session.scalars(select(Incentive).where(
@@ -42,13 +51,13 @@ async def recommendations(session: AsyncSession, actor: Actor, *, case_id: uuid.
                                      currency=incentive.currency,
                                      reasons=tuple(incentive.reasons)))
         by_id[str(incentive.id)] = incentive
-    situation = policy.Situation(reason=case.reason, severity=case.severity,
+    situation = policy.Situation(reason=reason, severity=severity,
                                  tier=customer.value_tier, lifetime_value=customer.lifetime_value,
                                  currency=currency)
     by_rules = policy.recommend(options, situation, organization.recommendation_rules,
                                 limit=len(options))
-    ranked = await _learned(session, organization, case.reason, customer.value_tier,
-                            case.severity, currency, by_rules)
+    ranked = await _learned(session, organization, reason, customer.value_tier,
+                            severity, currency, by_rules)
     return [(by_id[r.option.id], r) for r in ranked[:limit]]
 
 

@@ -21,7 +21,7 @@ from amends.kit import codes
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
-from amends.kit.sql import get_or_insert, insert_for
+from amends.kit.sql import get_or_insert, insert_for, insert_new
 from amends.models import (
     AuditEvent,
     Case,
@@ -153,13 +153,41 @@ async def open_case(session: AsyncSession, actor: Actor, *, customer: Customer, 
                       incident_id=incident_id, held_out=held_out)
     session.add(case)
     await session.flush()
-    said, data = opened_words(case, known[reason])
+    await _opened(session, actor, case, customer, known[reason])
+    return case
+
+
+async def case_for_ticket(session: AsyncSession, actor: Actor, *, customer: Customer,
+                          installation_id: uuid.UUID, ticket_ref: str, reason: str,
+                          severity: int, summary: str = "") -> tuple[Case, bool]:
+    """The one case of a helpdesk ticket: opened the first time (for `customer`), the same case
+    every time after, however many clicks or webhooks arrive at once. Returns (case, opened)."""
+    key = {"organization_id": actor.organization_id,
+           "helpdesk_installation_id": installation_id, "conversation_ref": ticket_ref}
+    found = await session.scalar(select(Case).filter_by(**key))
+    if found is not None:
+        return found, False
+    known = await reasons(session, actor.organization_id)
+    if reason not in known:
+        raise UnknownReason(f"Use one of: {', '.join(sorted(known))}.", reasons=sorted(known))
+    row = case_row(actor, customer=customer, reason=reason, severity=severity,
+                   channel="helpdesk", conversation_ref=ticket_ref, summary=summary)
+    row.pop("organization_id"), row.pop("conversation_ref")
+    case = await insert_new(session, Case, key=key, values=row)
+    if case is None:  # a concurrent click or webhook opened it
+        return (await session.scalars(select(Case).filter_by(**key))).one(), False
+    await _opened(session, actor, case, customer, known[reason])
+    return case, True
+
+
+async def _opened(session: AsyncSession, actor: Actor, case: Case, customer: Customer,
+                  reason_label: str) -> None:
+    said, data = opened_words(case, reason_label)
     await add_event(session, case, actor, kind="opened", summary=said, data=data)
     await audit.record(session, actor, action="case.opened", object_type="case",
                        object_id=case.id, after=public(case))
     await suppressions.add(session, customer)
     await webhooks.emit(session, actor.organization_id, "case.opened", public(case))
-    return case
 
 
 def case_row(actor: Actor, *, customer: Customer, reason: str, severity: int, channel: str,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -114,10 +115,25 @@ class TwilioMessages:
         return Sent(provider_id=str(response.json().get("sid")), status="sent")
 
 
+# Posting into a ticket of an installed helpdesk app, by platform: each is registered by the
+# helpdesk feature (`amends.helpdesk.replies`), which knows the platforms; a message's
+# settings are its installation's (with `platform`), its address the case's ticket reference.
+HelpdeskPoster = Callable[[Outgoing, dict[str, Any]], Awaitable[Sent]]
+HELPDESK_POSTERS: dict[str, HelpdeskPoster] = {}
+
+
 class Helpdesk:
-    """A public comment on the customer's ticket, Zendesk tickets API shaped."""
+    """A reply (or internal note) in the customer's ticket: through the installed helpdesk app
+    of the case's ticket; else, set up as a channel, a public comment on a Zendesk-shaped
+    tickets API."""
 
     async def send(self, message: Outgoing, settings: dict[str, Any]) -> Sent:
+        platform = settings.get("platform")
+        if platform is not None:
+            poster = HELPDESK_POSTERS.get(str(platform))
+            if poster is None:
+                raise DeliveryFailed(f"no {platform} app is installed in this Amends")
+            return await poster(message, settings)
         base = settings["base_url"].rstrip("/")
         ticket = message.address
         token = base64.b64encode(

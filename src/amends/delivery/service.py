@@ -51,6 +51,7 @@ from amends.models import (
     Coupon,
     Customer,
     Delivery,
+    HelpdeskInstallation,
     Incentive,
     Incident,
     MessageTemplate,
@@ -408,7 +409,10 @@ async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,
         raise NoAddressForChannel(
             f"No {chosen} address for customer {customer.external_id}, or they opted out; "
             "choose another channel.", channel=chosen)
-    if chosen != "copy" and not await is_configured(session, organization_id, chosen):
+    installed = chosen == "helpdesk" and case is not None and (
+        case.helpdesk_installation_id is not None)
+    if chosen != "copy" and not installed and not await is_configured(
+            session, organization_id, chosen):
         raise ChannelNotConfigured(f"Set up {chosen} first (PUT /v1/channels/{chosen}).",
                                    channel=chosen)
     if not detail and case is not None and kind in ("gesture", "apology"):
@@ -503,8 +507,9 @@ async def send(session: AsyncSession, *, organization_id: uuid.UUID | str, deliv
         if found is None or found[0].status != "queued":
             return  # sent already (a retry after a crash) or cancelled
         delivery, incident = found
-        settings = await _channel_settings(reader, delivery.organization_id,
-                                           delivery.channel)
+        settings = (await _installation_settings(reader, delivery)
+                    if delivery.channel == "helpdesk" else None) or await _channel_settings(
+            reader, delivery.organization_id, delivery.channel)
         organization = await reader.get(Organization, delivery.organization_id)
     if incident in ("paused", "cancelled"):
         # Paused: held until the incident resumes; cancelled: never sent.
@@ -534,6 +539,24 @@ async def send(session: AsyncSession, *, organization_id: uuid.UUID | str, deliv
                 delivered_at=now if sent.status == "delivered" else None,
                 attempts=Delivery.attempts + 1, error=None)
         .execution_options(synchronize_session=False))
+
+
+async def _installation_settings(session: AsyncSession, delivery: Delivery
+                                 ) -> dict[str, Any] | None:
+    """The settings of the helpdesk app installed where the case's ticket is (its platform,
+    account, settings and secrets), or None for a case without one."""
+    if delivery.case_id is None:
+        return None
+    installation = (await session.execute(
+        select(HelpdeskInstallation).join(Case, and_(
+            Case.organization_id == HelpdeskInstallation.organization_id,
+            Case.helpdesk_installation_id == HelpdeskInstallation.id))
+        .where(Case.organization_id == delivery.organization_id,
+               Case.id == delivery.case_id))).scalar_one_or_none()
+    if installation is None:
+        return None
+    return {**installation.settings, **installation.secrets, "platform": installation.platform,
+            "account": installation.account, "installation_id": str(installation.id)}
 
 
 def sender_of(organization: Organization) -> dict[str, str]:

@@ -7,7 +7,8 @@ import importlib
 JOB_MODULES = ("amends.jobs.tasks", "amends.redemptions.tasks", "amends.webhooks.tasks",
                "amends.approvals.tasks", "amends.delivery.tasks",
                "amends.recovery.tasks", "amends.delivery.staff", "amends.incidents.tasks",
-               "amends.outcomes.tasks", "amends.wallet.tasks")
+               "amends.outcomes.tasks", "amends.wallet.tasks",
+               "amends.integrations.helpdesks")
 
 
 def load_job_kinds(extra: tuple[str, ...] = ()) -> None:

@@ -10,6 +10,7 @@ from amends.models.commerce import Event, Order, Shipment
 from amends.models.coupon import Coupon, GiftCardEntry, Redemption, Reservation
 from amends.models.customer import Customer
 from amends.models.delivery import ChannelConfig, Delivery, MessageTemplate
+from amends.models.helpdesk import HelpdeskInstallation, HelpdeskPanel, HelpdeskReplay
 from amends.models.idempotency_key import IdempotencyKey
 from amends.models.incentive import Incentive
 from amends.models.incident import Incident, IncidentCustomer
@@ -38,6 +39,9 @@ __all__ = [
     "Delivery",
     "Event",
     "GiftCardEntry",
+    "HelpdeskInstallation",
+    "HelpdeskPanel",
+    "HelpdeskReplay",
     "IdempotencyKey",
     "Incentive",
     "Incident",

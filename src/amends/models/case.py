@@ -51,6 +51,9 @@ class Case(Base):
         # Search by a helpdesk ticket or chat reference.
         Index("ix_cases_org_conversation", "organization_id", "conversation_ref"),
         UniqueConstraint("organization_id", "reference"),
+        # One case per helpdesk ticket (a case without an installation is not constrained).
+        UniqueConstraint("organization_id", "helpdesk_installation_id", "conversation_ref",
+                         name="uq_cases_helpdesk_ticket"),
         # One case per customer per incident, whatever re-runs or crashes happen.
         Index("uq_cases_incident_customer", "organization_id", "incident_id", "customer_id",
               unique=True, sqlite_where=text("incident_id IS NOT NULL"),
@@ -66,6 +69,9 @@ class Case(Base):
     severity: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(20))
     conversation_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The helpdesk installation whose ticket the case was opened for (the page links back to
+    # the ticket); no foreign key: a case outlives an uninstalled app.
+    helpdesk_installation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     state: Mapped[str] = mapped_column(String(20), default="open")
     summary: Mapped[str] = mapped_column(Text, default="")
     root_cause: Mapped[str | None] = mapped_column(String(100), default=None)
