@@ -100,6 +100,22 @@ class Platform:
     # platform whose signed request names the agent but not the ticket (Zendesk): the
     # panel's page asks the helpdesk's own script in the browser for the ticket's id only.
     fetch_ticket: Callable[[Mapping[str, Any], str], Awaitable[Ticket]] | None = None
+    # The app's package the admin uploads to the helpdesk (Zendesk, Freshdesk, Gorgias): its
+    # files by path, made for one installation (`Installed`); None for a platform that needs
+    # none (Intercom: its app points at the Canvas Kit URLs).
+    package: Callable[[Installed], dict[str, bytes]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """What a package is made for: the installation and the addresses Amends answers on."""
+
+    installation_id: str
+    organization: str
+    account: str
+    name: str
+    base_url: str
+    urls: Mapping[str, str]
 
 
 PLATFORMS: dict[str, Platform] = {}
