@@ -277,14 +277,15 @@ async def installation_for(session: AsyncSession, *, organization: str,
 
 def urls(base_url: str, organization_slug: str, installation: HelpdeskInstallation
          ) -> dict[str, str]:
-    """Where the helpdesk reaches this installation: `panel` (the sidebar's address),
+    """Where the helpdesk reaches this installation, under
+    `/helpdesk/{organisation}/{installation}/{platform}`: `panel` (the sidebar's address),
     `events` (ticket webhooks) and, for Intercom, `initialize` and `submit` (Canvas Kit)."""
-    root = f"{base_url.rstrip('/')}/helpdesk/{organization_slug}/{installation.id}"
-    found = {"panel": f"{root}/{installation.platform}", "events": f"{root}/events"}
+    root = (f"{base_url.rstrip('/')}/helpdesk/{organization_slug}/{installation.id}/"
+            f"{installation.platform}")
     if installation.platform == "intercom":
-        found = {"initialize": f"{root}/intercom/initialize",
-                 "submit": f"{root}/intercom/submit", "events": f"{root}/events"}
-    return found
+        return {"initialize": f"{root}/initialize", "submit": f"{root}/submit",
+                "events": f"{root}/events"}
+    return {"panel": root, "events": f"{root}/events"}
 
 
 def settings_of(installation: HelpdeskInstallation) -> dict[str, Any]:
