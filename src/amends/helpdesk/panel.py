@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,11 +28,14 @@ from amends.helpdesk import service as helpdesk
 from amends.helpdesk.platforms import Ticket
 from amends.incentives import service as incentives
 from amends.kit.clock import utcnow
+from amends.kit.secrets import token_tenant
 from amends.models import Approval, Customer, Delivery, HelpdeskInstallation, Incentive, User
+from amends.routing import router as make_router
+from amends.routing import writes_on_read
 from amends.web.headers import content_security_policy
 from amends.web.templating import gettext_for, render
 
-router = APIRouter(include_in_schema=False)
+router = make_router(include_in_schema=False)
 Token = Annotated[str | None, Form(alias="panel")]
 
 PANEL_HEADER = "X-Amends-Panel"
@@ -111,6 +114,23 @@ async def ticket_of_panel(request: Request, session: SessionDep,
     except AmendsError as error:
         return refused(request, error)
     return await _page(request, session, panel, token, fragment=True)
+
+
+@router.get("/helpdesk/panel/start", dependencies=[Depends(writes_on_read)])
+async def start(request: Request, session: SessionDep,
+                code: Annotated[str, Query(max_length=200)] = "",
+                installation: uuid.UUID | None = None) -> Response:
+    """The panel from its one-use link (the address a helpdesk app frames, answered to its
+    checked request): the code is exchanged once for the panel's token, which the page then
+    carries in its requests' header. `installation` names who may frame a refusal."""
+    try:
+        token = await helpdesk.start_panel(session, code)
+        panel = await _panel(request, session, token)
+    except AmendsError as error:
+        framer = await session.get(HelpdeskInstallation, (token_tenant(code), installation)) if (
+            installation and token_tenant(code)) else None
+        return refused(request, error, framer)
+    return await _page(request, session, panel, token)
 
 
 def _token(request: Request, form_token: str | None) -> str:

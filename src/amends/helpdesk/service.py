@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -366,6 +366,48 @@ async def open_panel(session: AsyncSession, installation: HelpdeskInstallation, 
                               token_hash=digest(token), ticket=ticket.to_json(),
                               expires_at=now + timedelta(hours=PANEL_HOURS)))
     await session.flush()
+    return token
+
+
+# How long the one-use link to a panel (`open_panel_code`) may wait to be opened: the helpdesk's
+# app frames it as soon as Amends answers.
+PANEL_CODE_SECONDS = 120
+
+
+async def open_panel_code(session: AsyncSession, installation: HelpdeskInstallation,
+                          user: User, ticket: Ticket) -> str:
+    """A panel for this agent and ticket reached once through a short-lived code, for a
+    helpdesk app that frames an address Amends answers it (Freshdesk): the code may show in
+    a log or a history, so it is not the panel's token but is exchanged once for one
+    (`start_panel`); only a digest of it is stored, which no panel token can match."""
+    code = tenant_token(installation.organization_id, 32)
+    session.add(HelpdeskPanel(organization_id=installation.organization_id,
+                              installation_id=installation.id, user_id=user.id,
+                              token_hash=digest(f"code:{code}"), ticket=ticket.to_json(),
+                              expires_at=utcnow() + timedelta(seconds=PANEL_CODE_SECONDS)))
+    await session.flush()
+    return code
+
+
+async def start_panel(session: AsyncSession, code: str) -> str:
+    """The panel's token for its one-use code: one conditional UPDATE swaps the code's digest
+    for a new token's, so of two requests with the same code one gets a panel."""
+    organization_id = token_tenant(code)
+    if organization_id is None:
+        raise PanelExpired("This link to the panel is not valid: open the ticket again.")
+    token = tenant_token(organization_id, 32)
+    now = utcnow()
+    started = (await session.execute(
+        update(HelpdeskPanel)
+        .where(HelpdeskPanel.organization_id == organization_id,
+               HelpdeskPanel.token_hash == digest(f"code:{code}"),
+               HelpdeskPanel.expires_at > now)
+        .values(token_hash=digest(token), expires_at=now + timedelta(hours=PANEL_HOURS))
+        .returning(HelpdeskPanel.id)
+        .execution_options(synchronize_session=False))).first()
+    if started is None:
+        raise PanelExpired("This link to the panel was used already or has expired: open "
+                           "the ticket again.")
     return token
 
 
