@@ -27,6 +27,7 @@ from amends.errors import AmendsError
 from amends.helpdesk import service as helpdesk
 from amends.helpdesk.platforms import Ticket
 from amends.incentives import service as incentives
+from amends.kit import outbound
 from amends.kit.clock import utcnow
 from amends.kit.secrets import token_tenant
 from amends.models import Approval, Customer, Delivery, HelpdeskInstallation, Incentive, User
@@ -107,8 +108,10 @@ async def ticket_of_panel(request: Request, session: SessionDep,
         platform = helpdesk.platform_of(panel.installation.platform)
         if platform.fetch_ticket is None:
             raise helpdesk.SignatureRefused("This helpdesk names its ticket itself.")
-        ticket = await platform.fetch_ticket(helpdesk.settings_of(panel.installation),
-                                             ticket_id.strip())
+        # The helpdesk's API is a peer like any other: the operator's outbound policy holds.
+        with outbound.policy(allow_private=request.app.state.settings.outbound_allow_private):
+            ticket = await platform.fetch_ticket(helpdesk.settings_of(panel.installation),
+                                                 ticket_id.strip())
         await helpdesk.bind_ticket(session, token, ticket)
         panel = await _panel(request, session, token)
     except AmendsError as error:
