@@ -10,7 +10,8 @@ from amends.delivery.channels import HELPDESK_POSTERS, Outgoing, Sent
 from amends.helpdesk.platforms import PLATFORMS, Platform, Reply, ticket_id_of
 
 
-def _poster(platform: Platform) -> Any:
+def poster_for(platform: Platform) -> Any:
+    """How the `helpdesk` channel posts into a ticket of this platform."""
     async def post(message: Outgoing, settings: dict[str, Any]) -> Sent:
         reply = Reply(ticket_id=ticket_id_of(message.address), text=message.text,
                       html=message.html, public=settings.get("reply_as", "public") != "note",
@@ -23,4 +24,4 @@ def _poster(platform: Platform) -> Any:
 def install() -> None:
     """Let the `helpdesk` channel post through every platform registered."""
     for name, platform in PLATFORMS.items():
-        HELPDESK_POSTERS[name] = _poster(platform)
+        HELPDESK_POSTERS[name] = poster_for(platform)

@@ -21,6 +21,8 @@ for _name in PLATFORM_NAMES:
         if _missing.name != f"amends.integrations.{_name}":
             raise
         continue
+    if getattr(_module, "__file__", None) is None:  # a folder without __init__.py: the same
+        continue
     ROUTERS.append(_module.router)
 
 replies.install()
