@@ -29,6 +29,7 @@ from amends.delivery.api import router as delivery_router
 from amends.errors import install_error_handlers
 from amends.events.api import router as events_router
 from amends.exports.api import router as exports_router
+from amends.helpdesk.admin_views import router as helpdesk_admin_router
 from amends.helpdesk.api import router as helpdesk_router
 from amends.helpdesk.panel import router as helpdesk_panel_router
 from amends.incentives.api import router as incentives_router
@@ -142,7 +143,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         outcomes_views_router, outbox_views_router, outbox_receivers_router, users_router,
         profile_router, admin_router, users_admin_router, api_keys_views_router,
         webhooks_views_router, audit_views_router, settings_views_router, delivery_admin_router,
-        web_router, helpdesk_router, helpdesk_panel_router, *helpdesks.ROUTERS,
+        web_router, helpdesk_router, helpdesk_panel_router, helpdesk_admin_router,
+        *helpdesks.ROUTERS,
     )
     for router in hot_first:
         app.include_router(router)

@@ -61,6 +61,15 @@ def _incidents() -> None:
 _incidents()
 
 
+def _integrations() -> None:
+    from amends.integrations.cli import register
+
+    register(app, _run)
+
+
+_integrations()
+
+
 @app.command()
 def migrate() -> None:
     """Bring the database schema to the latest migration; on a Citus coordinator, also

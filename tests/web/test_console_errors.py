@@ -20,7 +20,14 @@ from starlette.routing import BaseRoute
 
 from amends.db import Base, Database
 from amends.errors import AmendsError, Forbidden, NotFound
-from amends.models import ApiKey, AuditEvent, Coupon, Delivery, RecoveryRule
+from amends.models import (
+    ApiKey,
+    AuditEvent,
+    Coupon,
+    Delivery,
+    HelpdeskInstallation,
+    RecoveryRule,
+)
 from amends.roles import Role
 from tests.factories import (
     bearer,
@@ -51,6 +58,7 @@ AGENT_GETS = {
     "/admin/webhooks": 403, "/admin/webhooks/{endpoint_id}": 403,
     "/admin/audit": 403, "/admin/audit/{event_id}": 403, "/admin/settings": 403,
     "/admin": 403, "/admin/users": 403, "/admin/api-keys": 403, "/customers/new": 200,
+    "/admin/helpdesks": 403, "/admin/helpdesks/{installation_id}/package.zip": 403,
 }
 
 # The same for every console form that posts to an address with an id, with a form that
@@ -88,6 +96,9 @@ AGENT_POSTS = {
     "/admin/users/{user_id}/reactivate": 403,
     "/admin/users/{user_id}/reset-password": 403,
     "/admin/api-keys/{api_key_id}/revoke": 403,
+    "/admin/helpdesks/{installation_id}": 403,
+    "/admin/helpdesks/{installation_id}/active": 403,
+    "/admin/helpdesks/{installation_id}/remove": 403,
 }
 
 
@@ -112,8 +123,10 @@ def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
 # and the wallet passes (served to customers' phones and Apple's servers, tested in
 # tests/organizations and tests/wallet), the demo's own receivers and outbox (tests/outbox),
 # and the page where an invited person sets a password (anyone with the link; tests/users).
+# The helpdesk apps' panel and entry points answer a helpdesk's signed requests and the panel's
+# own token, never a console session (tests/helpdesk, tests/integrations).
 NOT_STAFF_PAGES = ("/brand/", "/wallet/", "/c/{token}/wallet/", "/demo/", "/outbox",
-                   "/set-password/")
+                   "/set-password/", "/helpdesk/")
 
 
 def _console_routes(app: FastAPI, method: str) -> list[str]:
@@ -159,6 +172,11 @@ async def _foreign_objects(client: httpx.AsyncClient, db: Database) -> Foreign:
     endpoint = await client.post("/v1/webhook-endpoints", headers=bearer(tenant.admin_token),
                                  json={"url": "http://127.0.0.1:9/hooks"})
     assert endpoint.status_code == 201, endpoint.text
+    async with db.transaction() as session:
+        installation = HelpdeskInstallation(
+            organization_id=tenant.id, platform="zendesk", account="theirs", name="Theirs",
+            settings={}, secrets={"api_email": "bot@theirs.example", "api_token": "t"})
+        session.add(installation)
     async with db.transaction(write=False) as session:
         coupon = await session.scalar(select(Coupon).where(Coupon.organization_id == tenant.id,
                                                             Coupon.incentive_id == small.id))
@@ -177,7 +195,7 @@ async def _foreign_objects(client: httpx.AsyncClient, db: Database) -> Foreign:
         "rule_id": str(rule_id), "incentive_id": str(small.id), "coupon_id": str(coupon.id),
         "delivery_id": str(message), "endpoint_id": endpoint.json()["id"],
         "event_id": str(event_id), "user_id": str(agent_user.id),
-        "api_key_id": str(api_key_id),
+        "api_key_id": str(api_key_id), "installation_id": str(installation.id),
     }, incentive_id=str(small.id))
 
 
@@ -235,6 +253,9 @@ def _form(path: str, foreign: Foreign) -> dict[str, Any]:
         "/admin/users/{user_id}/reactivate": {},
         "/admin/users/{user_id}/reset-password": {},
         "/admin/api-keys/{api_key_id}/revoke": {},
+        "/admin/helpdesks/{installation_id}": {"name": "Ours", "reply_as": "note"},
+        "/admin/helpdesks/{installation_id}/active": {},
+        "/admin/helpdesks/{installation_id}/remove": {},
     }
     return forms[path]
 

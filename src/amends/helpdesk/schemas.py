@@ -16,7 +16,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 class InstallationSettings(Input):
     """How the app behaves: replies as a public `reply` or an internal `note`; the tags that
     open a case and their reasons; origins besides the helpdesk's own that may frame the
-    panel; the reason a ticket without a mapped tag starts with."""
+    panel; the reason a ticket without a mapped tag starts with (an empty one: none)."""
 
     reply_as: Literal["public", "note"] | None = None
     tag_reasons: dict[Annotated[str, StringConstraints(min_length=1, max_length=100)],

@@ -154,7 +154,9 @@ async def _checked_settings(session: AsyncSession, organization_id: uuid.UUID,
             raise InvalidInstallationSettings(
                 "frame_origins lists up to 20 origins such as https://help.example.com.")
         out["frame_origins"] = [o.lower() for o in origins]
-    if given.get("default_reason") is not None:
+    if given.get("default_reason") == "":  # none: a ticket without a mapped tag opens nothing
+        out["default_reason"] = None
+    elif given.get("default_reason") is not None:
         if given["default_reason"] not in known:
             raise InvalidInstallationSettings(
                 f"Use one of: {', '.join(sorted(known))} as default_reason.")

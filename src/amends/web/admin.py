@@ -27,6 +27,9 @@ SECTIONS = (
      N_("The wording of every message in every language, with a live preview.")),
     ("/admin/users", N_("Users"),
      N_("Invite people, set their role, team and store, deactivate, reset passwords.")),
+    ("/admin/helpdesks", N_("Helpdesk apps"),
+     N_("Make amends from the ticket in Zendesk, Freshdesk, Intercom or Gorgias: install, "
+        "the addresses to paste, the package to upload, pause.")),
     ("/admin/api-keys", N_("API keys"),
      N_("Keys for tills, helpdesks and order systems: create with scopes, revoke.")),
     ("/admin/webhooks", N_("Webhooks"),
