@@ -50,28 +50,41 @@ def give_id(shown: dict[str, Any], name: str) -> str:
     raise AssertionError(f"{name} is not offered:\n{as_text(shown)}")
 
 
-async def test_a_signed_initialize_shows_the_customer_their_cases_and_the_gestures_to_give(
+async def test_a_signed_initialize_shows_the_customer_and_the_gestures_that_fit_best(
         workspace: Workspace, db: Database) -> None:
     await make_customer(db, workspace.tenant, external_id="C-1", email="ann@example.com",
                         name="Ann Customer")
-    await make_incentive(db, workspace.tenant, value=1000, name="Ten off",
-                         reasons=["late_delivery"])
+    for value in (300, 500, 1000, 1500):
+        await make_incentive(db, workspace.tenant, value=value, name=f"{value // 100} off",
+                             reasons=["late_delivery"])
     workspace.conversation = conversation(tags=("amends-late",), priority="priority")
     shown = await workspace.initialize()
+    # The first canvas as the teammate reads it: short (Intercom asks for less than 400
+    # pixels), the reason from the conversation's tag, the severity from its priority.
     text = as_text(shown)
-    # The canvas as the teammate reads it.
-    assert text.splitlines()[:2] == ["# **Ann Customer**", "  ann@example.com · Standard"]
-    # The reason comes from the conversation's tag, the severity from its priority.
-    assert "Reason: <Late delivery v>" in text
-    assert "Severity: <4 v>" in text
-    assert " > Ten off · €10.00" in text
-    assert "# Gestures given\n  None yet." in text
-    assert "posted to this conversation as a reply" in text
+    assert text.splitlines()[:3] == ["# **Ann Customer**", "  ann@example.com · Standard",
+                                     "  Late delivery, severity 4"]
+    assert text.count(" > ") == 3
+    assert text.endswith("  Gestures given: 0 · open cases: 0\n[More]")
     # Opening the conversation again (or another participant's) shows it again: initialize
     # is never refused as a replay, and writes nothing.
     again = await workspace.initialize()
     assert as_text(again) == text
     assert await count(db, Case) == 0
+
+    # More: the reason and severity to choose, every gesture, the history.
+    more = await workspace.click(shown, "more")
+    text = as_text(more)
+    assert "Reason: <Late delivery v>" in text
+    assert "Severity: <4 v>" in text
+    assert " > 10 off · €10.00 · made for late delivery" in text
+    assert text.count(" > ") == 4
+    assert "# Gestures given\n  None yet." in text
+    assert "posted to this conversation as a reply" in text
+    # Another reason and severity chosen, then shown.
+    damaged = await workspace.click(more, "show", {"reason": "damaged_item", "severity": "2"})
+    assert "Reason: <Damaged item v>" in as_text(damaged)
+    assert "Severity: <2 v>" in as_text(damaged)
 
 
 async def test_a_forged_missing_or_altered_signature_is_refused_with_401(
@@ -108,7 +121,7 @@ async def test_a_teammate_is_mapped_by_email_within_the_organisation_only(
     # The same person's e-mail in another case works.
     workspace.admin = admin(email="Sam@Shop.Example")
     shown = await workspace.initialize()
-    assert "Make amends" in as_text(shown)
+    assert "[More]" in as_text(shown)
     # A teammate whose e-mail is an Amends user's in another organisation gets no one's
     # authority: a canvas says why, and offers nothing to click.
     other = await make_org(db)
@@ -188,7 +201,7 @@ async def test_the_apology_is_an_internal_note_when_the_installation_says_so(
     assert changed.status_code == 200, changed.text
     await make_customer(db, workspace.tenant, external_id="C-1", email="ann@example.com")
     await make_incentive(db, workspace.tenant, value=500, name="Five off")
-    shown = await workspace.initialize()
+    shown = await workspace.click(await workspace.initialize(), "more")
     assert "added to this conversation as an internal note" in as_text(shown)
     given = await workspace.click(await workspace.click(shown, give_id(shown, "Five off")),
                                   "confirm")
@@ -264,7 +277,8 @@ async def test_above_the_agents_authority_a_supervisor_is_asked_and_the_canvas_f
                                                          role=Role.SUPERVISOR))
     await make_customer(db, workspace.tenant, external_id="C-1", email="ann@example.com")
     await make_incentive(db, workspace.tenant, value=5000, name="Fifty off")
-    shown = await workspace.initialize()
+    assert "No gesture within your authority fits." in as_text(await workspace.initialize())
+    shown = await workspace.click(await workspace.initialize(), "more")
     text = as_text(shown)
     assert "No gesture within your authority fits" in text
     assert " > Fifty off · €50.00" in text  # among the others, which a supervisor grants
@@ -297,7 +311,8 @@ async def test_a_role_that_cannot_give_sees_no_gestures_to_give(
     await make_incentive(db, workspace.tenant, value=500, name="Five off")
     workspace.admin = admin(email="vic@shop.example", id="77")
     shown = await workspace.initialize()
-    text = as_text(shown)
+    assert "Five off" not in as_text(shown)
+    text = as_text(await workspace.click(shown, "more"))
     assert "Make amends" not in text
     assert "Five off" not in text
     assert "# Gestures given" in text

@@ -38,7 +38,11 @@ OPTIONS = 10  # a dropdown takes 2 to 10 options
 
 # Component ids (a list item's id is its action's: `give:<incentive id>`).
 REASON, SEVERITY = "reason", "severity"
-SHOW, GIVE, CONFIRM, BACK = "show", "give:", "confirm", "back"
+SHOW, GIVE, CONFIRM, BACK, MORE = "show", "give:", "confirm", "back", "more"
+# The first canvas shows this many gestures: Intercom asks that it stay under 400 pixels tall
+# (https://developers.intercom.com/docs/canvas-kit-inbox-best-practices, "Keep the first
+# canvas less than 400 pixels tall").
+FIRST = 3
 ADD_CUSTOMER, REFRESH = "add_customer", "refresh"
 
 
@@ -204,7 +208,43 @@ def refusal(w: Words, why: str) -> dict[str, Any]:
     return canvas([text(w(_("Amends")), style="header"), text(plain(why), style="error")])
 
 
+def first(w: Words, view: Overview, stored: dict[str, Any]) -> dict[str, Any]:
+    """The first canvas, short: who the customer is, a supervisor's answer awaited, the
+    gestures that fit best, what they have had; `More` shows the rest."""
+    if not view.known:
+        return overview(w, view, stored)
+    shown: list[dict[str, Any]] = [text(f"**{plain(view.customer_name)}**", style="header")]
+    if view.customer_line:
+        shown.append(text(plain(view.customer_line), style="muted"))
+    shown += [text(asked_words(w, asked)) for asked in view.asked[:1]
+              if asked.status == "pending"]
+    if view.case_closed:
+        shown.append(text(w(_("This conversation's case %(ref)s is closed: reopen it in Amends "
+                              "to give a gesture."), ref=view.case_closed)))
+    elif view.may_give:
+        reason = dict(view.reasons).get(view.reason, view.reason)
+        shown.append(text(w(_("%(reason)s, severity %(severity)s"), reason=plain(w(reason)),
+                            severity=view.severity), style="muted"))
+        if view.recommended:
+            shown.append(items([_gesture_item(w, g, why=False)
+                                for g in view.recommended[:FIRST]]))
+        else:
+            shown.append(text(w(_("No gesture within your authority fits.")), style="muted"))
+    shown.append(text(w(_("Gestures given: %(given)s · open cases: %(cases)s"),
+                        given=len(view.given), cases=len(view.open_cases)), style="muted"))
+    shown.append(button(MORE, w(_("More")), style="secondary"))
+    return canvas(shown, stored)
+
+
+def _gesture_item(w: Words, gesture: Gesture, *, why: bool = True) -> dict[str, Any]:
+    return item(GIVE + gesture.incentive_id, plain(gesture.name),
+                subtitle=w.money(gesture.face_value, gesture.currency),
+                tertiary=(plain(gesture.why) or None) if why else None)
+
+
 def overview(w: Words, view: Overview, stored: dict[str, Any]) -> dict[str, Any]:
+    """Everything: the reason and severity to choose, every gesture that fits and the others,
+    the gestures given and the open cases."""
     shown: list[dict[str, Any]] = []
     if view.notice:
         shown.append(text(plain(view.notice), style="muted"))
@@ -266,10 +306,7 @@ def _give(w: Words, view: Overview) -> list[dict[str, Any]]:
     shown.append(button(SHOW, w(_("Show gestures for this reason")), style="secondary"))
     if view.recommended:
         shown.append(text(w(_("Recommended gestures")), style="muted"))
-        shown.append(items([item(GIVE + g.incentive_id, plain(g.name),
-                                 subtitle=w.money(g.face_value, g.currency),
-                                 tertiary=plain(g.why) or None)
-                            for g in view.recommended[:LISTED]]))
+        shown.append(items([_gesture_item(w, g) for g in view.recommended[:LISTED]]))
     else:
         shown.append(text(w(_("No gesture within your authority fits: ask a supervisor with "
                               "one below.")), style="muted"))

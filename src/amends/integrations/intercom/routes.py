@@ -135,7 +135,7 @@ async def initialize(organization: str, installation_id: uuid.UUID, request: Req
     call = await _call(request, session, installation, body)
     if isinstance(call, dict):
         return JSONResponse(call)
-    return JSONResponse(await _overview(session, call))
+    return JSONResponse(await _overview(session, call, first=True))
 
 
 @router.post(ROOT + "/submit")
@@ -198,9 +198,10 @@ async def _panel(session: AsyncSession, call: Call) -> helpdesk.Panel:
 
 async def _overview(session: AsyncSession, call: Call, *, reason: str | None = None,
                     severity: int | None = None, notice: str | None = None,
-                    problem: str | None = None) -> dict[str, Any]:
-    """The main canvas: what the agent's panel shows, read by the panel's own code (the
-    reason chosen, the severity, the gestures that fit, the customer's cases and gestures)."""
+                    problem: str | None = None, first: bool = False) -> dict[str, Any]:
+    """The main canvas (`first`: its short form, which initialize answers): what the
+    agent's panel shows, read by the panel's own code (the reason chosen, the severity, the
+    gestures that fit, the customer's cases and gestures)."""
     w = call.words
     panel = await _panel(session, call)
     found = await panel_context(session, panel, reason=reason, severity=severity)
@@ -239,7 +240,7 @@ async def _overview(session: AsyncSession, call: Call, *, reason: str | None = N
                              admin_id=call.admin_id,
                              step={"step": "overview", "reason": view.reason,
                                    "severity": view.severity})
-    return ui.overview(w, view, stored)
+    return (ui.first if first else ui.overview)(w, view, stored)
 
 
 def _asked(approval: Approval) -> ui.Asked:
