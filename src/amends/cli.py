@@ -303,9 +303,10 @@ def codes_import(
             task = progress.add_task(f"Importing {file.name}", total=size, counts="")
 
             def report(consumed: int, counts: pools.ImportReport) -> None:
+                # The codes join the pool at the end, in one statement: until then, rows read.
                 progress.update(task, completed=consumed,
-                                counts=f"added {counts.added:,} · duplicates "
-                                       f"{counts.duplicates:,} · bad rows {counts.invalid:,}")
+                                counts=f"rows read {counts.rows:,} · bad rows "
+                                       f"{counts.invalid:,}")
 
             async with db.transaction() as session:
                 organization = await get_by_slug(session, org)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -18,11 +18,11 @@ from amends.kit.clock import utcnow
 from amends.kit.codes import external_form
 from amends.kit.csvstream import BadRows, first_column
 from amends.kit.ids import new_id
-from amends.kit.sql import dialect_of, insert_for, insert_new
+from amends.kit.sql import dialect_of, insert_new
 from amends.models import CodePool, PoolCode, PoolImport
 from amends.ops.metrics import CODE_POOL_EXHAUSTED
 
-BATCH = 5_000
+BATCH = 50_000  # rows per COPY (PostgreSQL) or executemany (SQLite)
 MAX_CODE_LENGTH = 64
 
 
@@ -137,6 +137,85 @@ def _code_of(value: str) -> tuple[str | None, str | None]:
     return code, None
 
 
+class _Sink:
+    """Where an import's codes go, batch by batch; `finish` adds them to the pool (what the
+    organisation has in no pool yet) and returns how many it added."""
+
+    async def write(self, rows: list[tuple[uuid.UUID, str]]) -> None:
+        raise NotImplementedError
+
+    async def finish(self) -> int:
+        raise NotImplementedError
+
+
+class _StagedCopy(_Sink):
+    """PostgreSQL (and Citus): `COPY` into a temporary table dropped at commit, then one
+    `INSERT ... SELECT ... ON CONFLICT DO NOTHING`: the rows travel in the binary COPY format
+    and the database checks each code's uniqueness once, in one statement."""
+
+    def __init__(self, connection: Any, table: str, organization_id: uuid.UUID,
+                 pool_id: uuid.UUID) -> None:
+        self.connection, self.table = connection, table
+        self.organization_id, self.pool_id = organization_id, pool_id
+
+    async def write(self, rows: list[tuple[uuid.UUID, str]]) -> None:
+        await self.connection.copy_records_to_table(self.table, records=rows,
+                                                    columns=["id", "code"])
+
+    async def finish(self) -> int:
+        statement = (f"INSERT INTO pool_codes (organization_id, id, pool_id, code) "
+                     f"SELECT $1::uuid, id, $2::uuid, code FROM {self.table} "
+                     f"ON CONFLICT (organization_id, code) DO NOTHING")
+        if await self.connection.fetchval(
+                "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')"):
+            # Citus reports the rows it sent to the shards, conflicts included: count the
+            # rows each shard returned instead.
+            added = len(await self.connection.fetch(statement + " RETURNING 1",
+                                                    self.organization_id, self.pool_id))
+        else:
+            status = await self.connection.execute(statement, self.organization_id,
+                                                   self.pool_id)
+            added = int(str(status).rsplit(" ", 1)[-1])
+        await self.connection.execute(f"DROP TABLE {self.table}")
+        return added
+
+
+class _InsertOrIgnore(_Sink):
+    """SQLite: each batch one `executemany` of `INSERT OR IGNORE` (no RETURNING to collect);
+    what was added is the connection's change count across the import."""
+
+    def __init__(self, session: AsyncSession, organization_id: uuid.UUID,
+                 pool_id: uuid.UUID) -> None:
+        self.session = session
+        self.organization_id, self.pool_id = organization_id, pool_id
+        self.added = 0
+
+    async def write(self, rows: list[tuple[uuid.UUID, str]]) -> None:
+        before = await self.session.scalar(text("SELECT total_changes()"))
+        await self.session.execute(
+            insert(PoolCode).prefix_with("OR IGNORE"),
+            [{"id": id_, "organization_id": self.organization_id, "pool_id": self.pool_id,
+              "code": code} for id_, code in rows])
+        after = await self.session.scalar(text("SELECT total_changes()"))
+        self.added += int(after or 0) - int(before or 0)
+
+    async def finish(self) -> int:
+        return self.added
+
+
+async def _sink(session: AsyncSession, *, organization_id: uuid.UUID, pool_id: uuid.UUID
+                ) -> _Sink:
+    if dialect_of(session) != "postgresql":
+        return _InsertOrIgnore(session, organization_id, pool_id)
+    connection = await (await session.connection()).get_raw_connection()
+    driver = connection.driver_connection
+    assert driver is not None
+    table = f"pool_import_{uuid.uuid4().hex}"
+    await driver.execute(f"CREATE TEMPORARY TABLE {table} (id uuid NOT NULL, "
+                         f"code varchar({MAX_CODE_LENGTH}) NOT NULL) ON COMMIT DROP")
+    return _StagedCopy(driver, table, organization_id, pool_id)
+
+
 async def import_codes(
     session: AsyncSession,
     actor: Actor,
@@ -158,22 +237,14 @@ async def import_codes(
     """
     report = ImportReport()
     bad = BadRows()
-    batch: list[dict[str, Any]] = []
+    batch: list[tuple[uuid.UUID, str]] = []
     consumed = 0
-    table = PoolCode.__table__
+    sink = await _sink(session, organization_id=actor.organization_id, pool_id=pool.id)
 
     async def flush() -> None:
-        if not batch:
-            return
-        # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs
-        # ("insertmanyvalues") and the returned ids count exactly what was new.
-        result = await session.execute(
-            insert_for(session, table).on_conflict_do_nothing().returning(table.c.id), batch
-        )
-        added = len(result.all())
-        report.added += added
-        report.duplicates += len(batch) - added
-        batch.clear()
+        if batch:
+            await sink.write(batch)
+            batch.clear()
 
     async def counted() -> AsyncIterator[bytes]:
         nonlocal consumed
@@ -192,8 +263,7 @@ async def import_codes(
             continue
         if bad:
             continue
-        batch.append({"id": new_id(), "organization_id": actor.organization_id,
-                      "pool_id": pool.id, "code": code})
+        batch.append((new_id(), code))
         if len(batch) >= BATCH:
             await flush()
     if bad:
@@ -201,6 +271,8 @@ async def import_codes(
     if report.rows == 0:
         raise CodeImportEmpty("The file has no codes: it is empty or holds only a header.")
     await flush()
+    report.added = await sink.finish()
+    report.duplicates = report.rows - report.invalid - report.added
     if progress is not None:
         progress(consumed, report)
 
