@@ -32,6 +32,7 @@ from amends.auth import SessionDep
 from amends.errors import errors
 from amends.helpdesk import service as helpdesk
 from amends.integrations.freshdesk import client, payloads
+from amends.kit import outbound
 from amends.kit.clock import utcnow
 from amends.routing import router as make_router
 
@@ -83,7 +84,9 @@ async def open_session(organization: str, installation_id: uuid.UUID, request: R
     _, user = await helpdesk.agent(session, installation, asked.agent_email)
     settings = helpdesk.settings_of(installation)
     try:
-        ticket = await client.fetch_ticket(settings, asked.ticket.id)
+        # Freshdesk's API is a peer like any other: the operator's outbound policy holds.
+        with outbound.policy(allow_private=request.app.state.settings.outbound_allow_private):
+            ticket = await client.fetch_ticket(settings, asked.ticket.id)
     except client.FreshdeskUnavailable as unavailable:
         # The panel still opens on what the app read from the page; replies wait for the API.
         log.warning("freshdesk ticket %s not read: %s", asked.ticket.id, unavailable.detail)
