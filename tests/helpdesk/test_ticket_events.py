@@ -5,6 +5,7 @@ moves its case to `fixed`, the steps in between skipped with the reason said."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -12,7 +13,8 @@ from sqlalchemy import select
 
 from amends.db import Database
 from amends.models import Case, CaseEvent, Customer
-from tests.factories import Tenant, make_customer, make_org
+from amends.roles import Role
+from tests.factories import Tenant, make_customer, make_org, make_user, staff_headers
 from tests.helpdesk.desk import NAME, SECRET_HEADER, SHARED_SECRET, Desk, install, ticket
 
 
@@ -135,3 +137,26 @@ async def test_events_of_a_paused_installation_or_without_its_secret_are_refused
     assert paused.status_code == 404
     async with db.transaction(write=False) as session:
         assert (await session.scalars(select(Case))).all() == []
+
+
+async def test_the_case_page_links_back_to_the_ticket_while_the_app_is_installed(
+        client: httpx.AsyncClient, db: Database, desk: Desk) -> None:
+    tenant = await make_org(db)
+    installation = await install(client, tenant, desk)
+    await send(client, tenant, installation, "opened", ticket("95"))
+    case = await the_case(db)
+    agent = await staff_headers(db, await make_user(db, tenant, role=Role.AGENT))
+    page = await client.get(f"/cases/{case.id}", headers=agent)
+    assert page.status_code == 200
+    link = re.search(r'<a class="button secondary" href="([^"]+)"[^>]*data-ticket-link>([^<]+)<',
+                     page.text)
+    assert link is not None, page.text
+    assert link.group(1) == "https://shop.desk.example/tickets/95"
+    assert link.group(2).strip() == f"Open ticket {NAME}:95 in Test desk ↗"
+    # Uninstalled: the case keeps its ticket reference, without a link to a helpdesk it no
+    # longer knows.
+    await client.delete(f"/v1/helpdesk/installations/{installation['id']}",
+                        headers={"Authorization": f"Bearer {tenant.admin_token}"})
+    page = await client.get(f"/cases/{case.id}", headers=agent)
+    assert "data-ticket-link" not in page.text
+    assert f"conversation {NAME}:95" in page.text

@@ -580,8 +580,19 @@ async def open_cases_of(session: AsyncSession, actor: Actor, customer: Customer
         Case.state != "closed").order_by(Case.opened_at.desc()).limit(10))).all())
 
 
-async def ticket_url(session: AsyncSession, case: Case) -> str | None:
-    """The ticket's page in the helpdesk, for a case opened from one."""
+@dataclass(frozen=True, slots=True)
+class TicketLink:
+    """Where a case's ticket is: its page in the helpdesk (`url`), named as the case names it
+    (`ref`, e.g. `zendesk:123`), in the helpdesk called `helpdesk` (its platform's title)."""
+
+    url: str
+    ref: str
+    helpdesk: str
+
+
+async def ticket_link(session: AsyncSession, case: Case) -> TicketLink | None:
+    """The ticket of a case opened from one (None for another case, or when its app was
+    uninstalled)."""
     if case.helpdesk_installation_id is None or not case.conversation_ref:
         return None
     installation = await session.get(HelpdeskInstallation,
@@ -589,7 +600,15 @@ async def ticket_url(session: AsyncSession, case: Case) -> str | None:
     platform = PLATFORMS.get(installation.platform) if installation else None
     if installation is None or platform is None:
         return None
-    return platform.ticket_url(installation.account, ticket_id_of(case.conversation_ref))
+    return TicketLink(url=platform.ticket_url(installation.account,
+                                              ticket_id_of(case.conversation_ref)),
+                      ref=case.conversation_ref, helpdesk=platform.title)
+
+
+async def ticket_url(session: AsyncSession, case: Case) -> str | None:
+    """The ticket's page in the helpdesk, for a case opened from one."""
+    link = await ticket_link(session, case)
+    return link.url if link else None
 
 
 # --- tickets that open and fix cases --------------------------------------------------------

@@ -28,6 +28,7 @@ from amends.coupons import service as coupon_service
 from amends.delivery import service as delivery
 from amends.delivery.service import DELIVERY_CHANNELS
 from amends.errors import AmendsError
+from amends.helpdesk import service as helpdesk
 from amends.incentives import service as incentives
 from amends.kit import codes, locale
 from amends.kit.clock import utcnow
@@ -92,7 +93,8 @@ async def case_page(case_id: uuid.UUID, request: Request, session: SessionDep,
         **given, "customer": customer, "recommended": recommended, "above": above,
         "second_window": second, "timeline": timeline, "steps": case_steps(case, timeline),
         "step_fields": cases.STEP_FIELDS, "may_write": actor.can(Scope.CASES_WRITE),
-        "outcome": await outcomes.case_outcome(session, case)})
+        "outcome": await outcomes.case_outcome(session, case),
+        "ticket": await helpdesk.ticket_link(session, case)})
 
 
 def case_steps(case: Case, events: Sequence[CaseEvent]) -> list[Step]:
