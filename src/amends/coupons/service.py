@@ -36,6 +36,7 @@ from amends.models import (
     Incentive,
     Organization,
 )
+from amends.shops import outbox as shops_outbox
 from amends.wallet import outbox as wallet_outbox
 
 CODE_ATTEMPTS = 5
@@ -157,6 +158,7 @@ async def issue_coupon(
         session.add(GiftCardEntry(**card))
     session.add(AuditEvent(**entry))
     await session.flush()
+    await shops_outbox.coupons_issued(session, organization_id=org_id, coupon_ids=[coupon.id])
     return coupon, True
 
 
@@ -211,6 +213,8 @@ async def revoke_coupon(session: AsyncSession, actor: Actor, *, coupon_id: uuid.
                        object_id=coupon.id, reason=reason, after={"status": "revoked"})
     await wallet_outbox.coupon_changed(session, organization_id=coupon.organization_id,
                                        coupon_id=coupon.id)
+    await shops_outbox.coupon_changed(session, organization_id=coupon.organization_id,
+                                      coupon_id=coupon.id)
     return coupon
 
 
@@ -244,4 +248,6 @@ async def reinstate_coupon(session: AsyncSession, actor: Actor, *, coupon_id: uu
         before={"expires_at": before.isoformat()}, after={"expires_at": expires_at.isoformat()})
     await wallet_outbox.coupon_changed(session, organization_id=coupon.organization_id,
                                        coupon_id=coupon.id)
+    await shops_outbox.coupon_changed(session, organization_id=coupon.organization_id,
+                                      coupon_id=coupon.id)
     return coupon

@@ -53,6 +53,7 @@ from amends.models import (
     Redemption,
     Shipment,
 )
+from amends.shops import outbox as shops_outbox
 from amends.suppressions import service as suppressions
 from amends.suppressions.service import OPEN_STATES
 from amends.webhooks import service as webhooks
@@ -761,6 +762,8 @@ async def _gestures(session: AsyncSession, actor: Actor, organization: Organizat
         given[row.id] = coupon
     await _insert(session, AuditEvent, entries)
     await _insert(session, GiftCardEntry, cards)
+    await shops_outbox.coupons_issued(session, organization_id=actor.organization_id,
+                                      coupon_ids=list(inserted))
     return given
 
 

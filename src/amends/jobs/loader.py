@@ -8,7 +8,7 @@ JOB_MODULES = ("amends.jobs.tasks", "amends.redemptions.tasks", "amends.webhooks
                "amends.approvals.tasks", "amends.delivery.tasks",
                "amends.recovery.tasks", "amends.delivery.staff", "amends.incidents.tasks",
                "amends.outcomes.tasks", "amends.wallet.tasks",
-               "amends.integrations.helpdesks")
+               "amends.integrations.helpdesks", "amends.shops.tasks")
 
 
 def load_job_kinds(extra: tuple[str, ...] = ()) -> None:

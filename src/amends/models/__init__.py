@@ -18,6 +18,7 @@ from amends.models.job import Job
 from amends.models.organization import Organization
 from amends.models.outcome import LedgerRollup, OutcomeRollup, RollupRun
 from amends.models.recovery import RecoveryRule, RuleFiring
+from amends.models.shop import ShopCode, ShopConnection, ShopCustomer, ShopOrder
 from amends.models.user import User
 from amends.models.user_session import UserSession
 from amends.models.wallet import WalletConfig, WalletPass, WalletRegistration
@@ -61,6 +62,10 @@ __all__ = [
     "RollupRun",
     "RuleFiring",
     "Shipment",
+    "ShopCode",
+    "ShopConnection",
+    "ShopCustomer",
+    "ShopOrder",
     "Suppression",
     "User",
     "UserSession",

@@ -99,6 +99,9 @@ class Order:
     store_id: str | None = None
     till_id: str | None = None
     shipping_amount: int | None = None
+    # What the checkout already took off (an online shop's own discount engine applied the
+    # code): recorded as it is instead of Amends' quote, never more than the order.
+    discount: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +213,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _quote(coupon: Coupon, order: Order) -> int:
+    if order.discount is not None:
+        return max(0, min(order.discount, order.order_amount))
     return policy.discount(coupon.kind, coupon.value, order.order_amount,
                            balance=coupon.balance, shipping_amount=order.shipping_amount)
 
@@ -292,8 +297,8 @@ async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemptio
     # The one-statement path cannot write webhook deliveries or a wallet pass update in its
     # statement; when someone subscribed to redemptions, or the organisation has wallet
     # passes, the transactional path below writes them together.
-    if dialect_of(session) == "postgresql" and not await webhooks.wants(
-            session, actor.organization_id, "coupon.redeemed") and \
+    if dialect_of(session) == "postgresql" and order.discount is None and \
+            not await webhooks.wants(session, actor.organization_id, "coupon.redeemed") and \
             not await wallet_outbox.apple_configured(session, actor.organization_id):
         fast = await fastpath.redeem_single_use(
             session, actor, codes=code_candidates(order.code), now=now,
@@ -337,7 +342,7 @@ async def _debit_gift_card(session: AsyncSession, actor: Actor, coupon: Coupon, 
     In an UPDATE every right-hand side reads the row's old values, so `last_debit` and the new
     `balance` are computed from the same balance, under the row lock.
     """
-    amount = order.order_amount
+    amount = order.order_amount if order.discount is None else order.discount
     covered = case((Coupon.balance >= amount, amount), else_=Coupon.balance)
     row = (await session.execute(
         update(Coupon)

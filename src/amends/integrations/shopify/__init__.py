@@ -1,0 +1,1 @@
+"""Shopify: the Admin GraphQL client (`client`) and the order webhooks (`webhooks`)."""

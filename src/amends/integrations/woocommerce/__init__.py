@@ -1,0 +1,1 @@
+"""WooCommerce: the REST API v3 client (`client`) and the order webhooks (`webhooks`)."""
