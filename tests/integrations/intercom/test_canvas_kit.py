@@ -11,14 +11,14 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from amends.config import Settings
 from amends.db import Database
 from amends.jobs.worker import Worker
 from amends.kit.clock import clock
 from amends.kit.codes import display
-from amends.models import Case, Coupon, Customer
+from amends.models import Case, Coupon, Customer, User
 from amends.roles import Role
 from tests.factories import make_customer, make_incentive, make_org, make_user, staff_headers
 from tests.integrations.intercom import canvas_schema
@@ -316,3 +316,21 @@ async def test_a_role_that_cannot_give_sees_no_gestures_to_give(
     assert "Make amends" not in text
     assert "Five off" not in text
     assert "# Gestures given" in text
+
+
+async def test_the_canvas_speaks_the_teammates_language(workspace: Workspace,
+                                                        db: Database) -> None:
+    async with db.transaction() as session:
+        await session.execute(update(User).where(User.email == AGENT).values(locale="fr"))
+    await make_customer(db, workspace.tenant, external_id="C-1", email="ann@example.com",
+                        name="Ann Customer")
+    await make_incentive(db, workspace.tenant, value=1000, name="Ten off")
+    workspace.conversation = conversation(tags=("amends-late",))
+    shown = await workspace.initialize()
+    text = as_text(shown)
+    assert "  Livraison en retard, gravité 3" in text
+    assert " > Ten off · 10,00\u00a0€" in text
+    assert text.endswith("Gestes accordés\u00a0: 0 · dossiers ouverts\u00a0: 0\n[Plus]")
+    asked = await workspace.click(shown, give_id(shown, "Ten off"))
+    assert as_text(asked).startswith(
+        "Accorder **Ten off** (10,00\u00a0€) à **Ann Customer**\u00a0?")

@@ -127,7 +127,7 @@ class Notification(_Lenient):
     (https://developers.intercom.com/docs/references/webhooks/webhook-models)."""
 
     type: str | None = None
-    id: str
+    id: str | None = None
     topic: str
     app_id: str | None = None
     created_at: int | None = None

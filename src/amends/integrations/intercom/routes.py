@@ -373,6 +373,8 @@ async def events(organization: str, installation_id: uuid.UUID, request: Request
     if kind is None or item.get("type") != "conversation" or not item.get("id"):
         return JSONResponse({"outcome": "ignored", "why": f"nothing to do for "
                                                           f"{notification.topic}"})
+    if not notification.id:
+        raise MalformedRequest("A notification about a conversation carries its id.")
     try:
         await helpdesk.first_use(session, installation,
                                  token_id=f"notification:{notification.id}",
