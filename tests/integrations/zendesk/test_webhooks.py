@@ -23,7 +23,6 @@ TRIGGER_BODY = """{
   "event": "%(event)s",
   "ticket": {
     "id": "%(id)s",
-    "subject": "Where is my parcel?",
     "status": "%(status)s",
     "priority": "%(priority)s",
     "tags": "%(tags)s",
@@ -72,6 +71,7 @@ async def test_a_tagged_ticket_opens_its_case_once_and_solving_it_fixes_the_case
     [case] = await cases(db)
     assert case.conversation_ref == "zendesk:35436"
     assert (case.reason, case.severity, case.state) == ("late_delivery", 4, "open")
+    assert case.summary == ""  # the local Zendesk has no such ticket to read it from
     assert answer["case"]["reference"] == case.reference
     # The requester became a customer, by their e-mail.
     async with db.transaction(write=False) as session:
@@ -85,6 +85,30 @@ async def test_a_tagged_ticket_opens_its_case_once_and_solving_it_fixes_the_case
     solved = await deliver(client, tenant, installation, rendered(status="Solved"))
     assert solved.json()["event"] == "solved"
     assert solved.json()["outcome"] == "fixed"
+    [case] = await cases(db)
+    assert case.state == "fixed"
+
+
+async def test_the_ticket_is_read_from_zendesks_api_for_its_subject_and_requester(
+        client: httpx.AsyncClient, db: Database, tenant: Tenant, zendesk: Zendesk) -> None:
+    zendesk.ticket(35436, subject='Parcel "lost" again', priority="urgent",
+                   tags=["amends-lost"],
+                   requester={"email": "ann@example.com", "name": "Ann Example",
+                              "external_id": "ZD-ann"})
+    installation = await install(client, tenant, zendesk)
+    answer = await deliver(client, tenant, installation, rendered(tags="amends-lost"))
+    assert answer.json()["outcome"] == "opened"
+    assert "/api/v2/tickets/35436.json?include=users" in zendesk.asked
+    [case] = await cases(db)
+    assert (case.summary, case.reason, case.severity) == ('Parcel "lost" again',
+                                                          "lost_parcel", 5)
+    async with db.transaction(write=False) as session:
+        customer = (await session.scalars(select(Customer))).one()
+    assert customer.external_id == "ZD-ann"
+    # A solved ticket needs nothing more from Zendesk.
+    zendesk.asked.clear()
+    await deliver(client, tenant, installation, rendered(status="Closed"))
+    assert zendesk.asked == []
     [case] = await cases(db)
     assert case.state == "fixed"
 

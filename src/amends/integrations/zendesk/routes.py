@@ -17,6 +17,7 @@ from amends.auth import SessionDep
 from amends.errors import AmendsError
 from amends.helpdesk import panel
 from amends.helpdesk import service as helpdesk
+from amends.helpdesk.platforms import Ticket
 from amends.integrations.zendesk import client, payloads, signatures
 from amends.kit import outbound
 from amends.kit.clock import utcnow
@@ -77,6 +78,18 @@ async def zendesk_panel(request: Request, session: SessionDep, organization: str
                "sdk": ZAF_SDK})
 
 
+async def _from_api(request: Request, installation: HelpdeskInstallation,
+                    ticket: Ticket) -> Ticket:
+    """The ticket as Zendesk's API tells it, with its subject, which a trigger's JSON body
+    cannot carry safely (placeholders render as plain text, and a subject's quotes would break
+    the JSON); the trigger's own fields when the API cannot be read."""
+    try:
+        with outbound.policy(allow_private=request.app.state.settings.outbound_allow_private):
+            return await client.fetch_ticket(helpdesk.settings_of(installation), ticket.id)
+    except AmendsError:
+        return ticket
+
+
 @router.post("/helpdesk/{organization}/{installation_id}/zendesk/events")
 async def zendesk_ticket_event(request: Request, session: SessionDep, organization: str,
                                installation_id: uuid.UUID) -> JSONResponse:
@@ -102,6 +115,8 @@ async def zendesk_ticket_event(request: Request, session: SessionDep, organizati
         session, installation,
         token_id=f"webhook:{hashlib.sha256(signature.encode()).hexdigest()}",
         until=signed_at + signatures.WEBHOOK_WINDOW)
+    if kind != "solved" and not ticket.subject:
+        ticket = await _from_api(request, installation, ticket)
     handled = await helpdesk.ticket_event(session, installation, kind, ticket)
     case = handled.case
     return JSONResponse({
