@@ -198,6 +198,39 @@ def test_the_agent_gives_a_gesture_from_the_zendesk_sidebar_and_the_ticket_gets_
         context.close()
 
 
+# A stand-in for the ZAF SDK with its documented client API (ZAFClient.init(), client.get(),
+# client.invoke(); https://developer.zendesk.com/api-reference/apps/apps-core-api/client_api/),
+# answering from the host page's ticket.
+SDK_STAND_IN = """
+window.ZAFClient = {init: function () {
+  window.sdkUsed = true;
+  return {
+    get: function (path) { return Promise.resolve({[path]: window.parent.TICKET_ID}); },
+    invoke: function () { return Promise.resolve({}); }
+  };
+}};
+"""
+
+
+def test_with_zendesks_sdk_loaded_the_panel_asks_it_for_the_ticket(
+        site: LiveSite, zendesk: Zendesk, installation: dict[str, Any]) -> None:
+    context = site.browser.new_context(viewport=ViewportSize(width=1280, height=900))
+    context.set_default_timeout(15_000)
+    context.route("https://static.zdassets.com/**", lambda route: route.fulfill(
+        status=200, content_type="text/javascript",
+        body=SDK_STAND_IN.replace("window.parent.TICKET_ID", str(TICKET))))
+    problems = watch(context)
+    page = context.new_page()
+    try:
+        frame = open_ticket(page, zendesk, installation)
+        assert frame.evaluate("window.sdkUsed") is True
+        # The SDK spoke to Zendesk's page, not the panel's own messages.
+        assert page.evaluate("window.zafMessages.length") == 0
+        assert problems == [], "\n".join(problems)
+    finally:
+        context.close()
+
+
 def test_a_replayed_load_shows_the_refusal_in_the_sidebar(
         site: LiveSite, zendesk: Zendesk, installation: dict[str, Any]) -> None:
     context = site.browser.new_context(viewport=ViewportSize(width=1280, height=900))

@@ -3,7 +3,8 @@ from zendesk/zendesk_apps_support (lib/zendesk_apps_support/validations/manifest
 translations.rb, manifest/location_options.rb, manifest/parameter.rb, app_version.rb) and the
 setup page's file requirements
 (https://developer.zendesk.com/documentation/apps/app-developer-guide/setup/#file-requirements).
-zcli's validator needs a Zendesk account (it uploads the package), so it cannot run here."""
+zcli's validator needs a Zendesk account (it uploads the package) and ZAT's needs Ruby, so
+neither runs here."""
 
 from __future__ import annotations
 
