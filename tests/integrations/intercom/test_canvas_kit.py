@@ -18,7 +18,7 @@ from amends.db import Database
 from amends.jobs.worker import Worker
 from amends.kit.clock import clock
 from amends.kit.codes import display
-from amends.models import Case, Coupon, Customer, User
+from amends.models import Case, Coupon, Customer, Delivery, User
 from amends.roles import Role
 from tests.factories import make_customer, make_incentive, make_org, make_user, staff_headers
 from tests.integrations.intercom import canvas_schema
@@ -34,6 +34,7 @@ from tests.integrations.intercom.workspace import (
     conversation,
     sign,
 )
+from tests.receivers import http_receiver
 
 
 async def count(db: Database, model: Any) -> int:
@@ -334,3 +335,29 @@ async def test_the_canvas_speaks_the_teammates_language(workspace: Workspace,
     asked = await workspace.click(shown, give_id(shown, "Ten off"))
     assert as_text(asked).startswith(
         "Accorder **Ten off** (10,00\u00a0€) à **Ann Customer**\u00a0?")
+
+
+async def test_a_reply_intercom_refuses_is_kept_with_intercoms_words_to_be_retried(
+        client: Any, workspace: Workspace, db: Database, settings: Settings) -> None:
+    refusal = {"type": "error.list", "request_id": "f93ecfa8-d08a-4325-8694-89aeb89c8f85",
+               "errors": [{"code": "unauthorized", "message": "Access Token Invalid"}]}
+    with http_receiver(script=[401], reply=json.dumps(refusal).encode()) as api:
+        changed = await client.patch(
+            f"/v1/helpdesk/installations/{workspace.installation['id']}",
+            headers={"Authorization": f"Bearer {workspace.tenant.admin_token}"},
+            json={"secrets": {"api_base_url": api.url}})
+        assert changed.status_code == 200, changed.text
+        await make_customer(db, workspace.tenant, external_id="C-1", email="ann@example.com")
+        await make_incentive(db, workspace.tenant, value=500, name="Five off")
+        shown = await workspace.initialize()
+        await workspace.click(await workspace.click(shown, give_id(shown, "Five off")),
+                              "confirm")
+        await Worker(db, settings).run_until_idle()
+        assert len(api.requests) == 1
+    async with db.transaction(write=False) as session:
+        message = await session.scalar(select(Delivery))
+    assert message is not None
+    assert message.status == "queued"  # tried again later
+    assert message.error is not None
+    assert message.error.endswith("Intercom answered 401: unauthorized: Access Token Invalid "
+                                  "(request f93ecfa8-d08a-4325-8694-89aeb89c8f85)")

@@ -10,9 +10,16 @@ import time
 from sqlalchemy import func, select
 
 from amends.db import Database
+from amends.helpdesk import service as helpdesk
 from amends.models import Case, Customer
 from tests.factories import make_customer
-from tests.integrations.intercom.workspace import CONVERSATION, Workspace, contact, conversation
+from tests.integrations.intercom.workspace import (
+    CONVERSATION,
+    WORKSPACE,
+    Workspace,
+    contact,
+    conversation,
+)
 
 
 async def cases(db: Database) -> list[Case]:
@@ -32,6 +39,10 @@ async def test_a_tagged_conversation_opens_its_case_and_closing_it_fixes_the_cas
     assert (case.reason, case.severity) == ("late_delivery", 4)
     assert case.summary == "My parcel is a week late & still not here."
     assert opened.json()["case"] == case.reference
+    # The case links back to the conversation in the teammates' inbox.
+    async with db.transaction(write=False) as session:
+        assert await helpdesk.ticket_url(session, case) == (
+            f"https://app.intercom.com/a/inbox/{WORKSPACE}/inbox/conversation/{CONVERSATION}")
 
     # Intercom delivers at least once: the same notification again acts no more.
     again = await workspace.notify("conversation_part.tag.created", tagged, id="notif_a")
