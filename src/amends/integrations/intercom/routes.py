@@ -87,22 +87,26 @@ class Call:
     body: CanvasRequest
     actor: Actor
     user: User
+    organization: Organization
     base_url: str
 
     @property
     def words(self) -> ui.Words:
-        return _words(self.user)
+        return _words(self.user, self.organization)
 
     @property
     def admin_id(self) -> str:
         return _admin_id(self.body)
 
 
-def _words(user: User | None) -> ui.Words:
+def _words(user: User | None, organization: Organization | None = None) -> ui.Words:
+    """The teammate's language (English without a user) and zone (else the
+    organisation's)."""
     chosen = user.locale if user and user.locale else "en"
     tag = chosen if locale.language_of(chosen) in locale.CONSOLE else "en"
-    return ui.Words(gettext=translations("console", tag).gettext, tag=tag,
-                    zone=user.time_zone if user else None)
+    zone = (user.time_zone if user else None) or (
+        organization.time_zone if organization else None)
+    return ui.Words(gettext=translations("console", tag).gettext, tag=tag, zone=zone)
 
 
 def _admin_id(body: CanvasRequest) -> str:
@@ -120,7 +124,10 @@ async def _call(request: Request, session: AsyncSession,
                                            body.admin.email if body.admin else None)
     except helpdesk.AgentNotMapped as error:
         return ui.refusal(_words(None), error.detail)
+    organization = await session.get(Organization, installation.organization_id)
+    assert organization is not None
     return Call(installation=installation, body=body, actor=actor, user=user,
+                organization=organization,
                 base_url=str(request.app.state.settings.base_url).rstrip("/"))
 
 
@@ -184,16 +191,14 @@ def _choice(body: CanvasRequest, state: dict[str, Any]) -> tuple[str | None, int
             severity if severity is not None and 1 <= severity <= 5 else None)
 
 
-async def _panel(session: AsyncSession, call: Call) -> helpdesk.Panel:
+def _panel(call: Call) -> helpdesk.Panel:
     """The conversation as the agent's panel reads a ticket."""
-    organization = await session.get(Organization, call.installation.organization_id)
-    assert organization is not None
     conversation_id = call.body.conversation_id()
     assert conversation_id is not None
     return helpdesk.Panel(actor=call.actor, user=call.user, installation=call.installation,
                           ticket=ticket_of(conversation_id, call.body.conversation or {},
                                            call.body.the_contact()),
-                          organization=organization)
+                          organization=call.organization)
 
 
 async def _overview(session: AsyncSession, call: Call, *, reason: str | None = None,
@@ -203,7 +208,7 @@ async def _overview(session: AsyncSession, call: Call, *, reason: str | None = N
     agent's panel shows, read by the panel's own code (the reason chosen, the severity, the
     gestures that fit, the customer's cases and gestures)."""
     w = call.words
-    panel = await _panel(session, call)
+    panel = _panel(call)
     found = await panel_context(session, panel, reason=reason, severity=severity)
     customer, requester, case = found["customer"], panel.ticket.requester, found["case"]
     messages = found["messages"]
@@ -253,7 +258,7 @@ async def _add_customer(session: AsyncSession, call: Call) -> dict[str, Any]:
     w = call.words
     if not call.actor.can(Scope.CUSTOMERS_WRITE):
         return await _overview(session, call, problem=w(_("Your role cannot add customers.")))
-    panel = await _panel(session, call)
+    panel = _panel(call)
     try:
         async with session.begin_nested():
             await helpdesk.customer_from_requester(session, call.actor,
@@ -268,7 +273,7 @@ async def _confirm_step(session: AsyncSession, call: Call, incentive_id: str, *,
                         reason: str | None, severity: int | None) -> dict[str, Any]:
     """The gesture, the customer and the reason, to confirm before anything is given."""
     w = call.words
-    panel = await _panel(session, call)
+    panel = _panel(call)
     found = await panel_context(session, panel, reason=reason, severity=severity)
     customer = found["customer"]
     if customer is None:
@@ -297,7 +302,7 @@ async def _confirm_step(session: AsyncSession, call: Call, incentive_id: str, *,
 async def _give(session: AsyncSession, call: Call, state: dict[str, Any]) -> dict[str, Any]:
     """The confirmed click: `helpdesk.make_amends` with the conversation as the ticket."""
     w = call.words
-    panel = await _panel(session, call)
+    panel = _panel(call)
     back = signatures.seal(call.installation, conversation_id=panel.ticket.id,
                            admin_id=call.admin_id,
                            step={"step": "result", "reason": state.get("reason"),
