@@ -63,6 +63,7 @@ from amends.redemptions.views import router as till_router
 from amends.reports.api import router as reports_router
 from amends.reports.views import router as dashboard_router
 from amends.shops.api import router as shops_router
+from amends.shops.views import router as shops_views_router
 from amends.suppressions.api import router as suppressions_router
 from amends.users.admin_views import router as users_admin_router
 from amends.users.api import router as users_router
@@ -146,7 +147,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         webhooks_views_router, audit_views_router, settings_views_router, delivery_admin_router,
         web_router, helpdesk_router, helpdesk_panel_router, helpdesk_admin_router,
         *helpdesks.ROUTERS,
-        shops_router,
+        shops_router, shops_views_router,
     )
     for router in hot_first:
         app.include_router(router)

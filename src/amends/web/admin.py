@@ -32,6 +32,8 @@ SECTIONS = (
         "the addresses to paste, the package to upload, pause.")),
     ("/admin/api-keys", N_("API keys"),
      N_("Keys for tills, helpdesks and order systems: create with scopes, revoke.")),
+    ("/admin/shops", N_("Shops"),
+     N_("Shopify and WooCommerce: gestures pushed as codes, redemptions back, last errors.")),
     ("/admin/webhooks", N_("Webhooks"),
      N_("Endpoints that receive events, their delivery log, resend, rotate secrets.")),
     ("/admin/audit", N_("Audit log"),

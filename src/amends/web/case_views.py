@@ -45,6 +45,7 @@ from amends.models import (
 from amends.outcomes import service as outcomes
 from amends.roles import Scope
 from amends.routing import router as make_router
+from amends.shops import service as shops
 from amends.web.labels import in_sentence, label
 from amends.web.templating import back, console_locale, console_zone, gettext_for, render
 
@@ -209,6 +210,8 @@ async def _given(session: SessionDep, actor: Actor, case: Case) -> dict[str, Any
             "ledgers": await ledger.of_cards(session, actor, gestures), "now": utcnow(),
             "display": codes.display, "channels": DELIVERY_CHANNELS,
             "may_give": actor.can(Scope.COUPONS_ISSUE),
+            "not_in_shop": await shops.not_in_shop(session, actor.organization_id,
+                                                   [g.id for g in gestures]),
             "live": any(m.status in ("queued", "sending") for m in messages)}
 
 
