@@ -15,6 +15,7 @@ from amends.helpdesk.schemas import (
     InstallationOut,
     InstallationPatch,
 )
+from amends.kit import outbound
 from amends.models import HelpdeskInstallation, Organization
 from amends.routing import router as make_router
 
@@ -40,15 +41,17 @@ async def list_installations(request: Request, session: SessionDep, actor: Admin
 
 @router.post("", status_code=201, responses=errors(
     MissingScope, service.UnknownPlatform, service.InvalidInstallationSettings,
-    service.InstallationExists))
+    service.InstallationExists, outbound.OutboundAddressRefused, outbound.InvalidOutboundUrl))
 async def install(body: InstallationIn, request: Request, session: SessionDep,
                   actor: AdminCaller) -> InstallationOut:
     """Install Amends in a helpdesk account: 409 `helpdesk_installation_exists` when that
     account is installed already, 422 `invalid_helpdesk_settings` for a setting or secret the
-    platform does not take (or a required secret missing)."""
-    installation = await service.create_installation(
-        session, actor, platform=body.platform, account=body.account, name=body.name,
-        settings=body.settings.model_dump(exclude_none=True), secrets=body.secrets)
+    platform does not take (or a required secret missing), 422 `outbound_address_refused` for
+    an API address Amends may not connect to."""
+    with outbound.policy(allow_private=request.app.state.settings.outbound_allow_private):
+        installation = await service.create_installation(
+            session, actor, platform=body.platform, account=body.account, name=body.name,
+            settings=body.settings.model_dump(exclude_none=True), secrets=body.secrets)
     return await _out(request, session, installation)
 
 
@@ -61,15 +64,18 @@ async def get_installation(installation_id: uuid.UUID, request: Request, session
 
 
 @router.patch("/{installation_id}", responses=errors(
-    MissingScope, service.InstallationNotFound, service.InvalidInstallationSettings))
+    MissingScope, service.InstallationNotFound, service.InvalidInstallationSettings,
+    outbound.OutboundAddressRefused, outbound.InvalidOutboundUrl))
 async def change(installation_id: uuid.UUID, body: InstallationPatch, request: Request,
                  session: SessionDep, actor: AdminCaller) -> InstallationOut:
     """Change the name, pause (`active: false`), settings or secrets; a secret left out or
     null keeps its value."""
-    installation = await service.update_installation(
-        session, actor, installation_id=installation_id, name=body.name, active=body.active,
-        settings=body.settings.model_dump(exclude_none=True) if body.settings else None,
-        secrets=body.secrets)
+    with outbound.policy(allow_private=request.app.state.settings.outbound_allow_private):
+        installation = await service.update_installation(
+            session, actor, installation_id=installation_id, name=body.name,
+            active=body.active,
+            settings=body.settings.model_dump(exclude_none=True) if body.settings else None,
+            secrets=body.secrets)
     return await _out(request, session, installation)
 
 

@@ -104,6 +104,9 @@ class Platform:
     # files by path, made for one installation (`Installed`); None for a platform that needs
     # none (Intercom: its app points at the Canvas Kit URLs).
     package: Callable[[Installed], dict[str, bytes]] | None = None
+    # The secrets that name an address Amends calls (an API base URL): checked against the
+    # outbound address policy when saved, as channel peers are, and again when connecting.
+    peers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

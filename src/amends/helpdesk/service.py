@@ -26,6 +26,7 @@ from amends.errors import Conflict, Forbidden, NotAuthenticated, NotFound, Valid
 from amends.helpdesk.platforms import PLATFORM_NAMES, PLATFORMS, Platform, Requester, Ticket
 from amends.helpdesk.platforms import ticket_id_of as ticket_id_of
 from amends.helpdesk.platforms import ticket_ref as ticket_ref
+from amends.kit import outbound
 from amends.kit.clock import utcnow
 from amends.kit.secrets import digest, same, tenant_token, token_tenant
 from amends.kit.sql import insert_new
@@ -180,12 +181,22 @@ def _checked_secrets(platform: Platform, given: Mapping[str, Any]) -> dict[str, 
     return out
 
 
+async def _checked_peers(platform: Platform, secrets: dict[str, str]) -> dict[str, str]:
+    """A secret that names an address Amends calls is refused (422) when the outbound address
+    policy in force would not let Amends connect to it."""
+    for name in platform.peers:
+        if secrets.get(name):
+            await outbound.check_url(secrets[name], field=f"secrets.{name}",
+                                     allow_private=outbound.allows_private())
+    return secrets
+
+
 async def create_installation(session: AsyncSession, actor: Actor, *, platform: str,
                               account: str, name: str, settings: Mapping[str, Any],
                               secrets: Mapping[str, Any]) -> HelpdeskInstallation:
     found = platform_of(platform)
     checked = await _checked_settings(session, actor.organization_id, settings)
-    hidden = _checked_secrets(found, secrets)
+    hidden = await _checked_peers(found, _checked_secrets(found, secrets))
     missing = [s for s in found.required if not hidden.get(s)]
     if missing:
         raise InvalidInstallationSettings(
@@ -224,8 +235,9 @@ async def update_installation(session: AsyncSession, actor: Actor, *,
                                  **await _checked_settings(session, actor.organization_id,
                                                            settings)}
     if secrets is not None:
-        installation.secrets = {**installation.secrets,
-                                **_checked_secrets(platform_of(installation.platform), secrets)}
+        platform = platform_of(installation.platform)
+        installation.secrets = {**installation.secrets, **await _checked_peers(
+            platform, _checked_secrets(platform, secrets))}
     installation.updated_at = utcnow()
     await session.flush()
     after = public(installation)

@@ -21,7 +21,7 @@ from amends.jobs.worker import Worker
 from amends.kit import outbound
 from amends.models import Case, Coupon, Delivery
 from amends.roles import Role
-from tests.factories import make_incentive, make_org, make_user, set_limit
+from tests.factories import bearer, make_incentive, make_org, make_user, set_limit
 from tests.integrations.zendesk.test_panel_load import install, load, panel_token
 from tests.integrations.zendesk.zendesk import (
     ACCOUNT,
@@ -32,6 +32,7 @@ from tests.integrations.zendesk.zendesk import (
     Zendesk,
     zaf_token,
 )
+from tests.peers import application, from_address
 
 PANEL = "X-Amends-Panel"
 
@@ -138,3 +139,28 @@ async def test_one_click_in_the_zendesk_panel_posts_the_apology_with_the_code_in
     async with db.transaction(write=False) as session:
         assert await helpdesk.ticket_url(session, case) == (
             "https://lumiere.zendesk.com/agent/tickets/35436")
+
+
+async def test_an_api_address_inside_the_network_is_refused_when_saved(
+        db: Database, settings: Settings) -> None:
+    tenant = await make_org(db)
+    async with application(settings, outbound_allow_private=False) as app, from_address(
+            app, "203.0.113.9") as http:
+        body = {"platform": "zendesk", "account": ACCOUNT,
+                "secrets": {"api_email": API_EMAIL, "api_token": API_TOKEN,
+                            "api_base_url": "http://169.254.169.254"}}
+        refused = await http.post("/v1/helpdesk/installations",
+                                  headers=bearer(tenant.admin_token), json=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "outbound_address_refused"
+        assert "metadata service" in refused.json()["detail"]
+        body["secrets"].pop("api_base_url")
+        installed = await http.post("/v1/helpdesk/installations",
+                                    headers=bearer(tenant.admin_token), json=body)
+        assert installed.status_code == 201
+        changed = await http.patch(f"/v1/helpdesk/installations/{installed.json()['id']}",
+                                   headers=bearer(tenant.admin_token),
+                                   json={"secrets": {"api_base_url": "ftp://zendesk.example"}})
+        assert changed.status_code == 422
+        assert changed.json()["code"] == "invalid_outbound_url"
+        assert installed.json()["secrets_set"] == ["api_email", "api_token"]

@@ -33,6 +33,7 @@ PLATFORM = register(Platform(
     post_reply=client.post_reply,
     fetch_ticket=client.fetch_ticket,
     package=package.package,
+    peers=("api_base_url",),
 ))
 
 __all__ = ["PLATFORM", "router"]
