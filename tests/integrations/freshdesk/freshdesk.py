@@ -3,8 +3,9 @@
 private notes posted to them, Basic authentication with the API key and `X`, 429 with
 `Retry-After` when told to.
 
-It also plays the sidebar app the way Freshdesk runs it, for the browser test: `/host/{ticket}`
-is the package's own app/index.html with a stand-in for the Freshworks client (the data
+It also plays the sidebar app the way Freshdesk runs it, for the browser test: `/a/tickets/{id}`
+is a page shaped like Freshdesk's ticket view whose sidebar frames the package's own
+app/index.html (`/app/index.html?ticket={id}`) with a stand-in for the Freshworks client (the data
 method answers this account's ticket and agent; `invokeTemplate` asks `/proxy/{template}`),
 and `/proxy/{template}` is Freshworks' proxy: it fills the package's config/requests.json
 template with the installation parameters (the secure one never reaches the page) and sends
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -76,6 +77,8 @@ class Freshdesk:
     app_files: dict[str, bytes] = field(default_factory=dict)
     iparams: dict[str, str] = field(default_factory=dict)
     agent_email: str = ""
+    # The page standing in for Freshdesk's ticket view (it frames `/host/{ticket}`).
+    host_page: str = ""
     proxied: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -129,24 +132,27 @@ def freshdesk_account() -> Iterator[Freshdesk]:
                 desk.reads.append(self.path)
                 ticket = desk.tickets.get(found.group(1))
                 return self._answer(200 if ticket else 404, ticket or {"errors": []})
+            if path.startswith("/a/tickets/"):
+                return self._answer(200, desk.host_page.encode(), "text/html; charset=utf-8")
             if path.startswith("/host-data/"):
-                return self._answer(200, self._data(path.removeprefix("/host-data/")))
-            if path.startswith("/host/"):
+                ticket_id = parse_qs(urlsplit(self.path).query).get("ticket", [""])[0]
+                return self._answer(200, self._data(path.removeprefix("/host-data/"),
+                                                    ticket_id))
+            if path == "/app/index.html":
                 page = desk.app_files["app/index.html"].decode().replace(
                     "{{{appclient}}}", "/fake-client.js")
                 return self._answer(200, page.encode(), "text/html; charset=utf-8")
             if path == "/fake-client.js":
                 return self._answer(200, FAKE_CLIENT.encode(), "text/javascript")
-            file = desk.app_files.get(f"app{path}")
-            if file is not None:
+            file = desk.app_files.get(path.removeprefix("/"))
+            if file is not None and path.startswith("/app/"):
                 kind = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}
                 return self._answer(200, file, kind.get(path.rsplit(".", 1)[-1], "text/plain"))
             return self._answer(404, {"errors": []})
 
-        def _data(self, name: str) -> dict[str, Any]:
-            """The data method's objects for the ticket the host page shows."""
-            ticket_id = self.headers.get("referer", "").rstrip("/").rsplit("/", 1)[-1]
-            ticket = desk.tickets.get(ticket_id.split("?")[0], {})
+        def _data(self, name: str, ticket_id: str) -> dict[str, Any]:
+            """The data method's objects for the ticket the app is shown on."""
+            ticket = desk.tickets.get(ticket_id, {})
             if name == "ticket":
                 return {"ticket": {k: v for k, v in ticket.items() if k != "requester"}}
             if name == "loggedInUser":

@@ -12,7 +12,8 @@
 
 var client;
 
-init();
+// The app client loads `async`: it is certainly there once the page has loaded.
+window.addEventListener("load", init);
 
 async function init() {
   client = await app.initialized();
@@ -78,7 +79,7 @@ async function openPanel() {
     frame.hidden = false;
     document.getElementById("amends-status").hidden = true;
     if (client.instance && client.instance.resize) {
-      client.instance.resize({ height: "640px" });
+      client.instance.resize({ height: "700px" });
     }
   } catch (error) {
     var detail = "";
