@@ -330,3 +330,27 @@ async def test_twenty_clicks_at_once_open_one_case_and_give_one_coupon(
     assert await count(db, Delivery) == 1
     await Worker(db, settings).run_until_idle()
     assert len(desk.comments()) == 1
+
+
+async def test_an_apology_for_a_ticket_whose_app_was_uninstalled_is_not_posted_elsewhere(
+        client: httpx.AsyncClient, db: Database, desk: Desk, settings: Settings) -> None:
+    tenant = await make_org(db)
+    installation = await install(client, tenant, desk)
+    await agent_in(db, tenant)
+    await make_customer(db, tenant, external_id="C-1", email="ann@example.com")
+    incentive = await make_incentive(db, tenant, value=500)
+    token = token_of(await open_panel(client, tenant, installation, agent="sam@shop.example"))
+    await click(client, token, incentive.id)
+    # The helpdesk channel is set up too (another Zendesk-shaped helpdesk): never used for
+    # this ticket, which belongs to the uninstalled app.
+    admin = bearer(tenant.admin_token)
+    await client.put("/v1/channels/helpdesk", headers=admin, json={"settings": {
+        "base_url": desk.receiver.url, "email": "bot@shop.example", "api_token": "t"}})
+    await client.delete(f"/v1/helpdesk/installations/{installation['id']}", headers=admin)
+    await Worker(db, settings).run_until_idle()
+    assert desk.receiver.requests == []
+    async with db.transaction(write=False) as session:
+        message = (await session.scalars(select(Delivery))).one()
+    assert message.status != "delivered"
+    assert message.error is not None
+    assert "was uninstalled" in message.error

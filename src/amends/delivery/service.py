@@ -544,17 +544,25 @@ async def send(session: AsyncSession, *, organization_id: uuid.UUID | str, deliv
 async def _installation_settings(session: AsyncSession, delivery: Delivery
                                  ) -> dict[str, Any] | None:
     """The settings of the helpdesk app installed where the case's ticket is (its platform,
-    account, settings and secrets), or None for a case without one."""
+    account, settings and secrets), or None for a case without one. A case whose app was
+    uninstalled since fails: its ticket belongs to that helpdesk, not to the `helpdesk`
+    channel's."""
     if delivery.case_id is None:
         return None
-    installation = (await session.execute(
-        select(HelpdeskInstallation).join(Case, and_(
-            Case.organization_id == HelpdeskInstallation.organization_id,
-            Case.helpdesk_installation_id == HelpdeskInstallation.id))
+    found = (await session.execute(
+        select(Case.helpdesk_installation_id, HelpdeskInstallation).outerjoin(
+            HelpdeskInstallation, and_(
+                HelpdeskInstallation.organization_id == Case.organization_id,
+                HelpdeskInstallation.id == Case.helpdesk_installation_id))
         .where(Case.organization_id == delivery.organization_id,
-               Case.id == delivery.case_id))).scalar_one_or_none()
-    if installation is None:
+               Case.id == delivery.case_id))).first()
+    if found is None or found[0] is None:
         return None
+    installation = found[1]
+    if installation is None:
+        raise channels.DeliveryFailed(
+            f"the helpdesk app of ticket {delivery.address} was uninstalled: install it again "
+            "to post into the ticket")
     return {**installation.settings, **installation.secrets, "platform": installation.platform,
             "account": installation.account, "installation_id": str(installation.id)}
 
