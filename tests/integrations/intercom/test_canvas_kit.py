@@ -20,7 +20,14 @@ from amends.kit.clock import clock
 from amends.kit.codes import display
 from amends.models import Case, Coupon, Customer, Delivery, User
 from amends.roles import Role
-from tests.factories import make_customer, make_incentive, make_org, make_user, staff_headers
+from tests.factories import (
+    bearer,
+    make_customer,
+    make_incentive,
+    make_org,
+    make_user,
+    staff_headers,
+)
 from tests.integrations.intercom import canvas_schema
 from tests.integrations.intercom.canvas_schema import as_text, components
 from tests.integrations.intercom.workspace import (
@@ -34,6 +41,7 @@ from tests.integrations.intercom.workspace import (
     conversation,
     sign,
 )
+from tests.peers import application, from_address
 from tests.receivers import http_receiver
 
 
@@ -361,3 +369,26 @@ async def test_a_reply_intercom_refuses_is_kept_with_intercoms_words_to_be_retri
     assert message.error is not None
     assert message.error.endswith("Intercom answered 401: unauthorized: Access Token Invalid "
                                   "(request f93ecfa8-d08a-4325-8694-89aeb89c8f85)")
+
+
+async def test_an_api_address_inside_the_network_is_refused_when_saved(
+        db: Database, settings: Settings) -> None:
+    tenant = await make_org(db)
+    async with application(settings, outbound_allow_private=False) as app, from_address(
+            app, "203.0.113.9") as http:
+        body = {"platform": "intercom", "account": "ecahpwf5",
+                "secrets": {"client_secret": "s3cret", "api_base_url": "http://10.0.0.7"}}
+        refused = await http.post("/v1/helpdesk/installations",
+                                  headers=bearer(tenant.admin_token), json=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "outbound_address_refused"
+        # Without it, replies go to the workspace's region's API.
+        body["secrets"].pop("api_base_url")
+        installed = await http.post("/v1/helpdesk/installations",
+                                    headers=bearer(tenant.admin_token), json=body)
+        assert installed.status_code == 201, installed.text
+        changed = await http.patch(f"/v1/helpdesk/installations/{installed.json()['id']}",
+                                   headers=bearer(tenant.admin_token),
+                                   json={"secrets": {"api_base_url": "http://127.0.0.1:8080"}})
+        assert changed.status_code == 422
+        assert changed.json()["code"] == "outbound_address_refused"

@@ -18,6 +18,7 @@ PLATFORM = register(Platform(
     # workspace's region's).
     secrets=("client_secret", "access_token", "admin_id", "api_base_url"),
     required=("client_secret",),
+    peers=("api_base_url",),  # checked against the outbound address policy when saved
     frame_origins=(),  # Canvas Kit draws the canvas itself: nothing is framed
     severity=client.severity,
     ticket_url=client.ticket_url,

@@ -56,7 +56,7 @@ def ticket_url(account: str, ticket_id: str) -> str:
             f"{quote(ticket_id, safe='')}")
 
 
-def _body(text: str) -> str:
+def as_html(text: str) -> str:
     """The apology as the HTML Intercom renders a part with: a paragraph a block, lines kept."""
     blocks = [block for block in text.strip().split("\n\n") if block.strip()]
     return "".join("<p>" + html.escape(block.strip()).replace("\n", "<br>") + "</p>"
@@ -80,7 +80,7 @@ async def post_reply(settings: Mapping[str, Any], reply: Reply) -> str:
     except ValidationFailed as refused:
         raise DeliveryFailed(f"Intercom's address is refused: {refused.detail}") from refused
     body = {"message_type": "comment" if reply.public else "note", "type": "admin",
-            "admin_id": admin_id, "body": _body(reply.text)}
+            "admin_id": admin_id, "body": as_html(reply.text)}
     try:
         response = await http.client().post(
             f"{base}/conversations/{quote(reply.ticket_id, safe='')}/reply", json=body,
