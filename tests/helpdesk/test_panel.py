@@ -354,3 +354,38 @@ async def test_an_apology_for_a_ticket_whose_app_was_uninstalled_is_not_posted_e
     assert message.status != "delivered"
     assert message.error is not None
     assert "was uninstalled" in message.error
+
+
+async def test_a_refused_click_says_why_in_the_panel_and_gives_nothing(
+        client: httpx.AsyncClient, db: Database, desk: Desk) -> None:
+    tenant = await make_org(db)
+    installation = await install(client, tenant, desk)
+    await agent_in(db, tenant)
+    await make_customer(db, tenant, external_id="C-1", email="ann@example.com")
+    token = token_of(await open_panel(client, tenant, installation, agent="sam@shop.example"))
+    refused = await click(client, token, uuid.uuid4())
+    assert refused.status_code == 200, refused.text
+    assert 'role="alert"' in refused.text
+    assert 'data-customer="C-1"' in refused.text
+    unknown_reason = await click(client, token,
+                                 (await make_incentive(db, tenant, value=500)).id,
+                                 reason="bad_weather")
+    assert unknown_reason.status_code == 200, unknown_reason.text
+    assert 'role="alert"' in unknown_reason.text
+    assert await count(db, Coupon) == 0
+    assert await cases_of(db) == []
+
+
+async def test_a_requester_amends_cannot_use_is_not_added_and_the_panel_says_why(
+        client: httpx.AsyncClient, db: Database, desk: Desk) -> None:
+    tenant = await make_org(db)
+    installation = await install(client, tenant, desk)
+    await agent_in(db, tenant)
+    page = await open_panel(client, tenant, installation, agent="sam@shop.example",
+                            on=ticket(requester={"name": "Anonymous"}))
+    assert "add the customer in Amends first" in page.text
+    assert "data-add-customer" not in page.text
+    added = await client.post("/helpdesk/panel/customer", headers={PANEL: token_of(page)})
+    assert added.status_code == 200, added.text
+    assert 'role="alert"' in added.text
+    assert "Not yet a customer in Amends" in added.text

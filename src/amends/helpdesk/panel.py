@@ -246,6 +246,7 @@ async def add_customer(request: Request, session: SessionDep, panel_token: Token
         await helpdesk.customer_from_requester(session, panel.actor, panel.ticket.requester)
     except AmendsError as error:
         await session.rollback()
+        panel = await _panel(request, session, token)
         return await _page(request, session, panel, token, fragment=True,
                            problem=error.detail)
     return await _page(request, session, panel, token, fragment=True,
@@ -281,8 +282,10 @@ async def give(request: Request, session: SessionDep,
             session, panel.actor, panel.installation, panel.ticket, customer=customer,
             incentive=incentive, reason=reason, severity=severity)
     except AmendsError as error:
-        # Nothing is given: undo whatever this click wrote, then say why.
+        # Nothing is given: undo whatever this click wrote, then say why (the rollback
+        # expired what was read, so the panel is read again).
         await session.rollback()
+        panel = await _panel(request, session, token)
         return await _page(request, session, panel, token, fragment=True, reason=reason,
                            severity=severity, problem=error.detail)
     given = done.given
