@@ -71,7 +71,7 @@ async def test_a_signed_initialize_shows_the_customer_and_the_gestures_that_fit_
     # The first canvas as the teammate reads it: short (Intercom asks for less than 400
     # pixels), the reason from the conversation's tag, the severity from its priority.
     text = as_text(shown)
-    assert text.splitlines()[:3] == ["# **Ann Customer**", "  ann@example.com · Standard",
+    assert text.splitlines()[:3] == ["# Ann Customer", "  ann@example.com · Standard",
                                      "  Late delivery, severity 4"]
     assert text.count(" > ") == 3
     assert text.endswith("  Gestures given: 0 · open cases: 0\n[More]")
@@ -267,7 +267,7 @@ async def test_an_unknown_contact_becomes_a_customer_when_the_teammate_adds_them
                               "[Add as a customer]")
     added = await workspace.click(shown, "add_customer")
     text = as_text(added)
-    assert text.startswith("  Customer added from the conversation.\n# **Nina New**")
+    assert text.startswith("  Customer added from the conversation.\n# Nina New")
     async with db.transaction(write=False) as session:
         customer = await session.scalar(select(Customer))
     assert customer is not None

@@ -213,7 +213,7 @@ def first(w: Words, view: Overview, stored: dict[str, Any]) -> dict[str, Any]:
     gestures that fit best, what they have had; `More` shows the rest."""
     if not view.known:
         return overview(w, view, stored)
-    shown: list[dict[str, Any]] = [text(f"**{plain(view.customer_name)}**", style="header")]
+    shown: list[dict[str, Any]] = [text(plain(view.customer_name), style="header")]
     if view.customer_line:
         shown.append(text(plain(view.customer_line), style="muted"))
     shown += [text(asked_words(w, asked)) for asked in view.asked[:1]
@@ -260,7 +260,7 @@ def overview(w: Words, view: Overview, stored: dict[str, Any]) -> dict[str, Any]
             shown.append(text(w(_("The contact has no e-mail address or phone number: add "
                                   "the customer in Amends first.")), style="error"))
         return canvas(shown, stored)
-    shown += [text(f"**{plain(view.customer_name)}**", style="header")]
+    shown += [text(plain(view.customer_name), style="header")]
     if view.customer_line:
         shown.append(text(plain(view.customer_line), style="muted"))
     for asked in view.asked:
