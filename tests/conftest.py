@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -38,6 +39,11 @@ from amends.db import Base, Database
 from amends.kit.clock import clock
 from amends.migrate import head_revision, upgrade
 from amends.users import service as users_service
+
+# Properties are checked for what they compute, never for how fast: a loaded machine must not
+# fail them (Hypothesis' default deadline is 200 ms per example).
+hypothesis_settings.register_profile("amends", deadline=None)
+hypothesis_settings.load_profile("amends")
 
 POSTGRES_URL = os.environ.get("AMENDS_TEST_POSTGRES_URL")
 CITUS_URL = os.environ.get("AMENDS_TEST_CITUS_URL")

@@ -10,7 +10,7 @@ AMENDS = Path(sys.executable).with_name("amends")
 
 def run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(AMENDS), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+                          text=True, timeout=300, check=False)
 
 
 def test_the_demo_seeds_once_and_the_chores_work_from_the_command_line(tmp_path: Path) -> None:

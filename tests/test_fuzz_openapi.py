@@ -83,7 +83,7 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                                            access_log=False, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while not server.started:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
@@ -93,7 +93,11 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def _fuzz(target: Target, token: str) -> tuple[list[str], Counter[int]]:
-    schema = schemathesis.openapi.from_url(f"{target.base_url}/openapi.json")
+    # Read with a patient client: the server builds its schema on first request, slowly on a
+    # loaded machine (schemathesis' own fetch gives up after 10 s).
+    loaded = httpx.get(f"{target.base_url}/openapi.json", timeout=120)
+    loaded.raise_for_status()
+    schema = schemathesis.openapi.from_dict(loaded.json())
     server_errors: list[str] = []
     statuses: Counter[int] = Counter()
     auth = {"Authorization": f"Bearer {token}"}
