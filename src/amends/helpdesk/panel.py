@@ -172,7 +172,7 @@ async def _context(session: AsyncSession, panel: helpdesk.Panel, *, reason: str 
     case = await helpdesk.ticket_case(session, actor, installation, ticket)
     chosen = (reason if reason in known else None) or (case.reason if case else None) or (
         helpdesk.reason_of(installation, ticket)) or next(iter(sorted(known)), "")
-    level = severity if severity and 1 <= severity <= 5 else (
+    level = severity if severity in helpdesk.SEVERITIES else (
         case.severity if case else helpdesk.severity_of(installation, ticket))
     context: dict[str, Any] = {
         "ticket": ticket, "installation": installation, "customer": customer,
@@ -257,7 +257,7 @@ async def add_customer(request: Request, session: SessionDep, panel_token: Token
 async def give(request: Request, session: SessionDep,
                incentive_id: Annotated[uuid.UUID, Form()],
                reason: Annotated[str, Form(max_length=50)],
-               severity: Annotated[int, Form(ge=1, le=5)],
+               severity: Annotated[int, Form(ge=1, le=4)],
                panel_token: Token = None) -> Response:
     """The one click: the ticket's case, the gesture (or a supervisor asked), the apology with
     the code posted into the ticket."""

@@ -81,7 +81,8 @@ class Platform:
       cannot work without.
     - `frame_origins`: the origins that frame the panel on this platform (the page's
       Content-Security-Policy `frame-ancestors`), besides the installation's own.
-    - `severity(priority)`: the platform's priority read as a case severity 1-5.
+    - `severity(priority)`: the platform's priority read as a case severity, 1 (minor) to 4
+      (the worst; a value outside is brought within).
     - `ticket_url(account, ticket_id)`: the ticket's page in the helpdesk.
     - `post_reply(settings, reply)`: posts into the ticket with the installation's settings
       and secrets (one dict), returning the platform's id of what it posted; raises

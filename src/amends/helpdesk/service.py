@@ -55,6 +55,8 @@ DEFAULT_TAG_REASONS = {
     "amends-coupon": "refused_coupon", "amends-service": "poor_service",
 }
 REPLY_AS = ("public", "note")
+# A case's severity, as `POST /v1/cases` takes it.
+SEVERITIES = (1, 2, 3, 4)
 SETTINGS = ("reply_as", "tag_reasons", "frame_origins", "default_reason")
 _ORIGIN = re.compile(r"^https?://(\*\.)?[a-z0-9.-]+(:\d{1,5})?$")
 # A step a solved ticket skips, in the case's own words.
@@ -525,8 +527,11 @@ async def customer_from_requester(session: AsyncSession, actor: Actor, requester
 
 
 def severity_of(installation: HelpdeskInstallation, ticket: Ticket) -> int:
+    """The ticket's priority as a case's severity, 1 to 4 (as every case has it: its value in
+    the organisation's `severity_value`), whatever the platform's scale."""
     platform = PLATFORMS.get(installation.platform)
-    return platform.severity(ticket.priority) if platform else 3
+    level = platform.severity(ticket.priority) if platform else 3
+    return min(max(level, SEVERITIES[0]), SEVERITIES[-1])
 
 
 def reason_of(installation: HelpdeskInstallation, ticket: Ticket) -> str | None:
@@ -561,8 +566,8 @@ async def make_amends(session: AsyncSession, actor: Actor, installation: Helpdes
     """The one click: the ticket's case (opened now, or the one it has), the gesture (or a
     request to a supervisor above the agent's authority), and the apology with its code
     posted into the ticket. A second click gives nothing twice."""
-    if not 1 <= severity <= 5:
-        raise ValidationFailed("The severity is from 1 to 5.")
+    if severity not in SEVERITIES:
+        raise ValidationFailed("The severity is from 1 to 4.")
     case, _ = await cases.case_for_ticket(
         session, actor, customer=customer, installation_id=installation.id,
         ticket_ref=ticket_ref(installation.platform, ticket.id), reason=reason,

@@ -225,7 +225,7 @@ async def test_the_panel_shows_the_ticket_as_freshdesk_tells_it_not_as_the_page_
                                requester={"email": "mallory@example.com"})
     assert freshdesk.reads == ["/api/v2/tickets/123?include=requester"]
     assert 'data-customer="C-1"' in page.text
-    assert re.search(r"<option selected>5</option>", page.text)  # Urgent: severity 5
+    assert re.search(r"<option selected>4</option>", page.text)  # Urgent: the worst, 4
     unknown = await ask(client, tenant, installation, asking(ticket_id="999"))
     assert unknown.status_code == 404
     assert unknown.json()["code"] == "freshdesk_ticket_not_found"

@@ -185,7 +185,7 @@ async def test_the_link_opens_the_panel_once_for_the_logged_in_agent(
     page = await client.get(link, headers=cookie)
     assert page.status_code == 200, page.text
     assert 'data-customer="C-1"' in page.text
-    assert re.search(r"<option selected>5</option>", page.text)  # critical: severity 5
+    assert re.search(r"<option selected>4</option>", page.text)  # critical: the worst, 4
     assert token_of(page) not in link
     again = await client.get(link, headers=cookie)
     assert again.status_code == 401

@@ -244,7 +244,7 @@ async def test_the_ticket_named_by_zendesks_page_is_read_from_zendesks_api(
     assert 'data-ticket="35436"' in page.text
     assert 'data-customer="C-77"' in page.text  # matched by the requester's external id
     assert re.search(r'<option value="damaged_item" selected', page.text)  # from the tag
-    assert re.search(r"<option selected>5</option>", page.text)  # urgent
+    assert re.search(r"<option selected>4</option>", page.text)  # urgent: the worst, 4
     assert "/api/v2/tickets/35436.json?include=users" in zendesk.asked
     # The panel belongs to that ticket now: another id is refused.
     other = await client.post("/helpdesk/panel/ticket", headers={PANEL: token},
@@ -253,7 +253,7 @@ async def test_the_ticket_named_by_zendesks_page_is_read_from_zendesks_api(
 
 
 @pytest.mark.parametrize(("priority", "severity"), [
-    ("urgent", 5), ("high", 4), ("normal", 3), ("low", 2), (None, 3)])
+    ("urgent", 4), ("high", 4), ("normal", 3), ("low", 2), (None, 3)])  # 4 at most
 async def test_the_tickets_priority_is_the_severity_offered(
         client: httpx.AsyncClient, tenant: Tenant, zendesk: Zendesk, priority: str | None,
         severity: int) -> None:
