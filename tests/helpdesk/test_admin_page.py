@@ -125,6 +125,9 @@ async def test_a_refused_form_says_why_keeps_what_was_typed_but_the_secrets(
         admin, tag_reasons="amends-late = bad_weather"))
     assert unknown.status_code == 422
     assert "Unknown reasons bad_weather" in unknown.text
+    slash = await client.post(PAGE, headers=admin, data=form(admin, account="shop/../x"))
+    assert slash.status_code == 422
+    assert "letters, digits, dots, hyphens and underscores" in slash.text
     missing = await client.post(PAGE, headers=admin, data=form(
         admin, **{"secret-shared_secret": ""}))
     assert missing.status_code == 422

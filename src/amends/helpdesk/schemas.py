@@ -8,8 +8,10 @@ from pydantic import BaseModel, Field, StringConstraints
 from amends.kit.schema import Input
 
 Platform = Literal["zendesk", "freshdesk", "intercom", "gorgias"]
+# A subdomain, a domain or a workspace id: it is written into the helpdesk's addresses.
+ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-_]*$"
 Account = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                           pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-_]*$")]
+                                           pattern=ACCOUNT_PATTERN)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
 

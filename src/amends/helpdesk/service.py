@@ -26,6 +26,7 @@ from amends.errors import Conflict, Forbidden, NotAuthenticated, NotFound, Valid
 from amends.helpdesk.platforms import PLATFORM_NAMES, PLATFORMS, Platform, Requester, Ticket
 from amends.helpdesk.platforms import ticket_id_of as ticket_id_of
 from amends.helpdesk.platforms import ticket_ref as ticket_ref
+from amends.helpdesk.schemas import ACCOUNT_PATTERN
 from amends.kit import outbound
 from amends.kit.clock import utcnow
 from amends.kit.secrets import digest, same, tenant_token, token_tenant
@@ -197,6 +198,10 @@ async def create_installation(session: AsyncSession, actor: Actor, *, platform: 
                               account: str, name: str, settings: Mapping[str, Any],
                               secrets: Mapping[str, Any]) -> HelpdeskInstallation:
     found = platform_of(platform)
+    if not re.fullmatch(ACCOUNT_PATTERN, account.strip()) or len(account.strip()) > 200:
+        raise InvalidInstallationSettings(
+            f"The {found.title} account is a subdomain, a domain or a workspace id: letters, "
+            "digits, dots, hyphens and underscores.")
     checked = await _checked_settings(session, actor.organization_id, settings)
     hidden = await _checked_peers(found, _checked_secrets(found, secrets))
     missing = [s for s in found.required if not hidden.get(s)]
