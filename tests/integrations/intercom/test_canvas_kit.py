@@ -392,3 +392,23 @@ async def test_an_api_address_inside_the_network_is_refused_when_saved(
                                    json={"secrets": {"api_base_url": "http://127.0.0.1:8080"}})
         assert changed.status_code == 422
         assert changed.json()["code"] == "outbound_address_refused"
+
+
+async def test_a_dropdown_offers_ten_reasons_at_most_and_always_the_one_chosen(
+        client: Any, workspace: Workspace, db: Database) -> None:
+    admin_key = {"Authorization": f"Bearer {workspace.tenant.admin_token}"}
+    for n in range(1, 7):
+        saved = await client.put(f"/v1/reasons/wrong_size_{n}", headers=admin_key,
+                                 json={"label": f"Wrong size {n}"})
+        assert saved.status_code == 200, saved.text
+    changed = await client.patch(
+        f"/v1/helpdesk/installations/{workspace.installation['id']}", headers=admin_key,
+        json={"settings": {"tag_reasons": {"size-6": "wrong_size_6"}}})
+    assert changed.status_code == 200, changed.text
+    await make_customer(db, workspace.tenant, external_id="C-1", email="ann@example.com")
+    workspace.conversation = conversation(tags=("size-6",))
+    more = await workspace.click(await workspace.initialize(), "more")
+    [reasons] = [c for c in components(more) if c.get("id") == "reason"]
+    assert len(reasons["options"]) == 10  # of 12: Canvas Kit takes 2 to 10
+    assert reasons["value"] == "wrong_size_6"
+    assert [o["text"] for o in reasons["options"]][-1] == "Wrong size 6"
