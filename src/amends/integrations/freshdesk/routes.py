@@ -37,7 +37,7 @@ from amends.kit.clock import utcnow
 from amends.routing import router as make_router
 
 log = logging.getLogger(__name__)
-router = make_router(tags=["helpdesk apps"])
+router = make_router(include_in_schema=False)
 
 ROOT = "/helpdesk/{organization}/{installation_id}/freshdesk"
 # A request older than this (or this far ahead: clocks differ) is refused; its nonce is

@@ -38,7 +38,7 @@ from amends.routing import router as make_router
 from amends.routing import writes_on_read
 
 log = logging.getLogger(__name__)
-router = make_router(tags=["helpdesk apps"])
+router = make_router(include_in_schema=False)
 
 ROOT = "/helpdesk/{organization}/{installation_id}/gorgias"
 
