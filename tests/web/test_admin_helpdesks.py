@@ -2,7 +2,7 @@
 organisation: an admin finds it from the admin home, installs Zendesk (its secrets typed into
 password fields, never shown back), reads the addresses to paste, downloads the package made
 for the installation, installs Intercom (no package: its Canvas Kit URLs instead), pauses and
-resumes, uninstalls. Photographed at desktop and phone width (admin-helpdesks-*)."""
+resumes, uninstalls; axe-core finds nothing serious. Photographed at desktop and phone width (admin-helpdesks-*)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.web.axe import assert_accessible
 from tests.web.live import LiveSite, live_site, signed_in_as
 from tests.web.test_console_tour import DESKTOP, photograph
 
@@ -98,6 +99,8 @@ def test_an_admin_installs_zendesk_and_intercom_and_gets_what_to_paste_and_uploa
         expect(intercom.locator("[data-installation-state]")).to_have_text("Paused")
         page.locator("[data-installation='zendesk:demo-shop'] summary").click()
         photograph(page, "admin-helpdesks")
+        page.locator("#install-freshdesk summary").click()
+        assert_accessible(page, "the helpdesk apps' admin page")
 
         intercom.get_by_role("button", name="Resume").click()
         expect(page.locator("[data-installation='intercom:ecahpwf5'] "
