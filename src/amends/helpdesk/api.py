@@ -59,6 +59,7 @@ async def install(body: InstallationIn, request: Request, session: SessionDep,
                                                     service.InstallationNotFound))
 async def get_installation(installation_id: uuid.UUID, request: Request, session: SessionDep,
                            actor: AdminCaller) -> InstallationOut:
+    """One installation, with the addresses to paste into the helpdesk (secrets by name)."""
     return await _out(request, session, await service.get_installation(
         session, actor, installation_id=installation_id))
 
