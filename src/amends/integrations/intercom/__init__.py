@@ -6,8 +6,13 @@ apology with the code is posted into the conversation through Intercom's REST AP
 from __future__ import annotations
 
 from amends.helpdesk.platforms import Platform, register
-from amends.integrations.intercom import client
-from amends.integrations.intercom.routes import router as router
+from amends.integrations.intercom import client, routes, webhooks
+from amends.routing import router as make_router
+
+# Canvas Kit's initialize and submit, and webhook notifications.
+router = make_router(include_in_schema=False)
+router.include_router(routes.router)
+router.include_router(webhooks.router)
 
 PLATFORM = register(Platform(
     name="intercom", title="Intercom",

@@ -1,8 +1,7 @@
-"""Intercom's entry points for one installation, under
-`/helpdesk/{organisation}/{installation}/intercom`: Canvas Kit's `initialize` and `submit`
-(an inbox app in the conversation details: https://developers.intercom.com/docs/canvas-kit)
-and `events` (webhook notifications:
-https://developers.intercom.com/docs/webhooks/webhook-notifications).
+"""Canvas Kit's entry points for one installation, under
+`/helpdesk/{organisation}/{installation}/intercom`: `initialize` and `submit` (an inbox app
+in the conversation details: https://developers.intercom.com/docs/canvas-kit). Webhook
+notifications arrive at `events` (`webhooks`).
 
 A Canvas Kit request is checked (the installation's client secret signed its body; its
 workspace is the installation's), then its teammate is mapped to an Amends user by e-mail in
@@ -19,7 +18,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -35,12 +33,11 @@ from amends.errors import AmendsError, ValidationFailed
 from amends.helpdesk import service as helpdesk
 from amends.helpdesk.panel import _asked as panel_asked
 from amends.helpdesk.panel import _context as panel_context
-from amends.helpdesk.platforms import Ticket
 from amends.incentives import service as incentives
 from amends.integrations.intercom import canvas as ui
 from amends.integrations.intercom import client, signatures
 from amends.integrations.intercom.canvas import _
-from amends.integrations.intercom.payloads import CanvasRequest, Notification, ticket_of
+from amends.integrations.intercom.payloads import CanvasRequest, ticket_of
 from amends.kit import codes, locale
 from amends.kit.clock import utcnow
 from amends.kit.translations import translations
@@ -51,10 +48,6 @@ from amends.routing import router as make_router
 router = make_router(include_in_schema=False)
 PLATFORM = "intercom"
 ROOT = "/helpdesk/{organization}/{installation_id}/intercom"
-# A notification's id is remembered this long; an older notification is refused (401).
-NOTIFICATION_HOURS = 24
-TOPICS = {"conversation.user.created": "opened", "conversation_part.tag.created": "tagged",
-          "conversation.admin.closed": "solved"}
 
 
 class MalformedRequest(ValidationFailed):
@@ -348,50 +341,3 @@ def _remember_teammate(call: Call) -> None:
     settings = call.installation.settings
     if any(settings.get(key) != value for key, value in seen.items()):
         call.installation.settings = {**settings, **seen}
-
-
-@router.post(ROOT + "/events")
-async def events(organization: str, installation_id: uuid.UUID, request: Request,
-                 session: SessionDep) -> JSONResponse:
-    """A webhook notification: a conversation started by a customer, or tagged with a tag the
-    installation maps to a reason, opens its case; closed by a teammate, its case is fixed.
-    Each notification acts once (its id is remembered); another topic is acknowledged."""
-    installation = await helpdesk.installation_for(
-        session, organization=organization, installation_id=installation_id,
-        platform=PLATFORM)
-    raw = await request.body()
-    signatures.check_hub_signature(installation, raw, request.headers.get("x-hub-signature"))
-    try:
-        notification = Notification.model_validate_json(raw)
-    except ValidationError as error:
-        raise MalformedRequest("The body is not an Intercom notification.") from error
-    if notification.app_id and notification.app_id.strip().lower() != installation.account:
-        raise helpdesk.SignatureRefused(
-            "This notification comes from another Intercom workspace than the installation's.")
-    sent = notification.first_sent_at or notification.created_at
-    now = utcnow()
-    if sent is not None and datetime.fromtimestamp(sent, tz=UTC) < now - timedelta(
-            hours=NOTIFICATION_HOURS):
-        raise helpdesk.SignatureRefused("This notification is too old to act on.")
-    kind = TOPICS.get(notification.topic)
-    item = notification.item()
-    if kind is None or item.get("type") != "conversation" or not item.get("id"):
-        return JSONResponse({"outcome": "ignored", "why": f"nothing to do for "
-                                                          f"{notification.topic}"})
-    if not notification.id:
-        raise MalformedRequest("A notification about a conversation carries its id.")
-    try:
-        await helpdesk.first_use(session, installation,
-                                 token_id=f"notification:{notification.id}",
-                                 until=now + timedelta(hours=NOTIFICATION_HOURS))
-    except helpdesk.SignatureRefused:
-        # Intercom delivers at least once: the same notification again acts no more.
-        return JSONResponse({"outcome": "duplicate", "why": "this notification was handled"})
-    ticket: Ticket = ticket_of(str(item["id"]), item)
-    try:
-        async with session.begin_nested():
-            handled = await helpdesk.ticket_event(session, installation, kind, ticket)
-    except helpdesk.RequesterUnknown as error:
-        return JSONResponse({"outcome": "ignored", "why": error.detail})
-    return JSONResponse({"outcome": handled.outcome, "why": handled.why,
-                         "case": handled.case.reference if handled.case else None})
