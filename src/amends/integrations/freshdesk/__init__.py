@@ -21,6 +21,8 @@ PLATFORM = register(Platform(
     secrets=("app_secret", "api_key", "webhook_secret", "api_base_url"),
     required=("app_secret", "api_key"),
     frame_origins=FRAME_ORIGINS,
+    # The API's address for tests, checked against the outbound policy when saved.
+    peers=("api_base_url",),
     severity=client.severity, ticket_url=client.ticket_url, post_reply=client.post_reply,
     package=package.build,
 ))

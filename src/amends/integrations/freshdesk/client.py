@@ -24,10 +24,11 @@ from amends.helpdesk.platforms import Reply, Requester, Ticket
 from amends.kit import http
 
 TICKET_ID = re.compile(r"^[0-9]{1,20}$")
-# Ticket priorities (1 Low ... 4 Urgent) read as a case severity, by number or by name: the
-# API and the app's data method give numbers, an automation's placeholder gives the name.
+# Ticket priorities (1 Low ... 4 Urgent) read as a case severity (1 to 4), by number or by
+# name: the API and the app's data method give numbers, an automation's placeholder the name.
+# High and Urgent are both the worst, as Zendesk's are.
 # https://developers.freshdesk.com/api/#tickets ("Priority" table)
-SEVERITY = {"1": 2, "2": 3, "3": 4, "4": 5, "low": 2, "medium": 3, "high": 4, "urgent": 5}
+SEVERITY = {"1": 2, "2": 3, "3": 4, "4": 4, "low": 2, "medium": 3, "high": 4, "urgent": 4}
 # Statuses 4 Resolved and 5 Closed: the ticket is solved. https://developers.freshdesk.com/api/#tickets
 SOLVED = frozenset({"4", "5", "resolved", "closed"})
 STATUS_NAMES = {"2": "open", "3": "pending", "4": "resolved", "5": "closed"}

@@ -17,6 +17,8 @@ PLATFORM = register(Platform(
     required=("integration_token", "api_email", "api_key", "link_secret"),
     # The panel opens in a tab of its own: nobody frames it.
     frame_origins=(),
+    # The API's address for tests, checked against the outbound policy when saved.
+    peers=("api_base_url",),
     severity=client.severity, ticket_url=client.ticket_url, post_reply=client.post_reply,
     package=package.build,
 ))

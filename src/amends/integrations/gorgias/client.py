@@ -28,8 +28,9 @@ from amends.helpdesk.platforms import Reply, Requester, Ticket
 from amends.kit import http
 
 TICKET_ID = re.compile(r"^[0-9]{1,20}$")
-# Ticket priorities read as a case severity (https://developers.gorgias.com/reference/get-ticket).
-SEVERITY = {"low": 2, "normal": 3, "high": 4, "critical": 5}
+# Ticket priorities read as a case severity, 1 to 4: high and critical are both the worst, as
+# Zendesk's high and urgent are (https://developers.gorgias.com/reference/get-ticket).
+SEVERITY = {"low": 2, "normal": 3, "high": 4, "critical": 4}
 # The channels a public reply goes out on as the ticket came in; any other is answered with an
 # internal note the agent sends on (Gorgias sends an `email` or `chat` message itself).
 REPLY_CHANNELS = ("email", "chat")
