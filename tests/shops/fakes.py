@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import itertools
 import json
 import re
@@ -29,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
-from graphql import GraphQLError, build_schema, graphql_sync, parse, validate
+from graphql import DocumentNode, GraphQLError, build_schema, execute_sync, parse, validate
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -164,6 +165,18 @@ def _user_error(field_path: list[str], code: str, message: str) -> dict[str, Any
     return {"field": field_path, "code": code, "message": message}
 
 
+@functools.lru_cache(maxsize=256)
+def _checked(query: str) -> DocumentNode | list[dict[str, Any]]:
+    """The document parsed and validated against the schema (once per document text, as the
+    client sends the same few), or the errors Shopify would answer."""
+    try:
+        document = parse(query)
+    except GraphQLError as error:
+        return [error.formatted]
+    problems = validate(SCHEMA, document)
+    return [p.formatted for p in problems] if problems else document
+
+
 @dataclass
 class Discount:
     id: str
@@ -285,20 +298,17 @@ class FakeShopify:
             return JSONResponse({"errors": "Internal error"}, status_code=self.script.pop(0))
         body = await request.json()
         self.requests.append(body)
-        try:
-            document = parse(body["query"])
-        except GraphQLError as error:
-            return JSONResponse({"errors": [error.formatted]})
-        problems = validate(SCHEMA, document)
-        if problems:
-            return JSONResponse({"errors": [p.formatted for p in problems]})
+        checked = _checked(body["query"])
+        if isinstance(checked, list):
+            return JSONResponse({"errors": checked})
+        document = checked
         is_mutation = any(getattr(d, "operation", None) and d.operation.value == "mutation"
                           for d in document.definitions)
         cost = 10.0 if is_mutation else 2.0
         throttled = self._spend(cost)
         if throttled is not None:
             return JSONResponse(throttled, status_code=self.throttle_status)
-        result = graphql_sync(SCHEMA, body["query"], root_value=_Root(self),
+        result = execute_sync(SCHEMA, document, root_value=_Root(self),
                               variable_values=body.get("variables") or {})
         answer: dict[str, Any] = {"data": result.data,
                                   "extensions": {"cost": self._cost(cost, cost)}}
@@ -306,9 +316,14 @@ class FakeShopify:
             answer["errors"] = [e.formatted for e in result.errors]
         return JSONResponse(answer)
 
+    async def stats(self, request: Request) -> Response:
+        """What the shop holds and how often it throttled (for a bench in another process)."""
+        return JSONResponse({"discounts": len(self.discounts), "throttled": self.throttled})
+
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/admin/api/{version}/graphql.json", self.endpoint,
-                                       methods=["POST"])])
+                                       methods=["POST"]),
+                                 Route("/_stats", self.stats)])
 
 
 class _Root:
