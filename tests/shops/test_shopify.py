@@ -22,7 +22,7 @@ from amends.kit.clock import utcnow
 from amends.models import Job, Redemption, ShopCode
 from amends.shops import tasks as shop_tasks
 from tests.factories import Tenant, bearer, make_customer, make_incentive, make_org
-from tests.shops.fakes import SCHEMA, FakeShopify, shopify_shop
+from tests.shops.fakes import SCHEMA, Discount, FakeShopify, shopify_shop
 
 DOCUMENTS = [value for name, value in vars(shopify_client).items()
              if name.isupper() and isinstance(value, str) and value.lstrip().startswith(
@@ -300,3 +300,80 @@ async def test_reconciliation_repairs_a_code_deleted_in_the_shop(
         assert row is not None
         assert row.remote_id == again.id
         assert row.status == "pushed"
+
+
+async def reconcile(db: Database, settings: Settings, tenant: Tenant) -> None:
+    async with db.transaction() as session:
+        await jobs.enqueue(session, shop_tasks.RECONCILE, organization_id=tenant.id,
+                           payload={"organization_id": str(tenant.id)})
+    await Worker(db, settings).run_until_idle()
+
+
+async def test_a_gift_card_becomes_a_shopify_gift_card_and_its_spending_is_read_back(
+        client: httpx.AsyncClient, db: Database, settings: Settings) -> None:
+    tenant = await make_org(db)
+    with shopify_shop() as shop:
+        gid = shop.customer("gi@example.com")
+        await connect(client, tenant, shop)
+        coupon = await give(client, db, tenant, email="gi@example.com", kind="gift_card",
+                            value=2500)
+        await Worker(db, settings).run_until_idle()
+        card = next(iter(shop.gift_cards.values()))
+        assert card.code == coupon["code"].replace("-", "")
+        assert (card.initial, card.customer) == ("25.00", gid)
+        assert card.expires_on == coupon["expires_at"][:10]
+
+        card.balance = "15.50"  # spent 9.50 at the shop's checkout
+        await reconcile(db, settings, tenant)
+        await reconcile(db, settings, tenant)  # read again: nothing more is debited
+        shown = (await client.get(f"/v1/coupons/{coupon['id']}",
+                                  headers=bearer(tenant.admin_token))).json()
+        assert shown["balance"] == 1550
+        async with db.transaction(write=False) as session:
+            redemptions = (await session.scalars(select(Redemption).where(
+                Redemption.organization_id == tenant.id))).all()
+        assert [(r.channel, r.discount) for r in redemptions] == [("online", 950)]
+
+
+async def test_free_shipping_is_a_free_shipping_code_for_the_customer(
+        client: httpx.AsyncClient, db: Database, settings: Settings) -> None:
+    tenant = await make_org(db)
+    with shopify_shop() as shop:
+        gid = shop.customer("fs@example.com")
+        await connect(client, tenant, shop)
+        coupon = await give(client, db, tenant, email="fs@example.com", kind="free_shipping",
+                            value=495)
+        await Worker(db, settings).run_until_idle()
+        discount = shop.by_code(coupon["code"])
+        assert discount is not None
+        assert discount.typename == "DiscountCodeFreeShipping"
+        assert discount.fields["destination"] == {"all": True}
+        assert discount.fields["context"] == {"customers": {"add": [gid]}}
+
+
+async def test_a_code_already_in_the_shop_is_found_not_created_twice(
+        client: httpx.AsyncClient, db: Database, settings: Settings) -> None:
+    """A push whose answer was lost (the shop created the code) is retried: Shopify answers
+    TAKEN, and Amends keeps the code the shop holds."""
+    tenant = await make_org(db)
+    with shopify_shop() as shop:
+        await connect(client, tenant, shop)
+        shop.script.append(500)  # a first attempt that fails after nothing was created
+        coupon = await give(client, db, tenant, email="ta@example.com")
+        worker = Worker(db, settings)
+        await worker.run_until_idle()
+        # Meanwhile the code reached the shop by the earlier attempt.
+        existing = Discount(id="gid://shopify/DiscountCodeNode/42", typename="DiscountCodeBasic",
+                            fields={"code": coupon["code"], "title": "t",
+                                    "startsAt": "2026-01-01T00:00:00Z"})
+        shop.discounts[existing.id] = existing
+        async with db.transaction() as session:
+            await session.execute(update(Job).where(Job.status == "queued")
+                                  .values(run_at=utcnow()))
+        await worker.run_until_idle()
+        assert len(shop.discounts) == 1
+        async with db.transaction(write=False) as session:
+            row = await session.scalar(select(ShopCode).where(
+                ShopCode.organization_id == tenant.id))
+        assert row is not None
+        assert (row.status, row.remote_id) == ("pushed", existing.id)

@@ -53,6 +53,8 @@ class RemoteCode:
     active: bool
     ends_at: datetime | None
     used: int
+    # A gift card's balance as the shop says (a decimal string).
+    balance: str | None = None
 
 
 class ShopError(Exception):

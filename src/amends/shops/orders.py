@@ -28,7 +28,7 @@ from amends.integrations.woocommerce import webhooks as woocommerce
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.sql import insert_new
-from amends.models import ShopCode, ShopConnection, ShopOrder
+from amends.models import Coupon, ShopCode, ShopConnection, ShopOrder
 from amends.redemptions import service as redemptions
 
 TITLES = {"shopify": "Shopify", "woocommerce": "WooCommerce"}
@@ -149,3 +149,28 @@ async def _reversed(session: AsyncSession, connection: ShopConnection, event: Or
         await _set(session, row, status="voided", note=event.reason[:NOTE_CHARS])
         voided += 1
     return voided
+
+
+async def record_gift_card_spend(session: AsyncSession, connection: ShopConnection,
+                                 coupon: Coupon, *, shop_balance: str) -> bool:
+    """A Shopify gift card is spent as a payment, which no discount webhook reports: when the
+    shop's balance (read back by the reconciliation) is below Amends', the difference is
+    recorded as one online debit. Idempotent by the balances themselves: once recorded,
+    Amends' balance is the shop's and the next reading records nothing."""
+    if coupon.balance is None:
+        return False
+    spent = coupon.balance - minor_of(shop_balance, coupon.currency)
+    if spent <= 0:
+        return False
+    order = redemptions.Order(
+        code=coupon.code, order_amount=spent, customer_external_id=coupon.customer_external_id,
+        currency=coupon.currency, order_id=f"{TITLES[connection.platform]} gift card",
+        channel="online",
+        store_id=(urlsplit(connection.shop_url).hostname or connection.name)[:100],
+        discount=spent)
+    try:
+        async with session.begin_nested():
+            await redemptions.redeem(session, _actor(connection), order)
+    except AmendsError:
+        return False  # withdrawn or expired in Amends meanwhile: nothing to debit
+    return True

@@ -28,6 +28,7 @@ from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.sql import get_or_insert, insert_new
 from amends.models import Coupon, Customer, ShopCode, ShopConnection, ShopCustomer
+from amends.shops import orders
 
 log = logging.getLogger("amends.shops")
 ERROR_CHARS = 1000
@@ -266,6 +267,11 @@ async def _reconcile_one(session: AsyncSession, client: ShopClient,
             await _mark(session, row, status="deleted", remote_id=None)
         return
     values: dict[str, Any] = {"remote_id": remote.remote_id}
+    if coupon.kind == GIFT_CARD and remote.balance is not None and \
+            await orders.record_gift_card_spend(session, connection, coupon,
+                                                shop_balance=remote.balance):
+        done.count("gift_card_spent")
+        return
     if should and remote.used and coupon.kind != GIFT_CARD:
         values["last_error"] = ("Used in the shop, but no paid order reached Amends: check the "
                                 "shop's order webhooks")

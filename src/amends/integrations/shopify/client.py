@@ -380,7 +380,8 @@ class Shopify:
             return RemoteCode(
                 remote_id=str(card["id"]), active=bool(card.get("enabled")),
                 ends_at=_date(card.get("expiresOn")),
-                used=int(balance.get("amount") != initial.get("amount")))
+                used=int(balance.get("amount") != initial.get("amount")),
+                balance=str(balance["amount"]) if balance.get("amount") is not None else None)
         node = (await self.graphql(FIND_CODE, {"code": spec.code}, cost=2)
                 ).get("codeDiscountNodeByCode")
         if not node:
@@ -389,11 +390,6 @@ class Shopify:
         return RemoteCode(remote_id=str(node["id"]), active=discount.get("status") == "ACTIVE",
                           ends_at=_datetime(discount.get("endsAt")),
                           used=int(discount.get("asyncUsageCount") or 0))
-
-    async def balance(self, remote_id: str) -> str | None:
-        """A gift card's balance as Shopify says (a decimal string), or None if it is gone."""
-        card = (await self.graphql(FIND_GIFT_CARD, {"id": remote_id}, cost=2)).get("giftCard")
-        return None if not card else str((card.get("balance") or {}).get("amount"))
 
     async def deactivate(self, remote_id: str, spec: CodeSpec) -> None:
         if spec.kind == GIFT_CARD:
