@@ -173,7 +173,9 @@ async def open_link(organization: str, installation_id: uuid.UUID, request: Requ
         except NotAuthenticated:
             target = f"{request.url.path}?{request.url.query}"
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-        if actor.kind != "user" or actor.organization_id != installation.organization_id:
+        if actor.kind != "user":
+            raise OtherOrganisation("Open the link in a browser logged in to Amends.")
+        if actor.organization_id != installation.organization_id:
             raise OtherOrganisation("You are logged in to another Amends organisation: log "
                                     "out, then open the link again.")
         try:
