@@ -158,6 +158,7 @@ ROUTES: dict[tuple[str, str], frozenset[str] | str] = {
     ("PATCH", "/v1/shops/{connection_id}"): ADMIN_ONLY,
     ("DELETE", "/v1/shops/{connection_id}"): ADMIN_ONLY,
     ("GET", "/v1/shops/{connection_id}/codes"): ADMIN_ONLY,
+    ("PUT", "/v1/shops/{connection_id}/customers/{customer_id}"): ADMIN_ONLY,
     # The shops' order webhooks: checked by their signatures.
     ("POST", "/v1/shops/{connection_id}/webhooks/shopify"): PUBLIC,
     ("POST", "/v1/shops/{connection_id}/webhooks/woocommerce"): PUBLIC,

@@ -377,3 +377,74 @@ async def test_a_code_already_in_the_shop_is_found_not_created_twice(
                 ShopCode.organization_id == tenant.id))
         assert row is not None
         assert (row.status, row.remote_id) == ("pushed", existing.id)
+
+
+async def test_a_customer_linked_by_their_shopify_id_gets_codes_for_that_id(
+        client: httpx.AsyncClient, db: Database, settings: Settings) -> None:
+    tenant = await make_org(db)
+    headers = bearer(tenant.admin_token)
+    with shopify_shop() as shop:
+        gid = shop.customer("someone-else@example.com")  # Shopify knows another address
+        connection = await connect(client, tenant, shop)
+        customer = await make_customer(db, tenant, email="li@example.com")
+        number = gid.rsplit("/", 1)[1]
+        linked = await client.put(f"/v1/shops/{connection['id']}/customers/"
+                                  f"{customer.external_id}", headers=headers,
+                                  json={"shop_customer_id": number})
+        assert linked.status_code == 200, linked.text
+        assert linked.json() == {"customer_id": customer.external_id, "shop_customer_id": gid}
+        wrong = await client.put(f"/v1/shops/{connection['id']}/customers/"
+                                 f"{customer.external_id}", headers=headers,
+                                 json={"shop_customer_id": "Customer 12"})
+        assert wrong.status_code == 422
+        assert wrong.json()["code"] == "invalid_shop_settings"
+        unknown = await client.put(f"/v1/shops/{connection['id']}/customers/nobody",
+                                   headers=headers, json={"shop_customer_id": number})
+        assert unknown.status_code == 404
+
+        made = await make_incentive(db, tenant)
+        coupon = (await client.post("/v1/coupons", headers=headers, json={
+            "customer_id": customer.external_id, "incentive_id": str(made.id)})).json()
+        await Worker(db, settings).run_until_idle()
+        discount = shop.by_code(coupon["code"])
+        assert discount is not None
+        assert discount.fields["context"] == {"customers": {"add": [gid]}}
+
+
+async def test_connections_keep_their_secrets_and_refuse_what_their_platform_does_not_take(
+        client: httpx.AsyncClient, db: Database) -> None:
+    tenant = await make_org(db)
+    headers = bearer(tenant.admin_token)
+    with shopify_shop() as shop:
+        connection = await connect(client, tenant, shop)
+        again = await client.post("/v1/shops", headers=headers, json={
+            "platform": "shopify", "shop_url": shop.url,
+            "secrets": {"access_token": "x", "client_secret": "y"}})
+        assert again.status_code == 409
+        assert again.json()["code"] == "shop_exists"
+        missing = await client.post("/v1/shops", headers=headers, json={
+            "platform": "woocommerce", "shop_url": "http://127.0.0.1:9",
+            "secrets": {"consumer_key": "ck"}})
+        assert missing.status_code == 422
+        assert missing.json()["code"] == "invalid_shop_settings"
+        foreign = await client.post("/v1/shops", headers=headers, json={
+            "platform": "shopify", "shop_url": "http://127.0.0.1:10",
+            "secrets": {"access_token": "x", "client_secret": "y", "consumer_key": "z"}})
+        assert foreign.status_code == 422
+        changed = await client.patch(f"/v1/shops/{connection['id']}", headers=headers, json={
+            "active": False, "settings": {"api_version": "2026-07"},
+            "secrets": {"access_token": None}})
+        assert changed.status_code == 200, changed.text
+        body = changed.json()
+        assert (body["active"], body["settings"]) == (False, {"api_version": "2026-07"})
+        assert body["secrets_set"] == ["access_token", "client_secret"]
+        assert shop.token not in changed.text
+        listed = (await client.get("/v1/shops", headers=headers)).json()["items"]
+        assert [c["id"] for c in listed] == [connection["id"]]
+        gone = await client.delete(f"/v1/shops/{connection['id']}", headers=headers)
+        assert gone.status_code == 204
+        assert (await client.get(f"/v1/shops/{connection['id']}", headers=headers)
+                ).status_code == 404
+        order = json.dumps(paid_order(1, "X")).encode()
+        refused = await webhook(client, connection, "orders/paid", {}, signature=shop.sign(order))
+        assert refused.status_code == 401

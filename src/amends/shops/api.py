@@ -9,12 +9,15 @@ from typing import Annotated, Literal
 from fastapi import Query, Request, Response
 
 from amends.auth import AdminCaller, MissingScope, SessionDep, SettingsDep
+from amends.customers import service as customers
 from amends.errors import errors
 from amends.kit.pagination import InvalidCursor
 from amends.models import ShopConnection
 from amends.routing import router as make_router
 from amends.shops import orders, service
 from amends.shops.schemas import (
+    CustomerLinkIn,
+    CustomerLinkOut,
     ShopCodeOut,
     ShopCodePage,
     ShopIn,
@@ -99,6 +102,21 @@ async def list_codes(connection_id: uuid.UUID, session: SessionDep, actor: Admin
                                     status=status, cursor=cursor, limit=limit)
     return ShopCodePage(items=[ShopCodeOut.of(row) for row in page.items],
                         next_cursor=page.next_cursor)
+
+
+@router.put("/{connection_id}/customers/{customer_id}", responses=errors(
+    MissingScope, service.ShopNotFound, service.InvalidShopSettings,
+    customers.CustomerNotFound))
+async def link_customer(connection_id: uuid.UUID, customer_id: str, body: CustomerLinkIn,
+                        session: SessionDep, actor: AdminCaller) -> CustomerLinkOut:
+    """Say who a customer (`customer_id`: the organisation's id for them) is in a Shopify
+    shop: their codes are then restricted to that Shopify customer. Without it, the customer
+    is looked up by e-mail when their first code is pushed. 422 `invalid_shop_settings` for a
+    WooCommerce store (its coupons are restricted by e-mail) or an id that is not Shopify's."""
+    link = await service.link_customer(session, actor, connection_id=connection_id,
+                                       customer_external_id=customer_id,
+                                       shop_customer_id=body.shop_customer_id)
+    return CustomerLinkOut(customer_id=customer_id, shop_customer_id=link.remote_id)
 
 
 @router.post("/{connection_id}/webhooks/shopify", responses=errors(

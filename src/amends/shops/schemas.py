@@ -85,3 +85,15 @@ class ShopCodePage(BaseModel):
 
 class WebhookAnswer(BaseModel):
     outcome: Literal["ping", "ignored", "recorded", "voided"]
+
+
+class CustomerLinkIn(Input):
+    """The customer's id in the Shopify shop (`gid://shopify/Customer/…` or the number)."""
+
+    shop_customer_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                       max_length=200)]
+
+
+class CustomerLinkOut(BaseModel):
+    customer_id: str
+    shop_customer_id: str

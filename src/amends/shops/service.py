@@ -14,13 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
 from amends.audit import service as audit
+from amends.customers import service as customers
 from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.integrations.shopify.client import API_VERSION
 from amends.kit import outbound
 from amends.kit.clock import utcnow
+from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
-from amends.kit.sql import insert_new
-from amends.models import ShopCode, ShopConnection
+from amends.kit.sql import get_or_insert, insert_new
+from amends.models import ShopCode, ShopConnection, ShopCustomer
 from amends.shops import outbox
 
 ERROR_CHARS = 1000
@@ -231,6 +233,46 @@ async def remove_connection(session: AsyncSession, actor: Actor, *, connection_i
     await audit.record(session, actor, action="shop.disconnected", object_type="shop",
                        object_id=connection.id, before=_audited(connection))
     outbox.forget()
+
+
+def _shopify_customer(text: str) -> str | None:
+    """Shopify's customer gid (`gid://shopify/Customer/123`), also given as the number."""
+    text = text.strip()
+    if text.isdigit() and len(text) <= 20:
+        return f"gid://shopify/Customer/{text}"
+    prefix = "gid://shopify/Customer/"
+    number = text[len(prefix):]
+    return text if text.startswith(prefix) and number.isdigit() and len(number) <= 20 else None
+
+
+async def link_customer(session: AsyncSession, actor: Actor, *, connection_id: uuid.UUID,
+                        customer_external_id: str, shop_customer_id: str) -> ShopCustomer:
+    """Say who the customer is in a Shopify shop, so their codes are theirs alone there
+    (otherwise they are found by their e-mail when their first code is pushed)."""
+    connection = await get_connection(session, actor, connection_id=connection_id)
+    if connection.platform != "shopify":
+        raise InvalidShopSettings("WooCommerce coupons are restricted by the customer's "
+                                  "e-mail: there is no id to give.", field="shop_customer_id")
+    remote = _shopify_customer(shop_customer_id)
+    if remote is None:
+        raise InvalidShopSettings("Give the Shopify customer's id, such as "
+                                  "gid://shopify/Customer/115310627314723954.",
+                                  field="shop_customer_id")
+    customer = await customers.get_customer(session, actor, external_id=customer_external_id)
+    link, created = await get_or_insert(
+        session, ShopCustomer,
+        key={"organization_id": actor.organization_id, "connection_id": connection.id,
+             "customer_id": customer.id},
+        values={"id": new_id(), "remote_id": remote, "created_at": utcnow()}, lock=True)
+    if not created and link.remote_id != remote:
+        await session.execute(update(ShopCustomer).where(
+            ShopCustomer.organization_id == actor.organization_id, ShopCustomer.id == link.id)
+            .values(remote_id=remote).execution_options(synchronize_session=False))
+        link.remote_id = remote
+    await audit.record(session, actor, action="shop.customer_linked", object_type="customer",
+                       object_id=customer.id,
+                       after={"shop": str(connection.id), "shop_customer_id": remote})
+    return link
 
 
 async def list_codes(session: AsyncSession, actor: Actor, *, connection_id: uuid.UUID,
