@@ -27,6 +27,7 @@ from amends.models import (
     Delivery,
     HelpdeskInstallation,
     RecoveryRule,
+    ShopConnection,
 )
 from amends.roles import Role
 from tests.factories import (
@@ -59,6 +60,7 @@ AGENT_GETS = {
     "/admin/audit": 403, "/admin/audit/{event_id}": 403, "/admin/settings": 403,
     "/admin": 403, "/admin/users": 403, "/admin/api-keys": 403, "/customers/new": 200,
     "/admin/helpdesks": 403, "/admin/helpdesks/{installation_id}/package.zip": 403,
+    "/admin/shops": 403,
 }
 
 # The same for every console form that posts to an address with an id, with a form that
@@ -99,6 +101,8 @@ AGENT_POSTS = {
     "/admin/helpdesks/{installation_id}": 403,
     "/admin/helpdesks/{installation_id}/active": 403,
     "/admin/helpdesks/{installation_id}/remove": 403,
+    "/admin/shops/{connection_id}/active": 403,
+    "/admin/shops/{connection_id}/delete": 403,
 }
 
 
@@ -177,6 +181,10 @@ async def _foreign_objects(client: httpx.AsyncClient, db: Database) -> Foreign:
             organization_id=tenant.id, platform="zendesk", account="theirs", name="Theirs",
             settings={}, secrets={"api_email": "bot@theirs.example", "api_token": "t"})
         session.add(installation)
+        shop = ShopConnection(
+            organization_id=tenant.id, platform="shopify", shop_url="https://theirs.example",
+            name="Theirs", settings={}, secrets={"access_token": "t", "client_secret": "s"})
+        session.add(shop)
     async with db.transaction(write=False) as session:
         coupon = await session.scalar(select(Coupon).where(Coupon.organization_id == tenant.id,
                                                             Coupon.incentive_id == small.id))
@@ -196,6 +204,7 @@ async def _foreign_objects(client: httpx.AsyncClient, db: Database) -> Foreign:
         "delivery_id": str(message), "endpoint_id": endpoint.json()["id"],
         "event_id": str(event_id), "user_id": str(agent_user.id),
         "api_key_id": str(api_key_id), "installation_id": str(installation.id),
+        "connection_id": str(shop.id),
     }, incentive_id=str(small.id))
 
 
@@ -256,6 +265,8 @@ def _form(path: str, foreign: Foreign) -> dict[str, Any]:
         "/admin/helpdesks/{installation_id}": {"name": "Ours", "reply_as": "note"},
         "/admin/helpdesks/{installation_id}/active": {},
         "/admin/helpdesks/{installation_id}/remove": {},
+        "/admin/shops/{connection_id}/active": {"active": "false"},
+        "/admin/shops/{connection_id}/delete": {},
     }
     return forms[path]
 
