@@ -167,9 +167,15 @@ def coupon_rows(seeded: Seeded, start: int, stop: int, out: Any) -> list[tuple[A
 
 
 async def seed(url: str, count: int, codes_file: Path) -> Seeded:
-    """The organisation and `count` coupons (COPY on PostgreSQL, batched INSERTs on SQLite),
-    their codes in a file."""
+    """The organisation and `count` coupons, their codes in a file."""
     seeded = await seed_organisation(url)
+    await fill_coupons(url, seeded, count, codes_file)
+    return seeded
+
+
+async def fill_coupons(url: str, seeded: Seeded, count: int, codes_file: Path) -> None:
+    """`count` coupons of `seeded`'s organisation, customer and incentive (COPY on
+    PostgreSQL, batched INSERTs on SQLite), their codes written to a file."""
     started = time.perf_counter()
     sqlite = url.startswith("sqlite")
     batch = 10_000 if sqlite else 50_000
@@ -198,7 +204,6 @@ async def seed(url: str, count: int, codes_file: Path) -> Seeded:
         await conn.execute("ANALYZE coupons")
         await conn.close()
     print(f" in {time.perf_counter() - started:.0f} s")
-    return seeded
 
 
 async def tally(url: str) -> dict[str, int]:
@@ -405,7 +410,8 @@ def report(database: str, results: dict[str, Run], args: argparse.Namespace,
            coupons: int) -> None:
     print(f"\n{database}, wrk {args.connections} connections, {args.seconds} s a run, "
           f"{coupons:,} coupons; {load_average()}")
-    print(f"{'':20} {'req/s':>7} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'non-2xx':>8}  "
+    print(f"{'':20} {'req/s':>7} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'non-2xx':>8} "
+          f"{'sock err':>8}  "
           f"{'answered by':12} {'written: redemptions, deliveries, idempotency keys'}")
     for name, run in results.items():
         r, w = run.figures, run.written
