@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from amends.config import Settings
 from amends.db import Database
 from amends.jobs.worker import Worker
+from amends.kit import codes
 from amends.kit.clock import clock
 from amends.models import Case, Coupon, Delivery, User
 from amends.roles import Role
@@ -202,7 +203,8 @@ async def test_one_click_opens_the_tickets_case_gives_the_gesture_and_posts_the_
     assert case.summary == "Where is my parcel?"
     async with db.transaction(write=False) as session:
         coupon = (await session.scalars(select(Coupon))).one()
-    assert coupon.code in given.text  # among the gestures given
+    assert codes.display(coupon.code) in given.text  # given for this ticket, grouped to read
+    assert "data-given-here" in given.text
 
     await Worker(db, settings).run_until_idle()
     [comment] = desk.comments()

@@ -25,9 +25,9 @@ from amends.cases.recommend import recommend_for
 from amends.coupons import policy as coupon_policy
 from amends.errors import AmendsError
 from amends.helpdesk import service as helpdesk
-from amends.helpdesk.platforms import Ticket
+from amends.helpdesk.platforms import PLATFORMS, Ticket
 from amends.incentives import service as incentives
-from amends.kit import outbound
+from amends.kit import codes, outbound
 from amends.kit.clock import utcnow
 from amends.kit.secrets import token_tenant
 from amends.models import Approval, Customer, Delivery, HelpdeskInstallation, Incentive, User
@@ -180,7 +180,8 @@ async def _context(session: AsyncSession, panel: helpdesk.Panel, *, reason: str 
         "reply_as": helpdesk.effective_settings(installation)["reply_as"],
         "recommended": [], "others": [], "open_cases": [], "gestures": [],
         "pending": [], "messages": {}, "now": utcnow(),
-        "may_give": actor.can("coupons:issue"),
+        "may_give": actor.can("coupons:issue"), "display": codes.display,
+        "ticket_link": _ticket_link(installation, ticket), "given_here": [],
     }
     if customer is None:
         return context
@@ -197,6 +198,10 @@ async def _context(session: AsyncSession, panel: helpdesk.Panel, *, reason: str 
     context["open_cases"] = await helpdesk.open_cases_of(session, actor, customer)
     gestures = await helpdesk.gestures_of(session, actor, customer)
     context["gestures"] = gestures
+    # What this ticket's case was given comes first: the agent sees the amends made, and the
+    # gestures are offered again only on asking (a second click gives nothing twice anyway).
+    context["given_here"] = [g for g in gestures if case is not None
+                             and g.case_ref == case.reference]
     if gestures:
         rows = (await session.scalars(select(Delivery).where(
             Delivery.organization_id == actor.organization_id,
@@ -208,6 +213,12 @@ async def _context(session: AsyncSession, panel: helpdesk.Panel, *, reason: str 
             Approval.organization_id == actor.organization_id, Approval.case_id == case.id)
             .order_by(Approval.created_at.desc()).limit(5))).all())
     return context
+
+
+def _ticket_link(installation: HelpdeskInstallation, ticket: Ticket) -> str | None:
+    platform = PLATFORMS.get(installation.platform)
+    return platform.ticket_url(installation.account, ticket.id) if platform and ticket.id \
+        else None
 
 
 def _face(incentive: Incentive, panel: helpdesk.Panel) -> int:
