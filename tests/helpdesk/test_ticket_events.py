@@ -5,10 +5,12 @@ moves its case to `fixed`, the steps in between skipped with the reason said."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from amends.db import Database
@@ -161,3 +163,20 @@ async def test_the_case_page_links_back_to_the_ticket_while_the_app_is_installed
     page = await client.get(f"/cases/{case.id}", headers=agent)
     assert "data-ticket-link" not in page.text
     assert f"conversation {NAME}:95" in page.text
+
+
+@pytest.mark.postgres_only
+async def test_the_same_event_ten_times_at_once_opens_one_case_for_one_new_customer(
+        client: httpx.AsyncClient, db: Database, desk: Desk) -> None:
+    tenant = await make_org(db)
+    installation = await install(client, tenant, desk)
+    on = ticket("96", requester={"email": "dee@example.com", "name": "Dee"})
+    answers = await asyncio.gather(*(
+        client.post(f"/test-desk/{tenant.slug}/{installation['id']}/events",
+                    headers={SECRET_HEADER: SHARED_SECRET},
+                    json={"kind": "opened", "ticket": on}) for _ in range(10)))
+    assert [a.status_code for a in answers] == [200] * 10, [a.text for a in answers]
+    assert sorted(a.json()["outcome"] for a in answers) == ["existing"] * 9 + ["opened"]
+    async with db.transaction(write=False) as session:
+        assert len((await session.scalars(select(Case))).all()) == 1
+        assert len((await session.scalars(select(Customer))).all()) == 1
