@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,8 @@ from bench.redeem import ROOT, Seeded, fill_coupons, load_average, serve
 AGENTS = 5
 GIFT_EVERY = 5  # every fifth gesture is above the agents' authority
 TARGET = 2.0
+# One arrival of a kind: its number and scheduled start.
+Arrival = Callable[[int, float], Coroutine[Any, Any, None]]
 
 
 class Inbox:
@@ -104,7 +106,7 @@ async def prepare(url: str, *, base_url: str, smtp_port: int, history: int, cust
     """The demo company with its history, more agents, budgets a busy hour does not exhaust,
     the till's and the shop's keys, `customers` customers for the agents' cases and
     `coupons` coupons for the tills."""
-    db = Database(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+    db = Database(Settings(database_url=url, _env_file=None))
     started = time.perf_counter()
     await seed_demo(db, history_cases=history, base_url=base_url, smtp_port=smtp_port)
     print(f"  seeded the demo company with {history:,} cases of history in "
@@ -162,7 +164,7 @@ class Kind:
     def quantile(self, q: int) -> float:
         if len(self.latencies) < 2:
             return self.latencies[0] * 1000 if self.latencies else float("nan")
-        return statistics.quantiles(self.latencies, n=100)[q - 1] * 1000
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1] * 1000
 
 
 async def timed(kind: Kind, scheduled: float, call: Awaitable[httpx.Response],
@@ -182,10 +184,10 @@ async def timed(kind: Kind, scheduled: float, call: Awaitable[httpx.Response],
 
 
 async def arrivals(rate: float, seconds: float, start: float,
-                   request: Callable[[int, float], Awaitable[None]]) -> None:
+                   request: Arrival) -> None:
     """Start request n at `start + n / rate`, whatever the earlier ones are doing (none at a
     rate of 0)."""
-    tasks = []
+    tasks: list[asyncio.Task[None]] = []
     if rate <= 0:
         return
     for n in itertools.count():
@@ -244,7 +246,7 @@ class Day:
         for client in (self.till, self.shop, *self.agents, self.supervisor, self.manager):
             await client.aclose()
 
-    def tills(self, kind: Kind) -> Callable[[int, float], Awaitable[None]]:
+    def tills(self, kind: Kind) -> Arrival:
         async def redeem(n: int, scheduled: float) -> None:
             await timed(kind, scheduled, self.till.post("/v1/redemptions", json={
                 "code": next(self.codes), "customer_id": "C-1", "order_id": f"T-{n}",
@@ -278,18 +280,18 @@ class Day:
         elif given.status_code == 201:
             self.sent += 1
 
-    def agent(self, opening: Kind, gesture: Kind) -> Callable[[int, float], Awaitable[None]]:
+    def agent(self, opening: Kind, gesture: Kind) -> Arrival:
         async def click(n: int, scheduled: float) -> None:
             await self.give(n, scheduled, opening, gesture)
         return click
 
-    def shop_events(self, kind: Kind, size: int) -> Callable[[int, float], Awaitable[None]]:
+    def shop_events(self, kind: Kind, size: int) -> Arrival:
         async def send(n: int, scheduled: float) -> None:
             await timed(kind, scheduled, self.shop.post(
                 "/v1/events", json=event_batch(next(self.events), size)), (200,))
         return send
 
-    def approvals(self, kind: Kind) -> Callable[[int, float], Awaitable[None]]:
+    def approvals(self, kind: Kind) -> Arrival:
         async def grant(n: int, scheduled: float) -> None:
             if not self.waiting:
                 kind.skipped += 1
@@ -301,7 +303,7 @@ class Day:
                 self.sent += 1
         return grant
 
-    def dashboard(self, kind: Kind) -> Callable[[int, float], Awaitable[None]]:
+    def dashboard(self, kind: Kind) -> Arrival:
         async def reload(n: int, scheduled: float) -> None:
             await timed(kind, scheduled, self.manager.get("/dashboard"), (200,))
         return reload

@@ -137,7 +137,7 @@ def load_average() -> str:
 async def seed_organisation(url: str) -> Seeded:
     """An organisation, a till key, an admin key (to register the webhook endpoint), the
     customer and the incentive of the coupons."""
-    db = Database(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+    db = Database(Settings(database_url=url, _env_file=None))
     async with db.transaction() as session:
         org = await create_organization(session, slug="bench", name="Bench")
         actor = Actor.system(org.id, "bench")
