@@ -77,6 +77,9 @@ def test_an_admin_connects_shops_and_a_code_a_shop_refused_shows_on_the_case(
         expect(outlet.locator("[data-last-error]")).to_contain_text(
             re.compile("consumer key and secret"))
         photograph(page, "admin-shops")
+        outlet.get_by_role("button", name="Pause").click()
+        expect(page.locator(".flash")).to_contain_text("Outlet store is paused.")
+        expect(page.locator("tr", has_text="Outlet store").first).to_contain_text("Paused")
 
         page.goto(f"/cases/{case['id']}")
         row = page.locator("tr[data-coupon]")
