@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from amends.config import Settings
 from amends.db import Database
 from amends.integrations.shopify import client as shopify_client
+from amends.integrations.shopify import documents
 from amends.jobs import service as jobs
 from amends.jobs.worker import Worker
 from amends.kit.clock import utcnow
@@ -24,7 +25,7 @@ from amends.shops import tasks as shop_tasks
 from tests.factories import Tenant, bearer, make_customer, make_incentive, make_org
 from tests.shops.fakes import SCHEMA, Discount, FakeShopify, shopify_shop
 
-DOCUMENTS = [value for name, value in vars(shopify_client).items()
+DOCUMENTS = [value for name, value in vars(documents).items()
              if name.isupper() and isinstance(value, str) and value.lstrip().startswith(
                  ("mutation", "query"))]
 

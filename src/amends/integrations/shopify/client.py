@@ -28,6 +28,20 @@ from amends.integrations.shop_codes import (
     RemoteCode,
     ShopError,
 )
+from amends.integrations.shopify.documents import (
+    ACTIVATE,
+    CREATE_BASIC,
+    CREATE_FREE_SHIPPING,
+    CREATE_GIFT_CARD,
+    CUSTOMER_BY_EMAIL,
+    DEACTIVATE,
+    DEACTIVATE_GIFT_CARD,
+    FIND_CODE,
+    FIND_GIFT_CARD,
+    UPDATE_BASIC,
+    UPDATE_FREE_SHIPPING,
+    UPDATE_GIFT_CARD,
+)
 from amends.kit import http
 
 # The latest stable version when this was written (the `latest` pages of shopify.dev carry
@@ -39,114 +53,6 @@ MUTATION_COST = 10.0
 # How long one call may wait for the bucket to refill before it gives the job back to the
 # queue (which retries it later with backoff).
 MAX_WAIT_SECONDS = 20.0
-
-# https://shopify.dev/docs/api/admin-graphql/latest/mutations/discountCodeBasicCreate
-CREATE_BASIC = """
-mutation AmendsDiscountCodeBasicCreate($input: DiscountCodeBasicInput!) {
-  discountCodeBasicCreate(basicCodeDiscount: $input) {
-    codeDiscountNode { id }
-    userErrors { field code message }
-  }
-}"""
-# https://shopify.dev/docs/api/admin-graphql/latest/mutations/discountCodeFreeShippingCreate
-CREATE_FREE_SHIPPING = """
-mutation AmendsDiscountCodeFreeShippingCreate($input: DiscountCodeFreeShippingInput!) {
-  discountCodeFreeShippingCreate(freeShippingCodeDiscount: $input) {
-    codeDiscountNode { id }
-    userErrors { field code message }
-  }
-}"""
-# https://shopify.dev/docs/api/admin-graphql/latest/mutations/giftCardCreate
-CREATE_GIFT_CARD = """
-mutation AmendsGiftCardCreate($input: GiftCardCreateInput!) {
-  giftCardCreate(input: $input) {
-    giftCard { id }
-    giftCardCode
-    userErrors { field code message }
-  }
-}"""
-# https://shopify.dev/docs/api/admin-graphql/latest/mutations/discountCodeBasicUpdate
-UPDATE_BASIC = """
-mutation AmendsDiscountCodeBasicUpdate($id: ID!, $input: DiscountCodeBasicInput!) {
-  discountCodeBasicUpdate(id: $id, basicCodeDiscount: $input) {
-    codeDiscountNode { id }
-    userErrors { field code message }
-  }
-}"""
-# https://shopify.dev/docs/api/admin-graphql/latest/mutations/discountCodeFreeShippingUpdate
-UPDATE_FREE_SHIPPING = """
-mutation AmendsDiscountCodeFreeShippingUpdate($id: ID!,
-                                              $input: DiscountCodeFreeShippingInput!) {
-  discountCodeFreeShippingUpdate(id: $id, freeShippingCodeDiscount: $input) {
-    codeDiscountNode { id }
-    userErrors { field code message }
-  }
-}"""
-# https://shopify.dev/docs/api/admin-graphql/latest/mutations/giftCardUpdate (its payload's
-# `userErrors` are plain `UserError`s, without a code:
-# https://shopify.dev/docs/api/admin-graphql/2025-10/payloads/giftcardupdatepayload).
-UPDATE_GIFT_CARD = """
-mutation AmendsGiftCardUpdate($id: ID!, $input: GiftCardUpdateInput!) {
-  giftCardUpdate(id: $id, input: $input) {
-    giftCard { id }
-    userErrors { field message }
-  }
-}"""
-# https://shopify.dev/docs/api/admin-graphql/latest/mutations/discountCodeActivate
-ACTIVATE = """
-mutation AmendsDiscountCodeActivate($id: ID!) {
-  discountCodeActivate(id: $id) {
-    codeDiscountNode { id }
-    userErrors { field code message }
-  }
-}"""
-# https://shopify.dev/docs/api/admin-graphql/latest/mutations/discountCodeDeactivate
-# ("Deactivated discounts remain in the system and can be reactivated later").
-DEACTIVATE = """
-mutation AmendsDiscountCodeDeactivate($id: ID!) {
-  discountCodeDeactivate(id: $id) {
-    codeDiscountNode { id }
-    userErrors { field code message }
-  }
-}"""
-# https://shopify.dev/docs/api/admin-graphql/latest/mutations/giftCardDeactivate (for good).
-DEACTIVATE_GIFT_CARD = """
-mutation AmendsGiftCardDeactivate($id: ID!) {
-  giftCardDeactivate(id: $id) {
-    giftCard { id }
-    userErrors { field message }
-  }
-}"""
-# https://shopify.dev/docs/api/admin-graphql/2025-10/queries/codeDiscountNodeByCode
-# (the code is matched case-insensitively).
-FIND_CODE = """
-query AmendsCodeDiscountNodeByCode($code: String!) {
-  codeDiscountNodeByCode(code: $code) {
-    id
-    codeDiscount {
-      __typename
-      ... on DiscountCodeBasic { status endsAt asyncUsageCount }
-      ... on DiscountCodeFreeShipping { status endsAt asyncUsageCount }
-    }
-  }
-}"""
-# https://shopify.dev/docs/api/admin-graphql/latest/objects/GiftCard
-FIND_GIFT_CARD = """
-query AmendsGiftCard($id: ID!) {
-  giftCard(id: $id) {
-    id
-    enabled
-    expiresOn
-    balance { amount currencyCode }
-    initialValue { amount }
-  }
-}"""
-# https://shopify.dev/docs/api/admin-graphql/latest/queries/customerByIdentifier
-CUSTOMER_BY_EMAIL = """
-query AmendsCustomerByEmail($email: String!) {
-  customerByIdentifier(identifier: {emailAddress: $email}) { id }
-}"""
-
 
 @dataclass
 class _Bucket:
