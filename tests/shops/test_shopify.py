@@ -449,3 +449,28 @@ async def test_connections_keep_their_secrets_and_refuse_what_their_platform_doe
         order = json.dumps(paid_order(1, "X")).encode()
         refused = await webhook(client, connection, "orders/paid", {}, signature=shop.sign(order))
         assert refused.status_code == 401
+
+
+async def test_after_the_client_secret_is_rotated_webhooks_signed_with_either_are_taken(
+        client: httpx.AsyncClient, db: Database, settings: Settings) -> None:
+    tenant = await make_org(db)
+    with shopify_shop() as shop:
+        shop.customer("ro@example.com")
+        connection = await connect(client, tenant, shop)
+        first = await give(client, db, tenant, email="ro@example.com")
+        second = await give(client, db, tenant, email="ro@example.com", name="Second")
+        await Worker(db, settings).run_until_idle()
+        old = shop.client_secret
+        rotated = await client.patch(f"/v1/shops/{connection['id']}",
+                                     headers=bearer(tenant.admin_token), json={"secrets": {
+                                         "client_secret": "rotated-secret",
+                                         "previous_client_secret": old}})
+        assert rotated.status_code == 200, rotated.text
+        assert (await send(client, connection, shop, "orders/paid",
+                           paid_order(1, first["code"]))).json() == {"outcome": "recorded"}
+        shop.client_secret = "rotated-secret"
+        assert (await send(client, connection, shop, "orders/paid",
+                           paid_order(2, second["code"]))).json() == {"outcome": "recorded"}
+        shop.client_secret = "someone-elses"
+        forged = await send(client, connection, shop, "orders/paid", paid_order(3, "X"))
+        assert forged.status_code == 401

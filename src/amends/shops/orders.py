@@ -32,7 +32,10 @@ from amends.models import Coupon, ShopCode, ShopConnection, ShopOrder
 from amends.redemptions import service as redemptions
 
 TITLES = {"shopify": "Shopify", "woocommerce": "WooCommerce"}
-SECRET_OF = {"shopify": "client_secret", "woocommerce": "webhook_secret"}
+# The secrets a delivery's signature may be made with (a rotated Shopify client secret's
+# predecessor too, for the hour Shopify takes to move).
+SECRETS_OF = {"shopify": ("client_secret", "previous_client_secret"),
+              "woocommerce": ("webhook_secret",)}
 NOTE_CHARS = 1000
 
 
@@ -65,8 +68,8 @@ async def receive(session: AsyncSession, *, connection_id: uuid.UUID, platform: 
     signature = headers.get(module.SIGNATURE_HEADER)
     if platform == "woocommerce" and woocommerce.is_ping(body, signature):
         return "ping"  # WooCommerce checks the address when the webhook is saved
-    secret = str(connection.secrets.get(SECRET_OF[platform]) or "")
-    if not shop_codes.signature_matches(secret, body, signature):
+    secrets = [str(connection.secrets.get(name) or "") for name in SECRETS_OF[platform]]
+    if not any(shop_codes.signature_matches(secret, body, signature) for secret in secrets):
         raise ShopWebhookRefused()
     try:
         payload = json.loads(body)

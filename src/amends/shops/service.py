@@ -32,13 +32,22 @@ ERROR_CHARS = 1000
 class Platform:
     name: str
     title: str
-    secrets: tuple[str, ...]
+    required: tuple[str, ...]
     settings: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self.required + self.optional
 
 
 PLATFORMS = {
+    # `previous_client_secret`: while Shopify moves to a rotated client secret ("it can take
+    # up to an hour for the HMAC digest to be generated using the new secret",
+    # https://shopify.dev/docs/apps/build/webhooks/verify-deliveries), webhooks signed with
+    # the old one are accepted too.
     "shopify": Platform("shopify", "Shopify", ("access_token", "client_secret"),
-                        ("api_version",)),
+                        ("api_version",), ("previous_client_secret",)),
     "woocommerce": Platform("woocommerce", "WooCommerce",
                             ("consumer_key", "consumer_secret", "webhook_secret"), ()),
 }
@@ -160,7 +169,7 @@ async def create_connection(session: AsyncSession, actor: Actor, *, platform: st
     url = await _checked_url(found, shop_url, allow_private=allow_private)
     checked = _checked_settings(found, settings)
     hidden = _checked_secrets(found, secrets)
-    missing = [s for s in found.secrets if not hidden.get(s)]
+    missing = [s for s in found.required if not hidden.get(s)]
     if missing:
         raise InvalidShopSettings(f"{found.title} needs {', '.join(missing)}.")
     connection = await insert_new(
