@@ -101,7 +101,7 @@ async def test_the_ticket_is_read_from_zendesks_api_for_its_subject_and_requeste
     assert "/api/v2/tickets/35436.json?include=users" in zendesk.asked
     [case] = await cases(db)
     assert (case.summary, case.reason, case.severity) == ('Parcel "lost" again',
-                                                          "lost_parcel", 5)
+                                                          "lost_parcel", 4)  # urgent: 4 at most
     async with db.transaction(write=False) as session:
         customer = (await session.scalars(select(Customer))).one()
     assert customer.external_id == "ZD-ann"
