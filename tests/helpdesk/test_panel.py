@@ -16,8 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from amends.actor import Actor
 from amends.config import Settings
 from amends.db import Database
+from amends.helpdesk import service as helpdesk
+from amends.helpdesk.platforms import Ticket
 from amends.jobs.worker import Worker
 from amends.kit import codes
 from amends.kit.clock import clock
@@ -391,3 +394,22 @@ async def test_a_requester_amends_cannot_use_is_not_added_and_the_panel_says_why
     assert added.status_code == 200, added.text
     assert 'role="alert"' in added.text
     assert "Not yet a customer in Amends" in added.text
+
+
+async def test_a_platforms_severity_beyond_a_cases_is_brought_within_one_to_four(
+        client: httpx.AsyncClient, db: Database, desk: Desk) -> None:
+    tenant = await make_org(db)
+    installation = await install(client, tenant, desk)
+    user = await agent_in(db, tenant)
+    customer = await make_customer(db, tenant, external_id="C-1", email="ann@example.com")
+    incentive = await make_incentive(db, tenant, value=500)
+    async with db.transaction() as session:
+        found = await helpdesk.get_installation(
+            session, Actor.system(tenant.id, "tests"),
+            installation_id=uuid.UUID(installation["id"]))
+        actor, _ = await helpdesk.agent(session, found, user.email)
+        done = await helpdesk.make_amends(session, actor, found, Ticket(id="77"),
+                                          customer=customer, incentive=incentive,
+                                          reason="late_delivery", severity=5)
+    assert done.case.severity == 4
+    assert done.given.coupon is not None

@@ -535,7 +535,11 @@ def severity_of(installation: HelpdeskInstallation, ticket: Ticket) -> int:
     """The ticket's priority as a case's severity, 1 to 4 (as every case has it: its value in
     the organisation's `severity_value`), whatever the platform's scale."""
     platform = PLATFORMS.get(installation.platform)
-    level = platform.severity(ticket.priority) if platform else 3
+    return within_severities(platform.severity(ticket.priority) if platform else 3)
+
+
+def within_severities(level: int) -> int:
+    """A severity brought within a case's, 1 to 4 (a platform's scale may reach 5)."""
     return min(max(level, SEVERITIES[0]), SEVERITIES[-1])
 
 
@@ -570,9 +574,9 @@ async def make_amends(session: AsyncSession, actor: Actor, installation: Helpdes
                       severity: int) -> Amends:
     """The one click: the ticket's case (opened now, or the one it has), the gesture (or a
     request to a supervisor above the agent's authority), and the apology with its code
-    posted into the ticket. A second click gives nothing twice."""
-    if severity not in SEVERITIES:
-        raise ValidationFailed("The severity is from 1 to 4.")
+    posted into the ticket. A second click gives nothing twice. A severity beyond a case's
+    (a platform's 5) is brought within 1 to 4."""
+    severity = within_severities(severity)
     case, _ = await cases.case_for_ticket(
         session, actor, customer=customer, installation_id=installation.id,
         ticket_ref=ticket_ref(installation.platform, ticket.id), reason=reason,
