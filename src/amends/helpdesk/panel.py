@@ -157,15 +157,16 @@ async def _page(request: Request, session: AsyncSession, panel: helpdesk.Panel, 
         return refused(request, helpdesk.PanelExpired(
             "The helpdesk has not named the ticket yet: open the ticket again."),
             panel.installation)
-    context = await _context(session, panel, reason=reason, severity=severity)
+    context = await panel_context(session, panel, reason=reason, severity=severity)
     context.update(token=token, notice=notice, problem=problem, asked=asked,
                    fragment=fragment, header=PANEL_HEADER)
     return render(request, "helpdesk/panel.html" if not fragment else "helpdesk/_body.html",
                   context, headers=_headers(panel.installation))
 
 
-async def _context(session: AsyncSession, panel: helpdesk.Panel, *, reason: str | None,
-                   severity: int | None) -> dict[str, Any]:
+async def panel_context(session: AsyncSession, panel: helpdesk.Panel, *,
+                        reason: str | None, severity: int | None) -> dict[str, Any]:
+    """What the panel shows for its ticket (Intercom's canvases show the same)."""
     actor, installation, ticket = panel.actor, panel.installation, panel.ticket
     customer = await helpdesk.match_customer(session, actor, ticket.requester)
     known = await cases.reasons(session, actor.organization_id)
@@ -303,7 +304,7 @@ async def give(request: Request, session: SessionDep,
     if given.approval is not None:
         return await _page(request, session, panel, token, fragment=True, reason=reason,
                            severity=severity, asked=given.approval,
-                           notice=_asked(given.approval, _))
+                           notice=asked_words(given.approval, _))
     if not given.created:
         notice = _("This gesture was given before for this ticket; nothing new was sent.")
     elif panel.installation.settings.get("reply_as", "public") == "note":
@@ -315,7 +316,7 @@ async def give(request: Request, session: SessionDep,
                        severity=severity, notice=notice)
 
 
-def _asked(approval: Approval, _: Any) -> str:
+def asked_words(approval: Approval, _: Any) -> str:
     if approval.grounds == ["second_gesture"]:
         return str(_("A second gesture for this customer needs a supervisor: one has been "
                      "asked. Its status shows below."))

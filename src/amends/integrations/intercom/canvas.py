@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from amends.helpdesk.service import SEVERITIES
 from amends.kit import locale
 from amends.web.labels import label
 
@@ -302,7 +303,7 @@ def _give(w: Words, view: Overview) -> list[dict[str, Any]]:
         shown.append(text(w(_("Reason: %(reason)s"),
                             reason=reasons[0][1] if reasons else "—")))
     shown.append(dropdown(SEVERITY, w(_("Severity")),
-                          [(str(n), str(n)) for n in range(1, 6)], str(view.severity)))
+                          [(str(n), str(n)) for n in SEVERITIES], str(view.severity)))
     shown.append(button(SHOW, w(_("Show gestures for this reason")), style="secondary"))
     if view.recommended:
         shown.append(text(w(_("Recommended gestures")), style="muted"))

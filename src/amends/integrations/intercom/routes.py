@@ -31,8 +31,8 @@ from amends.auth import SessionDep
 from amends.coupons import policy as coupon_policy
 from amends.errors import AmendsError, ValidationFailed
 from amends.helpdesk import service as helpdesk
-from amends.helpdesk.panel import _asked as panel_asked
-from amends.helpdesk.panel import _context as panel_context
+from amends.helpdesk.panel import asked_words as panel_asked
+from amends.helpdesk.panel import panel_context
 from amends.incentives import service as incentives
 from amends.integrations.intercom import canvas as ui
 from amends.integrations.intercom import client, signatures
@@ -181,7 +181,7 @@ def _choice(body: CanvasRequest, state: dict[str, Any]) -> tuple[str | None, int
     except (TypeError, ValueError):
         severity = None
     return (str(reason) if reason else None,
-            severity if severity is not None and 1 <= severity <= 5 else None)
+            severity if severity is not None and severity in helpdesk.SEVERITIES else None)
 
 
 def _panel(call: Call) -> helpdesk.Panel:
