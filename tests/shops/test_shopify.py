@@ -474,3 +474,28 @@ async def test_after_the_client_secret_is_rotated_webhooks_signed_with_either_ar
         shop.client_secret = "someone-elses"
         forged = await send(client, connection, shop, "orders/paid", paid_order(3, "X"))
         assert forged.status_code == 401
+
+
+async def test_a_code_used_at_a_till_is_deactivated_in_the_shop_and_a_void_gives_it_back(
+        client: httpx.AsyncClient, db: Database, settings: Settings) -> None:
+    tenant = await make_org(db)
+    headers = bearer(tenant.admin_token)
+    with shopify_shop() as shop:
+        shop.customer("ti@example.com")
+        await connect(client, tenant, shop)
+        coupon = await give(client, db, tenant, email="ti@example.com")
+        await Worker(db, settings).run_until_idle()
+        discount = shop.by_code(coupon["code"])
+        assert discount is not None
+        assert discount.status() == "ACTIVE"
+        redeemed = await client.post("/v1/redemptions", headers=headers, json={
+            "code": coupon["code"], "customer_id": coupon["customer_id"],
+            "order_id": "TILL-1", "order_amount": 4000, "store_id": "Lyon"})
+        assert redeemed.status_code == 201, redeemed.text
+        await Worker(db, settings).run_until_idle()
+        assert discount.status() == "EXPIRED"  # the shop no longer takes it
+        voided = await client.post(f"/v1/redemptions/{redeemed.json()['id']}/void",
+                                   headers=headers, json={"reason": "refunded"})
+        assert voided.status_code == 200, voided.text
+        await Worker(db, settings).run_until_idle()
+        assert discount.status() == "ACTIVE"

@@ -12,8 +12,8 @@ This ASGI middleware answers the plain case itself:
 - an API key this process verified within the cache time, with `redemptions:write`,
 - an order the service would take (`order_refusal`: an amount above 0, shipping within it),
 - no Idempotency-Key, no spent code-failure budget and no lock on the code (the guard's own
-  `refusal`, so both paths refuse alike), no webhook endpoint wanting `coupon.redeemed` and
-  no Apple Wallet passes in the organisation (both known from this process's caches),
+  `refusal`, so both paths refuse alike), no webhook endpoint wanting `coupon.redeemed`, no
+  Apple Wallet passes and no shop in the organisation (all known from this process's caches),
 - and the statement redeemed a coupon.
 
 Anything else (an error to explain, a first request with a key, SQLite, an idempotent retry)
@@ -39,6 +39,7 @@ from amends.redemptions.guard import Attempt, refusal
 from amends.redemptions.schemas import RedeemRequest
 from amends.redemptions.service import code_candidates, order_refusal
 from amends.roles import Scope as Permission
+from amends.shops.outbox import connections_known
 from amends.wallet.outbox import apple_configured_known
 from amends.webhooks.service import wants_known
 
@@ -81,7 +82,8 @@ class TillLane:
         if key is None or not ({Permission.REDEMPTIONS_WRITE, Permission.ADMIN} & key.scopes):
             return False
         if wants_known(key.organization_id, "coupon.redeemed") is not False or \
-                apple_configured_known(key.organization_id) is not False:
+                apple_configured_known(key.organization_id) is not False or \
+                connections_known(key.organization_id) != ():
             return False
         try:
             order = _BODY.validate_json(body)

@@ -37,6 +37,7 @@ from amends.kit.ids import new_id
 from amends.kit.sql import dialect_of
 from amends.models import Coupon, GiftCardEntry, Redemption, Reservation
 from amends.redemptions import fastpath
+from amends.shops import outbox as shops_outbox
 from amends.wallet import outbox as wallet_outbox
 from amends.webhooks import service as webhooks
 
@@ -287,6 +288,8 @@ async def _record(session: AsyncSession, actor: Actor, coupon: Coupon, order: Or
                          "case_reference": coupon.case_ref or None, **after})
     await wallet_outbox.coupon_changed(session, organization_id=actor.organization_id,
                                        coupon_id=coupon.id)
+    await shops_outbox.coupon_changed(session, organization_id=actor.organization_id,
+                                      coupon_id=coupon.id)
     return redemption
 
 
@@ -294,12 +297,14 @@ async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemptio
     """Use a coupon once for an order, atomically."""
     check_order(order)
     now = utcnow()
-    # The one-statement path cannot write webhook deliveries or a wallet pass update in its
-    # statement; when someone subscribed to redemptions, or the organisation has wallet
-    # passes, the transactional path below writes them together.
+    # The one-statement path cannot write webhook deliveries, a wallet pass update or a
+    # shop's sync in its statement; when someone subscribed to redemptions, or the
+    # organisation has wallet passes or a shop, the transactional path below writes them
+    # together.
     if dialect_of(session) == "postgresql" and order.discount is None and \
             not await webhooks.wants(session, actor.organization_id, "coupon.redeemed") and \
-            not await wallet_outbox.apple_configured(session, actor.organization_id):
+            not await wallet_outbox.apple_configured(session, actor.organization_id) and \
+            not await shops_outbox.active_connections(session, actor.organization_id):
         fast = await fastpath.redeem_single_use(
             session, actor, codes=code_candidates(order.code), now=now,
             customer_external_id=order.customer_external_id, order_id=order.order_id,
@@ -430,6 +435,8 @@ async def void(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID,
                        object_id=coupon.id, reason=reason, after=after)
     await wallet_outbox.coupon_changed(session, organization_id=coupon.organization_id,
                                        coupon_id=coupon.id)
+    await shops_outbox.coupon_changed(session, organization_id=coupon.organization_id,
+                                      coupon_id=coupon.id)
     return await get_redemption(session, actor, redemption_id=redemption.id)
 
 

@@ -38,6 +38,12 @@ async def active_connections(session: AsyncSession, organization_id: uuid.UUID
     return await _connections.get(organization_id, load)
 
 
+def connections_known(organization_id: uuid.UUID) -> tuple[uuid.UUID, ...] | None:
+    """`active_connections` from the cache only; None when this process has not looked
+    recently (the tills' lane then leaves the redemption to the service, which looks)."""
+    return _connections.peek(organization_id)
+
+
 async def coupons_issued(session: AsyncSession, *, organization_id: uuid.UUID,
                          coupon_ids: Iterable[uuid.UUID]) -> None:
     """Queue the push of new coupons into every active shop: one `shops.push` job per coupon
@@ -55,7 +61,8 @@ async def coupons_issued(session: AsyncSession, *, organization_id: uuid.UUID,
 
 async def coupon_changed(session: AsyncSession, *, organization_id: uuid.UUID,
                          coupon_id: uuid.UUID) -> None:
-    """Queue the sync of a coupon revoked, extended or reinstated into every active shop.
+    """Queue the sync of a coupon revoked, extended, reinstated, redeemed (at a till too: its
+    code in the shops is deactivated) or given back by a void into every active shop.
 
     One job a change, without a dedupe key (see `wallet.outbox.coupon_changed`: a skipped
     change could be claimed by a job that read the coupon before the change committed)."""

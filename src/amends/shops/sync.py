@@ -164,8 +164,10 @@ async def push(session: AsyncSession, *, organization_id: uuid.UUID,
 
 async def sync(session: AsyncSession, *, organization_id: uuid.UUID,
                connection_id: uuid.UUID, coupon_id: uuid.UUID) -> None:
-    """Carry a coupon's change to the shop: a withdrawn coupon's code is deactivated, an
-    extended or reinstated one gets its new expiry (and is active again)."""
+    """Carry a coupon's change to the shop: a withdrawn coupon's code is deactivated, and so
+    is a used one's (used at a till, the shop must not take it again; a gift card stays, as
+    Shopify cannot enable one again), an extended, reinstated or given back one gets its
+    expiry (and is active again)."""
     loaded = await _load(session, organization_id, connection_id, coupon_id)
     if loaded is None:
         return
@@ -178,7 +180,10 @@ async def sync(session: AsyncSession, *, organization_id: uuid.UUID,
     client = client_for(connection)
     try:
         spec = await _spec(session, connection, coupon, client)
-        if coupon.status == "revoked":
+        if coupon.status == "revoked" or (coupon.status == "redeemed"
+                                          and coupon.kind != GIFT_CARD):
+            if row.status == "deactivated":
+                return
             await client.deactivate(row.remote_id, spec)
             await _mark(session, row, status="deactivated", last_error=None)
         elif wanted(coupon):
