@@ -54,6 +54,6 @@ def register(parent: typer.Typer, run_in_db: Runner) -> None:
         console.print(f"Wrote {target} ({len(made.content):,} bytes) for "
                       f"{made.installation.name} ({made.installation.account}); upload it "
                       f"to {platform_of(made.installation.platform).title}.",
-                      markup=False, highlight=False)
+                      markup=False, highlight=False, soft_wrap=True)  # a path is never cut
 
     parent.add_typer(app, name="integrations")
