@@ -207,12 +207,13 @@ async def _sink(session: AsyncSession, *, organization_id: uuid.UUID, pool_id: u
                 ) -> _Sink:
     if dialect_of(session) != "postgresql":
         return _InsertOrIgnore(session, organization_id, pool_id)
+    table = f"pool_import_{uuid.uuid4().hex}"
+    # Through the session, so that its transaction has begun: the table lives until it ends.
+    await session.execute(text(f"CREATE TEMPORARY TABLE {table} (id uuid NOT NULL, "
+                               f"code varchar({MAX_CODE_LENGTH}) NOT NULL) ON COMMIT DROP"))
     connection = await (await session.connection()).get_raw_connection()
     driver = connection.driver_connection
     assert driver is not None
-    table = f"pool_import_{uuid.uuid4().hex}"
-    await driver.execute(f"CREATE TEMPORARY TABLE {table} (id uuid NOT NULL, "
-                         f"code varchar({MAX_CODE_LENGTH}) NOT NULL) ON COMMIT DROP")
     return _StagedCopy(driver, table, organization_id, pool_id)
 
 
