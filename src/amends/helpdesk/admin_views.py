@@ -52,7 +52,7 @@ _TAG_LINE = re.compile(r"^\s*([^=]+?)\s*=\s*([^=]+?)\s*$")
 
 
 class BadLines(ValueError):
-    pass
+    """A "tag = reason" line the admin typed that is not one; its words say which."""
 
 
 def pem_lines(value: str) -> str:

@@ -29,7 +29,7 @@ from amends.helpdesk.platforms import ticket_ref as ticket_ref
 from amends.helpdesk.schemas import ACCOUNT_PATTERN
 from amends.kit import outbound
 from amends.kit.clock import utcnow
-from amends.kit.secrets import digest, same, tenant_token, token_tenant
+from amends.kit.secrets import checked_secrets, digest, same, tenant_token, token_tenant
 from amends.kit.sql import insert_new
 from amends.models import (
     Case,
@@ -169,19 +169,8 @@ async def _checked_settings(session: AsyncSession, organization_id: uuid.UUID,
 
 
 def _checked_secrets(platform: Platform, given: Mapping[str, Any]) -> dict[str, str]:
-    unknown = sorted(set(given) - set(platform.secrets))
-    if unknown:
-        raise InvalidInstallationSettings(
-            f"{platform.title} takes the secrets {', '.join(platform.secrets)}; not "
-            f"{', '.join(unknown)}.")
-    out: dict[str, str] = {}
-    for name, value in given.items():
-        if value is None:
-            continue
-        if not isinstance(value, str) or not 0 < len(value) <= 10_000:
-            raise InvalidInstallationSettings(f"{name} is a text of 1 to 10,000 characters.")
-        out[name] = value
-    return out
+    return checked_secrets(given, allowed=platform.secrets, owner=platform.title, most=10_000,
+                           refused=InvalidInstallationSettings)
 
 
 async def _checked_peers(platform: Platform, secrets: dict[str, str]) -> dict[str, str]:

@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 
 def random_token(nbytes: int = 32) -> str:
@@ -45,3 +47,25 @@ def token_tenant(token: str) -> uuid.UUID | None:
         return uuid.UUID(bytes=base64.urlsafe_b64decode(token[:_ORG_CHARS] + "=="))
     except (binascii.Error, ValueError):
         return None
+
+
+def checked_secrets(given: Mapping[str, Any], *, allowed: Sequence[str], owner: str,
+                    most: int, refused: Callable[[str], Exception],
+                    strip: bool = False) -> dict[str, str]:
+    """The write-only secrets an integration was given: only the names it takes (`owner` is
+    who takes them, for the error), each a text of 1 to `most` characters (after `strip`ping
+    when asked); a null one is left out (it keeps its stored value). `refused(detail)` is the
+    error raised."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise refused(f"{owner} takes the secrets {', '.join(allowed)}; not "
+                      f"{', '.join(unknown)}.")
+    out: dict[str, str] = {}
+    for name, value in given.items():
+        if value is None:
+            continue
+        text = (value.strip() if strip else value) if isinstance(value, str) else ""
+        if not 0 < len(text) <= most:
+            raise refused(f"{name} is a text of 1 to {most:,} characters.")
+        out[name] = text
+    return out

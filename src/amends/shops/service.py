@@ -21,6 +21,7 @@ from amends.kit import outbound
 from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.pagination import Page, newest_first
+from amends.kit.secrets import checked_secrets
 from amends.kit.sql import get_or_insert, insert_new
 from amends.models import ShopCode, ShopConnection, ShopCustomer
 from amends.shops import outbox
@@ -145,18 +146,8 @@ def _is_api_version(text: str) -> bool:
 
 
 def _checked_secrets(platform: Platform, given: Mapping[str, Any]) -> dict[str, str]:
-    unknown = sorted(set(given) - set(platform.secrets))
-    if unknown:
-        raise InvalidShopSettings(f"{platform.title} takes the secrets "
-                                  f"{', '.join(platform.secrets)}; not {', '.join(unknown)}.")
-    out: dict[str, str] = {}
-    for name, value in given.items():
-        if value is None:
-            continue
-        if not isinstance(value, str) or not 0 < len(value.strip()) <= 2_000:
-            raise InvalidShopSettings(f"{name} is a text of 1 to 2,000 characters.")
-        out[name] = value.strip()
-    return out
+    return checked_secrets(given, allowed=platform.secrets, owner=platform.title, most=2_000,
+                           refused=InvalidShopSettings, strip=True)
 
 
 async def create_connection(session: AsyncSession, actor: Actor, *, platform: str,
