@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.receivers import serving
 
 API_EMAIL = "amends@shop.example"
 API_KEY = "gorgias-api-key-0123456789"
@@ -108,12 +109,6 @@ def gorgias_account() -> Iterator[Gorgias]:
         def log_message(self, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    desk.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        desk.url = url
         yield desk
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -20,20 +20,21 @@ import hashlib
 import hmac
 import itertools
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.receivers import serving
 
 ACCOUNT = "lumiere"
 API_EMAIL, API_TOKEN = "amends-bot@lumiere.example", "zd-api-token-0123456789"
@@ -199,15 +200,9 @@ def zendesk_account() -> Iterator[Zendesk]:
         def log_message(self, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    account.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        account.url = url
         yield account
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def secrets_for(zendesk: Zendesk, **changes: str) -> dict[str, str]:
