@@ -199,7 +199,7 @@ def test_the_reading_catches_the_usual_mistakes() -> None:
 
 def test_the_tills_one_statement_redeem_names_the_organisation_in_every_part() -> None:
     assert problems(REDEEM_SQL) == []
-    assert "WHERE organization_id = $1" in REDEEM_SQL
+    assert "WHERE organization_id = $" in REDEEM_SQL
 
 
 async def test_every_write_lock_and_join_of_a_full_flow_names_the_organisation(

@@ -58,7 +58,6 @@ from amends.outcomes.views import router as outcomes_views_router
 from amends.recovery.api import router as rules_router
 from amends.recovery.views import router as rules_views_router
 from amends.redemptions.api import router as redemptions_router
-from amends.redemptions.lane import TillLane
 from amends.redemptions.views import router as till_router
 from amends.reports.api import router as reports_router
 from amends.reports.views import router as dashboard_router
@@ -127,7 +126,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
                                                  header=settings.forwarded_header)
     app.state.head_revision = head_revision()
     install_error_handlers(app)
-    app.add_middleware(TillLane)  # inside the request context: ids, logs, metrics
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, the 500s and 413s too
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

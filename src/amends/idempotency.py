@@ -40,11 +40,23 @@ class InvalidIdempotencyKey(ValidationFailed):
     code, title = "invalid_idempotency_key", "The Idempotency-Key header is not valid"
 
 
-def _principal(request: Request) -> str | None:
+def principal_of(request: Request) -> str | None:
+    """Whom a key belongs to: the credential that sent it (hashed)."""
     from amends.auth import SESSION_COOKIE
 
     credential = request.headers.get("authorization") or request.cookies.get(SESSION_COOKIE)
     return digest(credential) if credential else None
+
+
+def valid_key(key: str) -> bool:
+    return bool(key.strip()) and len(key) <= MAX_KEY_LENGTH and key.isprintable()
+
+
+def fingerprint(request: Request, body: bytes) -> str:
+    """What a key's request was: a retry must send the same method, path, query and body."""
+    return hashlib.sha256(
+        f"{request.method} {request.url.path}?{request.url.query}\n".encode() + body
+    ).hexdigest()
 
 
 async def _load(session: AsyncSession, principal: str, key: str) -> IdempotencyKey | None:
@@ -73,15 +85,12 @@ async def run_idempotent(
     *,
     ttl: timedelta,
 ) -> Response:
-    if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if not valid_key(key):
         raise InvalidIdempotencyKey(f"Use 1 to {MAX_KEY_LENGTH} printable characters.")
-    principal = _principal(request)
+    principal = principal_of(request)
     if principal is None:
         return await handler(request)
-    body = await request.body()
-    fingerprint = hashlib.sha256(
-        f"{request.method} {request.url.path}?{request.url.query}\n".encode() + body
-    ).hexdigest()
+    request_hash = fingerprint(request, await request.body())
     now = utcnow()
 
     stored = await _load(session, principal, key)
@@ -97,7 +106,7 @@ async def run_idempotent(
                     id=new_id(),
                     principal=principal,
                     key=key,
-                    request_hash=fingerprint,
+                    request_hash=request_hash,
                     created_at=now,
                     expires_at=now + ttl,
                 )
@@ -108,7 +117,7 @@ async def run_idempotent(
         if key_id is None:
             stored = await _load(session, principal, key)
     if stored is not None:
-        if stored.request_hash != fingerprint:
+        if stored.request_hash != request_hash:
             raise IdempotencyKeyReused(
                 "Send a new Idempotency-Key for a different request, or the same body to "
                 "get the first response again."

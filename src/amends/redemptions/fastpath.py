@@ -1,40 +1,77 @@
-"""The redemption hot path on PostgreSQL: one statement, one round trip.
+"""The redemption of a single-use coupon: one implementation per database.
 
-A till's redeem is the request that must be fastest and must never happen twice. On PostgreSQL
-it runs as a single data-modifying CTE on an autocommit connection: the conditional UPDATE of
-the coupon, the INSERT of the redemption and the INSERT of the audit event are one atomic
-statement, so no BEGIN/COMMIT round trips are needed and nothing can commit half-way. When the
-UPDATE matches no row (unknown code, used, expired, ...), the caller falls back to the general
-path, which explains why with a follow-up read.
+A till's redeem is the request that must be fastest and must never happen twice.
 
-On Citus the same redeem is two statements in one transaction, the claim (the UPDATE) and
-the record (the redemption and the audit event), both on the organisation's shard: Citus
-cannot route REDEEM_SQL's INSERT ... SELECT from the UPDATE's rows to one shard.
+- **PostgreSQL**: one data-modifying statement on the driver's connection (`statement`): the
+  conditional UPDATE of the coupon, the redemption row and the audit event, and, when they
+  apply, the webhook deliveries of the endpoints that want `coupon.redeemed` with their jobs,
+  the wallet pass's job, a job per active shop, and the Idempotency-Key with the response it
+  answers. One round trip, atomic: nothing commits half-way. The parts an organisation does
+  not use are left out of the statement (known from the caches the service keeps; when the
+  process does not know, the part stays in and the SQL decides), so the plain shape costs what
+  it always did.
+- **Citus**: the same redeem as two statements in one transaction on the organisation's shard,
+  the claim and the record (Citus cannot route the INSERT ... SELECT from the UPDATE's rows
+  to one shard); the jobs and the idempotency key, which live on the coordinator, are written
+  by the service in the same transaction.
+- **SQLite**: the service's transactional path (`service.redeem`), the same rules in a
+  transaction that holds the write lock from its start.
 
-The discount expression is `coupons.policy.discount` for single-use kinds, in SQL; a test
-checks that both agree. The UPDATE uses it too: a coupon is never used up for a discount of 0
-(an order of 0, or a percentage of a few cents).
+When the UPDATE matches no row (unknown code, used, expired, a gift card, ...), the caller
+falls back to the service, which explains why with a follow-up read. The discount expression
+is `coupons.policy.discount` for single-use kinds, in SQL; a test checks that both agree. The
+UPDATE uses it too: a coupon is never used up for a discount of 0.
 """
 
 from __future__ import annotations
 
+import re
+import uuid
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from pydantic_core import to_json
 
 from amends.actor import Actor
 from amends.coupons import policy
-from amends.db import driver_connection
+from amends.jobs.service import job_values
 from amends.kit.context import request_id_var
 from amends.kit.ids import new_id
 from amends.models import Redemption
 
+WEBHOOK_DELIVER = "webhooks.deliver"
+PASS_CHANGED = "wallet.pass_changed"
+SHOP_SYNC = "shops.sync"
+EVENT = "coupon.redeemed"
 
-def discount_sql(row: str, amount: str = "$6") -> str:
-    """The discount of the coupon `row` on an order of `amount` (REDEEM_SQL's $6)."""
+
+@dataclass(frozen=True, slots=True)
+class Outbox:
+    """What a redemption writes besides its own rows, as far as the process knows:
+    `webhooks`, some endpoint may want `coupon.redeemed` (the statement picks which);
+    `wallet`, the organisation has Apple Wallet passes; `shops`, its active shops."""
+
+    webhooks: bool = False
+    wallet: bool = False
+    shops: tuple[uuid.UUID, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """An Idempotency-Key stored with its response in the redemption's own statement."""
+
+    principal: str
+    key: str
+    request_hash: str
+    expires_at: datetime
+
+
+def discount_sql(row: str, amount: str = ":order_amount") -> str:
+    """The discount of the coupon `row` on an order of `amount`."""
     return f"""
 CASE WHEN {row}.kind = 'percent_off'
      THEN LEAST((CAST({amount} AS bigint) * {row}.value + 50) / 100, {amount})
@@ -42,111 +79,256 @@ CASE WHEN {row}.kind = 'percent_off'
 """
 
 
+def taken_off_sql(row: str) -> str:
+    """What the redeem takes off: the discount the checkout already applied (`:given`, an
+    online shop's own discount engine; never more than the order), else the coupon's."""
+    return f"""
+CASE WHEN :given::bigint IS NULL THEN {discount_sql(row)}
+     ELSE GREATEST(0, LEAST(:given::bigint, :order_amount)) END
+"""
+
+
 DISCOUNT_SQL = discount_sql("c")
 
-# The statements' parameters by name; a statement's $n is its position in its tuple.
-REDEEM_PARAMS = ("organization_id", "code", "now", "customer_external_id", "order_id",
-                 "order_amount", "currency", "redemption_id", "channel", "store_id", "till_id",
-                 "actor_id", "audit_id", "other_code", "actor_kind", "actor_label", "request_id")
-CLAIM_PARAMS = ("organization_id", "code", "other_code", "now", "customer_external_id",
-                "order_amount", "currency")
-RECORD_PARAMS = ("organization_id", "redemption_id", "coupon_id", "order_id", "order_amount",
-                 "discount", "coupon_currency", "channel", "store_id", "till_id", "actor_id",
-                 "now", "audit_id", "actor_kind", "actor_label", "coupon_code", "request_id")
-
-
-def _placeholders(params: tuple[str, ...]) -> dict[str, str]:
-    return {name: f"${n}" for n, name in enumerate(params, 1)}
-
-
-def _claim(p: dict[str, str]) -> str:
-    """The conditional UPDATE that uses the coupon up, or matches nothing."""
-    return f"""
+_CLAIM = f"""
     UPDATE coupons
-    SET status = 'redeemed', redeemed_at = {p["now"]}, redemption_count = redemption_count + 1,
+    SET status = 'redeemed', redeemed_at = :now, redemption_count = redemption_count + 1,
         reservation_id = NULL, reserved_until = NULL
-    WHERE organization_id = {p["organization_id"]}
-      AND code IN ({p["code"]}::varchar, {p["other_code"]}::varchar)
+    WHERE organization_id = :organization_id
+      AND code IN (:code::varchar, :other_code::varchar)
       AND kind IN ({", ".join(f"'{kind}'" for kind in policy.SINGLE_USE_KINDS)})
-      AND (status = 'active' OR (status = 'reserved' AND reserved_until <= {p["now"]}))
-      AND valid_from <= {p["now"]} AND expires_at > {p["now"]}
-      AND (NOT bound_to_customer OR customer_external_id = {p["customer_external_id"]})
-      AND (min_order IS NULL OR min_order <= {p["order_amount"]})
-      AND ({p["currency"]}::varchar IS NULL OR currency = {p["currency"]})
-      AND {discount_sql("coupons", p["order_amount"])} > 0
-    RETURNING id, kind, value, currency, code"""
+      AND (status = 'active' OR (status = 'reserved' AND reserved_until <= :now))
+      AND valid_from <= :now AND expires_at > :now
+      AND (NOT bound_to_customer OR customer_external_id = :customer_external_id)
+      AND (min_order IS NULL OR min_order <= :order_amount)
+      AND (:currency::varchar IS NULL OR currency = :currency)
+      AND {taken_off_sql("coupons")} > 0
+    RETURNING id, kind, value, currency, code, customer_external_id, case_ref"""
 
 
-def _audit_after(p: dict[str, str], *, code: str, discount: str) -> str:
-    """The audit event's `after`, as the transactional path records it."""
-    return (f"json_build_object('code', {code}, 'order_id', {p['order_id']}::varchar, "
-            f"'order_amount', {p['order_amount']}, 'discount', {discount}, "
-            f"'channel', {p['channel']}::varchar, 'store_id', {p['store_id']}::varchar)")
+def _audit_after(*, code: str, discount: str) -> str:
+    """The audit event's `after` (and the webhook's data after its ids), as the service
+    records it."""
+    return (f"'code', {code}, 'order_id', :order_id::varchar, "
+            f"'order_amount', :order_amount, 'discount', {discount}, "
+            f"'channel', :channel::varchar, 'store_id', :store_id::varchar")
 
 
-_REDEEMING = _placeholders(REDEEM_PARAMS)
-REDEEM_SQL = f"""
-WITH c AS ({_claim(_REDEEMING)}
-), r AS (
+_REDEMPTION = f"""
+r AS (
     INSERT INTO redemptions (id, organization_id, coupon_id, order_id, order_amount, discount,
                              currency, channel, store_id, till_id, status, actor_id, created_at)
-    SELECT $8, $1, c.id, $5, $6, {DISCOUNT_SQL}, c.currency, $9, $10, $11, 'completed', $12, $3
+    SELECT :redemption_id, :organization_id, c.id, :order_id, :order_amount, {taken_off_sql("c")},
+           c.currency, :channel, :store_id, :till_id, 'completed', :actor_id, :now
     FROM c
     RETURNING id, coupon_id, discount, currency
 ), a AS (
     INSERT INTO audit_events (id, organization_id, actor_type, actor_id, actor_label, action,
                               object_type, object_id, after, request_id, created_at)
-    SELECT $13, $1, $15, $12, $16, 'coupon.redeemed', 'coupon', c.id::text,
-           {_audit_after(_REDEEMING, code="c.code", discount="r.discount")},
-           $17, $3
+    SELECT :audit_id, :organization_id, :actor_kind, :actor_id, :actor_label, '{EVENT}',
+           'coupon', c.id::text,
+           json_build_object({_audit_after(code="c.code", discount="r.discount")}),
+           :request_id, :now
     FROM c JOIN r ON r.coupon_id = c.id
-)
-SELECT r.id, r.coupon_id, r.discount, r.currency FROM r
-"""
+)"""
 
-# On Citus the same redeem is two statements in one transaction, each routed to the
-# organisation's shard: Citus plans REDEEM_SQL's INSERT ... SELECT from the UPDATE's rows
-# through the coordinator (the rows copied to every worker, and a two-phase commit across
-# them), about three times slower than these two.
-_CLAIMING = _placeholders(CLAIM_PARAMS)
-CLAIM_SQL = f"""
-WITH c AS ({_claim(_CLAIMING)}
+# A webhook delivery for every active endpoint of the organisation that takes the event (all
+# events when it names none), with the payload `webhooks.emit` writes.
+_WEBHOOKS = f"""
+, w AS (
+    INSERT INTO webhook_deliveries (id, organization_id, endpoint_id, event_id, event_type,
+                                    payload, status, attempts, created_at)
+    SELECT gen_random_uuid(), :organization_id, e.id,
+           'msg_' || replace(gen_random_uuid()::text, '-', ''), '{EVENT}',
+           json_build_object('type', '{EVENT}', 'timestamp', :event_timestamp::varchar,
+                             'data', json_build_object(
+               'redemption_id', r.id::text, 'coupon_id', c.id::text,
+               'customer_id', c.customer_external_id, 'case_reference', NULLIF(c.case_ref, ''),
+               {_audit_after(code="c.code", discount="r.discount")})),
+           'pending', 0, :now
+    FROM c JOIN r ON r.coupon_id = c.id
+    JOIN webhook_endpoints e ON e.organization_id = :organization_id AND e.active
+         AND (json_array_length(e.event_types) = 0 OR e.event_types::jsonb ? '{EVENT}')
+    RETURNING id
+)"""
+
+
+def _job(kind: str, payload: str, source: str) -> str:
+    prefix = kind.replace(".", "_")
+    # Typed: the SELECTs of a UNION give their types to the INSERT.
+    return (f"SELECT gen_random_uuid(), :organization_id::uuid, '{kind}', {payload}, "
+            f"'queued', :{prefix}_priority::smallint, 0, :{prefix}_attempts::integer, "
+            f":now::timestamptz, :now::timestamptz FROM {source}")
+
+
+def _jobs(outbox: Outbox) -> str:
+    selects = []
+    if outbox.webhooks:
+        selects.append(_job(WEBHOOK_DELIVER, "json_build_object('delivery_id', w.id::text)",
+                            "w"))
+    if outbox.wallet:
+        selects.append(_job(PASS_CHANGED, "json_build_object('coupon_id', c.id::text)", "c"))
+    if outbox.shops:
+        selects.append(_job(SHOP_SYNC, "json_build_object('connection_id', s.id::text, "
+                                       "'coupon_id', c.id::text)",
+                            "c, unnest(:shops::uuid[]) AS s(id)"))
+    if not selects:
+        return ""
+    return f"""
+, j AS (
+    INSERT INTO jobs (id, organization_id, kind, payload, status, priority, attempts,
+                      max_attempts, run_at, created_at)
+    {" UNION ALL ".join(selects)}
+    RETURNING id
+)"""
+
+
+# The response, as `RedemptionOut` serialises it, with the four values only the statement
+# knows put in between fragments made in Python (see `response_fragments`).
+_KEY = """
+, k AS (
+    INSERT INTO idempotency_keys (id, organization_id, principal, key, request_hash,
+                                  response_status, response_body, response_content_type,
+                                  created_at, expires_at)
+    SELECT :key_id, :organization_id, :principal, :key, :request_hash, 201,
+           convert_to(:body_0 || c.id::text || :body_1 || r.discount::text || :body_2
+                      || (:order_amount - r.discount)::text || :body_3 || c.currency
+                      || :body_4, 'UTF8'),
+           'application/json', :now, :expires_at
+    FROM c JOIN r ON r.coupon_id = c.id
+    RETURNING response_body
+)"""
+
+_PARAMETER = re.compile(r"(?<![:\w]):([a-z_0-9]+)")
+
+
+def numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` with its `:name` parameters as asyncpg's `$n`, and the names in their order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _PARAMETER.sub(number, sql), tuple(names)
+
+
+def statement(outbox: Outbox | None = None, *, keyed: bool = False
+              ) -> tuple[str, tuple[str, ...]]:
+    """The PostgreSQL redeem with the parts `outbox` and `keyed` ask for, and its parameters'
+    names (the shops' ids are a parameter: every set of shops shares one statement)."""
+    outbox = outbox or Outbox()
+    return _statement(outbox.webhooks, outbox.wallet, bool(outbox.shops), keyed)
+
+
+@lru_cache(maxsize=32)
+def _statement(webhooks: bool, wallet: bool, shops: bool, keyed: bool
+               ) -> tuple[str, tuple[str, ...]]:
+    outbox = Outbox(webhooks, wallet, (uuid.UUID(int=0),) if shops else ())
+    returned = "r.id, r.coupon_id, r.discount, r.currency"
+    if outbox.webhooks or outbox.wallet or outbox.shops:
+        returned += ", (SELECT count(*) FROM j) AS jobs"
+    if keyed:
+        returned += ", (SELECT response_body FROM k) AS body"
+    sql = (f"WITH c AS ({_CLAIM}\n), {_REDEMPTION}"
+           f"{_WEBHOOKS if outbox.webhooks else ''}{_jobs(outbox)}{_KEY if keyed else ''}\n"
+           f"SELECT {returned} FROM r")
+    return numbered(sql)
+
+
+REDEEM_SQL, REDEEM_PARAMS = statement()
+CLAIM_SQL, CLAIM_PARAMS = numbered(f"""
+WITH c AS ({_CLAIM}
 )
-SELECT c.id, c.currency, c.code, {discount_sql("c", _CLAIMING["order_amount"])} AS discount
+SELECT c.id, c.currency, c.code, c.customer_external_id, c.case_ref,
+       {taken_off_sql("c")} AS discount
 FROM c
-"""
-_RECORDING = _placeholders(RECORD_PARAMS)
-RECORD_SQL = f"""
+""")
+RECORD_SQL, RECORD_PARAMS = numbered(f"""
 WITH r AS (
     INSERT INTO redemptions (id, organization_id, coupon_id, order_id, order_amount, discount,
                              currency, channel, store_id, till_id, status, actor_id, created_at)
-    VALUES ($2, $1, $3::uuid, $4, $5, $6, $7, $8, $9, $10, 'completed', $11, $12)
+    VALUES (:redemption_id, :organization_id, :coupon_id::uuid, :order_id, :order_amount,
+            :discount, :coupon_currency, :channel, :store_id, :till_id, 'completed', :actor_id,
+            :now)
 )
 INSERT INTO audit_events (id, organization_id, actor_type, actor_id, actor_label, action,
                           object_type, object_id, after, request_id, created_at)
-VALUES ($13, $1, $14, $11, $15, 'coupon.redeemed', 'coupon', $3::uuid::text,
-        {_audit_after(_RECORDING, code="$16::varchar", discount="$6::bigint")}, $17, $12)
-"""
+VALUES (:audit_id, :organization_id, :actor_kind, :actor_id, :actor_label, '{EVENT}', 'coupon',
+        :coupon_id::uuid::text,
+        json_build_object({_audit_after(code=":coupon_code::varchar",
+                                        discount=":discount::bigint")}),
+        :request_id, :now)
+""")
+
+
+def _job_settings(kind: str) -> dict[str, int]:
+    """The priority and attempts a job of `kind` is queued with (as `jobs.enqueue` does)."""
+    queued = job_values(kind)
+    prefix = kind.replace(".", "_")
+    return {f"{prefix}_priority": queued["priority"],
+            f"{prefix}_attempts": queued["max_attempts"]}
+
+
+def response_fragments(values: Mapping[str, Any]) -> list[str]:
+    """The JSON of `RedemptionOut` for this redeem, cut where the coupon's id, the discount,
+    the amount due and the currency go (only the statement knows them): the same bytes
+    `RedemptionOut.model_dump_json` gives once they are filled in."""
+    def field(name: str, value: Any) -> str:
+        return f'"{name}":' + to_json(value).decode()
+
+    def fields(*pairs: tuple[str, Any]) -> str:
+        return ",".join(field(name, value) for name, value in pairs)
+
+    return [
+        "{" + field("id", values["redemption_id"]) + ',"coupon_id":"',
+        '",' + fields(("reservation_id", None), ("order_id", values["order_id"]),
+                      ("order_amount", values["order_amount"])) + ',"discount":',
+        ',"amount_due":',
+        ',"currency":"',
+        '",' + fields(("channel", values["channel"]), ("store_id", values["store_id"]),
+                      ("till_id", values["till_id"]), ("status", "completed"),
+                      ("created_at", values["now"]), ("voided_at", None)) + "}",
+    ]
 
 
 def arguments(actor: Actor, *, codes: list[str], now: datetime,
               customer_external_id: str | None, order_id: str, order_amount: int,
-              currency: str | None, channel: str, store_id: str | None, till_id: str | None
+              currency: str | None, channel: str, store_id: str | None, till_id: str | None,
+              given: int | None = None, outbox: Outbox | None = None,
+              record: KeyRecord | None = None
               ) -> dict[str, Any]:
     """The redeem's parameters by name. The statement takes the code's two possible stored
     forms as two scalars (the same one twice when they agree), not an array: with scalars
     PostgreSQL settles on one generic plan for the prepared statement instead of planning
     every call."""
-    return {"organization_id": actor.organization_id, "code": codes[0], "now": now,
-            "customer_external_id": customer_external_id, "order_id": order_id,
-            "order_amount": order_amount, "currency": currency, "redemption_id": new_id(),
-            "channel": channel, "store_id": store_id, "till_id": till_id,
-            "actor_id": actor.id, "audit_id": new_id(), "other_code": codes[-1],
-            "actor_kind": actor.kind, "actor_label": actor.label,
-            "request_id": request_id_var.get()}
+    values: dict[str, Any] = {
+        "organization_id": actor.organization_id, "code": codes[0], "now": now,
+        "customer_external_id": customer_external_id, "order_id": order_id,
+        "order_amount": order_amount, "currency": currency, "redemption_id": new_id(),
+        "channel": channel, "store_id": store_id, "till_id": till_id,
+        "actor_id": actor.id, "audit_id": new_id(), "other_code": codes[-1],
+        "actor_kind": actor.kind, "actor_label": actor.label,
+        "request_id": request_id_var.get(), "given": given}
+    if outbox is not None:
+        if outbox.webhooks:
+            values["event_timestamp"] = now.isoformat()
+            values |= _job_settings(WEBHOOK_DELIVER)
+        if outbox.wallet:
+            values |= _job_settings(PASS_CHANGED)
+        if outbox.shops:
+            values["shops"] = list(outbox.shops)
+            values |= _job_settings(SHOP_SYNC)
+    if record is not None:
+        values |= {"key_id": new_id(), "principal": record.principal, "key": record.key,
+                   "request_hash": record.request_hash, "expires_at": record.expires_at}
+        values |= {f"body_{n}": part for n, part in enumerate(response_fragments(values))}
+    return values
 
 
-def _values(params: tuple[str, ...], values: dict[str, Any]) -> list[Any]:
+def _values(params: tuple[str, ...], values: Mapping[str, Any]) -> list[Any]:
     return [values[name] for name in params]
 
 
@@ -163,24 +345,22 @@ async def on_citus(connection: Any) -> bool:
     return known
 
 
-async def redeem_row(connection: Any, values: dict[str, Any], *, in_transaction: bool
-                     ) -> Mapping[str, Any] | None:
-    """Redeem on the driver `connection` (asyncpg's): the row of the redemption (`id`,
-    `coupon_id`, `discount`, `currency`), or None when no coupon matched. One statement on
-    PostgreSQL; on Citus the claim and the record, in the caller's transaction when it has
-    one (`in_transaction`), else in their own."""
-    if not await on_citus(connection):
-        row: Mapping[str, Any] | None = await connection.fetchrow(
-            REDEEM_SQL, *_values(REDEEM_PARAMS, values))
-        return row
-    if not in_transaction:
-        async with connection.transaction():
-            return await _claim_and_record(connection, values)
-    return await _claim_and_record(connection, values)
+async def redeem_row(connection: Any, values: dict[str, Any], *, outbox: Outbox | None = None,
+                     keyed: bool = False) -> Mapping[str, Any] | None:
+    """Redeem in PostgreSQL's one statement on the driver `connection` (asyncpg's): the row
+    of the redemption (`id`, `coupon_id`, `discount`, `currency`, with `jobs`, the number of
+    jobs written, when the outbox has parts, and `body`, the stored response, when `keyed`),
+    or None when no coupon matched."""
+    sql, params = statement(outbox, keyed=keyed)
+    row: Mapping[str, Any] | None = await connection.fetchrow(sql, *_values(params, values))
+    return row
 
 
-async def _claim_and_record(connection: Any, values: dict[str, Any]
-                            ) -> Mapping[str, Any] | None:
+async def claim_and_record(connection: Any, values: dict[str, Any]
+                           ) -> Mapping[str, Any] | None:
+    """Citus's redeem, in the caller's transaction: the claim, then the redemption and its
+    audit event. The row of the redemption with the coupon's `code`, `customer_external_id`
+    and `case_ref` (for the events the service writes after), or None."""
     claimed = await connection.fetchrow(CLAIM_SQL, *_values(CLAIM_PARAMS, values))
     if claimed is None:
         return None
@@ -188,40 +368,17 @@ async def _claim_and_record(connection: Any, values: dict[str, Any]
                 "coupon_currency": claimed["currency"], "coupon_code": claimed["code"]}
     await connection.execute(RECORD_SQL, *_values(RECORD_PARAMS, recorded))
     return {"id": values["redemption_id"], "coupon_id": claimed["id"],
-            "discount": claimed["discount"], "currency": claimed["currency"]}
+            "discount": claimed["discount"], "currency": claimed["currency"],
+            "code": claimed["code"], "customer_external_id": claimed["customer_external_id"],
+            "case_ref": claimed["case_ref"]}
 
 
-async def redeem_single_use(
-    session: AsyncSession, actor: Actor, *, codes: list[str], now: datetime,
-    customer_external_id: str | None, order_id: str, order_amount: int, currency: str | None,
-    channel: str, store_id: str | None, till_id: str | None,
-) -> Redemption | None:
-    """Redeem in one statement (on Citus two, routed to the organisation's shard); None when
-    no coupon matched (the caller explains why).
-
-    When the request's session already holds a connection in a transaction (it read the API
-    key, or stores an idempotent response), the statement joins that transaction, so it
-    commits with the rest and no second connection is taken from the pool. Otherwise it runs
-    alone on an autocommit connection.
-    """
-    values = arguments(actor, codes=codes, now=now, customer_external_id=customer_external_id,
-                       order_id=order_id, order_amount=order_amount, currency=currency,
-                       channel=channel, store_id=store_id, till_id=till_id)
-    if session.in_transaction():
-        raw = await (await session.connection()).get_raw_connection()
-        row = await redeem_row(raw.driver_connection, values, in_transaction=True)
-    else:
-        engine = session.bind
-        assert isinstance(engine, AsyncEngine)
-        async with driver_connection(engine) as connection:
-            row = await redeem_row(connection, values, in_transaction=False)
-    if row is None:
-        return None
+def redemption_of(row: Mapping[str, Any], values: Mapping[str, Any]) -> Redemption:
+    """The redemption the statement wrote, as the model (not attached to a session)."""
     return Redemption(
-        id=row["id"], organization_id=actor.organization_id, coupon_id=row["coupon_id"],
-        reservation_id=None, order_id=order_id, order_amount=order_amount,
-        discount=int(row["discount"]), currency=row["currency"], channel=channel,
-        store_id=store_id, till_id=till_id, status="completed", actor_id=actor.id,
-        created_at=now, voided_at=None, void_reason=None,
-    )
-
+        id=row["id"], organization_id=values["organization_id"], coupon_id=row["coupon_id"],
+        reservation_id=None, order_id=values["order_id"], order_amount=values["order_amount"],
+        discount=int(row["discount"]), currency=row["currency"], channel=values["channel"],
+        store_id=values["store_id"], till_id=values["till_id"], status="completed",
+        actor_id=values["actor_id"], created_at=values["now"], voided_at=None,
+        void_reason=None)

@@ -1,139 +1,158 @@
-"""The tills' lane: `POST /v1/redemptions` answered before the web framework when nothing about
-the request needs it.
+"""`POST /v1/redemptions`: the route class that answers a till's redeem with one statement.
 
 A till's redeem is the one request that must be as fast as the database allows. On PostgreSQL
-the redemption is already one statement (`fastpath.REDEEM_SQL`: the conditional UPDATE, the
-redemption row and the audit event, atomic, one round trip; on Citus two in one transaction,
-on the organisation's shard). What is left is the framework
-around it: routing, dependency resolution, a session, validation and serialisation layers.
-This ASGI middleware answers the plain case itself:
+the redemption is one statement (`fastpath`: the claim, the redemption and its audit event,
+the webhook deliveries and jobs, and the Idempotency-Key with its response), so what is left
+to make fast is the framework around it. This route is an ordinary route of the application,
+behind the same middleware (request id, access log, metrics, body size limit, security
+headers), whose handler first tries the direct answer:
 
-- a valid body (the same Pydantic model as the route, validated from the raw bytes),
+- a body the route's own model accepts (validated from the raw bytes),
 - an API key this process verified within the cache time, with `redemptions:write`,
-- an order the service would take (`order_refusal`: an amount above 0, shipping within it),
-- no Idempotency-Key, no spent code-failure budget and no lock on the code (the guard's own
-  `refusal`, so both paths refuse alike), no webhook endpoint wanting `coupon.redeemed`, no
-  Apple Wallet passes and no shop in the organisation (all known from this process's caches),
+- an order the service would take (`order_refusal`) and no spent code-failure budget or lock
+  on the code (the guard's own `refusal`),
+- what the organisation's outbox holds known to this process (`webhooks.wants_known`, ...),
+- an Idempotency-Key, if any, that is well formed: it is stored with the response in the
+  same statement,
 - and the statement redeemed a coupon.
 
-Anything else (an error to explain, a first request with a key, SQLite, an idempotent retry)
-passes through unchanged to the application, which answers exactly as it always does: the lane
-only ever answers requests whose answer is a 201 the full path would give too.
+On Citus it answers the plain shape with the claim and the record on the organisation's
+shard. Anything else (an error to explain, a first request with a key, a replay of an
+Idempotency-Key, SQLite, Citus with an outbox, a gift card) goes to the route's standard
+handler, the dependency-injected `redeem`, which runs the same redemption (`service.redeem`) in the
+request's transaction and explains every refusal. Both answer with the same bytes.
 """
 
 from __future__ import annotations
 
-import json
-from types import SimpleNamespace
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import timedelta
+from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
+from fastapi import Request, Response
 from pydantic import TypeAdapter, ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from amends.actor import Actor
 from amends.apikeys.service import verified_recently
-from amends.db import driver_connection
+from amends.db import Database, driver_connection
+from amends.idempotency import HEADER, fingerprint, principal_of, valid_key
 from amends.kit.client import client_address
 from amends.kit.clock import utcnow
-from amends.redemptions.fastpath import arguments, redeem_row
+from amends.redemptions import fastpath
 from amends.redemptions.guard import Attempt, refusal
 from amends.redemptions.schemas import RedeemRequest
 from amends.redemptions.service import code_candidates, order_refusal
 from amends.roles import Scope as Permission
+from amends.routing import TransactionalRoute
 from amends.shops.outbox import connections_known
 from amends.wallet.outbox import apple_configured_known
 from amends.webhooks.service import wants_known
 
-PATH = "/v1/redemptions"
-ROUTE = SimpleNamespace(path=PATH)  # for the access log and metrics
 _BODY = TypeAdapter(RedeemRequest)
-_HEADERS = [(b"content-type", b"application/json"), (b"x-served-by", b"till-lane")]
+SERVED_BY = {"x-served-by": "one-statement"}
 
 
-class TillLane:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class RedeemRoute(TransactionalRoute):
+    """The redeem route: the direct answer when it applies, else the standard handler."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay(chunks, message, receive), send)
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        answered = await self._answer(scope, b"".join(chunks), send)
-        if not answered:
-            await self.app(scope, _replay(chunks, None, receive), send)
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        standard = super().get_route_handler()
 
-    async def _answer(self, scope: Scope, body: bytes, send: Send) -> bool:
-        state = scope["app"].state
-        if state.db.engine.dialect.name != "postgresql":
-            return False
-        headers = dict(scope["headers"])
-        if b"idempotency-key" in headers:
-            return False
-        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-        key = verified_recently(token.strip()) if scheme.lower() == "bearer" else None
-        if key is None or not ({Permission.REDEMPTIONS_WRITE, Permission.ADMIN} & key.scopes):
-            return False
-        if wants_known(key.organization_id, "coupon.redeemed") is not False or \
-                apple_configured_known(key.organization_id) is not False or \
-                connections_known(key.organization_id) != ():
-            return False
+        async def handler(request: Request) -> Response:
+            answered = await _answer(request)
+            return answered if answered is not None else await standard(request)
+
+        return handler
+
+
+def _outbox(actor: Actor) -> fastpath.Outbox | None:
+    hooks = wants_known(actor.organization_id, fastpath.EVENT)
+    wallet = apple_configured_known(actor.organization_id)
+    shops = connections_known(actor.organization_id)
+    if hooks is None or wallet is None or shops is None:
+        return None  # the standard handler looks, and this process knows for a while
+    return fastpath.Outbox(webhooks=hooks, wallet=wallet, shops=shops)
+
+
+async def _answer(request: Request) -> Response | None:
+    state = request.app.state
+    db: Database = state.db
+    if db.engine.dialect.name != "postgresql":
+        return None
+    idempotency_key = request.headers.get(HEADER)
+    if idempotency_key is not None and not valid_key(idempotency_key):
+        return None
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    key = verified_recently(token.strip()) if scheme.lower() == "bearer" else None
+    if key is None or not ({Permission.REDEMPTIONS_WRITE, Permission.ADMIN} & key.scopes):
+        return None
+    actor = Actor(organization_id=key.organization_id, kind="api_key", id=key.id,
+                  label=f"api key {key.name}", scopes=key.scopes)
+    outbox = _outbox(actor)
+    if outbox is None:
+        return None
+    body = await request.body()
+    try:
+        order = _BODY.validate_json(body)
+    except ValidationError:
+        return None
+    if order_refusal(order.order_amount, order.shipping_amount) is not None:
+        return None
+    attempt = Attempt.of(actor, client_address(request.scope), code=order.code,
+                         customer=order.customer_id)
+    if await refusal(state.limiter, attempt) is not None:
+        return None
+    now = utcnow()
+    record = None
+    if idempotency_key is not None:
+        principal = principal_of(request)
+        assert principal is not None  # the bearer token
+        record = fastpath.KeyRecord(
+            principal=principal, key=idempotency_key,
+            request_hash=fingerprint(request, body),
+            expires_at=now + timedelta(hours=state.settings.idempotency_key_hours))
+    values = fastpath.arguments(
+        actor, codes=code_candidates(order.code), now=now,
+        customer_external_id=order.customer_id, order_id=order.order_id,
+        order_amount=order.order_amount, currency=order.currency,
+        channel=order.channel.value, store_id=order.store_id, till_id=order.till_id,
+        outbox=outbox, record=record)
+    async with driver_connection(db.engine) as connection:
+        if await fastpath.on_citus(connection):
+            # The claim and the record on the organisation's shard; jobs and keys live on
+            # the coordinator, and the service writes them in the same transaction.
+            if record is not None or outbox != fastpath.Outbox():
+                return None
+            async with connection.transaction():
+                row = await fastpath.claim_and_record(connection, values)
+            return None if row is None else _answered(row, values, db)
         try:
-            order = _BODY.validate_json(body)
-        except ValidationError:
-            return False
-        if order_refusal(order.order_amount, order.shipping_amount) is not None:
-            return False
-        actor = Actor(organization_id=key.organization_id, kind="api_key", id=key.id,
-                      label=f"api key {key.name}", scopes=key.scopes)
-        attempt = Attempt.of(actor, client_address(scope), code=order.code,
-                             customer=order.customer_id)
-        if await refusal(state.limiter, attempt) is not None:
-            return False
-        now = utcnow()
-        async with driver_connection(state.db.engine) as connection:
-            row = await redeem_row(connection, arguments(
-                actor, codes=code_candidates(order.code), now=now,
-                customer_external_id=order.customer_id, order_id=order.order_id,
-                order_amount=order.order_amount, currency=order.currency,
-                channel=order.channel.value, store_id=order.store_id, till_id=order.till_id),
-                in_transaction=False)
-        if row is None:
-            return False  # not redeemable as it stands: the application says why
-        scope["route"] = ROUTE
-        discount = int(row["discount"])
-        payload = {
-            "id": str(row["id"]), "coupon_id": str(row["coupon_id"]), "reservation_id": None,
-            "order_id": order.order_id, "order_amount": order.order_amount,
-            "discount": discount, "amount_due": order.order_amount - discount,
-            "currency": row["currency"], "channel": order.channel.value,
-            "store_id": order.store_id, "till_id": order.till_id, "status": "completed",
-            "created_at": now.isoformat().replace("+00:00", "Z"), "voided_at": None}
-        content = json.dumps(payload, separators=(",", ":")).encode()
-        await send({"type": "http.response.start", "status": 201,
-                    "headers": [*_HEADERS, (b"content-length", str(len(content)).encode())]})
-        await send({"type": "http.response.body", "body": content})
-        return True
+            row = await fastpath.redeem_row(connection, values, outbox=outbox,
+                                            keyed=record is not None)
+        except asyncpg.UniqueViolationError:
+            # The key is taken (a retry, or another request's): the statement changed
+            # nothing, and the standard handler replays or refuses.
+            return None
+    if row is None:
+        return None  # not redeemable as it stands: the standard handler says why
+    return _answered(row, values, db)
 
 
-def _replay(chunks: list[bytes], last: Message | None, then: Receive) -> Receive:
-    """A `receive` that hands the application the body the lane already read, then listens
-    to the client as before."""
-    pending: list[Message] = [{"type": "http.request", "body": b"".join(chunks),
-                               "more_body": False}]
-    if last is not None:
-        pending.append(last)
+def _answered(row: Mapping[str, Any], values: dict[str, Any], db: Database) -> Response:
+    if row.get("jobs"):
+        db.jobs_enqueued.set()
+    return Response(_body(row, values), status_code=201, media_type="application/json",
+                    headers=SERVED_BY)
 
-    async def receive() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await then()
 
-    return receive
+def _body(row: Mapping[str, Any], values: dict[str, Any]) -> bytes:
+    stored: bytes | None = row.get("body")
+    if stored is not None:
+        return stored
+    discount = int(row["discount"])
+    parts = fastpath.response_fragments(values)
+    filled = (str(row["coupon_id"]), str(discount), str(values["order_amount"] - discount),
+              row["currency"])
+    return "".join(part + value for part, value in zip(parts, (*filled, ""), strict=True)
+                   ).encode()

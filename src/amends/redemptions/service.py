@@ -9,12 +9,13 @@ for a period: it can be used on every order until it expires.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from amends.actor import Actor
 from amends.audit import service as audit
@@ -30,6 +31,7 @@ from amends.coupons.errors import (
     MinimumOrderNotMet,
     WrongCustomer,
 )
+from amends.db import driver_connection
 from amends.errors import AmendsError, Conflict, NotFound, ValidationFailed
 from amends.kit import codes
 from amends.kit.clock import utcnow
@@ -275,58 +277,103 @@ async def _record(session: AsyncSession, actor: Actor, coupon: Coupon, order: Or
         session.add(GiftCardEntry(organization_id=actor.organization_id, coupon_id=coupon.id,
                                   redemption_id=redemption.id, kind="debit", amount=-discount,
                                   balance_after=balance_after, created_at=now))
-    after: dict[str, Any] = {"code": coupon.code, "order_id": order.order_id,
-                             "order_amount": order.order_amount, "discount": discount,
-                             "channel": order.channel, "store_id": order.store_id}
+    after = _after(coupon.code, order, discount)
     if balance_after is not None:
         after["balance_after"] = balance_after
     await audit.record(session, actor, action="coupon.redeemed", object_type="coupon",
                        object_id=coupon.id, after=after)
-    await webhooks.emit(session, actor.organization_id, "coupon.redeemed",
-                        {"redemption_id": str(redemption.id), "coupon_id": str(coupon.id),
-                         "customer_id": coupon.customer_external_id,
-                         "case_reference": coupon.case_ref or None, **after})
-    await wallet_outbox.coupon_changed(session, organization_id=actor.organization_id,
-                                       coupon_id=coupon.id)
-    await shops_outbox.coupon_changed(session, organization_id=actor.organization_id,
-                                      coupon_id=coupon.id)
+    await _announce(session, actor, redemption_id=redemption.id, coupon_id=coupon.id,
+                    customer_external_id=coupon.customer_external_id,
+                    case_ref=coupon.case_ref, after=after)
     return redemption
 
 
+def _after(code: str, order: Order, discount: int) -> dict[str, Any]:
+    """The audit event's record of a redemption (the webhook's data after its ids)."""
+    return {"code": code, "order_id": order.order_id, "order_amount": order.order_amount,
+            "discount": discount, "channel": order.channel, "store_id": order.store_id}
+
+
+async def _announce(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID,
+                    coupon_id: uuid.UUID, customer_external_id: str, case_ref: str,
+                    after: dict[str, Any]) -> None:
+    """The outbox of a redemption, in its transaction: the webhook deliveries, the wallet
+    pass's update and the shops' sync (PostgreSQL's one statement writes the same rows)."""
+    await webhooks.emit(session, actor.organization_id, "coupon.redeemed",
+                        {"redemption_id": str(redemption_id), "coupon_id": str(coupon_id),
+                         "customer_id": customer_external_id,
+                         "case_reference": case_ref or None, **after})
+    await wallet_outbox.coupon_changed(session, organization_id=actor.organization_id,
+                                       coupon_id=coupon_id)
+    await shops_outbox.coupon_changed(session, organization_id=actor.organization_id,
+                                      coupon_id=coupon_id)
+
+
+async def outbox_of(session: AsyncSession, organization_id: uuid.UUID) -> fastpath.Outbox:
+    """What a redemption in the organisation writes besides its own rows (cached per
+    process for a few seconds; see `webhooks.wants`)."""
+    return fastpath.Outbox(
+        webhooks=await webhooks.wants(session, organization_id, "coupon.redeemed"),
+        wallet=await wallet_outbox.apple_configured(session, organization_id),
+        shops=await shops_outbox.active_connections(session, organization_id))
+
+
+async def _redeem_on_postgres(session: AsyncSession, actor: Actor, order: Order,
+                              now: datetime) -> Redemption | None:
+    """PostgreSQL's redeem of a single-use coupon (`fastpath`), in the session's transaction
+    when it has one (it read the API key, or holds an Idempotency-Key), else on its own on
+    an autocommit connection; None when no coupon matched (the caller explains why). On
+    Citus the claim and the record, then the outbox's rows, in the session's transaction."""
+    outbox = await outbox_of(session, actor.organization_id)
+    values = fastpath.arguments(
+        actor, codes=code_candidates(order.code), now=now,
+        customer_external_id=order.customer_external_id, order_id=order.order_id,
+        order_amount=order.order_amount, currency=order.currency, channel=order.channel,
+        store_id=order.store_id, till_id=order.till_id, given=order.discount, outbox=outbox)
+    if not session.in_transaction():
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine)
+        async with driver_connection(engine) as connection:
+            if not await fastpath.on_citus(connection):
+                return _redeemed(session, await fastpath.redeem_row(
+                    connection, values, outbox=outbox), values)
+    raw = await (await session.connection()).get_raw_connection()
+    connection = raw.driver_connection
+    if not await fastpath.on_citus(connection):
+        return _redeemed(session, await fastpath.redeem_row(connection, values, outbox=outbox),
+                         values)
+    row = await fastpath.claim_and_record(connection, values)
+    if row is None:
+        return None
+    await _announce(session, actor, redemption_id=row["id"], coupon_id=row["coupon_id"],
+                    customer_external_id=row["customer_external_id"], case_ref=row["case_ref"],
+                    after=_after(row["code"], order, int(row["discount"])))
+    return fastpath.redemption_of(row, values)
+
+
+def _redeemed(session: AsyncSession, row: Mapping[str, Any] | None, values: dict[str, Any]
+              ) -> Redemption | None:
+    if row is None:
+        return None
+    if row.get("jobs"):
+        session.info["jobs_enqueued"] = True  # the worker of this process wakes
+    return fastpath.redemption_of(row, values)
+
+
 async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemption:
-    """Use a coupon once for an order, atomically."""
+    """Use a coupon once for an order, atomically: a single-use coupon in one statement on
+    PostgreSQL (two on Citus), in the transactional path on SQLite; a gift card is debited,
+    a free-shipping perk used."""
     check_order(order)
     now = utcnow()
-    # The one-statement path cannot write webhook deliveries, a wallet pass update or a
-    # shop's sync in its statement; when someone subscribed to redemptions, or the
-    # organisation has wallet passes or a shop, the transactional path below writes them
-    # together.
-    if dialect_of(session) == "postgresql" and order.discount is None and \
-            not await webhooks.wants(session, actor.organization_id, "coupon.redeemed") and \
-            not await wallet_outbox.apple_configured(session, actor.organization_id) and \
-            not await shops_outbox.active_connections(session, actor.organization_id):
-        fast = await fastpath.redeem_single_use(
-            session, actor, codes=code_candidates(order.code), now=now,
-            customer_external_id=order.customer_external_id, order_id=order.order_id,
-            order_amount=order.order_amount, currency=order.currency, channel=order.channel,
-            store_id=order.store_id, till_id=order.till_id)
-        if fast is not None:
-            return fast
-    usable = _usable(order, now, actor)
-    coupon = (await session.scalars(
-        update(Coupon)
-        .where(*usable, _free(now), Coupon.kind.in_(policy.SINGLE_USE_KINDS))
-        .values(status="redeemed", redeemed_at=now,
-                redemption_count=Coupon.redemption_count + 1,
-                reservation_id=None, reserved_until=None)
-        .returning(Coupon)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )).one_or_none()
-    if coupon is not None:
-        discount = _quote(coupon, order)
-        if discount == 0:
-            raise _nothing_off(coupon)  # the request rolls back: the coupon stays as it was
-        return await _record(session, actor, coupon, order, discount, now)
+    if dialect_of(session) == "postgresql":
+        redemption = await _redeem_on_postgres(session, actor, order, now)
+        if redemption is not None:
+            return redemption
+    else:
+        redemption = await _redeem_single_use(session, actor, order, now)
+        if redemption is not None:
+            return redemption
     coupon = await find_by_code(session, actor, order.code)
     error = await explain(session, coupon, order, now)
     if error is not None:
@@ -338,6 +385,28 @@ async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemptio
         return await _use_perk(session, actor, coupon, order, now)
     # Usable when read, not when updated: another checkout took it in between.
     raise CouponAlreadyRedeemed("The coupon was used a moment ago.")
+
+
+async def _redeem_single_use(session: AsyncSession, actor: Actor, order: Order,
+                             now: datetime) -> Redemption | None:
+    """SQLite's redeem of a single-use coupon: the conditional UPDATE, then the records, in
+    the request's transaction (which holds the write lock from its start); None when no
+    coupon matched."""
+    coupon = (await session.scalars(
+        update(Coupon)
+        .where(*_usable(order, now, actor), _free(now), Coupon.kind.in_(policy.SINGLE_USE_KINDS))
+        .values(status="redeemed", redeemed_at=now,
+                redemption_count=Coupon.redemption_count + 1,
+                reservation_id=None, reserved_until=None)
+        .returning(Coupon)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )).one_or_none()
+    if coupon is None:
+        return None
+    discount = _quote(coupon, order)
+    if discount == 0:
+        raise _nothing_off(coupon)  # the request rolls back: the coupon stays as it was
+    return await _record(session, actor, coupon, order, discount, now)
 
 
 async def _debit_gift_card(session: AsyncSession, actor: Actor, coupon: Coupon, order: Order,
