@@ -302,7 +302,7 @@ def load(port: int, codes_file: Path, token: str, *, seconds: int, connections: 
 
 
 def answered_by(port: int, token: str, code: str, *, idempotent: bool) -> str:
-    """Which path answered one more redemption of the shape: the till lane names itself."""
+    """Which path answered one more redemption of the shape: the one statement names itself."""
     headers = {"Authorization": f"Bearer {token}"}
     if idempotent:
         headers["Idempotency-Key"] = uuid.uuid4().hex
