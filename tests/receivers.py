@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -84,8 +84,9 @@ class Mailbox:
 
 
 @contextmanager
-def smtp_server(port: int | None = None) -> Iterator[Mailbox]:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+def smtp_server(port: int | None = None, *, refuse: Collection[str] = ()) -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives; it answers
+    `550` to a recipient in `refuse` (a mailbox that does not exist)."""
     import socket
     from email import message_from_bytes, policy
 
@@ -98,6 +99,13 @@ def smtp_server(port: int | None = None) -> Iterator[Mailbox]:
     box = Mailbox(host="127.0.0.1", port=port)
 
     class Handler:
+        async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                              options: list[str]) -> str:
+            if address in refuse:
+                return "550 5.1.1 No such mailbox"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             box.messages.append(message_from_bytes(envelope.content, policy=policy.default))
             box.peers.append(session.peer)

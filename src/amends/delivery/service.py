@@ -14,11 +14,11 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -32,7 +32,6 @@ from amends.cases.service import (
 )
 from amends.config import get_settings
 from amends.coupons import policy as coupon_policy
-from amends.db import reading_alongside
 from amends.delivery import channels, emails, templates, wording
 from amends.delivery.schemas import CHANNEL_SETTINGS
 from amends.errors import Conflict, NotFound, ValidationFailed
@@ -51,9 +50,7 @@ from amends.models import (
     Coupon,
     Customer,
     Delivery,
-    HelpdeskInstallation,
     Incentive,
-    Incident,
     MessageTemplate,
     Organization,
 )
@@ -75,7 +72,7 @@ class UnknownChannel(ValidationFailed):
 
 
 class InvalidChannelSettings(ValidationFailed):
-    code, title = "invalid_channel_settings", "The channel's settings are not valid"
+    code, title = "invalidchannel_settings", "The channel's settings are not valid"
 
 
 class NoAddressForChannel(Conflict):
@@ -173,7 +170,7 @@ def forget_cached_settings() -> None:
     _settings.forget()
 
 
-async def _channel_settings(session: AsyncSession, organization_id: uuid.UUID,
+async def channel_settings(session: AsyncSession, organization_id: uuid.UUID,
                             channel: str) -> dict[str, Any] | None:
     async def load() -> dict[str, Any] | None:
         config = await _config(session, organization_id, channel)
@@ -226,12 +223,18 @@ def reader_of(organization: Organization, *, locale: str | None, time_zone: str 
     organisation does not write in (a `pt-BR` customer of an organisation that supports
     en, fr and de reads its default)."""
     default = organization.default_locale or kit_locale.DEFAULT
-    supported = {language_of(t) for t in organization.supported_locales or []}
-    chain = [tag for tag in kit_locale.fallback_chain(locale, default)
-             if language_of(tag) in supported or tag in (default, language_of(default),
-                                                         kit_locale.DEFAULT)]
-    return Reader(chain=tuple(chain), locale=locale,
+    chain = _reading_chain(locale, default, tuple(organization.supported_locales or ()))
+    return Reader(chain=chain, locale=locale,
                   time_zone=time_zone or organization.time_zone or "UTC")
+
+
+@lru_cache(maxsize=1024)
+def _reading_chain(locale: str | None, default: str, supported_locales: tuple[str, ...]
+                   ) -> tuple[str, ...]:
+    supported = {language_of(t) for t in supported_locales}
+    return tuple(tag for tag in kit_locale.fallback_chain(locale, default)
+                 if language_of(tag) in supported or tag in (default, language_of(default),
+                                                             kit_locale.DEFAULT))
 
 
 def formatting_locale(reader: Reader, used: str) -> str:
@@ -489,82 +492,6 @@ async def deliver_or_note(session: AsyncSession, actor: Actor, *, what: str,
             await add_event(session, case, actor, kind="delivery_failed",
                             summary=f"{what} not sent: {problem.detail}")
         return None
-
-
-async def send(session: AsyncSession, *, organization_id: uuid.UUID | str, delivery_id: str,
-               base_url: str) -> None:
-    """Send one queued delivery (the job). Raises `DeliveryFailed` to be retried.
-
-    The message and the channel settings are read in a separate short read transaction, so
-    the job's own transaction (and on SQLite the write lock) only spans the status update."""
-    async with reading_alongside(session) as reader:
-        found = (await reader.execute(
-            select(Delivery, Incident.status)
-            .outerjoin(Incident, and_(Incident.organization_id == Delivery.organization_id,
-                                      Incident.id == Delivery.incident_id))
-            .where(Delivery.organization_id == uuid.UUID(str(organization_id)),
-                   Delivery.id == uuid.UUID(delivery_id)))).first()
-        if found is None or found[0].status != "queued":
-            return  # sent already (a retry after a crash) or cancelled
-        delivery, incident = found
-        settings = (await _installation_settings(reader, delivery)
-                    if delivery.channel == "helpdesk" else None) or await _channel_settings(
-            reader, delivery.organization_id, delivery.channel)
-        organization = await reader.get(Organization, delivery.organization_id)
-    if incident in ("paused", "cancelled"):
-        # Paused: held until the incident resumes; cancelled: never sent.
-        await session.execute(
-            update(Delivery).where(Delivery.organization_id == delivery.organization_id,
-                                   Delivery.id == delivery.id, Delivery.status == "queued")
-            .values(status="held" if incident == "paused" else "cancelled")
-            .execution_options(synchronize_session=False))
-        return
-    if settings is None:
-        raise channels.DeliveryFailed(f"{delivery.channel} is not configured")
-    extra: dict[str, Any] = {}
-    if delivery.channel in ("sms", "whatsapp"):
-        extra["status_callback"] = (f"{base_url.rstrip('/')}/v1/delivery-callbacks/twilio/"
-                                    f"{delivery.id}")
-    if delivery.channel == "email" and organization is not None:
-        extra.update(sender_of(organization))
-    message = channels.Outgoing(id=str(delivery.id), channel=delivery.channel,
-                                address=delivery.address, subject=delivery.subject,
-                                text=delivery.body_text, html=delivery.body_html, extra=extra)
-    sent = await channels.ADAPTERS[delivery.channel].send(message, settings)
-    now = utcnow()
-    await session.execute(
-        update(Delivery).where(Delivery.organization_id == delivery.organization_id,
-                               Delivery.id == delivery.id, Delivery.status == "queued")
-        .values(status=sent.status, provider_id=sent.provider_id, sent_at=now,
-                delivered_at=now if sent.status == "delivered" else None,
-                attempts=Delivery.attempts + 1, error=None)
-        .execution_options(synchronize_session=False))
-
-
-async def _installation_settings(session: AsyncSession, delivery: Delivery
-                                 ) -> dict[str, Any] | None:
-    """The settings of the helpdesk app installed where the case's ticket is (its platform,
-    account, settings and secrets), or None for a case without one. A case whose app was
-    uninstalled since fails: its ticket belongs to that helpdesk, not to the `helpdesk`
-    channel's."""
-    if delivery.case_id is None:
-        return None
-    found = (await session.execute(
-        select(Case.helpdesk_installation_id, HelpdeskInstallation).outerjoin(
-            HelpdeskInstallation, and_(
-                HelpdeskInstallation.organization_id == Case.organization_id,
-                HelpdeskInstallation.id == Case.helpdesk_installation_id))
-        .where(Case.organization_id == delivery.organization_id,
-               Case.id == delivery.case_id))).first()
-    if found is None or found[0] is None:
-        return None
-    installation = found[1]
-    if installation is None:
-        raise channels.DeliveryFailed(
-            f"the helpdesk app of ticket {delivery.address} was uninstalled: install it again "
-            "to post into the ticket")
-    return {**installation.settings, **installation.secrets, "platform": installation.platform,
-            "account": installation.account, "installation_id": str(installation.id)}
 
 
 def sender_of(organization: Organization) -> dict[str, str]:

@@ -5,9 +5,9 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.config import get_settings
-from amends.delivery import channels
+from amends.delivery import channels, sending
 from amends.delivery import service as delivery
-from amends.jobs.registry import job, on_shutdown
+from amends.jobs.registry import Batch, batch_job, job, on_shutdown
 from amends.kit import http
 
 
@@ -18,11 +18,10 @@ async def _failed(session: AsyncSession, *, error: str, attempts: int, dead: boo
                                   dead=dead)
 
 
-@job("delivery.send", max_attempts=6, on_failure=_failed)
-async def send(session: AsyncSession, *, organization_id: str, delivery_id: str) -> None:
-    """Send one message on its channel."""
-    await delivery.send(session, organization_id=organization_id, delivery_id=delivery_id,
-                        base_url=get_settings().base_url)
+@batch_job("delivery.send", size=sending.BATCH, max_attempts=6, on_failure=_failed)
+async def send(batch: Batch) -> None:
+    """Send queued messages on their channels, many at once; each job is one message."""
+    await sending.send_batch(batch, base_url=get_settings().base_url)
 
 
 @job("delivery.remind_expiring", every=timedelta(hours=1))

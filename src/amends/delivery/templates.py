@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from babel.numbers import format_percent
@@ -111,6 +111,9 @@ async def render_async(subject: str, text: str, html: str | None, context: dict[
     return await loop.run_in_executor(_renderers, partial(render, subject, text, html, context))
 
 
+# A message's gesture and expiry in words are the same for every customer of an incident's
+# chunk who reads the same language: each is worked out once (both are pure).
+@lru_cache(maxsize=2048)
 def gesture_in_words(kind: str, value: int, currency: str, *, sku: str | None = None,
                      days: int | None = None, balance: int | None = None,
                      locale: str | None = None) -> str:
@@ -141,6 +144,7 @@ class Expiry:
     time: str  # "03:48"
 
 
+@lru_cache(maxsize=2048)
 def expiry(expires_at: datetime, locale: str | None, time_zone: str | None) -> Expiry:
     """The expiry in the reader's language and zone; the zone is named when it is UTC (a
     reader with no zone of their own cannot take the time for their local one)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -87,10 +88,12 @@ async def enqueue(
 
 
 async def claim(
-    session: AsyncSession, *, limit: int, lease: timedelta, now: datetime | None = None
+    session: AsyncSession, *, limit: int, lease: timedelta, now: datetime | None = None,
+    kind: str | None = None,
 ) -> list[Job]:
     """Take up to `limit` due jobs: queued ones by priority then due time, and running ones
-    whose lease ran out (their worker died).
+    whose lease ran out (their worker died); with `kind`, only jobs of that kind (a batch
+    filled up).
 
     `run_at` is the next time a job needs attention: when to run a queued job, and when the
     lease of a running one runs out (claims and heartbeats move it). Each kind of candidate
@@ -106,6 +109,8 @@ async def claim(
     def candidates(status: str, *order: Any) -> Any:
         query = (select(Job.id, Job.priority, Job.run_at)
                  .where(Job.status == status, Job.run_at <= now).order_by(*order).limit(limit))
+        if kind is not None:
+            query = query.where(Job.kind == kind)
         if postgres:
             query = query.with_for_update(skip_locked=True)
         return query.cte(f"due_{status}").prefix_with("MATERIALIZED")
@@ -140,6 +145,22 @@ async def mark_succeeded(session: AsyncSession, job: Job) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_many_succeeded(session: AsyncSession, done: Sequence[Job]) -> set[uuid.UUID]:
+    """`mark_succeeded` for many jobs in one statement; returns the ids of those whose lease
+    this worker still held."""
+    if not done:
+        return set()
+    result = await session.execute(
+        update(Job)
+        .where(Job.id.in_([job.id for job in done]), Job.status == RUNNING,
+               Job.lease_token.in_({job.lease_token for job in done}))
+        .values(status=SUCCEEDED, finished_at=utcnow(), locked_until=None, last_error=None)
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(result.scalars())
 
 
 def backoff(attempts: int, *, base: float, maximum: float) -> timedelta:

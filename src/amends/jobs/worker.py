@@ -4,6 +4,9 @@ Any number of workers (processes, or the in-process worker of `amends serve`) ca
 one database. A job runs at least once; its database effects commit atomically with its
 completion, so they happen exactly once. Effects outside the database (an email) use the
 job's id as a dedupe key.
+
+Jobs of a batched kind (`registry.batch_job`) are claimed many at a time and run together as
+one task, which takes one of the worker's `concurrency` places.
 """
 
 from __future__ import annotations
@@ -14,14 +17,23 @@ import logging
 import os
 import socket
 import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.config import Settings
 from amends.db import Database
 from amends.jobs import service as jobs
-from amends.jobs.registry import arguments, call, get_kind, periodic_kinds, shutdown_hooks
+from amends.jobs.registry import (
+    JobKind,
+    arguments,
+    call,
+    get_kind,
+    periodic_kinds,
+    shutdown_hooks,
+)
 from amends.kit import outbound
 from amends.kit.clock import utcnow
 from amends.models import Job
@@ -65,8 +77,8 @@ class Worker:
                 except Exception:
                     log.exception("could not schedule periodic jobs")
             claimed = await self._claim_batch()
-            for job in claimed:
-                task = asyncio.create_task(self._run(job))
+            for unit in claimed:
+                task = asyncio.create_task(self._run_unit(unit))
                 self._running.add(task)
                 task.add_done_callback(self._done)
             if claimed and len(self._running) < self.concurrency:
@@ -89,13 +101,30 @@ class Worker:
         self._running.discard(task)
         self.db.jobs_enqueued.set()
 
-    async def _claim_batch(self) -> list[Job]:
+    async def _claim_batch(self) -> list[list[Job]]:
+        """Due jobs, each alone or with others of its batched kind (filled up to the kind's
+        batch size in the same transaction)."""
         free = self.concurrency - len(self._running)
         if free <= 0:
             return []
         try:
             async with self.db.transaction() as session:
-                return await jobs.claim(session, limit=free, lease=self.lease)
+                claimed = await jobs.claim(session, limit=free, lease=self.lease)
+                units: list[list[Job]] = []
+                batches: dict[str, list[Job]] = {}
+                for job in claimed:
+                    kind = get_kind(job.kind)
+                    if kind is not None and kind.batch is not None:
+                        batches.setdefault(kind.name, []).append(job)
+                    else:
+                        units.append([job])
+                for name, batch in batches.items():
+                    size = get_kind(name).batch_size  # type: ignore[union-attr]
+                    if len(batch) < size:
+                        batch += await jobs.claim(session, limit=size - len(batch),
+                                                  lease=self.lease, kind=name)
+                    units.append(batch)
+                return units
         except Exception:
             log.exception("claiming jobs failed")
             await asyncio.sleep(self.settings.worker_poll_seconds)
@@ -105,28 +134,54 @@ class Worker:
         """Run due jobs until none is left (tests, CLI `jobs run-due`). Returns how many ran."""
         done = 0
         while max_jobs is None or done < max_jobs:
-            batch = await self._claim_batch()
-            if not batch:
+            units = await self._claim_batch()
+            if not units:
                 return done
-            await asyncio.gather(*(self._run(job) for job in batch))
-            done += len(batch)
+            await asyncio.gather(*(self._run_unit(unit) for unit in units))
+            done += sum(len(unit) for unit in units)
         return done
 
-    async def _heartbeat(self, job: Job) -> None:
+    async def _heartbeat(self, claimed: Sequence[Job]) -> None:
         interval = self.settings.job_lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
             async with self.db.transaction() as session:
                 await session.execute(
                     update(Job)
-                    .where(Job.id == job.id, Job.lease_token == job.lease_token)
+                    .where(Job.id.in_([job.id for job in claimed]), Job.status == jobs.RUNNING,
+                           Job.lease_token.in_({job.lease_token for job in claimed}))
                     .values(locked_until=utcnow() + self.lease, run_at=utcnow() + self.lease)
                     .execution_options(synchronize_session=False)
                 )
 
+    async def _run_unit(self, unit: list[Job]) -> None:
+        kind = get_kind(unit[0].kind)
+        if kind is not None and kind.batch is not None:
+            await self._run_batch(kind, unit)
+        else:
+            await self._run(unit[0])
+
+    async def _run_batch(self, kind: JobKind, claimed: list[Job]) -> None:
+        """Run a batch; a job its function left without an end fails (and is retried)."""
+        assert kind.batch is not None
+        batch = _Batch(self, claimed)
+        heartbeat = asyncio.create_task(self._heartbeat(claimed))
+        try:
+            with outbound.policy(allow_private=self.settings.outbound_allow_private):
+                await kind.batch(batch)
+            for job in batch.unfinished():
+                await batch.fail(job, RuntimeError(f"{kind.name}: left unfinished"))
+        except Exception as exc:
+            for job in batch.unfinished():
+                await batch.fail(job, exc)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await heartbeat
+
     async def _run(self, job: Job) -> None:
         kind = get_kind(job.kind)
-        heartbeat = asyncio.create_task(self._heartbeat(job))
+        heartbeat = asyncio.create_task(self._heartbeat([job]))
         try:
             async with self.db.write_sessions() as session:
                 try:
@@ -183,6 +238,48 @@ class Worker:
         log.warning("job failed", extra={"job_id": str(job.id), "kind": job.kind,
                                          "attempt": job.attempts, "outcome": outcome,
                                          "error": error})
+
+
+class _Batch:
+    """The worker's side of `registry.Batch`."""
+
+    def __init__(self, worker: Worker, claimed: list[Job]) -> None:
+        self.worker = worker
+        self._jobs = claimed
+        self._open = {job.id: job for job in claimed}
+
+    @property
+    def jobs(self) -> Sequence[Job]:
+        return self._jobs
+
+    def unfinished(self) -> list[Job]:
+        return list(self._open.values())
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        async with self.worker.db.transaction(write=False) as session:
+            yield session
+
+    async def succeed(self, done: Sequence[Job],
+                      record: Callable[[AsyncSession], Awaitable[None]] | None = None) -> None:
+        done = [job for job in done if job.id in self._open]
+        if not done:
+            return
+        async with self.worker.db.transaction() as session:
+            if record is not None:
+                await record(session)
+            kept = await jobs.mark_many_succeeded(session, done)
+        for job in done:
+            del self._open[job.id]
+        if kept:
+            JOBS_FINISHED.labels(kind=done[0].kind, outcome="succeeded").inc(len(kept))
+        if len(kept) < len(done):
+            log.warning("lease lost; another worker owns the job",
+                        extra={"kind": done[0].kind, "jobs": len(done) - len(kept)})
+
+    async def fail(self, job: Job, error: Exception) -> None:
+        if self._open.pop(job.id, None) is not None:
+            await self.worker._fail(job, error)
 
 
 async def _first(*awaitables: object) -> None:
