@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import Uuid, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.actor import Actor
@@ -15,14 +16,14 @@ from amends.audit import service as audit
 from amends.coupons.errors import CodePoolExhausted
 from amends.errors import Conflict, NotFound, ValidationFailed
 from amends.kit.clock import utcnow
-from amends.kit.codes import external_form
-from amends.kit.csvstream import BadRows, first_column
-from amends.kit.ids import new_id
+from amends.kit.codes import external_form, external_forms
+from amends.kit.csvstream import BadRows, Line, Run, first_column_runs
+from amends.kit.ids import id_prefix
 from amends.kit.sql import dialect_of, insert_new
 from amends.models import CodePool, PoolCode, PoolImport
 from amends.ops.metrics import CODE_POOL_EXHAUSTED
 
-BATCH = 50_000  # rows per COPY (PostgreSQL) or executemany (SQLite)
+BATCH = 50_000  # rows per COPY (PostgreSQL) or INSERT (SQLite)
 MAX_CODE_LENGTH = 64
 
 
@@ -125,6 +126,11 @@ class ImportReport:
     invalid: int = 0
 
 
+_CODE = f"[A-Z0-9]{{1,{MAX_CODE_LENGTH}}}"  # a code, in its external form
+_ONE_CODE = re.compile(_CODE)
+_CODES = re.compile(f"(?:{_CODE}\n)+".encode())
+
+
 def _code_of(value: str) -> tuple[str | None, str | None]:
     """(code, why not) for the first field of a row."""
     if not value:
@@ -132,16 +138,26 @@ def _code_of(value: str) -> tuple[str | None, str | None]:
     code = external_form(value)
     if len(code) > MAX_CODE_LENGTH:
         return None, f"is longer than {MAX_CODE_LENGTH} characters"
-    if not code.isascii() or not code.isalnum():
+    if not _ONE_CODE.fullmatch(code):
         return None, "is not a code: only letters and digits are allowed"
     return code, None
 
 
-class _Sink:
-    """Where an import's codes go, batch by batch; `finish` adds them to the pool (what the
-    organisation has in no pool yet) and returns how many it added."""
+def _codes_of(firsts: list[bytes]) -> bytes | None:
+    """The codes of a run of first fields, each followed by a newline, if every one is a code
+    (what `_code_of` would make of each, all at once); None if one is not, and then each is
+    read by `_code_of` for its line's reason."""
+    codes = external_forms(b"\n".join(firsts) + b"\n")
+    return codes if _CODES.fullmatch(codes) else None
 
-    async def write(self, rows: list[tuple[uuid.UUID, str]]) -> None:
+
+class _Sink:
+    """Where an import's codes go, batch by batch (each code followed by a newline, in the
+    file's order); `finish` adds them to the pool (what the organisation has in no pool yet)
+    and returns how many it added. The database makes the rows' ids: a prefix of one new id
+    and each row's ordinal in the import (`kit.ids.id_prefix`)."""
+
+    async def write(self, codes: bytes, count: int) -> None:
         raise NotImplementedError
 
     async def finish(self) -> int:
@@ -149,55 +165,59 @@ class _Sink:
 
 
 class _StagedCopy(_Sink):
-    """PostgreSQL (and Citus): `COPY` into a temporary table dropped at commit, then one
-    `INSERT ... SELECT ... ON CONFLICT DO NOTHING`: the rows travel in the binary COPY format
-    and the database checks each code's uniqueness once, in one statement."""
+    """PostgreSQL (and Citus): the codes as they are, one a line, `COPY`'d in the text format
+    into a temporary table dropped at commit, then one `INSERT ... SELECT ... ON CONFLICT DO
+    NOTHING`: the database checks each code's uniqueness once, in one statement."""
 
     def __init__(self, connection: Any, table: str, organization_id: uuid.UUID,
                  pool_id: uuid.UUID) -> None:
         self.connection, self.table = connection, table
         self.organization_id, self.pool_id = organization_id, pool_id
 
-    async def write(self, rows: list[tuple[uuid.UUID, str]]) -> None:
-        await self.connection.copy_records_to_table(self.table, records=rows,
-                                                    columns=["id", "code"])
+    async def write(self, codes: bytes, count: int) -> None:
+        # A memoryview: asyncpg takes bytes for a file's path.
+        await self.connection.copy_to_table(self.table, source=memoryview(codes),
+                                            columns=["code"], format="text")
 
     async def finish(self) -> int:
-        statement = (f"INSERT INTO pool_codes (organization_id, id, pool_id, code) "
-                     f"SELECT $1::uuid, id, $2::uuid, code FROM {self.table} "
-                     f"ON CONFLICT (organization_id, code) DO NOTHING")
-        if await self.connection.fetchval(
-                "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')"):
-            # Citus reports the rows it sent to the shards, conflicts included: count the
-            # rows each shard returned instead.
-            added = len(await self.connection.fetch(statement + " RETURNING 1",
-                                                    self.organization_id, self.pool_id))
-        else:
-            status = await self.connection.execute(statement, self.organization_id,
-                                                   self.pool_id)
-            added = int(str(status).rsplit(" ", 1)[-1])
+        # Counted from the rows the INSERT returns: Citus's own count is of the rows it sent
+        # to the shards, conflicts included.
+        added = await self.connection.fetchval(
+            f"WITH added AS (INSERT INTO pool_codes (organization_id, id, pool_id, code) "
+            f"SELECT $1::uuid, ($3 || lpad(to_hex(row_number() OVER ()), 8, '0'))::uuid, "
+            f"$2::uuid, code FROM {self.table} "
+            f"ON CONFLICT (organization_id, code) DO NOTHING RETURNING 1) "
+            f"SELECT count(*) FROM added",
+            self.organization_id, self.pool_id, id_prefix())
         await self.connection.execute(f"DROP TABLE {self.table}")
-        return added
+        return int(added)
 
 
 class _InsertOrIgnore(_Sink):
-    """SQLite: each batch one `executemany` of `INSERT OR IGNORE` (no RETURNING to collect);
-    what was added is the connection's change count across the import."""
+    """SQLite: each batch one `INSERT OR IGNORE ... SELECT` over the batch's codes, passed as
+    one JSON array (`json_each`): one statement and one parameter for thousands of rows."""
+
+    _STATEMENT = text(
+        "INSERT OR IGNORE INTO pool_codes (organization_id, id, pool_id, code) "
+        "SELECT :organization_id, :prefix || printf('%08x', :offset + key + 1), :pool_id, value "
+        "FROM json_each(:codes)"
+    ).bindparams(bindparam("organization_id", type_=Uuid), bindparam("pool_id", type_=Uuid))
 
     def __init__(self, session: AsyncSession, organization_id: uuid.UUID,
                  pool_id: uuid.UUID) -> None:
         self.session = session
         self.organization_id, self.pool_id = organization_id, pool_id
-        self.added = 0
+        self.prefix = id_prefix()
+        self.written = self.added = 0
 
-    async def write(self, rows: list[tuple[uuid.UUID, str]]) -> None:
-        before = await self.session.scalar(text("SELECT total_changes()"))
-        await self.session.execute(
-            insert(PoolCode).prefix_with("OR IGNORE"),
-            [{"id": id_, "organization_id": self.organization_id, "pool_id": self.pool_id,
-              "code": code} for id_, code in rows])
-        after = await self.session.scalar(text("SELECT total_changes()"))
-        self.added += int(after or 0) - int(before or 0)
+    async def write(self, codes: bytes, count: int) -> None:
+        # Codes are letters and digits: quoted as they are, they make a JSON array of strings.
+        array = b'["' + codes[:-1].replace(b"\n", b'","') + b'"]'
+        result = await self.session.execute(self._STATEMENT, {
+            "organization_id": self.organization_id, "pool_id": self.pool_id,
+            "prefix": self.prefix, "offset": self.written, "codes": array.decode("ascii")})
+        self.written += count
+        self.added += int(getattr(result, "rowcount", 0))
 
     async def finish(self) -> int:
         return self.added
@@ -209,8 +229,8 @@ async def _sink(session: AsyncSession, *, organization_id: uuid.UUID, pool_id: u
         return _InsertOrIgnore(session, organization_id, pool_id)
     table = f"pool_import_{uuid.uuid4().hex}"
     # Through the session, so that its transaction has begun: the table lives until it ends.
-    await session.execute(text(f"CREATE TEMPORARY TABLE {table} (id uuid NOT NULL, "
-                               f"code varchar({MAX_CODE_LENGTH}) NOT NULL) ON COMMIT DROP"))
+    await session.execute(text(f"CREATE TEMPORARY TABLE {table} (code text NOT NULL) "
+                               f"ON COMMIT DROP"))
     connection = await (await session.connection()).get_raw_connection()
     driver = connection.driver_connection
     assert driver is not None
@@ -235,17 +255,23 @@ async def import_codes(
     long, not CSV), `CodeImportRejected` lists the bad rows and the batches written before
     the first of them roll back with the caller's transaction; after it nothing more is
     written, but the file is read to the end so that one answer lists every bad row.
+
+    The plain lines of a chunk (most files have nothing else) are read and checked at once
+    (`first_column_runs`, `_codes_of`), with no Python step per row; the others, line by line.
     """
     report = ImportReport()
     bad = BadRows()
-    batch: list[tuple[uuid.UUID, str]] = []
+    batch: list[bytes] = []
+    batched = 0
     consumed = 0
     sink = await _sink(session, organization_id=actor.organization_id, pool_id=pool.id)
 
     async def flush() -> None:
-        if batch:
-            await sink.write(batch)
+        nonlocal batched
+        if batched:
+            await sink.write(b"".join(batch), batched)
             batch.clear()
+            batched = 0
 
     async def counted() -> AsyncIterator[bytes]:
         nonlocal consumed
@@ -255,17 +281,29 @@ async def import_codes(
             if progress is not None:
                 progress(consumed, report)
 
-    async for line in first_column(counted(), headers=("code",)):
-        report.rows += 1
-        code, error = (None, line.error) if line.error else _code_of(line.first)
-        if code is None:
-            report.invalid += 1
-            bad.add(line, error)
-            continue
-        if bad:
-            continue
-        batch.append((new_id(), code))
-        if len(batch) >= BATCH:
+    async for item in first_column_runs(counted(), headers=("code",)):
+        if isinstance(item, Run):
+            codes = _codes_of(item.firsts)
+            if codes is None:
+                lines: Iterable[Line] = item.lines()
+            else:
+                report.rows += len(item.firsts)
+                lines = ()
+                if not bad:
+                    batch.append(codes)
+                    batched += len(item.firsts)
+        else:
+            lines = (item,)
+        for line in lines:
+            report.rows += 1
+            code, error = (None, line.error) if line.error else _code_of(line.first)
+            if code is None:
+                report.invalid += 1
+                bad.add(line, error)
+            elif not bad:
+                batch.append(code.encode("ascii") + b"\n")
+                batched += 1
+        if batched >= BATCH:
             await flush()
     if bad:
         raise CodeImportRejected(bad.summary(rows=report.rows), **bad.problem(rows=report.rows))

@@ -80,3 +80,14 @@ def display(code: str, prefix: str = "") -> str:
 def external_form(text: str) -> str:
     """Codes from a till's own pool: upper case, separators removed, letters kept as they are."""
     return _SEPARATORS.sub("", text).upper()
+
+
+# What `external_form` does to ASCII, as one `bytes.translate` for text holding many codes, one
+# a line: the separators that `_SEPARATORS` matches (but the newline) removed, letters upper.
+_ASCII_SEPARATORS = bytes(c for c in range(128) if c != 0x0A and _SEPARATORS.match(chr(c)))
+_ASCII_UPPER = bytes.maketrans(b"abcdefghijklmnopqrstuvwxyz", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def external_forms(lines: bytes) -> bytes:
+    """`external_form` of each line of ASCII text, all at once."""
+    return lines.translate(_ASCII_UPPER, _ASCII_SEPARATORS)

@@ -6,6 +6,10 @@ at the start is allowed), hold no NUL byte, be at most `max_line_bytes` long and
 A line that fails carries the reason instead of its fields, so an import can list every bad
 row of a file in one answer. Blank lines are skipped. A file that starts with a UTF-16 or
 UTF-32 byte-order mark is refused at line 1 as a whole: every line of it would fail.
+
+For files of millions of lines (`first_column_runs`), lines so plain that the csv module
+would read them as they are come in runs, each chunk's taken with one regular expression;
+only the others are read line by line.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import AsyncIterable, AsyncIterator
+import re
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -84,27 +89,118 @@ async def _head_first(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[
         yield bytes(head)
 
 
-async def csv_lines(chunks: AsyncIterable[bytes], *, max_line_bytes: int = MAX_LINE_BYTES
-                    ) -> AsyncIterator[Line]:
-    """Every non-blank line, numbered from 1, with its fields or the reason it is refused."""
+# A plain line: its first field unquoted, printable ASCII (spaces and tabs inside it, not
+# around it), the other fields, if any, without a quote; no NUL, no carriage return but the
+# one before the newline. Such a line reads the same through the csv module, so a run of
+# them can be taken at once, without a Python step per line.
+_GRAPHIC = rb"[\x21\x23-\x2b\x2d-\x7e]"  # printable ASCII but the space, '"' and ','
+_PLAIN = (rb"[ \t]*(?:(" + _GRAPHIC + rb"(?:[\x21\x23-\x2b\x2d-\x7e \t]*" + _GRAPHIC
+          + rb")?)[ \t]*(?:,[^\"\r\n\x00]*)?)?\r?")
+_PLAIN_LINE = re.compile(_PLAIN)
+_PLAIN_LINES = re.compile(rb"^" + _PLAIN + rb"\n", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Consecutive plain lines, read at once: the first field of each (blank lines left out),
+    and the lines themselves, to be read one by one (`lines`) by a caller that finds a field
+    it refuses and must say on which line."""
+
+    firsts: list[bytes]
+    number: int
+    raw: bytes = field(repr=False)
+    max_line_bytes: int = MAX_LINE_BYTES
+
+    def lines(self) -> Iterator[Line]:
+        return _each_line(self.raw, self.number, self.max_line_bytes)
+
+
+def _each_line(block: bytes, number: int, max_line_bytes: int) -> Iterator[Line]:
+    """The lines of `block` (each ending with a newline), the first numbered `number`."""
+    start = 0
+    while (end := block.find(b"\n", start)) >= 0:
+        if (line := _read(number, block[start:end], max_line_bytes)) is not None:
+            yield line
+        number += 1
+        start = end + 1
+
+
+def _is_utf8(block: bytes) -> bool:
+    if block.isascii():
+        return True
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _runs(block: bytes, number: int, max_line_bytes: int) -> Iterator[Line | Run]:
+    """The lines of `block`: the plain ones in runs, the others one by one."""
+    firsts = _PLAIN_LINES.findall(block)
+    if (len(firsts) == block.count(b"\n") and _is_utf8(block)
+            and (len(block) <= max_line_bytes
+                 or max(map(len, block.split(b"\n"))) <= max_line_bytes)):
+        if b"" in firsts:
+            firsts = [first for first in firsts if first]
+        if firsts:
+            yield Run(firsts, number, block, max_line_bytes)
+        return
+    # Some line is not plain: line by line, the plain ones still gathered in runs.
+    run: list[bytes] = []
+    run_number, run_from, start = number, 0, 0
+    while (end := block.find(b"\n", start)) >= 0:
+        raw = block[start:end]
+        plain = (_PLAIN_LINE.fullmatch(raw) if len(raw) <= max_line_bytes and raw.isascii()
+                 else None)
+        if plain is None:
+            if run:
+                yield Run(run, run_number, block[run_from:start], max_line_bytes)
+            if (line := _read(number, raw, max_line_bytes)) is not None:
+                yield line
+            run, run_number, run_from = [], number + 1, end + 1
+        elif first := plain.group(1):
+            run.append(first)
+        number += 1
+        start = end + 1
+    if run:
+        yield Run(run, run_number, block[run_from:], max_line_bytes)
+
+
+async def _lines(chunks: AsyncIterable[bytes], *, max_line_bytes: int, runs: bool
+                 ) -> AsyncIterator[Line | Run]:
     pending = bytearray()
     number = 1
     too_long = False  # the current line was refused for its length: drop it up to its end
     first = True
+    # With `runs`, the first non-blank line (a header, a byte-order mark) is read alone.
+    alone = runs
     async for chunk in _head_first(chunks, 4):
         if first and chunk.startswith(_WIDE_BOMS):
             yield Line(1, [], f"the file is UTF-16 or UTF-32: {SAVE_AS_UTF8}")
             return
         first = False
         pending += chunk
-        while (end := pending.find(b"\n")) >= 0:
-            raw = bytes(pending[:end])
-            del pending[:end + 1]
+        if cut := pending.rfind(b"\n") + 1:
+            block = bytes(pending[:cut])
+            del pending[:cut]
+            start = 0
             if too_long:
+                start = block.index(b"\n") + 1
+                number += 1
                 too_long = False
-            elif (line := _read(number, raw, max_line_bytes)) is not None:
-                yield line
-            number += 1
+            while alone and (end := block.find(b"\n", start)) >= 0:
+                if (line := _read(number, block[start:end], max_line_bytes)) is not None:
+                    alone = False
+                    yield line
+                number += 1
+                start = end + 1
+            rest = block[start:] if start else block
+            items: Iterator[Line | Run] = (_runs(rest, number, max_line_bytes) if runs
+                                           else _each_line(rest, number, max_line_bytes))
+            for item in items:
+                yield item
+            number += rest.count(b"\n")
         if len(pending) > max_line_bytes and not too_long:
             too_long = True
             yield Line(number, [], f"is longer than {max_line_bytes:,} bytes",
@@ -115,17 +211,45 @@ async def csv_lines(chunks: AsyncIterable[bytes], *, max_line_bytes: int = MAX_L
         yield line
 
 
+async def csv_lines(chunks: AsyncIterable[bytes], *, max_line_bytes: int = MAX_LINE_BYTES
+                    ) -> AsyncIterator[Line]:
+    """Every non-blank line, numbered from 1, with its fields or the reason it is refused."""
+    async for line in _lines(chunks, max_line_bytes=max_line_bytes, runs=False):
+        assert isinstance(line, Line)
+        yield line
+
+
 async def first_column(chunks: AsyncIterable[bytes], *, headers: tuple[str, ...],
                        max_line_bytes: int = MAX_LINE_BYTES) -> AsyncIterator[Line]:
     """Every line (its first field in `Line.first`), skipping a first line that is a header
     named like one of `headers`."""
+    async for line in _first_column(chunks, headers=headers, max_line_bytes=max_line_bytes,
+                                    runs=False):
+        assert isinstance(line, Line)
+        yield line
+
+
+async def first_column_runs(chunks: AsyncIterable[bytes], *, headers: tuple[str, ...],
+                            max_line_bytes: int = MAX_LINE_BYTES) -> AsyncIterator[Line | Run]:
+    """As `first_column`, but consecutive plain lines come together as a `Run` of their first
+    fields, each what `Line.first` would be: a large file is read without a Python step per
+    line. Lines that are not plain (a quote, a character beyond ASCII in the first field, a
+    line the csv module refuses) come one by one as `Line`s, in their place."""
+    async for item in _first_column(chunks, headers=headers, max_line_bytes=max_line_bytes,
+                                    runs=True):
+        yield item
+
+
+async def _first_column(chunks: AsyncIterable[bytes], *, headers: tuple[str, ...],
+                        max_line_bytes: int, runs: bool) -> AsyncIterator[Line | Run]:
     first = True
-    async for line in csv_lines(chunks, max_line_bytes=max_line_bytes):
-        if first and line.error is None and line.first.lower() in headers:
+    async for item in _lines(chunks, max_line_bytes=max_line_bytes, runs=runs):
+        if (first and isinstance(item, Line) and item.error is None
+                and item.first.lower() in headers):
             first = False
             continue
         first = False
-        yield line
+        yield item
 
 
 @dataclass
