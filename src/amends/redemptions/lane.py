@@ -16,11 +16,13 @@ headers), whose handler first tries the direct answer:
   same statement,
 - and the statement redeemed a coupon.
 
-On Citus it answers the plain shape with the claim and the record on the organisation's
-shard. Anything else (an error to explain, a first request with a key, a replay of an
-Idempotency-Key, SQLite, Citus with an outbox, a gift card) goes to the route's standard
-handler, the dependency-injected `redeem`, which runs the same redemption (`service.redeem`) in the
-request's transaction and explains every refusal. Both answer with the same bytes.
+On SQLite it answers a redeem without an Idempotency-Key with the service's redemption in a
+transaction of its own. On Citus it answers the plain shape with the claim and the record on
+the organisation's shard. Anything else (an error to explain, a first request with a key, a
+replay of an Idempotency-Key, SQLite, Citus with an outbox, a gift card) goes to the route's
+standard handler, the dependency-injected `redeem`, which runs the same redemption
+(`service.redeem`) in the request's transaction and explains every refusal. Both answer with
+the same bytes.
 """
 
 from __future__ import annotations
@@ -36,13 +38,14 @@ from pydantic import TypeAdapter, ValidationError
 from amends.actor import Actor
 from amends.apikeys.service import verified_recently
 from amends.db import Database, driver_connection
+from amends.errors import AmendsError
 from amends.idempotency import HEADER, fingerprint, principal_of, valid_key
 from amends.kit.client import client_address
 from amends.kit.clock import utcnow
 from amends.redemptions import fastpath
 from amends.redemptions.guard import Attempt, refusal
-from amends.redemptions.schemas import RedeemRequest
-from amends.redemptions.service import code_candidates, order_refusal
+from amends.redemptions.schemas import RedeemRequest, RedemptionOut
+from amends.redemptions.service import Order, code_candidates, order_refusal, redeem
 from amends.roles import Scope as Permission
 from amends.routing import TransactionalRoute
 from amends.shops.outbox import connections_known
@@ -51,6 +54,7 @@ from amends.webhooks.service import wants_known
 
 _BODY = TypeAdapter(RedeemRequest)
 SERVED_BY = {"x-served-by": "one-statement"}
+SERVED_IN_TRANSACTION = {"x-served-by": "one-transaction"}
 
 
 class RedeemRoute(TransactionalRoute):
@@ -78,10 +82,9 @@ def _outbox(actor: Actor) -> fastpath.Outbox | None:
 async def _answer(request: Request) -> Response | None:
     state = request.app.state
     db: Database = state.db
-    if db.engine.dialect.name != "postgresql":
-        return None
+    sqlite = db.engine.dialect.name == "sqlite"
     idempotency_key = request.headers.get(HEADER)
-    if idempotency_key is not None and not valid_key(idempotency_key):
+    if idempotency_key is not None and (sqlite or not valid_key(idempotency_key)):
         return None
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     key = verified_recently(token.strip()) if scheme.lower() == "bearer" else None
@@ -103,6 +106,8 @@ async def _answer(request: Request) -> Response | None:
                          customer=order.customer_id)
     if await refusal(state.limiter, attempt) is not None:
         return None
+    if sqlite:
+        return await _in_transaction(db, actor, order)
     now = utcnow()
     record = None
     if idempotency_key is not None:
@@ -156,3 +161,24 @@ def _body(row: Mapping[str, Any], values: dict[str, Any]) -> bytes:
               row["currency"])
     return "".join(part + value for part, value in zip(parts, (*filled, ""), strict=True)
                    ).encode()
+
+
+async def _in_transaction(db: Database, actor: Actor, order: RedeemRequest) -> Response | None:
+    """SQLite's direct answer: the service's redemption in a write transaction of its own;
+    None when it refuses (the standard handler runs it again and explains, counting the
+    failure against the guard's budgets)."""
+    try:
+        async with db.write_sessions() as session:
+            redemption = await redeem(session, actor, Order(
+                code=order.code, order_amount=order.order_amount,
+                customer_external_id=order.customer_id, currency=order.currency,
+                order_id=order.order_id, channel=order.channel.value,
+                store_id=order.store_id, till_id=order.till_id,
+                shipping_amount=order.shipping_amount))
+            await session.commit()
+    except AmendsError:
+        return None
+    if session.info.pop("jobs_enqueued", False):
+        db.jobs_enqueued.set()
+    return Response(RedemptionOut.of(redemption).model_dump_json(), status_code=201,
+                    media_type="application/json", headers=SERVED_IN_TRANSACTION)
