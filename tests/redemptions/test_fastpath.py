@@ -5,13 +5,14 @@ transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from amends.config import Settings
 from amends.coupons import policy
@@ -207,3 +208,42 @@ async def test_a_shops_own_discount_is_recorded_as_it_came(
             code=coupon.code, order_amount=3000, customer_external_id="C-1", order_id="S-1",
             channel="online", discount=5000))
     assert (made.discount, made.order_amount) == (3000, 3000)
+
+
+async def test_a_burst_of_retries_with_one_key_redeems_once_and_answers_alike(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """Twenty tills' retries with one Idempotency-Key at the same moment, and five other
+    requests that reuse the key for another coupon: one redemption, every retry answers its
+    bytes, the reuses are refused and leave their coupon as it was."""
+    tenant = await make_org(db)
+    till = bearer(await make_api_key(db, tenant, scopes=["redemptions:write"]))
+    customer = await make_customer(db, tenant, external_id="C-1")
+    warm, coupon, other = [await make_coupon(db, tenant, customer=customer, case_ref=f"B-{n}")
+                           for n in range(3)]
+    body = {"customer_id": "C-1", "order_amount": 5000}
+    assert (await client.post("/v1/redemptions", headers=till, json={
+        **body, "code": warm.code, "order_id": "W"})).status_code == 201
+    keyed = {**till, "Idempotency-Key": "burst-1"}
+    answers = await asyncio.gather(
+        *(client.post("/v1/redemptions", headers=keyed,
+                      json={**body, "code": coupon.code, "order_id": "O-1"})
+          for _ in range(20)),
+        *(client.post("/v1/redemptions", headers=keyed,
+                      json={**body, "code": other.code, "order_id": "O-2"})
+          for _ in range(5)))
+    # Whichever body reached the key first wins it; the other is refused, all of it.
+    retries, reuses = answers[:20], answers[20:]
+    if reuses[0].status_code == 201:
+        retries, reuses, coupon = reuses, retries, other
+    assert {a.status_code for a in retries} == {201}
+    assert len({a.content for a in retries}) == 1
+    assert sum("idempotent-replayed" not in a.headers for a in retries) == 1
+    assert {a.json()["code"] for a in reuses} == {"idempotency_key_reused"}
+    async with db.transaction(write=False) as session:
+        used = dict((await session.execute(select(Redemption.coupon_id, func.count()).where(
+            Redemption.organization_id == tenant.id).group_by(Redemption.coupon_id))).all())
+        keys = await session.scalar(select(func.count()).select_from(IdempotencyKey).where(
+            IdempotencyKey.organization_id == tenant.id))
+    assert used == {warm.id: 1, coupon.id: 1}
+    assert keys == 1
