@@ -67,6 +67,7 @@ from amends.models import (
     User,
 )
 from amends.roles import Role
+from amends.rollups import changes
 from amends.users.service import create_user
 
 ROWS_PER_INSERT = 2000
@@ -246,6 +247,12 @@ async def seed_history(db: Database, *, organization_id: uuid.UUID, days: int = 
                             progress.update(task, advance=len(chunk),
                                             description=f"History: {model.__tablename__}")
                 await connection.run_sync(restore)
+                # Every day of the history is new to the reports' roll-ups.
+                await changes.changed(
+                    session, organization_id,
+                    gestures=[row["issued_at"] for row in rows.tables[Coupon]],
+                    redemptions=[row["created_at"] for row in rows.tables[Redemption]],
+                    cases=[row["opened_at"] for row in rows.tables[Case]])
         seconds["insert"] = time.perf_counter() - started
     return cases
 

@@ -35,6 +35,7 @@ from amends.models import (
     Shipment,
     User,
 )
+from amends.rollups import changes
 from amends.suppressions import service as suppressions
 from amends.web.labels import in_sentence
 from amends.webhooks import service as webhooks
@@ -186,6 +187,7 @@ async def _opened(session: AsyncSession, actor: Actor, case: Case, customer: Cus
     await add_event(session, case, actor, kind="opened", summary=said, data=data)
     await audit.record(session, actor, action="case.opened", object_type="case",
                        object_id=case.id, after=public(case))
+    await changes.changed(session, actor.organization_id, cases=[case.opened_at])
     await suppressions.add(session, customer)
     await webhooks.emit(session, actor.organization_id, "case.opened", public(case))
 
@@ -375,6 +377,8 @@ async def move(session: AsyncSession, actor: Actor, *, case_id: uuid.UUID, to: s
     if not getattr(result, "rowcount", 0):
         raise InvalidCaseTransition("The case changed meanwhile; reload it.")
     case = await get_case(session, actor, case_id=case_id)
+    if to in ("reviewing", "fixed"):  # a root cause, a fix: figures of the day it was opened
+        await changes.changed(session, case.organization_id, cases=[case.opened_at])
     await _moved(session, actor, case, before=before, skipped=skipped, fields=fields,
                  skip_reason=skip_reason)
     if to == "fixed":

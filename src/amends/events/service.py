@@ -18,6 +18,7 @@ from amends.kit.clock import utcnow
 from amends.kit.ids import new_id
 from amends.kit.sql import get_or_insert, insert_for
 from amends.models import Customer, Event, Order, Shipment
+from amends.rollups import changes
 
 
 @dataclass
@@ -148,6 +149,7 @@ async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseM
         if isinstance(payload, schemas.PurchaseCompleted):
             from amends.recovery.service import thank_returning_customer
 
+            await changes.customer_bought(session, actor.organization_id, customer.id)
             await thank_returning_customer(session, customer)
         return
     assert isinstance(payload, schemas.ShipmentCreated | schemas.ShipmentScanned |

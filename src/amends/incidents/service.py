@@ -53,6 +53,7 @@ from amends.models import (
     Redemption,
     Shipment,
 )
+from amends.rollups import changes
 from amends.shops import outbox as shops_outbox
 from amends.suppressions import service as suppressions
 from amends.suppressions.service import OPEN_STATES
@@ -581,6 +582,7 @@ async def cancel(session: AsyncSession, actor: Actor, *, incident_id: uuid.UUID,
                     revoked_reason=f"Incident cancelled: {reason}"[:1000])
             .execution_options(synchronize_session=False))
         revoked += int(getattr(result, "rowcount", 0) or 0)
+    await changes.gestures_changed(session, incident.organization_id, coupon_ids)
     await audit.record(session, actor, action="incident.cancelled", object_type="incident",
                        object_id=incident.id, reason=reason,
                        after={"messages_stopped": len(stopped), "gestures_revoked": revoked})
@@ -706,6 +708,9 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
         row.case_id, row.coupon_id = case["id"], coupon.id if coupon else None
         row.delivery_id, row.processed_at = message["id"], now
     await _insert(session, Case, list(opened.values()))
+    await changes.changed(session, incident.organization_id,
+                          cases=[case["opened_at"] for case in opened.values()],
+                          gestures=[coupon.issued_at for coupon in given.values()])
     await _insert(session, CaseEvent, events)
     await _insert(session, AuditEvent, entries)
     await _insert(session, Delivery, messages)

@@ -7,7 +7,7 @@ import importlib
 JOB_MODULES = ("amends.jobs.tasks", "amends.redemptions.tasks", "amends.webhooks.tasks",
                "amends.approvals.tasks", "amends.delivery.tasks",
                "amends.recovery.tasks", "amends.delivery.staff", "amends.incidents.tasks",
-               "amends.outcomes.tasks", "amends.wallet.tasks",
+               "amends.outcomes.tasks", "amends.rollups.tasks", "amends.wallet.tasks",
                "amends.integrations.helpdesks", "amends.shops.tasks")
 
 

@@ -9,6 +9,7 @@ from amends.models.code_pool import CodePool, PoolCode, PoolImport
 from amends.models.commerce import Event, Order, Shipment
 from amends.models.coupon import Coupon, GiftCardEntry, Redemption, Reservation
 from amends.models.customer import Customer
+from amends.models.day_rollup import CaseDay, GestureDay, RedemptionDay, RollupChange
 from amends.models.delivery import ChannelConfig, Delivery, MessageTemplate
 from amends.models.helpdesk import HelpdeskInstallation, HelpdeskPanel, HelpdeskReplay
 from amends.models.idempotency_key import IdempotencyKey
@@ -32,6 +33,7 @@ __all__ = [
     "BrandLogo",
     "BudgetUsage",
     "Case",
+    "CaseDay",
     "CaseEvent",
     "ChannelConfig",
     "CodePool",
@@ -39,6 +41,7 @@ __all__ = [
     "Customer",
     "Delivery",
     "Event",
+    "GestureDay",
     "GiftCardEntry",
     "HelpdeskInstallation",
     "HelpdeskPanel",
@@ -58,7 +61,9 @@ __all__ = [
     "Reason",
     "RecoveryRule",
     "Redemption",
+    "RedemptionDay",
     "Reservation",
+    "RollupChange",
     "RollupRun",
     "RuleFiring",
     "Shipment",

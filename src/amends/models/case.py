@@ -48,6 +48,8 @@ class Case(Base):
 
         Index("ix_cases_org_customer", "organization_id", "customer_id", "opened_at"),
         Index("ix_cases_org_state", "organization_id", "state", "opened_at"),
+        # Reports of a period (the edges of a period the daily roll-ups do not cover).
+        Index("ix_cases_org_opened", "organization_id", "opened_at"),
         # Search by a helpdesk ticket or chat reference.
         Index("ix_cases_org_conversation", "organization_id", "conversation_ref"),
         UniqueConstraint("organization_id", "reference"),

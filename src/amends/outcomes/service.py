@@ -51,6 +51,7 @@ from amends.models import (
 )
 from amends.outcomes import stats
 from amends.reports.service import Filters, day_of
+from amends.rollups import days as daily
 
 LEDGER_DIMENSIONS = ("period", "reason", "agent", "team", "store", "channel", "incident")
 WIN_BACK_DAYS = 90
@@ -211,9 +212,10 @@ def _outcome_rows(session: AsyncSession, organization_id: uuid.UUID) -> Select[A
 
 async def refresh(session: AsyncSession, organization_id: uuid.UUID,
                   now: datetime | None = None) -> RollupRun:
-    """Rebuild the organisation's roll-ups of the ledger and of outcomes, in one transaction
-    (readers see the old ones until it commits). Hourly by the `outcomes.rollup` job, and on
-    request (`POST /v1/reports/refresh`)."""
+    """Rebuild the organisation's roll-ups of the ledger and of outcomes, and every day of
+    its daily roll-ups (`rollups.days.rebuild`: the repair of what the fold keeps up to date),
+    in one transaction (readers see the old ones until it commits). Hourly by the
+    `outcomes.rollup` job, and on request (`POST /v1/reports/refresh`)."""
     now = now or utcnow()
     started = time.perf_counter()
     # Refreshes of one organisation take turns on its run row: two at once would each delete
@@ -231,6 +233,7 @@ async def refresh(session: AsyncSession, organization_id: uuid.UUID,
         ["id", "organization_id", "day", "reason", "tier", "severity", "held_out",
          "incentive_id", "gesture", "currency", "cases", "won", "face_value", "redeemed"],
         _numbered(_outcome_rows(session, organization_id))))
+    await daily.rebuild(session, organization_id)
     run.refreshed_at, run.seconds = now, round(time.perf_counter() - started, 3)
     await session.flush()
     return run

@@ -3,17 +3,18 @@
 A till's redeem is the request that must be fastest and must never happen twice.
 
 - **PostgreSQL**: one data-modifying statement on the driver's connection (`statement`): the
-  conditional UPDATE of the coupon, the redemption row and the audit event, and, when they
-  apply, the webhook deliveries of the endpoints that want `coupon.redeemed` with their jobs,
-  the wallet pass's job, a job per active shop, and the Idempotency-Key with the response it
-  answers. One round trip, atomic: nothing commits half-way. The parts an organisation does
-  not use are left out of the statement (known from the caches the service keeps; when the
-  process does not know, the part stays in and the SQL decides), so the plain shape costs what
-  it always did.
+  conditional UPDATE of the coupon, the redemption row, the audit event and the days the
+  reports' roll-ups must build again (`rollups.changes`), and, when they apply, the webhook
+  deliveries of the endpoints that want `coupon.redeemed` with their jobs, the wallet pass's
+  job, a job per active shop, and the Idempotency-Key with the response it answers. One
+  round trip, atomic: nothing commits half-way. The parts an organisation does not use are
+  left out of the statement (known from the caches the service keeps; when the process does
+  not know, the part stays in and the SQL decides), so the plain shape costs what it always
+  did.
 - **Citus**: the same redeem as two statements in one transaction on the organisation's shard,
-  the claim and the record (Citus cannot route the INSERT ... SELECT from the UPDATE's rows
-  to one shard); the jobs and the idempotency key, which live on the coordinator, are written
-  by the service in the same transaction.
+  the claim and the record with the roll-ups' days (Citus cannot route the INSERT ... SELECT
+  from the UPDATE's rows to one shard); the jobs and the idempotency key, which live on the
+  coordinator, are written by the service in the same transaction.
 - **SQLite**: the service's transactional path (`service.redeem`), the same rules in a
   transaction that holds the write lock from its start.
 
@@ -42,6 +43,7 @@ from amends.jobs.service import job_values
 from amends.kit.context import request_id_var
 from amends.kit.ids import new_id
 from amends.models import Redemption
+from amends.rollups import changes
 
 WEBHOOK_DELIVER = "webhooks.deliver"
 PASS_CHANGED = "wallet.pass_changed"
@@ -103,7 +105,7 @@ _CLAIM = f"""
       AND (min_order IS NULL OR min_order <= :order_amount)
       AND (:currency::varchar IS NULL OR currency = :currency)
       AND {taken_off_sql("coupons")} > 0
-    RETURNING id, kind, value, currency, code, customer_external_id, case_ref"""
+    RETURNING id, kind, value, currency, code, customer_external_id, case_ref, issued_at"""
 
 
 def _audit_after(*, code: str, discount: str) -> str:
@@ -130,6 +132,8 @@ r AS (
            json_build_object({_audit_after(code="c.code", discount="r.discount")}),
            :request_id, :now
     FROM c JOIN r ON r.coupon_id = c.id
+), m AS (
+    {changes.redeemed_sql("c", issued_at="c.issued_at", now=":now::timestamptz")}
 )"""
 
 # A webhook delivery for every active endpoint of the organisation that takes the event (all
@@ -242,7 +246,7 @@ REDEEM_SQL, REDEEM_PARAMS = statement()
 CLAIM_SQL, CLAIM_PARAMS = numbered(f"""
 WITH c AS ({_CLAIM}
 )
-SELECT c.id, c.currency, c.code, c.customer_external_id, c.case_ref,
+SELECT c.id, c.currency, c.code, c.customer_external_id, c.case_ref, c.issued_at,
        {taken_off_sql("c")} AS discount
 FROM c
 """)
@@ -253,6 +257,9 @@ WITH r AS (
     VALUES (:redemption_id, :organization_id, :coupon_id::uuid, :order_id, :order_amount,
             :discount, :coupon_currency, :channel, :store_id, :till_id, 'completed', :actor_id,
             :now)
+), m AS (
+    {changes.redeemed_values_sql(issued_at=":coupon_issued_at::timestamptz",
+                                 now=":now::timestamptz")}
 )
 INSERT INTO audit_events (id, organization_id, actor_type, actor_id, actor_label, action,
                           object_type, object_id, after, request_id, created_at)
@@ -365,7 +372,8 @@ async def claim_and_record(connection: Any, values: dict[str, Any]
     if claimed is None:
         return None
     recorded = {**values, "coupon_id": claimed["id"], "discount": claimed["discount"],
-                "coupon_currency": claimed["currency"], "coupon_code": claimed["code"]}
+                "coupon_currency": claimed["currency"], "coupon_code": claimed["code"],
+                "coupon_issued_at": claimed["issued_at"]}
     await connection.execute(RECORD_SQL, *_values(RECORD_PARAMS, recorded))
     return {"id": values["redemption_id"], "coupon_id": claimed["id"],
             "discount": claimed["discount"], "currency": claimed["currency"],

@@ -39,6 +39,7 @@ from amends.kit.ids import new_id
 from amends.kit.sql import dialect_of
 from amends.models import Coupon, GiftCardEntry, Redemption, Reservation
 from amends.redemptions import fastpath
+from amends.rollups import changes
 from amends.shops import outbox as shops_outbox
 from amends.wallet import outbox as wallet_outbox
 from amends.webhooks import service as webhooks
@@ -282,6 +283,8 @@ async def _record(session: AsyncSession, actor: Actor, coupon: Coupon, order: Or
         after["balance_after"] = balance_after
     await audit.record(session, actor, action="coupon.redeemed", object_type="coupon",
                        object_id=coupon.id, after=after)
+    await changes.changed(session, actor.organization_id, gestures=[coupon.issued_at],
+                          redemptions=[now])
     await _announce(session, actor, redemption_id=redemption.id, coupon_id=coupon.id,
                     customer_external_id=coupon.customer_external_id,
                     case_ref=coupon.case_ref, after=after)
@@ -502,6 +505,8 @@ async def void(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID,
             .execution_options(synchronize_session=False))
     await audit.record(session, actor, action="redemption.voided", object_type="coupon",
                        object_id=coupon.id, reason=reason, after=after)
+    await changes.changed(session, actor.organization_id, gestures=[coupon.issued_at],
+                          redemptions=[redemption.created_at])
     await wallet_outbox.coupon_changed(session, organization_id=coupon.organization_id,
                                        coupon_id=coupon.id)
     await shops_outbox.coupon_changed(session, organization_id=coupon.organization_id,

@@ -21,7 +21,7 @@ from amends.exports import service as exports
 from amends.exports.api import download
 from amends.kit.clock import utcnow
 from amends.kit.locale import zone
-from amends.models import Coupon, Organization, User
+from amends.models import Organization, User
 from amends.reports import service as reports
 from amends.roles import Scope
 from amends.routing import router as make_router
@@ -163,8 +163,7 @@ async def _choices(session: SessionDep, actor: Actor) -> dict[str, list[str]]:
     org = actor.organization_id
     staff = (await session.execute(select(User.email, User.store).where(
         User.organization_id == org))).all()
-    givers = (await session.scalars(select(Coupon.issued_by_label).distinct().where(
-        Coupon.organization_id == org))).all()
+    givers = await reports.givers(session, actor)
     return {
         "reasons": sorted(await cases.reasons(session, org)),
         "channels": list(DELIVERY_CHANNELS),

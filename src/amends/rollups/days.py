@@ -1,0 +1,404 @@
+"""Daily roll-ups of gestures, redemptions and cases: what the reports read at a large
+company's size (a year of 3,000,000 gestures is a few tens of thousands of roll-up rows).
+
+Each roll-up (`GestureDay`, `RedemptionDay`, `CaseDay`) holds partial sums per UTC day and
+per *grain*: a set of dimensions its rows keep, the others being null. Gestures are kept by
+reason, channel and currency, and by giver (label and member of staff: their team and store
+are read from `users` when the report runs, so a move between teams counts as it does in the
+tables); redemptions by the same two and by store and person at the till; cases by reason,
+channel and root cause. Partial sums add up: a report sums them per its own key.
+
+A report asks `source()` for the partial sums of a period by some dimensions, and gets rows
+from two places, in one statement:
+
+- the roll-up, for the whole UTC days of the period that no write has changed since they were
+  built, when one of its grains keeps the dimensions asked for;
+- the tables themselves for the rest: the partial days at the edges of a period that does not
+  start and end at midnight UTC, the days a write changed since (`rollups.changes`), and any
+  period by dimensions no grain keeps (a reason and an agent at once, say). They are summed by
+  `Kind.partials`, the very statement that builds the roll-up.
+
+So a figure is the same whichever way each of its days is read, and a gesture given a second
+ago is in the next report. `fold` keeps the roll-ups close to the tables (every minute, so
+that few days are read from the tables): it deletes an organisation's change rows and builds
+the days they name again, in one transaction, after the deletion (a write that commits in
+between leaves its own row behind and its day is built again next time). `rebuild` builds
+every day (the hourly repair, `outcomes.refresh`). An organisation's folds and rebuilds take
+turns on its `RollupRun` row; writers never wait for them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    Subquery,
+    Uuid,
+    and_,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from amends.kit.clock import utcnow
+from amends.kit.sql import dialect_of, get_or_insert
+from amends.models import (
+    Case,
+    CaseDay,
+    Coupon,
+    GestureDay,
+    Order,
+    Redemption,
+    RedemptionDay,
+    RollupChange,
+    RollupRun,
+)
+from amends.rollups.changes import CASES, GESTURES, REDEMPTIONS
+
+# A period: from its start (included) to its end (excluded); None is unbounded.
+Range = tuple[datetime | None, datetime | None]
+# Days built per statement when many are built at once (a rebuild): enough for PostgreSQL to
+# aggregate in memory.
+BUILD_DAYS = 31
+
+
+def utc_day(dialect: str, column: Any) -> Any:
+    """The UTC day of a timestamp column, 'YYYY-MM-DD' (as `changes.utc_day` in Python and
+    `changes.utc_day_sql` in PostgreSQL's own words)."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.strftime("%Y-%m-%d", column)
+
+
+def micros_between(dialect: str, start: Any, end: Any) -> Any:
+    """Whole microseconds from `start` to `end`, exactly (on SQLite from the stored text,
+    'YYYY-MM-DD HH:MM:SS.ffffff': julianday's floating point would round them)."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", end - start) * 1_000_000, BigInteger)
+    seconds = (cast(func.strftime("%s", end), Integer)
+               - cast(func.strftime("%s", start), Integer))
+    return (seconds * 1_000_000 + cast(func.substr(end, 21, 6), Integer)
+            - cast(func.substr(start, 21, 6), Integer))
+
+
+def within(column: Any, ranges: list[Range]) -> ColumnElement[bool]:
+    """`column` falls in one of the periods."""
+    conditions = []
+    for start, end in ranges:
+        bounds = [*([column >= start] if start else []), *([column < end] if end else [])]
+        conditions.append(and_(*bounds) if bounds else true())
+    return or_(*conditions) if conditions else false()
+
+
+def _sum(expression: Any) -> Any:
+    return cast(func.coalesce(func.sum(expression), 0), BigInteger)
+
+
+def _keys(day: Any, columns: dict[str, Any], dims: tuple[str, ...]) -> list[Any]:
+    return [day.label("day"), *(columns[d].label(d) for d in dims)]
+
+
+def _gesture_partials(dialect: str, organization_id: uuid.UUID, ranges: list[Range],
+                      dims: tuple[str, ...]) -> Select[Any]:
+    """Gestures given in the periods, by UTC day and `dims`: those not withdrawn (how many,
+    face value, how many used, the discounts of their completed uses) and those withdrawn."""
+    given = within(Coupon.issued_at, ranges)
+    spent = (
+        select(Redemption.organization_id, Redemption.coupon_id,
+               func.count().label("uses"), func.sum(Redemption.discount).label("used"))
+        .join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
+                           Coupon.id == Redemption.coupon_id))
+        .where(Redemption.organization_id == organization_id,
+               Redemption.status == "completed", given)
+        .group_by(Redemption.organization_id, Redemption.coupon_id).subquery())
+    columns = {"reason": Case.reason, "agent": Coupon.issued_by_label,
+               "issuer_id": Coupon.issued_by_id, "channel": Coupon.channel,
+               "currency": Coupon.currency}
+    keys = [utc_day(dialect, Coupon.issued_at), *(columns[d] for d in dims)]
+    live = Coupon.status != "revoked"
+    query = (
+        select(*_keys(keys[0], columns, dims),
+               _sum(case((live, 1), else_=0)).label("gestures"),
+               _sum(case((live, Coupon.face_value), else_=0)).label("face_value"),
+               _sum(case((and_(live, spent.c.uses > 0), 1), else_=0)).label("redeemed"),
+               _sum(case((live, func.coalesce(spent.c.used, 0)), else_=0))
+               .label("redeemed_value"),
+               _sum(case((live, 0), else_=1)).label("revoked"))
+        .select_from(Coupon)
+        .outerjoin(spent, and_(spent.c.organization_id == Coupon.organization_id,
+                               spent.c.coupon_id == Coupon.id)))
+    if "reason" in dims:
+        query = query.outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
+                                           Case.reference == Coupon.case_ref))
+    return query.where(Coupon.organization_id == organization_id, given).group_by(*keys)
+
+
+def _redemption_partials(dialect: str, organization_id: uuid.UUID, ranges: list[Range],
+                         dims: tuple[str, ...]) -> Select[Any]:
+    """Completed redemptions made in the periods, by UTC day and `dims`: the gestures used
+    (each once per group), the uses and the discounts given."""
+    columns = {"reason": Case.reason, "agent": Coupon.issued_by_label,
+               "issuer_id": Coupon.issued_by_id, "channel": Coupon.channel,
+               "store": Redemption.store_id, "actor_id": Redemption.actor_id,
+               "currency": Redemption.currency}
+    keys = [utc_day(dialect, Redemption.created_at), *(columns[d] for d in dims)]
+    query = (
+        select(*_keys(keys[0], columns, dims),
+               cast(func.count(func.distinct(Redemption.coupon_id)), BigInteger)
+               .label("coupons"),
+               cast(func.count(), BigInteger).label("redemptions"),
+               _sum(Redemption.discount).label("value"))
+        .select_from(Redemption))
+    if {"reason", "agent", "issuer_id", "channel"} & set(dims):
+        query = query.join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
+                                        Coupon.id == Redemption.coupon_id))
+    if "reason" in dims:
+        query = query.outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
+                                           Case.reference == Coupon.case_ref))
+    return query.where(Redemption.organization_id == organization_id,
+                       Redemption.status == "completed",
+                       within(Redemption.created_at, ranges)).group_by(*keys)
+
+
+def _case_partials(dialect: str, organization_id: uuid.UUID, ranges: list[Range],
+                   dims: tuple[str, ...]) -> Select[Any]:
+    """Cases opened in the periods, by UTC day and `dims`: how many, how many fixed, the
+    microseconds to their fix (summed and the longest), and the fixed ones whose customer
+    completed a purchase after the fix."""
+    columns = {"reason": Case.reason, "channel": Case.channel, "root_cause": Case.root_cause,
+               "agent": Case.opened_by_label}
+    keys = [utc_day(dialect, Case.opened_at), *(columns[d] for d in dims)]
+    to_fix = micros_between(dialect, Case.opened_at, Case.fixed_at)
+    again = select(Order.id).where(
+        Order.organization_id == Case.organization_id, Order.customer_id == Case.customer_id,
+        Order.status == "completed", Order.completed_at > Case.fixed_at).exists()
+    return (
+        select(*_keys(keys[0], columns, dims), cast(func.count(), BigInteger).label("cases"),
+               cast(func.count(Case.fixed_at), BigInteger).label("fixed"),
+               _sum(to_fix).label("fix_micros"),
+               cast(func.max(to_fix), BigInteger).label("longest_fix_micros"),
+               _sum(case((and_(Case.fixed_at.is_not(None), again), 1), else_=0))
+               .label("bought_again"))
+        .where(Case.organization_id == organization_id, within(Case.opened_at, ranges))
+        .group_by(*keys))
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One roll-up: its table, the dimensions its partial sums can be taken by, its grains
+    (the dimensions its rows keep), its measures and the statement of its partial sums."""
+
+    name: str
+    table: Any
+    dimensions: tuple[str, ...]
+    grains: dict[str, tuple[str, ...]]
+    measures: tuple[str, ...]
+    partials: Callable[[str, uuid.UUID, list[Range], tuple[str, ...]], Select[Any]]
+    # Measures combined by their largest value rather than their sum.
+    maxima: frozenset[str] = frozenset()
+
+    def grain_for(self, wanted: Iterable[str]) -> str | None:
+        """The grain whose rows keep every dimension wanted, if one does."""
+        needed = set(wanted)
+        return next((name for name, dims in self.grains.items() if needed <= set(dims)),
+                    None)
+
+    def combine(self, column: Any, measure: str) -> Any:
+        """A report's aggregate of one measure of the partial sums."""
+        if measure in self.maxima:
+            return func.max(column)
+        return _sum(column)
+
+
+GESTURE_DAYS = Kind(
+    GESTURES, GestureDay, ("reason", "agent", "issuer_id", "channel", "currency"),
+    {"reason": ("reason", "channel", "currency"), "agent": ("agent", "issuer_id", "currency")},
+    ("gestures", "face_value", "redeemed", "redeemed_value", "revoked"), _gesture_partials)
+# `coupons` adds up over rows whose dimensions are all of the gesture (a gesture used twice in
+# a day at two stores is in two rows of the `till` grain).
+REDEMPTION_DAYS = Kind(
+    REDEMPTIONS, RedemptionDay,
+    ("reason", "agent", "issuer_id", "channel", "store", "actor_id", "currency"),
+    {"reason": ("reason", "channel", "currency"), "agent": ("agent", "issuer_id", "currency"),
+     "till": ("store", "actor_id", "currency")},
+    ("coupons", "redemptions", "value"), _redemption_partials)
+CASE_DAYS = Kind(
+    CASES, CaseDay, ("reason", "channel", "root_cause", "agent"),
+    {"reason": ("reason", "channel", "root_cause")},
+    ("cases", "fixed", "fix_micros", "longest_fix_micros", "bought_again"), _case_partials,
+    maxima=frozenset({"longest_fix_micros"}))
+KINDS = {kind.name: kind for kind in (GESTURE_DAYS, REDEMPTION_DAYS, CASE_DAYS)}
+
+
+# --- Reading ---------------------------------------------------------------------------------
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _whole_days(since: datetime | None, until: datetime | None
+                ) -> tuple[date | None, date | None]:
+    """The first UTC day wholly in the period and the day after the last (None: unbounded)."""
+    first = last = None
+    if since is not None:
+        first = since.astimezone(UTC).date()
+        if _midnight(first) < since:
+            first += timedelta(days=1)
+    if until is not None:
+        last = until.astimezone(UTC).date()
+    return first, last
+
+
+def day_ranges(days: Iterable[str]) -> list[Range]:
+    """The periods the UTC days cover, consecutive days merged."""
+    ranges: list[tuple[datetime, datetime]] = []
+    for day in sorted(set(days)):
+        start = _midnight(date.fromisoformat(day))
+        if ranges and ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], start + timedelta(days=1))
+        else:
+            ranges.append((start, start + timedelta(days=1)))
+    return list(ranges)
+
+
+async def stale_days(session: AsyncSession, organization_id: uuid.UUID, kind: str, *,
+                     first: date | None = None, last: date | None = None) -> list[str]:
+    """The days of a roll-up that writes changed since they were built (from `first`, before
+    `last`)."""
+    query = select(RollupChange.day).distinct().where(
+        RollupChange.organization_id == organization_id, RollupChange.rollup == kind)
+    if first is not None:
+        query = query.where(RollupChange.day >= first.isoformat())
+    if last is not None:
+        query = query.where(RollupChange.day < last.isoformat())
+    return sorted((await session.scalars(query)).all())
+
+
+async def source(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
+                 dims: Iterable[str], *, since: datetime | None, until: datetime | None
+                 ) -> Subquery:
+    """The partial sums of `kind` for the period, by UTC day (`day`) and at least `dims`
+    (the grain's dimensions when one keeps them all), with every measure: from the roll-up
+    for the whole days it holds as they are, from the tables for the rest (see the module's
+    docstring). A report aggregates the rows by its key with `Kind.combine`."""
+    wanted = set(dims)
+    grain = kind.grain_for(wanted)
+    dialect = dialect_of(session)
+    first, last = _whole_days(since, until)
+    if grain is None or (first is not None and last is not None and first >= last):
+        keep = tuple(d for d in kind.dimensions if d in wanted)
+        return kind.partials(dialect, organization_id, [(since, until)], keep).subquery()
+    keep = kind.grains[grain]
+    stale = await stale_days(session, organization_id, kind.name, first=first, last=last)
+    raw: list[Range] = day_ranges(stale)
+    if since is not None and first is not None and since < _midnight(first):
+        raw.append((since, _midnight(first)))
+    if until is not None and last is not None and _midnight(last) < until:
+        raw.append((_midnight(last), until))
+    table = kind.table
+    rolled = select(table.day.label("day"), *(getattr(table, d).label(d) for d in keep),
+                    *(getattr(table, m).label(m) for m in kind.measures)).where(
+        table.organization_id == organization_id, table.grain == grain)
+    if first is not None:
+        rolled = rolled.where(table.day >= first.isoformat())
+    if last is not None:
+        rolled = rolled.where(table.day < last.isoformat())
+    if stale:
+        rolled = rolled.where(table.day.not_in(stale))
+    if not raw:
+        return rolled.subquery()
+    return union_all(rolled, kind.partials(dialect, organization_id, raw, keep)).subquery()
+
+
+# --- Building --------------------------------------------------------------------------------
+
+async def _take_turn(session: AsyncSession, organization_id: uuid.UUID) -> None:
+    """Wait for the organisation's other fold or rebuild to commit: two at once would each
+    delete a day and insert it again, and neither delete sees the other's rows."""
+    await get_or_insert(session, RollupRun, key={"organization_id": organization_id},
+                        values={"refreshed_at": utcnow(), "seconds": 0.0}, lock=True)
+
+
+async def build(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
+                days: list[str] | None) -> None:
+    """Build the roll-up of `kind` again for those UTC days (every day when None), every
+    grain, from the tables. The caller holds the organisation's turn."""
+    table = kind.table
+    dialect = dialect_of(session)
+    if days is None:
+        await session.execute(delete(table).where(table.organization_id == organization_id))
+        bounds = (await session.execute(_extent(dialect, organization_id, kind))).one()
+        if bounds[0] is None:
+            return
+        start, end = date.fromisoformat(bounds[0]), date.fromisoformat(bounds[1])
+        days = [(start + timedelta(days=n)).isoformat()
+                for n in range((end - start).days + 1)]
+    else:
+        for at in range(0, len(days), 500):
+            await session.execute(delete(table).where(
+                table.organization_id == organization_id,
+                table.day.in_(days[at:at + 500])))
+    for at in range(0, len(days), BUILD_DAYS):
+        ranges = day_ranges(days[at:at + BUILD_DAYS])
+        for grain, dims in kind.grains.items():
+            rows = kind.partials(dialect, organization_id, ranges, dims).subquery()
+            after = int(await session.scalar(
+                select(func.coalesce(func.max(table.id), 0))
+                .where(table.organization_id == organization_id)) or 0)
+            columns = ["day", *dims, *kind.measures]
+            await session.execute(insert(table).from_select(
+                ["id", "organization_id", "grain", *columns],
+                select(func.row_number().over() + after, literal(organization_id, Uuid),
+                       literal(grain), *(rows.c[c] for c in columns))))
+
+
+def _extent(dialect: str, organization_id: uuid.UUID, kind: Kind) -> Select[Any]:
+    """The first and last UTC day the tables hold rows of `kind` for."""
+    owner, column = {GESTURES: (Coupon.organization_id, Coupon.issued_at),
+                     REDEMPTIONS: (Redemption.organization_id, Redemption.created_at),
+                     CASES: (Case.organization_id, Case.opened_at)}[kind.name]
+    return select(utc_day(dialect, func.min(column)), utc_day(dialect, func.max(column))).where(
+        owner == organization_id)
+
+
+async def fold(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    """Build again the days of the organisation's roll-ups that writes changed, and forget
+    the changes (see the module's docstring); returns how many change rows were folded."""
+    await _take_turn(session, organization_id)
+    changed = (await session.execute(
+        delete(RollupChange).where(RollupChange.organization_id == organization_id)
+        .returning(RollupChange.rollup, RollupChange.day))).all()
+    days: dict[str, set[str]] = defaultdict(set)
+    for rollup, day in changed:
+        days[rollup].add(day)
+    for name, changed_days in sorted(days.items()):
+        await build(session, organization_id, KINDS[name], sorted(changed_days))
+    return len(changed)
+
+
+async def rebuild(session: AsyncSession, organization_id: uuid.UUID) -> None:
+    """Build every day of the organisation's roll-ups again from the tables: the repair that
+    makes them right whatever happened to them."""
+    await _take_turn(session, organization_id)
+    await session.execute(delete(RollupChange).where(
+        RollupChange.organization_id == organization_id))
+    for kind in KINDS.values():
+        await build(session, organization_id, kind, None)
