@@ -4,6 +4,7 @@ code is named by its line and nothing is imported."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -119,3 +120,16 @@ async def test_the_same_file_again_adds_nothing_and_another_organisation_has_its
     more = await _import(db, ours, b"code\nNEW1\nPOS00001\n")
     assert (more.rows, more.added, more.duplicates) == (2, 1, 1)
     assert (await _codes(db, ours))[-2:] == ["POS19999", "NEW1"]
+
+
+async def test_two_imports_at_once_of_the_same_codes_add_each_code_once(db: Database) -> None:
+    tenant = await make_org(db)
+    await _import(db, tenant, b"A1\n", pool="Tills")
+    await _import(db, tenant, b"A2\n", pool="Web")
+    ours = "".join(f"C{n:05d}\n" for n in range(0, 30_000)).encode()
+    theirs = "".join(f"C{n:05d}\n" for n in range(10_000, 40_000)).encode()
+    first, second = await asyncio.gather(_import(db, tenant, ours, pool="Tills"),
+                                         _import(db, tenant, theirs, pool="Web"))
+    assert first.added + second.added == 40_000
+    assert first.added + first.duplicates == second.added + second.duplicates == 30_000
+    assert len(await _codes(db, tenant)) == 40_002

@@ -27,6 +27,7 @@ OrgFk = Annotated[
 # foreign key: on PostgreSQL each key check takes a KEY SHARE lock on the one organisation
 # row, and concurrent tills then contend on it (a multixact per redemption). The id always
 # comes from the authenticated caller; audit events outlive what they describe by design.
+# Pool codes, written a million at a time, use it too: their key to their pool holds it.
 OrgId = Annotated[uuid.UUID, mapped_column(Uuid, primary_key=True, sort_order=-1)]
 
 

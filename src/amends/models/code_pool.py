@@ -7,7 +7,14 @@ from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint, Uuid, tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from amends.db import Base
-from amends.models._columns import CreatedAt, OptionalTimestamp, OrgFk, UUIDPk, tenant_fk
+from amends.models._columns import (
+    CreatedAt,
+    OptionalTimestamp,
+    OrgFk,
+    OrgId,
+    UUIDPk,
+    tenant_fk,
+)
 
 
 class CodePool(Base):
@@ -23,6 +30,10 @@ class CodePool(Base):
 
 
 class PoolCode(Base):
+    """One code of a pool. Its organisation id has no key of its own to `organizations`: the
+    key to its pool holds it (the pool's key is to the organisation, and deleting either
+    cascades), and a key checked once a row cost a third of a million-code import."""
+
     __tablename__ = "pool_codes"
     __table_args__ = (
         tenant_fk("pool_id", "code_pools", ondelete="CASCADE"),
@@ -35,7 +46,7 @@ class PoolCode(Base):
     )
 
     id: Mapped[UUIDPk]
-    organization_id: Mapped[OrgFk]
+    organization_id: Mapped[OrgId]
     pool_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     code: Mapped[str] = mapped_column(String(64))
     coupon_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
