@@ -108,6 +108,7 @@ class Result:
     problems: Counter[str] = field(default_factory=Counter)
     killed_at: float | None = None  # when the workers were killed with SIGKILL (--kill-halfway)
     exact: dict[str, int] = field(default_factory=dict)  # rows per customer, at the end
+    failed: int = 0  # messages that will not be sent (not rendered, or refused for good)
 
     @property
     def issuing_rate(self) -> float:
@@ -171,8 +172,8 @@ async def seed(db: Database, *, customers: int, smtp_port: int, csv_path: Path
 # that holds it rather than to every shard, once a second, beside the workers.
 
 async def counts(db: Database, organization_id: uuid.UUID, incident_id: uuid.UUID
-                 ) -> tuple[int, int]:
-    """(customers still pending, messages sent)."""
+                 ) -> tuple[int, int, int]:
+    """(customers still pending, messages sent, messages failed: not rendered or refused)."""
     async with db.transaction(write=False) as session:
         pending = await session.scalar(select(func.count()).select_from(IncidentCustomer)
                                        .where(IncidentCustomer.organization_id == organization_id,
@@ -181,7 +182,10 @@ async def counts(db: Database, organization_id: uuid.UUID, incident_id: uuid.UUI
         sent = await session.scalar(select(func.count()).select_from(Delivery).where(
             Delivery.organization_id == organization_id, Delivery.incident_id == incident_id,
             Delivery.status == "sent"))
-    return int(pending or 0), int(sent or 0)
+        failed = await session.scalar(select(func.count()).select_from(Delivery).where(
+            Delivery.organization_id == organization_id, Delivery.incident_id == incident_id,
+            Delivery.status == "failed"))
+    return int(pending or 0), int(sent or 0), int(failed or 0)
 
 
 async def last_times(db: Database, organization_id: uuid.UUID, incident_id: uuid.UUID
@@ -298,7 +302,7 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
             issuing = bar.add_task("Gestures issued", total=customers)
             sending = bar.add_task("Messages sent", total=customers)
             while True:
-                pending, sent = await counts(db, organization_id, incident_id)
+                pending, sent, failed = await counts(db, organization_id, incident_id)
                 elapsed = time.perf_counter() - began
                 peak = max([peak, *(peak_rss_mib(w.pid) for w in processes)])
                 bar.update(issuing, completed=customers - pending)
@@ -320,7 +324,7 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
                     last_processed, _, _ = await last_times(db, organization_id, incident_id)
                     issued_after = (last_processed - launched).total_seconds() \
                         if last_processed else elapsed
-                if not pending and sent >= customers:
+                if not pending and sent + failed >= customers:
                     _, first_sent, last_sent = await last_times(db, organization_id,
                                                                 incident_id)
                     sent_after = (last_sent - launched).total_seconds() if last_sent else elapsed
@@ -338,7 +342,7 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
                       inbox.received,
                       len(inbox.message_ids), peak, await retried_jobs(db),
                       problems_in(log), killed_at,
-                      await exact_counts(db, organization_id, incident_id))
+                      await exact_counts(db, organization_id, incident_id), failed)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -401,7 +405,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             else "NOT one each"
         print(f"  {r.database} {r.customers:,}: " + ", ".join(
             f"{key} {value:,}" for key, value in r.exact.items())
-            + f", distinct Message-IDs {r.distinct:,}: {verdict}")
+            + f", distinct Message-IDs {r.distinct:,}, failed {r.failed:,}: {verdict}")
         for problem, count in r.problems.most_common(5):
             print(f"  {r.database} {r.customers:,}: the workers logged {count:,} x {problem}")
     issuing_targets = {100_000: 60.0, 1_000_000: 300.0}

@@ -11,14 +11,13 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.utils import parseaddr
 from typing import Any, Literal, Protocol
 
 import aiosmtplib
 import httpx
 
+from amends.delivery import mime
 from amends.delivery.smtp import Server, SmtpPool
 from amends.kit import http
 from amends.kit.clock import utcnow
@@ -55,37 +54,30 @@ class Email:
     multipart/alternative, over connections kept open between messages (see `smtp.py`).
 
     The sender is the brand's (`extra`: from_name, from_email, reply_to) when given, else the
-    channel's `from_address`. Headers are built with `email.headerregistry` under the default
-    policy, which encodes a name or subject outside ASCII (RFC 2047) and folds long ones
-    (https://docs.python.org/3/library/email.headerregistry.html)."""
+    channel's `from_address`. The message's bytes are written by `mime.py`: a name or subject
+    outside ASCII as encoded words (RFC 2047), long ones folded."""
 
     def __init__(self) -> None:
         self.pool = SmtpPool()
 
     async def send(self, message: Outgoing, settings: dict[str, Any]) -> Sent:
-        mail = EmailMessage()
         channel_name, channel_address = parseaddr(settings["from_address"])
         address = message.extra.get("from_email") or channel_address
-        name = message.extra.get("from_name") or channel_name
-        mail["From"] = Address(display_name=name, addr_spec=address)
-        mail["To"] = message.address
-        if message.extra.get("reply_to"):
-            mail["Reply-To"] = Address(addr_spec=message.extra["reply_to"])
-        mail["Subject"] = message.subject
         # The delivery id is the Message-ID: a retry carries the same one, so mail systems
         # (and the tests) can drop a duplicate.
-        domain = address.rsplit("@", 1)[-1]
-        mail["Message-ID"] = f"<{message.id}@{domain}>"
-        mail["Date"] = formatdate(usegmt=True)
-        mail["X-Amends-Delivery"] = message.id
-        mail.set_content(message.text)
-        if message.html:
-            mail.add_alternative(message.html, subtype="html")
+        message_id = f"{message.id}@{address.rsplit('@', 1)[-1]}"
+        mail = mime.Mail(
+            from_name=message.extra.get("from_name") or channel_name, from_address=address,
+            to=message.address, reply_to=message.extra.get("reply_to"),
+            subject=message.subject, message_id=message_id, text=message.text,
+            html=message.html, headers=(("X-Amends-Delivery", message.id),))
         try:
-            await self.pool.send(Server.from_settings(settings), mail)
+            await self.pool.send(Server.from_settings(settings), sender=address,
+                                 recipient=message.address, data=mime.build(mail),
+                                 smtputf8=mime.needs_smtputf8(mail))
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryFailed(f"SMTP: {exc}") from exc
-        return Sent(provider_id=mail["Message-ID"], status="sent")
+        return Sent(provider_id=f"<{message_id}>", status="sent")
 
 
 class TwilioMessages:

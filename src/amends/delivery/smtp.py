@@ -21,7 +21,6 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass
-from email.message import Message
 from typing import Any
 
 import aiosmtplib
@@ -100,16 +99,23 @@ class SmtpPool:
         else:
             client.close()
 
-    async def send(self, server: Server, message: Message) -> None:
-        """Send one message; raises aiosmtplib.SMTPException or OSError if it did not go.
-        At most `per_server` messages are in flight to one server; others wait their turn."""
+    async def send(self, server: Server, *, sender: str, recipient: str, data: bytes,
+                   smtputf8: bool = False) -> None:
+        """Send one message (its bytes, from `sender` to `recipient`); raises
+        aiosmtplib.SMTPException or OSError if it did not go. At most `per_server` messages
+        are in flight to one server; others wait their turn."""
+        options = ["SMTPUTF8"] if smtputf8 else []
+
+        async def deliver(client: aiosmtplib.SMTP) -> None:
+            await client.sendmail(sender, [recipient], data, mail_options=options)
+
         allow_private = outbound.allows_private()
         slots = self._slots(server, allow_private)
         async with slots.turns:
             client = self._take(slots)
             if client is not None:
                 try:
-                    await client.send_message(message)
+                    await deliver(client)
                 except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
                     client.close()  # dropped while idle: try once on a new connection
                 except BaseException:
@@ -120,7 +126,7 @@ class SmtpPool:
                     return
             client = await self._connect(server, allow_private)
             try:
-                await client.send_message(message)
+                await deliver(client)
             except BaseException:
                 client.close()
                 raise
