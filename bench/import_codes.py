@@ -34,6 +34,7 @@ from rich.progress import (
     TextColumn,
     TransferSpeedColumn,
 )
+from sqlalchemy import text
 
 from amends.actor import Actor
 from amends.codepools import service as pools
@@ -48,14 +49,33 @@ FLAT_MB = 25.0  # what the full file may add to the peak of a tenth of it
 
 
 @dataclass(frozen=True)
+class Run:
+    seconds: float
+    added: int
+    duplicates: int
+    cpu: float  # this process's CPU seconds (SQLite works in one of its threads)
+    server_cpu: float | None  # the PostgreSQL backend's (on Citus, the coordinator's)
+
+
+@dataclass(frozen=True)
 class Figures:
     seconds: float
     again_seconds: float
+    cpu: tuple[float, float | None]
     added: int
     again_added: int
     again_duplicates: int
     warm_peak_mb: float  # after importing a tenth of the file
     peak_mb: float  # after importing the whole file twice
+
+
+def _server_cpu(pid: int | None) -> float | None:
+    """CPU seconds of a local PostgreSQL backend so far (None when not local or SQLite)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_mb() -> float:
@@ -71,7 +91,7 @@ async def _chunks(path: Path, limit: int | None = None) -> AsyncIterator[bytes]:
 
 
 async def _import(db: Database, slug: str, path: Path, name: str, *, limit: int | None = None,
-                  runs: int = 1) -> list[tuple[float, int, int]]:
+                  runs: int = 1) -> list[Run]:
     async with db.transaction() as session:
         org = await create_organization(session, slug=slug, name=slug)
         actor = Actor.system(org.id, "bench")
@@ -87,12 +107,19 @@ async def _import(db: Database, slug: str, path: Path, name: str, *, limit: int 
             def show(consumed: int, report: pools.ImportReport, task: TaskID = task) -> None:
                 progress.update(task, completed=consumed, rows=f"{report.rows:,} rows")
 
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             async with db.transaction() as session:
+                backend = (await session.scalar(text("SELECT pg_backend_pid()"))
+                           if db.dialect == "postgresql" else None)
+                server = _server_cpu(backend)
                 record = await pools.import_codes(session, actor, pool=pool,
                                                   chunks=_chunks(path, limit),
                                                   source=path.name, progress=show)
-            results.append((time.perf_counter() - started, record.added, record.duplicates))
+                server_after = _server_cpu(backend)
+            results.append(Run(
+                time.perf_counter() - started, record.added, record.duplicates,
+                time.process_time() - cpu,
+                None if server is None or server_after is None else server_after - server))
     return results
 
 
@@ -102,10 +129,10 @@ async def _measure(url: str, path: Path, name: str) -> Figures:
     # baseline that the whole file must not raise much.
     await _import(db, "warm-up", path, name, limit=path.stat().st_size // 10)
     warm_peak = _peak_mb()
-    (seconds, added, _), (again, again_added, again_duplicates) = await _import(
-        db, "bench", path, name, runs=2)
+    first, again = await _import(db, "bench", path, name, runs=2)
     await db.dispose()
-    return Figures(seconds, again, added, again_added, again_duplicates, warm_peak, _peak_mb())
+    return Figures(first.seconds, again.seconds, (first.cpu, first.server_cpu), first.added,
+                   again.added, again.duplicates, warm_peak, _peak_mb())
 
 
 def _measure_in_own_process(url: str, path: Path, name: str) -> Figures:
@@ -162,6 +189,11 @@ def main() -> None:
               f"same file again: {figures.again_seconds:5.1f} s (added {figures.again_added:,},"
               f" duplicates {figures.again_duplicates:,}) · peak memory "
               f"{figures.peak_mb:.0f} MB ({figures.warm_peak_mb:.0f} MB after a tenth)")
+        client, server = figures.cpu
+        where = "coordinator" if name == "Citus" else "server"
+        print(f"{'':10} first import's CPU: this process {client:.1f} s"
+              + (f" + {where} {server:.1f} s" if server is not None else "")
+              + " (what it would take on an idle machine, roughly)")
         print(f"{'':10} first import {figures.seconds:.1f} s / target {target:.1f} s = "
               f"{figures.seconds / target:.2f}x: {_verdict(figures.seconds < target)} · again "
               f"{figures.again_seconds / target:.2f}x: {_verdict(figures.again_seconds < target)}"
