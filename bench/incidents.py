@@ -109,6 +109,9 @@ class Result:
     killed_at: float | None = None  # when the workers were killed with SIGKILL (--kill-halfway)
     exact: dict[str, int] = field(default_factory=dict)  # rows per customer, at the end
     failed: int = 0  # messages that will not be sent (not rendered, or refused for good)
+    cpu_issuing: float = 0.0  # the workers' CPU seconds until every gesture was issued
+    cpu_sending: float = 0.0  # and after (the messages still to send)
+    sent_after_issuing: int = 0
 
     @property
     def issuing_rate(self) -> float:
@@ -122,6 +125,15 @@ class Result:
     def leaving_rate(self) -> float | None:
         """Messages per second while they were leaving (first to last sent)."""
         return self.sent / self.sending_window if self.sending_window else None
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time the process has used (user + system), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -297,6 +309,10 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
         sent_after: float | None = None
         sending_window: float | None = None
         peak = 0.0
+        # The workers' CPU seconds (those of killed workers in `spent`): on a machine shared
+        # with other work, the cost of each customer and message whatever the wall clock.
+        spent, cpu, cpu_at_issued, sent_when_issued = 0.0, 0.0, 0.0, 0
+        used: dict[int, float] = {}
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
             issuing = bar.add_task("Gestures issued", total=customers)
@@ -305,12 +321,15 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
                 pending, sent, failed = await counts(db, organization_id, incident_id)
                 elapsed = time.perf_counter() - began
                 peak = max([peak, *(peak_rss_mib(w.pid) for w in processes)])
+                used = {w.pid: cpu_seconds(w.pid) or used.get(w.pid, 0.0) for w in processes}
+                cpu = spent + sum(used.values())
                 bar.update(issuing, completed=customers - pending)
                 if kill_halfway and killed_at is None and customers - pending >= customers // 2:
                     for process in processes:
                         process.send_signal(signal.SIGKILL)
                     for process in processes:
                         process.wait()
+                    spent, used = cpu, {}
                     killed_at = elapsed
                     console.print(f"Killed the workers with SIGKILL at {elapsed:.1f} s "
                                   f"({customers - pending:,} issued, {sent:,} sent); "
@@ -324,6 +343,7 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
                     last_processed, _, _ = await last_times(db, organization_id, incident_id)
                     issued_after = (last_processed - launched).total_seconds() \
                         if last_processed else elapsed
+                    cpu_at_issued, sent_when_issued = cpu, sent
                 if not pending and sent + failed >= customers:
                     _, first_sent, last_sent = await last_times(db, organization_id,
                                                                 incident_id)
@@ -342,7 +362,8 @@ async def run_one(name: str, url: str, *, customers: int, workers: int, concurre
                       inbox.received,
                       len(inbox.message_ids), peak, await retried_jobs(db),
                       problems_in(log), killed_at,
-                      await exact_counts(db, organization_id, incident_id), failed)
+                      await exact_counts(db, organization_id, incident_id), failed,
+                      cpu_at_issued, cpu - cpu_at_issued, sent - sent_when_issued)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -416,6 +437,15 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
                        else "NOT MET")
             print(f"Issuing {r.customers:,} on PostgreSQL with {args.workers} workers: "
                   f"{_time(r.issued_after, r.elapsed)}, target < {target:.0f} s: {verdict}.")
+    for r in results:
+        if r.cpu_issuing and r.issued:
+            print(f"Worker CPU, {r.database} {r.customers:,}: "
+                  f"{r.cpu_issuing / r.issued * 1000:.2f} ms a customer issued "
+                  f"({r.cpu_issuing:.0f} s)" + (
+                      f", {r.cpu_sending / r.sent_after_issuing * 1000:.2f} ms a message "
+                      f"sent after ({r.cpu_sending:.0f} s for {r.sent_after_issuing:,})"
+                      if r.sent_after_issuing and r.cpu_sending else "")
+                  + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.")
     for r in results:
         if r.leaving_rate is not None:
             verdict = "MET" if r.leaving_rate >= 1000 else "NOT MET"
