@@ -16,6 +16,7 @@ from amends.db import Database
 from amends.errors import errors
 from amends.kit.csvstream import csv_line
 from amends.kit.pagination import InvalidCursor
+from amends.kit.streaming import ClosingStreamingResponse
 from amends.routing import router as make_router
 
 router = make_router(prefix="/v1/audit-events", tags=["audit"])
@@ -65,7 +66,7 @@ def audit_csv(db: Database, actor: Actor, filters: audit.Filters) -> StreamingRe
         async for event in audit.every_event(db, actor, filters=filters):
             yield csv_line(audit.csv_cells(event))
 
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers={
+    return ClosingStreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="audit-events.csv"'})
 
 

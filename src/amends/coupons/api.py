@@ -37,6 +37,7 @@ from amends.errors import ValidationFailed, errors
 from amends.incentives import service as incentives
 from amends.kit.csvstream import csv_line
 from amends.kit.pagination import InvalidCursor
+from amends.kit.streaming import ClosingStreamingResponse
 from amends.roles import Scope
 from amends.routing import router as make_router
 
@@ -163,5 +164,5 @@ async def gift_card_ledger_csv(coupon_id: uuid.UUID, request: Request, session: 
         async for entry in ledger.every_entry(request.app.state.db, actor, coupon=card):
             yield csv_line(ledger.csv_cells(entry))
 
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers={
+    return ClosingStreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="gift-card-{card.id}-ledger.csv"'})

@@ -11,6 +11,7 @@ from amends.auth import MissingScope, SessionDep, require
 from amends.errors import errors
 from amends.exports import service as exports
 from amends.exports.service import InvalidDate, Period, PeriodReversed, PeriodTooLong
+from amends.kit.streaming import ClosingStreamingResponse
 from amends.roles import Scope
 from amends.routing import router as make_router
 from amends.routing import writes_on_read
@@ -42,7 +43,7 @@ async def download(request: Request, session: SessionDep, actor: Actor, *,
                        object_id=export.name, after={"from": period.start.isoformat(),
                                                      "to": period.end.isoformat()})
     filename = f"{export.name}-{period.first_day}-{period.last_day}.csv"
-    return StreamingResponse(
+    return ClosingStreamingResponse(
         exports.csv_chunks(request.app.state.db, actor, export, period),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
