@@ -8,8 +8,14 @@ template) or a truncated PostgreSQL or Citus database.
 Markers: `sqlite_only` runs on SQLite alone; `postgres_only` (PostgreSQL's own behaviour: the
 one-statement redeem, the tills' lane, row locks after a crash) runs on PostgreSQL and on
 Citus, which is PostgreSQL and must behave the same; `not_on_citus(reason)` skips Citus for a
-test that does what Citus cannot (downgrading the distributed schema). Every other database
-test runs on Citus: nearly every one writes to tenant tables.
+test that does what Citus cannot (downgrading the distributed schema).
+
+On Citus run the tests of everything that reads or writes rows in its own SQL: the services,
+their races, imports, jobs, reports, the schema and the single-shard checks. The tests of the
+surface (`CITUS_SURFACE`: pages in a browser, the helpdesks' and shops' HTTP shapes, input
+bounds and the OpenAPI fuzz, crash tests of processes) run on SQLite and PostgreSQL: on Citus
+they repeat the same statements the service tests run there, at a third of the suite's time.
+`AMENDS_TEST_CITUS_EVERYWHERE=1` runs every database test on Citus too (before a release).
 """
 
 from __future__ import annotations
@@ -52,6 +58,22 @@ BACKENDS = ["sqlite", "postgres", "citus"]
 # truncating them before each test stays fast, yet more than the workers, so that
 # organisations land on different shards of different nodes as in production (32 there).
 CITUS_TEST_SHARDS = 4
+CITUS_EVERYWHERE = os.environ.get("AMENDS_TEST_CITUS_EVERYWHERE") == "1"
+# Test files (and folders) whose Citus run would repeat what PostgreSQL's shows: what a page
+# looks like, what a platform's API is sent, what malformed input is answered, how a killed
+# process recovers (the statements they run are the services', tested on Citus elsewhere).
+CITUS_SURFACE = (
+    "tests/web/", "tests/integrations/", "tests/helpdesk/test_panel.py",
+    "tests/helpdesk/test_package_command.py", "tests/helpdesk/test_admin_page.py",
+    "tests/test_fuzz_openapi.py", "tests/test_input_bounds.py", "tests/test_unknown_fields.py",
+    "tests/test_errors.py", "tests/test_csv_imports.py", "tests/test_demo_history.py",
+    "tests/test_outbound_policy.py", "tests/auth/", "tests/users/", "tests/ops/",
+    "tests/kit/", "tests/organizations/test_brand_api.py", "tests/customers/test_locale.py",
+    "tests/customers/test_new_customer_page.py", "tests/delivery/test_languages.py",
+    "tests/delivery/test_template_bounds.py", "tests/delivery/test_crash.py",
+    "tests/incidents/test_crash.py", "tests/redemptions/test_odd_orders.py",
+    "tests/redemptions/test_guessing_limits.py",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -64,6 +86,25 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "(it runs on Citus too)")
     config.addinivalue_line("markers", "not_on_citus(reason): the test does what Citus "
                                        "cannot do; the reason says what")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leaves the surface's Citus runs out (see CITUS_SURFACE), unless asked for all."""
+    if CITUS_EVERYWHERE or not CITUS_URL:
+        return
+    root = Path(str(config.rootpath))
+    kept, left = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        where = Path(str(item.path)).relative_to(root).as_posix()
+        if callspec is not None and callspec.params.get("backend") == "citus" and \
+                where.startswith(CITUS_SURFACE):
+            left.append(item)
+        else:
+            kept.append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
