@@ -3,13 +3,15 @@ then the right-most forwarded address that is not one of our proxies."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from pydantic import ValidationError
 
 from amends.config import Settings
 from amends.kit.client import ClientAddresses, limit_bucket
-from tests.web.test_coupon_page import free_port, serve
+from tests.web.live import free_port, serve
 
 
 def _scope(peer: str | None, *headers: tuple[str, str]) -> dict[str, object]:
@@ -75,13 +77,13 @@ def test_a_bad_trusted_proxy_setting_stops_the_server_from_starting() -> None:
 
 
 def test_amends_serve_does_not_believe_forwarded_addresses_by_itself(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """uvicorn would take X-Forwarded-For from 127.0.0.1 as the client: the server runs with
     its proxy handling off, so only AMENDS_TRUSTED_PROXIES decides."""
     monkeypatch.setenv("AMENDS_COUPON_PAGE_MISSES_PER_MINUTE", "2")
     port = free_port()
-    server = serve(database_url, port)
+    server = serve(database_url, port, tmp_path / "server.log")
     try:
         answers = [httpx.get(f"http://127.0.0.1:{port}/c/no-such-link",
                              headers={"X-Forwarded-For": f"198.51.100.{n}"}, timeout=10)

@@ -28,7 +28,7 @@ from tests.factories import (
     make_user,
     staff_headers,
 )
-from tests.web.test_coupon_page import free_port
+from tests.web.live import free_port
 
 
 @asynccontextmanager

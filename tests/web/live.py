@@ -1,7 +1,9 @@
 """One real `amends serve` process on a SQLite copy of the test schema for all the browser tests
-of a run: each module gets its own demo organisation on it (`live_site`), so modules cannot
-see each other's data, and the run starts one server instead of one per module. It stops when
-the run ends (`stop_shared`, called by tests/web/conftest.py)."""
+of a run: each module gets its own demo organisation on it (`live_site`), or makes its own
+organisations on its database (`shared_server`), so modules cannot see each other's data, and
+the run starts one server instead of one per module. It stops when the run ends
+(`stop_shared`, called by tests/web/conftest.py). A module that also runs on PostgreSQL starts
+one server for the module on the session's database (`server_on`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import itertools
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +29,17 @@ from amends.config import Settings
 from amends.db import Database
 from amends.demo import DEMO_PASSWORD, DEMO_SLUG, SeededDemo, seed_demo
 from tests.web.browser_watch import watch
-from tests.web.test_coupon_page import CHROMIUM, CHROMIUM_ARGS, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def seed(url: str, *, history_cases: int = 0, history_days: int = 90,
@@ -132,6 +145,27 @@ def _start_shared(sqlite_template: Path) -> _Shared:
                    outbox=folder / "demo-outbox", smtp_port=smtp_port, server=server)
 
 
+def shared_server(sqlite_template: Path) -> _Shared:
+    """The run's server (started by the first module that asks), on its SQLite database."""
+    if not _shared:
+        _shared.append(_start_shared(sqlite_template))
+    return _shared[0]
+
+
+@contextmanager
+def server_on(database_url: str, log: Path) -> Iterator[str]:
+    """A server of the block's own on `database_url` (a PostgreSQL or Citus test database),
+    yielding its URL: it stops when the block ends, before other modules' tests empty that
+    database under it and give its embedded worker their jobs."""
+    port = free_port()
+    server = serve(database_url, port, log)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 def stop_shared() -> None:
     """Stop the run's server (at the end of the run)."""
     while _shared:
@@ -151,9 +185,7 @@ def live_site(sqlite_template: Path, folder: Path, *, history_cases: int = 0,
     The browser is the module's: Playwright's synchronous API keeps an event loop running
     while it is open, and the asynchronous tests of later modules need the thread's loop."""
     del folder  # the server's files are the run's
-    if not _shared:
-        _shared.append(_start_shared(sqlite_template))
-    shared = _shared[0]
+    shared = shared_server(sqlite_template)
     slug = f"demo-{next(_organisations)}"
     seeded = asyncio.run(seed(f"sqlite+aiosqlite:///{shared.database}", slug=slug,
                               history_cases=history_cases, history_days=history_days,

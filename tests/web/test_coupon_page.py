@@ -2,18 +2,15 @@
 the organisation's brand, with a QR code and barcode that scan, a used state that reads as done,
 an expired one that says what to do, and feedback controls large enough to tap.
 
-One Chromium for the module (its event loop is the module's); each test runs its own server on
-its own database."""
+One Chromium for the module (its event loop is the module's) and one server per backend: the run's
+server on SQLite, a server of the module's own on the session's PostgreSQL database. Each test
+makes its own organisation, so the tests need no database of their own."""
 
 from __future__ import annotations
 
+import asyncio
 import io
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -42,45 +39,18 @@ from amends.kit.clock import utcnow
 from amends.kit.translations import catalogue_path, translations
 from amends.models import Coupon, Customer
 from amends.redemptions import service as redemptions
+from tests.conftest import BACKENDS, _truncate
 from tests.factories import Tenant, make_coupon, make_customer, make_org
 from tests.web.browser_watch import watch_async
+from tests.web.live import CHROMIUM, CHROMIUM_ARGS, server_on, shared_server
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 T = TypeVar("T")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 FRENCH_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
                  "septembre", "octobre", "novembre", "décembre")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def serve(database_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AMENDS_DATABASE_URL": database_url, "AMENDS_EMBEDDED_WORKER": "false",
-           "AMENDS_COOKIE_SECURE": "false", "AMENDS_LOG_LEVEL": "WARNING",
-           "AMENDS_BASE_URL": f"http://127.0.0.1:{port}"}
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("amends")), "serve", "--port",
-                             str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the server did not start")
-
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -93,15 +63,36 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-@pytest.fixture
-def site(database_url: str) -> Iterator[str]:
-    port = free_port()
-    server = serve(database_url, port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The module's tests run on one backend after the other, each time against one server
+    (`site`) on one database (`settings`)."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def settings(backend: str, request: pytest.FixtureRequest) -> Settings:
+    """The module's database: the run's server's SQLite file, or the session's PostgreSQL
+    (Citus) database, emptied once, before the module's server starts on it."""
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        url = f"sqlite+aiosqlite:///{shared_server(template).database}"
+    else:
+        url = request.getfixturevalue(f"{backend}_database")
+        asyncio.run(_truncate(url, citus=backend == "citus"))
+    return Settings(database_url=url, log_json=False, _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="module")
+def site(backend: str, settings: Settings, request: pytest.FixtureRequest,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of the server that serves the module's database."""
+    if backend == "sqlite":
+        yield shared_server(request.getfixturevalue("sqlite_template")).url
+        return
+    log = tmp_path_factory.mktemp("coupon-page") / "server.log"
+    with server_on(settings.database_url, log) as url:
+        yield url
 
 
 @asynccontextmanager
