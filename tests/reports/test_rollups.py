@@ -10,135 +10,24 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from amends.actor import Actor
-from amends.cases import service as cases
 from amends.coupons import service as coupons
 from amends.db import Database
 from amends.errors import AmendsError
-from amends.events import service as events
 from amends.kit.clock import clock
-from amends.models import Case, Coupon, Customer, GestureDay, Incentive, Redemption
+from amends.models import Coupon, GestureDay, Redemption
 from amends.outcomes import service as outcomes
 from amends.redemptions import service as redemptions
 from amends.reports import service as reports
-from amends.roles import Role
 from amends.rollups import changes, days
 from amends.rollups.tasks import fold_all
-from amends.users.service import create_user
-from tests.factories import make_customer, make_incentive, make_org
-
-T0 = datetime(2026, 10, 1, tzinfo=UTC)
-SPAN_DAYS = 20
-REASONS = ("late_delivery", "lost_parcel", "damaged_item", "billing_error")
-CHANNELS = ("email", "phone", "in_store", "chat")
-CAUSES = ("carrier delay", "packaging", "till configuration")
-STAFF = (("ann@shop.example", "Team A", None), ("bob@shop.example", "Team A", "Lyon"),
-         ("cat@shop.example", "Team B", "Paris"), ("dan@shop.example", None, None))
-
-
-@dataclass
-class History:
-    organization_id: uuid.UUID
-    staff: list[Actor]
-    customers: list[Customer]
-    incentives: list[Incentive]
-    cases: list[Case] = field(default_factory=list)
-    coupons: list[Coupon] = field(default_factory=list)
-    used: list[uuid.UUID] = field(default_factory=list)
-
-
-async def _history(db: Database, rng: random.Random) -> History:
-    tenant = await make_org(db)
-    staff = []
-    async with db.transaction() as session:
-        for email, team, store in STAFF:
-            user = await create_user(session, None, organization_id=tenant.id, email=email,
-                                     name=email.split("@")[0].title(), role=Role.AGENT,
-                                     password="correct horse battery", team=team, store=store)
-            staff.append(Actor.for_user(organization_id=tenant.id, user_id=user.id,
-                                        email=user.email, role=Role.AGENT))
-    staff.append(Actor(organization_id=tenant.id, kind="api_key", id=uuid.uuid4(),
-                       label="api key helpdesk"))
-    incentives = [await make_incentive(db, tenant, kind="amount_off", value=500),
-                  await make_incentive(db, tenant, kind="percent_off", value=10),
-                  await make_incentive(db, tenant, kind="gift_card", value=3000,
-                                       validity_days=90),
-                  await make_incentive(db, tenant, kind="free_shipping", value=495,
-                                       validity_days=60)]
-    customers = [await make_customer(db, tenant, external_id=f"C-{n}") for n in range(10)]
-    history = History(tenant.id, staff, customers, incentives)
-    for _ in range(36):
-        await _give(db, rng, history, T0 + timedelta(minutes=rng.randrange(SPAN_DAYS * 1440)))
-    return history
-
-
-async def _give(db: Database, rng: random.Random, history: History, at: datetime) -> None:
-    """A case (most often) and a gesture (most often, sometimes of no case), at `at`."""
-    clock.freeze(at)
-    actor = rng.choice(history.staff)
-    customer = rng.choice(history.customers)
-    async with db.transaction() as session:
-        case = None
-        if rng.random() < 0.85:
-            case = await cases.open_case(session, actor, customer=customer,
-                                         reason=rng.choice(REASONS), severity=2,
-                                         channel=rng.choice(CHANNELS), conversation_ref=None)
-            history.cases.append(case)
-        if rng.random() < 0.9:
-            coupon, created = await coupons.issue_coupon(
-                session, actor, customer=customer, incentive=rng.choice(history.incentives),
-                case_ref=case.reference if case else None,
-                channel=case.channel if case else rng.choice((None, *CHANNELS)))
-            if created:
-                history.coupons.append(coupon)
-
-
-async def _happen(db: Database, rng: random.Random, history: History, at: datetime) -> None:
-    """One thing that changes figures of earlier days: a gesture used (a gift card in part),
-    a use voided, a gesture withdrawn, a case reviewed or fixed, a purchase."""
-    clock.freeze(at)
-    actor = rng.choice(history.staff)
-    what = rng.random()
-    try:
-        async with db.transaction() as session:
-            if what < 0.4 and history.coupons:
-                coupon = rng.choice(history.coupons)
-                used = await redemptions.redeem(session, actor, redemptions.Order(
-                    code=coupon.code, order_amount=rng.randrange(800, 6000),
-                    customer_external_id=coupon.customer_external_id,
-                    order_id=f"O-{rng.randrange(10**9)}", store_id=rng.choice(
-                        (None, "Lyon", "Paris")), channel=rng.choice(("in_store", "online"))))
-                history.used.append(used.id)
-            elif what < 0.5 and history.used:
-                await redemptions.void(session, actor, redemption_id=rng.choice(history.used),
-                                       reason="refund")
-            elif what < 0.58 and history.coupons:
-                await coupons.revoke_coupon(session, actor,
-                                            coupon_id=rng.choice(history.coupons).id,
-                                            reason="given twice")
-            elif what < 0.85 and history.cases:
-                case = rng.choice(history.cases)
-                to = rng.choice(("reviewing", "fixed"))
-                await cases.move(session, actor, case_id=case.id, to=to,
-                                 details={"root_cause": rng.choice(CAUSES)},
-                                 skip_reason="straight there")
-            else:
-                customer = rng.choice(history.customers)
-                await events.ingest(session, Actor.system(history.organization_id), [{
-                    "id": f"p-{rng.randrange(10**9)}", "type": "purchase.completed",
-                    "occurred_at": at.isoformat(),
-                    "data": {"order_id": f"P-{rng.randrange(10**9)}",
-                             "customer_id": customer.external_id, "amount": 4200,
-                             "currency": "EUR"}}])
-    except AmendsError:
-        pass  # used already, expired, a case that cannot move there: nothing happened
+from tests.reports.history import SPAN_DAYS, T0, History, random_history, something_happens
 
 
 def _periods(rng: random.Random) -> list[tuple[datetime | None, datetime | None]]:
@@ -216,9 +105,9 @@ async def _stale(db: Database, organization_id: uuid.UUID) -> dict[str, list[str
 async def test_the_reports_give_the_same_figures_from_the_rollups_as_from_the_tables(
         db: Database, seed: int) -> None:
     rng = random.Random(seed)
-    history = await _history(db, rng)
+    history = await random_history(db, rng)
     for _ in range(50):
-        await _happen(db, rng, history, T0 + timedelta(
+        await something_happens(db, rng, history, T0 + timedelta(
             minutes=rng.randrange(3 * 1440, SPAN_DAYS * 1440)))
     clock.freeze(T0 + timedelta(days=SPAN_DAYS + 1))
     state = rng.random()
@@ -237,7 +126,7 @@ async def test_the_reports_give_the_same_figures_from_the_rollups_as_from_the_ta
 
     # Later writes change earlier days: those days are read from the tables until folded.
     for _ in range(15):
-        await _happen(db, rng, history, T0 + timedelta(
+        await something_happens(db, rng, history, T0 + timedelta(
             minutes=rng.randrange(SPAN_DAYS * 1440, (SPAN_DAYS + 1) * 1440)))
     clock.freeze(T0 + timedelta(days=SPAN_DAYS + 2))
     assert any(await _stale(db, history.organization_id))
@@ -258,7 +147,7 @@ async def test_folds_running_while_tills_redeem_and_agents_give_lose_and_double_
     """Concurrent writers and concurrent folds: every change is folded once, whichever
     transaction commits first."""
     rng = random.Random(5)
-    history = await _history(db, rng)
+    history = await random_history(db, rng)
     clock.freeze(T0 + timedelta(days=SPAN_DAYS, hours=1))
     stop = asyncio.Event()
 

@@ -15,16 +15,19 @@ RollupId = BigInteger().with_variant(Integer, "sqlite")
 class LedgerRollup(Base):
     """The cost ledger summed per day a gesture was given and per who, why and how; rebuilt
     by `outcomes.rollup` (hourly, and on request), so the ledger reads thousands of rows
-    instead of every coupon."""
+    instead of every coupon. Rows of `grain` 'all' keep every dimension; the coarser grains
+    (`outcomes.service.LEDGER_GRAINS`) keep some and leave the others null."""
 
     __tablename__ = "ledger_rollup"
-    __table_args__ = (Index("ix_ledger_rollup_org_day", "organization_id", "day"),)
+    __table_args__ = (Index("ix_ledger_rollup_org_grain_day", "organization_id", "grain",
+                            "day"),)
 
     id: Mapped[int] = mapped_column(RollupId, primary_key=True, autoincrement=False)
     organization_id: Mapped[OrgFk]
+    grain: Mapped[str] = mapped_column(String(10), default="all", server_default="all")
     day: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str | None] = mapped_column(String(50))
-    agent: Mapped[str] = mapped_column(String(320))
+    agent: Mapped[str | None] = mapped_column(String(320))
     team: Mapped[str | None] = mapped_column(String(100))
     store: Mapped[str | None] = mapped_column(String(100))
     channel: Mapped[str | None] = mapped_column(String(20))
@@ -41,19 +44,22 @@ class LedgerRollup(Base):
 
 class OutcomeRollup(Base):
     """Cases and customers won back, per day opened, reason, customer tier, severity, hold-out
-    and gesture; rebuilt with the ledger's roll-up. Effectiveness and the learned
-    recommendation read it."""
+    and gesture; rebuilt with the ledger's roll-up. Effectiveness reads the rows of `grain`
+    'gesture' (no tier or severity), the learned recommendation those of 'all'."""
 
     __tablename__ = "outcome_rollup"
     __table_args__ = (Index("ix_outcome_rollup_similar", "organization_id", "reason", "tier",
-                            "severity", "day"),)
+                            "severity", "day"),
+                      Index("ix_outcome_rollup_org_grain_day", "organization_id", "grain",
+                            "day"))
 
     id: Mapped[int] = mapped_column(RollupId, primary_key=True, autoincrement=False)
     organization_id: Mapped[OrgFk]
+    grain: Mapped[str] = mapped_column(String(10), default="all", server_default="all")
     day: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(String(50))
-    tier: Mapped[str] = mapped_column(String(20))
-    severity: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[str | None] = mapped_column(String(20))
+    severity: Mapped[int | None] = mapped_column(Integer)
     held_out: Mapped[bool] = mapped_column(Boolean)
     incentive_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     gesture: Mapped[str | None] = mapped_column(String(200))

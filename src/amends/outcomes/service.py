@@ -105,6 +105,17 @@ def _ledger_rows(session: AsyncSession, organization_id: uuid.UUID, now: datetim
 
 LEDGER_COLUMNS = ("gestures", "issued", "redeemed", "variance", "breakage", "reversed",
                   "outstanding", "voided")
+# The roll-ups' coarser grains and the dimensions each keeps (rows of grain 'all' keep every
+# one): a large company's ledger by month or reason reads thousands of rows, not every
+# combination of day, reason, agent, channel and incident.
+LEDGER_GRAINS: dict[str, tuple[str, ...]] = {
+    "reason": ("reason", "channel"), "agent": ("agent", "team", "store"),
+    "incident": ("incident_id",)}
+OUTCOME_GRAINS: dict[str, tuple[str, ...]] = {
+    "gesture": ("reason", "held_out", "incentive_id", "gesture", "currency")}
+OUTCOME_COLUMNS = ("cases", "won", "face_value", "redeemed")
+_LEDGER_KEYS = {"period": (), "reason": ("reason",), "agent": ("agent",), "team": ("team",),
+                "store": ("store",), "channel": ("channel",), "incident": ("incident_id",)}
 
 
 async def ledger(session: AsyncSession, actor: Actor, *, by: str, filters: Filters
@@ -120,7 +131,11 @@ async def ledger(session: AsyncSession, actor: Actor, *, by: str, filters: Filte
         "channel": func.coalesce(r.channel, literal("—")), "incident": r.incident_id,
     }
     key = keys[by].label("key")
-    where = [r.organization_id == actor.organization_id]
+    needed = set(_LEDGER_KEYS[by]) | {name for name, value in (
+        ("reason", filters.reason), ("channel", filters.channel), ("store", filters.store),
+        ("agent", filters.agent)) if value}
+    grain = next((name for name, dims in LEDGER_GRAINS.items() if needed <= set(dims)), "all")
+    where = [r.organization_id == actor.organization_id, r.grain == grain]
     if filters.since:
         where.append(r.day >= f"{filters.since:%Y-%m-%d}")
     if filters.until:
@@ -231,12 +246,31 @@ async def refresh(session: AsyncSession, organization_id: uuid.UUID,
         ["id", *ledger_columns], _numbered(_ledger_rows(session, organization_id, now))))
     await session.execute(insert(OutcomeRollup).from_select(
         ["id", "organization_id", "day", "reason", "tier", "severity", "held_out",
-         "incentive_id", "gesture", "currency", "cases", "won", "face_value", "redeemed"],
+         "incentive_id", "gesture", "currency", *OUTCOME_COLUMNS],
         _numbered(_outcome_rows(session, organization_id))))
+    await _coarser(session, LedgerRollup, organization_id, LEDGER_GRAINS, LEDGER_COLUMNS)
+    await _coarser(session, OutcomeRollup, organization_id, OUTCOME_GRAINS, OUTCOME_COLUMNS)
     await daily.rebuild(session, organization_id)
     run.refreshed_at, run.seconds = now, round(time.perf_counter() - started, 3)
     await session.flush()
     return run
+
+
+async def _coarser(session: AsyncSession, table: Any, organization_id: uuid.UUID,
+                   grains: dict[str, tuple[str, ...]], measures: tuple[str, ...]) -> None:
+    """Each coarser grain's rows, summed from the rows of grain 'all' just built."""
+    for grain, dims in grains.items():
+        after = int(await session.scalar(select(func.coalesce(func.max(table.id), 0)).where(
+            table.organization_id == organization_id)) or 0)
+        keys = (table.day, *(getattr(table, d) for d in dims))
+        rows = (select(*keys, *(_sum(getattr(table, m)).label(m) for m in measures))
+                .where(table.organization_id == organization_id, table.grain == "all")
+                .group_by(*keys).subquery())
+        columns = ["day", *dims, *measures]
+        await session.execute(insert(table).from_select(
+            ["id", "organization_id", "grain", *columns],
+            select(func.row_number().over() + after, literal(organization_id, Uuid),
+                   literal(grain), *(rows.c[c] for c in columns))))
 
 
 async def refresh_all(session: AsyncSession, *,
@@ -272,7 +306,8 @@ async def effectiveness(session: AsyncSession, actor: Actor, *, now: datetime | 
     discount given) and the uplift over the hold-out with its 95% interval; best value for
     money first within each reason. From the roll-up (`refresh`)."""
     r = OutcomeRollup
-    where = [r.organization_id == actor.organization_id, r.day <= _mature_day(now or utcnow())]
+    where = [r.organization_id == actor.organization_id, r.grain == "gesture",
+             r.day <= _mature_day(now or utcnow())]
     if reason:
         where.append(r.reason == reason)
     treated = (await session.execute(
@@ -319,7 +354,8 @@ async def similar(session: AsyncSession, *, organization_id: uuid.UUID, reason: 
     rows = (await session.execute(
         select(r.incentive_id, _sum(r.cases).label("cases"), _sum(r.won).label("won"),
                _sum(r.face_value).label("face_value"))
-        .where(r.organization_id == organization_id, r.reason == reason, r.tier == tier,
+        .where(r.organization_id == organization_id, r.grain == "all", r.reason == reason,
+               r.tier == tier,
                r.severity.between(low, high), r.held_out.is_(False),
                r.day <= _mature_day(now or utcnow()),
                r.incentive_id.in_([uuid.UUID(i) for i in incentive_ids]))

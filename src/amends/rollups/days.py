@@ -51,6 +51,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    null,
     or_,
     select,
     true,
@@ -307,6 +308,7 @@ async def source(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
         keep = tuple(d for d in kind.dimensions if d in wanted)
         return kind.partials(dialect, organization_id, [(since, until)], keep).subquery()
     keep = kind.grains[grain]
+    need = tuple(d for d in kind.dimensions if d in wanted)
     stale = await stale_days(session, organization_id, kind.name, first=first, last=last)
     raw: list[Range] = day_ranges(stale)
     if since is not None and first is not None and since < _midnight(first):
@@ -325,7 +327,12 @@ async def source(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
         rolled = rolled.where(table.day.not_in(stale))
     if not raw:
         return rolled.subquery()
-    return union_all(rolled, kind.partials(dialect, organization_id, raw, keep)).subquery()
+    # The tables' rows by the dimensions wanted only (fewer joins), the grain's others null:
+    # a report groups by what it wanted, and a day is read from one place or the other.
+    summed = kind.partials(dialect, organization_id, raw, need).subquery()
+    return union_all(rolled, select(
+        summed.c.day, *(summed.c[d] if d in need else null().label(d) for d in keep),
+        *(summed.c[m] for m in kind.measures))).subquery()
 
 
 # --- Building --------------------------------------------------------------------------------
