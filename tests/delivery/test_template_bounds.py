@@ -92,14 +92,14 @@ async def test_other_requests_are_served_while_a_heavy_template_renders(
     monkeypatch.setattr(get_settings(), "template_max_seconds", 30.0)
     rendering, rendered = threading.Event(), threading.Event()
 
-    def render_all(*args: Any, **kwargs: Any) -> list[str]:
+    def render_each(*args: Any, **kwargs: Any) -> list[list[str] | sandbox.InvalidTemplate]:
         rendering.set()
         try:
-            return sandbox.render_all(*args, **kwargs)
+            return sandbox.render_each(*args, **kwargs)
         finally:
             rendered.set()
 
-    monkeypatch.setattr(templates, "render_all", render_all)
+    monkeypatch.setattr(templates, "render_each", render_each)
     admin, coupon_id = await _coupon(client, db)
     heavy = asyncio.create_task(_preview(client, admin, coupon_id, HEAVY))
     assert await asyncio.to_thread(rendering.wait, 60)

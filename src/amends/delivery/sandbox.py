@@ -26,6 +26,7 @@ string methods `expandtabs` and `translate`.
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
@@ -40,6 +41,7 @@ from jinja2.exceptions import TemplateError, TemplateSyntaxError
 from jinja2.filters import FILTERS
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import escape
 
 from amends.errors import ValidationFailed
 
@@ -398,3 +400,93 @@ def render_all(sources: Sequence[tuple[str, bool]], context: dict[str, Any], *, 
         if len(text) > limit:
             raise TemplateTooLarge(f"It renders {len(text):,} characters; at most {limit:,}.")
     return texts
+
+
+# Blocks whose output is not written as it is (captured, filtered, passed to a macro) or is
+# escaped otherwise: a value printed inside one is not a plain slot.
+_REWORKED = (nodes.AssignBlock, nodes.Macro, nodes.CallBlock, nodes.FilterBlock,
+             nodes.EvalContextModifier)
+
+
+def _plain_uses(node: nodes.Node, names: frozenset[str], *, field: str = "",
+                parent: nodes.Node | None = None, reworked: bool = False) -> bool:
+    """Whether every use of `names` under `node` is printed as it is (`{{ name }}`) or is the
+    whole test of an `{% if name %}`, and none is assigned or shadowed."""
+    if isinstance(node, nodes.Name) and node.name in names:
+        if node.ctx != "load":
+            return False
+        printed = isinstance(parent, nodes.Output) and not reworked
+        return printed or (isinstance(parent, nodes.If) and field == "test")
+    reworked = reworked or isinstance(node, _REWORKED)
+    for name, value in node.iter_fields():
+        children = value if isinstance(value, list) else [value]
+        for child in children:
+            if isinstance(child, nodes.Node) and not _plain_uses(
+                    child, names, field=name, parent=node, reworked=reworked):
+                return False
+    return True
+
+
+@lru_cache(maxsize=512)
+def _slots_only(source: str, html: bool, names: frozenset[str]) -> bool:
+    try:
+        return _plain_uses((_html if html else _text).parse(source), names)
+    except TemplateSyntaxError:
+        return False  # rendered one by one, which says what is wrong
+
+
+def render_each(sources: Sequence[tuple[str, bool]], contexts: Sequence[dict[str, Any]], *,
+                limit: int, seconds: float) -> list[list[str] | InvalidTemplate]:
+    """`render_all` for each context (the texts, or why they do not render), rendering each
+    template once for many contexts where that gives the same texts.
+
+    Contexts that differ only in text values that every template prints as they are
+    (`{{ customer_name }}`) or tests alone (`{% if code %}`) share a render for each pattern
+    of which of those values are empty: it is rendered once with a marker in the place of
+    each differing value, and each context's own values are then put in the markers' places
+    (escaped in HTML, as the template would). An incident's hundred customers who read the
+    same template in the same language cost one render and a hundred substitutions."""
+    first = contexts[0] if contexts else {}
+    varying = frozenset(key for key in first if any(c[key] != first[key] for c in contexts))
+    alike = all(c.keys() == first.keys() for c in contexts) and all(
+        type(c[key]) is str for c in contexts for key in varying)
+    if len(contexts) < 2 or not alike or not all(
+            _slots_only(source, html, varying) for source, html in sources):
+        return [_rendered_or_problem(sources, context, limit=limit, seconds=seconds)
+                for context in contexts]
+    keys = sorted(varying)
+    token = secrets.token_hex(8)
+    marker = re.compile(f"\x1a(\\d+){token}\x1a")
+    groups: dict[tuple[bool, ...], list[int]] = {}
+    for n, context in enumerate(contexts):
+        groups.setdefault(tuple(bool(context[key]) for key in keys), []).append(n)
+    results: list[list[str] | InvalidTemplate] = [[] for _ in contexts]
+    for pattern, members in groups.items():
+        marked = {**contexts[members[0]], **{
+            key: f"\x1a{n}{token}\x1a" if full else "" for n, (key, full) in
+            enumerate(zip(keys, pattern, strict=True))}}
+        texts = _rendered_or_problem(sources, marked, limit=limit, seconds=seconds)
+        for n in members:
+            if isinstance(texts, InvalidTemplate):
+                results[n] = texts
+                continue
+            values = [contexts[n][key] for key in keys]
+            escaped = [str(escape(value)) for value in values]
+            filled = [_filled(marker, text, escaped if html else values)
+                      for text, (_, html) in zip(texts, sources, strict=True)]
+            longest = max(len(text) for text in filled)
+            results[n] = filled if longest <= limit else TemplateTooLarge(
+                f"It renders {longest:,} characters; at most {limit:,}.")
+    return results
+
+
+def _filled(marker: re.Pattern[str], text: str, values: list[str]) -> str:
+    return marker.sub(lambda found: values[int(found[1])], text)
+
+
+def _rendered_or_problem(sources: Sequence[tuple[str, bool]], context: dict[str, Any], *,
+                         limit: int, seconds: float) -> list[str] | InvalidTemplate:
+    try:
+        return render_all(sources, context, limit=limit, seconds=seconds)
+    except InvalidTemplate as problem:
+        return problem

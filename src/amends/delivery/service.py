@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
@@ -308,15 +309,24 @@ class SmsTooLong(ValidationFailed):
     code, title = "sms_too_long", "The SMS is longer than the organisation allows"
 
 
-async def render_for(session: AsyncSession, *, coupon: Coupon | None, customer: Customer,
-                     case_reference: str, channel: str, kind: str, base_url: str,
-                     override: tuple[str, str, str | None] | None = None,
-                     detail: str | wording.Phrase = "", apology: str = "",
-                     locale: str | None = None) -> templates.Rendered:
-    """The message for the customer in their language (or `locale`, for a preview), with
-    dates in their zone and the brand. An SMS is prefixed with the brand's name and kept to
-    the organisation's segment budget: over it, the short form (code, expiry, link) is sent;
-    still over, `SmsTooLong` (the message is never cut in the middle of a code)."""
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A message before it is rendered: its organisation, wording and variables."""
+
+    organization: Organization
+    source: tuple[str, str, str | None]
+    used: str  # the locale of the wording
+    shipped: bool
+    context: dict[str, Any]
+    channel: str
+    kind: str
+
+
+async def _prepare(session: AsyncSession, *, coupon: Coupon | None, customer: Customer,
+                   case_reference: str, channel: str, kind: str, base_url: str,
+                   override: tuple[str, str, str | None] | None = None,
+                   detail: str | wording.Phrase = "", apology: str = "",
+                   locale: str | None = None) -> _Prepared:
     organization = await session.get(Organization, customer.organization_id)
     assert organization is not None
     reader = reader_of(organization, locale=locale or customer.locale,
@@ -335,12 +345,32 @@ async def render_for(session: AsyncSession, *, coupon: Coupon | None, customer: 
         incentive = await session.get(Incentive, (coupon.organization_id, coupon.incentive_id))
         context.update(coupon_context(coupon, incentive, locale=tag,
                                       time_zone=reader.time_zone, base_url=base_url))
-    rendered = await templates.render_async(*source, context, shipped=shipped)
-    if channel == "sms":
-        rendered = await _within_budget(rendered, organization, context, kind=kind,
-                                        language=language_of(used))
+    return _Prepared(organization, source, used, shipped, context, channel, kind)
+
+
+async def _finished(prepared: _Prepared, rendered: templates.Rendered) -> templates.Rendered:
+    if prepared.channel == "sms":
+        rendered = await _within_budget(rendered, prepared.organization, prepared.context,
+                                        kind=prepared.kind, language=language_of(prepared.used))
     return templates.Rendered(subject=rendered.subject, text=rendered.text,
-                              html=rendered.html, locale=used)
+                              html=rendered.html, locale=prepared.used)
+
+
+async def render_for(session: AsyncSession, *, coupon: Coupon | None, customer: Customer,
+                     case_reference: str, channel: str, kind: str, base_url: str,
+                     override: tuple[str, str, str | None] | None = None,
+                     detail: str | wording.Phrase = "", apology: str = "",
+                     locale: str | None = None) -> templates.Rendered:
+    """The message for the customer in their language (or `locale`, for a preview), with
+    dates in their zone and the brand. An SMS is prefixed with the brand's name and kept to
+    the organisation's segment budget: over it, the short form (code, expiry, link) is sent;
+    still over, `SmsTooLong` (the message is never cut in the middle of a code)."""
+    prepared = await _prepare(session, coupon=coupon, customer=customer,
+                              case_reference=case_reference, channel=channel, kind=kind,
+                              base_url=base_url, override=override, detail=detail,
+                              apology=apology, locale=locale)
+    return await _finished(prepared, await templates.render_async(
+        *prepared.source, prepared.context, shipped=prepared.shipped))
 
 
 async def _within_budget(rendered: templates.Rendered, organization: Organization,
@@ -376,14 +406,37 @@ async def render_or_failure(session: AsyncSession, **message: Any
     an SMS over the segment budget. The message is then recorded as failed with that reason
     (a broken template fails its messages, it does not stop the request or the job that
     sends them)."""
-    unrendered = templates.Rendered(subject="", text="", html=None,
-                                    locale=message["customer"].locale or kit_locale.DEFAULT)
-    try:
-        return await render_for(session, **message), None
-    except SmsTooLong as problem:
-        return unrendered, f"Not sent: {problem.detail}"
-    except templates.InvalidTemplate as problem:
-        return unrendered, f"The template does not render ({problem.code}): {problem.detail}"
+    [outcome] = await render_many_or_failure(session, [message])
+    return outcome
+
+
+async def render_many_or_failure(session: AsyncSession, messages: Sequence[dict[str, Any]]
+                                 ) -> list[tuple[templates.Rendered, str | None]]:
+    """`render_or_failure` for each message (the arguments of `render_for`), each template
+    rendered once for all the messages that read it with the same wording and differ only in
+    what it prints as it is (`templates.render_many`): an incident's chunk of customers."""
+    prepared = [await _prepare(session, **message) for message in messages]
+    readers: dict[tuple[tuple[str, str, str | None], bool], list[int]] = {}
+    for n, one in enumerate(prepared):
+        readers.setdefault((one.source, one.shipped), []).append(n)
+    outcomes: list[tuple[templates.Rendered, str | None]] = [
+        (templates.Rendered(subject="", text="", html=None,
+                            locale=message["customer"].locale or kit_locale.DEFAULT), None)
+        for message in messages]
+    for (source, shipped), members in readers.items():
+        rendered = await templates.render_many_async(
+            *source, [prepared[n].context for n in members], shipped=shipped)
+        for n, result in zip(members, rendered, strict=True):
+            try:
+                if isinstance(result, templates.InvalidTemplate):
+                    raise result
+                outcomes[n] = await _finished(prepared[n], result), None
+            except SmsTooLong as problem:
+                outcomes[n] = outcomes[n][0], f"Not sent: {problem.detail}"
+            except templates.InvalidTemplate as problem:
+                outcomes[n] = outcomes[n][0], (f"The template does not render "
+                                               f"({problem.code}): {problem.detail}")
+    return outcomes
 
 
 async def deliver(session: AsyncSession, actor: Actor, *, coupon: Coupon | None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from amends.delivery.sandbox import (
     InvalidTemplate,
     TemplateTooComplex,
     TemplateTooLarge,
-    render_all,
+    render_each,
 )
 from amends.delivery.wording import KINDS, wording
 from amends.kit.locale import DEFAULT, babel_locale, date, language_of, money, number, time
@@ -82,18 +83,35 @@ def render(subject: str, text: str, html: str | None, context: dict[str, Any]) -
     """Render a message within the bounds of `template_max_output_chars` and
     `template_max_seconds`; raises `InvalidTemplate`, `TemplateTooLarge` or
     `TemplateTooComplex` (all 422) saying why it does not render."""
+    [rendered] = render_many(subject, text, html, [context])
+    if isinstance(rendered, InvalidTemplate):
+        raise rendered
+    return rendered
+
+
+def render_many(subject: str, text: str, html: str | None, contexts: Sequence[dict[str, Any]]
+                ) -> list[Rendered | InvalidTemplate]:
+    """`render` for each context (the message, or why it does not render), the template
+    rendered once for the contexts that differ only in what it prints as it is
+    (`sandbox.render_each`)."""
     settings = get_settings()
     sources = [(subject, False), (text, False)] + ([(html, True)] if html else [])
-    rendered = render_all(sources, context, limit=settings.template_max_output_chars,
-                          seconds=settings.template_max_seconds)
-    # A subject is one line (an e-mail header) and fits its column.
-    subject = _LINE_BREAKS.sub(" ", rendered[0]).strip()
-    if len(subject) > SUBJECT_CHARS:
-        raise TemplateTooLarge(f"The subject renders {len(subject):,} characters; at most "
-                               f"{SUBJECT_CHARS}.")
-    # Paragraphs left out (a thank-you without a gesture) leave no gap of blank lines.
-    return Rendered(subject=subject, text=_BLANK_LINES.sub("\n\n", rendered[1]).strip(),
-                    html=rendered[2] if html else None)
+    results: list[Rendered | InvalidTemplate] = []
+    for texts in render_each(sources, contexts, limit=settings.template_max_output_chars,
+                             seconds=settings.template_max_seconds):
+        if isinstance(texts, InvalidTemplate):
+            results.append(texts)
+            continue
+        # A subject is one line (an e-mail header) and fits its column.
+        line = _LINE_BREAKS.sub(" ", texts[0]).strip()
+        if len(line) > SUBJECT_CHARS:
+            results.append(TemplateTooLarge(f"The subject renders {len(line):,} characters; "
+                                            f"at most {SUBJECT_CHARS}."))
+            continue
+        # Paragraphs left out (a thank-you without a gesture) leave no gap of blank lines.
+        results.append(Rendered(subject=line, text=_BLANK_LINES.sub("\n\n", texts[1]).strip(),
+                                html=texts[2] if html else None))
+    return results
 
 
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -109,6 +127,17 @@ async def render_async(subject: str, text: str, html: str | None, context: dict[
         return render(subject, text, html, context)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_renderers, partial(render, subject, text, html, context))
+
+
+async def render_many_async(subject: str, text: str, html: str | None,
+                            contexts: Sequence[dict[str, Any]], *, shipped: bool = False
+                            ) -> list[Rendered | InvalidTemplate]:
+    """`render_many`, off the event loop unless the wording is shipped."""
+    if shipped:
+        return render_many(subject, text, html, contexts)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_renderers, partial(render_many, subject, text, html,
+                                                          contexts))
 
 
 # A message's gesture and expiry in words are the same for every customer of an incident's

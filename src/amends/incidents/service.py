@@ -673,12 +673,16 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
     messages: list[dict[str, Any]] = []
     job_rows: list[dict[str, Any]] = []
     base_url = get_settings().base_url
-    for row, customer, channel, address in reachable:
+    # Each template renders once for the chunk's customers who read it in the same words.
+    renders = await delivery.render_many_or_failure(session, [{
+        "coupon": given.get(row.id), "customer": customer,
+        "case_reference": opened[row.id]["reference"], "channel": channel,
+        "kind": "gesture" if given.get(row.id) else "incident_apology", "base_url": base_url,
+        "apology": incident.message} for row, customer, channel, _ in reachable])
+    for (row, customer, channel, address), (rendered, failure) in zip(reachable, renders,
+                                                                      strict=True):
         case, coupon = opened[row.id], given.get(row.id)
         kind = "gesture" if coupon else "incident_apology"
-        rendered, failure = await delivery.render_or_failure(
-            session, coupon=coupon, customer=customer, case_reference=case["reference"],
-            channel=channel, kind=kind, base_url=base_url, apology=incident.message)
         message = delivery.delivery_row(actor, customer=customer, coupon=coupon,
                                         case_id=case["id"], kind=kind, channel=channel,
                                         address=address, rendered=rendered,
