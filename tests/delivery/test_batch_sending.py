@@ -122,3 +122,23 @@ async def test_a_batch_run_again_does_not_send_what_it_recorded_sent(
         assert ran == 10
         assert len(mail.messages) == 10
     assert set((await _statuses(db)).values()) == {("sent", 1, None)}
+
+
+async def test_an_agents_message_goes_first_among_an_incidents_messages(
+        db: Database, settings: Settings) -> None:
+    tenant = await make_org(db)
+    with smtp_server() as mail:
+        await _email_channel(db, tenant, mail)
+        await _queue(db, tenant, 60)
+        async with db.transaction() as session:  # an incident's: they yield to a person's
+            await session.execute(update(Job).where(Job.kind == "delivery.send")
+                                  .values(priority=8))
+        agent = await make_customer(db, tenant, external_id="C-agent", email="vip@example.com")
+        coupon = await make_coupon(db, tenant, customer=agent)
+        async with db.transaction() as session:
+            await delivery.deliver(session, Actor.system(tenant.id, "tests"), coupon=coupon,
+                                   channel="email")
+        await Worker(db, settings).run_until_idle()
+        assert len(mail.messages) == 61
+        # Among the first the connections to the server carry at once, not behind the 60.
+        assert "vip@example.com" in [m["To"] for m in mail.messages[:8]]

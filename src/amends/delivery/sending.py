@@ -105,6 +105,8 @@ async def _send_organization(batch: Batch, organization_id: uuid.UUID, claimed: 
         if jobs:
             await batch.succeed(jobs, _set_status(organization_id, jobs, status))
     if queued:
+        # Most urgent first (an agent's message before an incident's), each in its turn.
+        queued.sort(key=lambda q: (q.job.priority, q.job.run_at))
         await _send_all(batch, organization_id, queued)
 
 

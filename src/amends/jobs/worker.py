@@ -55,6 +55,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.lease = timedelta(seconds=settings.job_lease_seconds)
         self._running: set[asyncio.Task[None]] = set()
+        self._batched = 0  # jobs claimed in batches and not yet finished
 
     async def ensure_periodic(self) -> None:
         kinds = periodic_kinds()
@@ -120,11 +121,15 @@ class Worker:
                         units.append([job])
                 for name, batch in batches.items():
                     size = get_kind(name).batch_size  # type: ignore[union-attr]
-                    if len(batch) < size:
-                        batch += await jobs.claim(session, limit=size - len(batch),
-                                                  lease=self.lease, kind=name)
+                    # At most two batches' worth in hand: a job claimed later (an agent's
+                    # message) waits behind few others.
+                    room = min(size, 2 * size - self._batched) - len(batch)
+                    if room > 0:
+                        batch += await jobs.claim(session, limit=room, lease=self.lease,
+                                                  kind=name)
                     units.append(batch)
-                return units
+            self._batched += sum(len(batch) for batch in batches.values())
+            return units
         except Exception:
             log.exception("claiming jobs failed")
             await asyncio.sleep(self.settings.worker_poll_seconds)
@@ -175,6 +180,7 @@ class Worker:
             for job in batch.unfinished():
                 await batch.fail(job, exc)
         finally:
+            self._batched -= len(claimed)
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await heartbeat
