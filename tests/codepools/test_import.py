@@ -57,7 +57,7 @@ SHAPES = [
     (lambda n: f"pos-{n:06d}", lambda n: f"POS{n:06d}"),
     (lambda n: f"  Pos {n:03d}.{n % 1000:03d}\t,12.50,caf\u00e9 cr\u00e8me",
      lambda n: f"POS{n:03d}{n % 1000:03d}"),
-    (lambda n: f'"POS_{n:06d}",5', lambda n: f"POS{n:06d}"),
+    (lambda n: f'"POS_{n:06d}","5,00","say ""sorry""",', lambda n: f"POS{n:06d}"),
 ]
 
 

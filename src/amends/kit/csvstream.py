@@ -89,13 +89,16 @@ async def _head_first(chunks: AsyncIterable[bytes], size: int) -> AsyncIterator[
         yield bytes(head)
 
 
-# A plain line: its first field unquoted, printable ASCII (spaces and tabs inside it, not
-# around it), the other fields, if any, without a quote; no NUL, no carriage return but the
-# one before the newline. Such a line reads the same through the csv module, so a run of
-# them can be taken at once, without a Python step per line.
+# A plain line: its first field printable ASCII (spaces and tabs inside it, not around it,
+# no quote, no comma), bare or quoted; the other fields, if any, bare or quoted without a
+# line break; no NUL, no carriage return but the one before the newline. Such a line reads the
+# same through the csv module, so a run of them can be taken at once, without a Python step
+# per line. Its first field is group 1 (bare) or 2 (quoted); a blank line matches with none.
 _GRAPHIC = rb"[\x21\x23-\x2b\x2d-\x7e]"  # printable ASCII but the space, '"' and ','
-_PLAIN = (rb"[ \t]*(?:(" + _GRAPHIC + rb"(?:[\x21\x23-\x2b\x2d-\x7e \t]*" + _GRAPHIC
-          + rb")?)[ \t]*(?:,[^\"\r\n\x00]*)?)?\r?")
+_FIRST = _GRAPHIC + rb"(?:[\x21\x23-\x2b\x2d-\x7e \t]*" + _GRAPHIC + rb")?"
+_OTHER = rb'(?:"(?:[^"\r\n\x00]|"")*"|[^",\r\n\x00]*)'
+_PLAIN = (rb'(?:(?:[ \t]*(' + _FIRST + rb')[ \t]*|"[ \t]*(' + _FIRST + rb')[ \t]*")(?:,'
+          + _OTHER + rb")*|[ \t]*)\r?")
 _PLAIN_LINE = re.compile(_PLAIN)
 _PLAIN_LINES = re.compile(rb"^" + _PLAIN + rb"\n", re.MULTILINE)
 
@@ -137,10 +140,11 @@ def _is_utf8(block: bytes) -> bool:
 
 def _runs(block: bytes, number: int, max_line_bytes: int) -> Iterator[Line | Run]:
     """The lines of `block`: the plain ones in runs, the others one by one."""
-    firsts = _PLAIN_LINES.findall(block)
-    if (len(firsts) == block.count(b"\n") and _is_utf8(block)
+    found = _PLAIN_LINES.findall(block)
+    if (len(found) == block.count(b"\n") and _is_utf8(block)
             and (len(block) <= max_line_bytes
                  or max(map(len, block.split(b"\n"))) <= max_line_bytes)):
+        firsts = [bare or quoted for bare, quoted in found]
         if b"" in firsts:
             firsts = [first for first in firsts if first]
         if firsts:
@@ -159,7 +163,7 @@ def _runs(block: bytes, number: int, max_line_bytes: int) -> Iterator[Line | Run
             if (line := _read(number, raw, max_line_bytes)) is not None:
                 yield line
             run, run_number, run_from = [], number + 1, end + 1
-        elif first := plain.group(1):
+        elif first := plain.group(1) or plain.group(2):
             run.append(first)
         number += 1
         start = end + 1
@@ -233,8 +237,8 @@ async def first_column_runs(chunks: AsyncIterable[bytes], *, headers: tuple[str,
                             max_line_bytes: int = MAX_LINE_BYTES) -> AsyncIterator[Line | Run]:
     """As `first_column`, but consecutive plain lines come together as a `Run` of their first
     fields, each what `Line.first` would be: a large file is read without a Python step per
-    line. Lines that are not plain (a quote, a character beyond ASCII in the first field, a
-    line the csv module refuses) come one by one as `Line`s, in their place."""
+    line. Lines that are not plain (a quote inside a field, a character beyond ASCII in the
+    first field, a line the csv module refuses) come one by one as `Line`s, in their place."""
     async for item in _first_column(chunks, headers=headers, max_line_bytes=max_line_bytes,
                                     runs=True):
         yield item
