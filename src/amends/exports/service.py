@@ -4,15 +4,20 @@ as CSV (UTF-8, a header row, one line per row), streamed from the database in co
 The file is defined once, in SQL: each column is an expression that renders its cell
 (`cells.py`: times in ISO 8601 UTC, money in major units of its ISO 4217 currency, text that a
 spreadsheet could read as a formula behind an apostrophe, as `kit.csvstream.safe_cell` does).
-So the rows need no work in Python, and each dialect reads them its fastest way:
+So the rows need no work in Python, and each dialect reads them its fastest way.
 
-- PostgreSQL writes the CSV itself, `COPY (SELECT ...) TO STDOUT`, and asyncpg hands it over
-  in chunks; while the client is slow to take one, asyncpg stops reading the socket and the
-  server waits (backpressure all the way), so a million rows take the memory of a few chunks.
-- SQLite is read in keyset batches (`id > last id`, in primary-key order), each in a short read
-  transaction of its own, and each batch written by the `csv` module.
+Rows come oldest first: by the time the gesture was given (the redemption made), then by id.
+They are read in keyset batches, each a range of that key that an index on (organisation,
+time) finds, joining only its own rows, so the first rows leave at once however long the
+period (one statement over a year would sort and hash its joins for seconds first):
 
-Rows come in primary-key order, which is the order they were created in (ids are UUIDv7).
+- PostgreSQL writes the CSV itself, a `COPY (SELECT ...) TO STDOUT` per batch in one read-only
+  snapshot, and asyncpg hands it over in chunks; while the client is slow to take one, asyncpg
+  stops reading the socket and the server waits (backpressure all the way), so a million rows
+  take the memory of a few chunks.
+- SQLite's batches are each read in a short read transaction of its own and written by the
+  `csv` module.
+
 Every statement names the organisation first (the distribution key on Citus) and joins on it.
 """
 
@@ -24,18 +29,20 @@ import io
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Row,
     Select,
     and_,
     case,
     cast,
     func,
+    or_,
     select,
 )
 from sqlalchemy import null as sql_null
@@ -54,8 +61,11 @@ T = TypeVar("T")
 # The longest period one export covers: a year, leap or not, counted in the reader's days.
 MAX_DAYS = 366
 _EARLIEST, _LATEST = date(1970, 1, 1), date(2199, 12, 31)
-# Rows per SQLite batch, and the size PostgreSQL's chunks are gathered to before they are sent.
+# Rows per SQLite batch; rows of PostgreSQL's first COPY and of each one after; the size
+# PostgreSQL's chunks are gathered to before they are sent.
 BATCH_ROWS = 2000
+FIRST_COPY_ROWS = 2000
+COPY_ROWS = 50_000
 CHUNK_BYTES = 64 * 1024
 _QUEUED_CHUNKS = 4
 WORK_MEM = "64MB"
@@ -140,28 +150,42 @@ REDEMPTION_COLUMNS = (
     "voided_at", "void_reason", "customer_id", "case_reference")
 
 
+# Where a keyset batch of an export starts or ends: a row's time and id.
+Key = tuple[datetime, uuid.UUID]
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     """What one statement of an export reads: the caller's organisation and period, whether
-    codes are shown, the time that decides expiry and, for a keyset batch, where to go on
-    from and how many rows to read."""
+    codes are shown, the time that decides expiry and the batch, the rows after the key
+    `after` up to the key `through` (both None: the whole period)."""
 
     organization_id: uuid.UUID
     period: Period
     shows_codes: bool
     now: datetime
-    after: uuid.UUID | None = None
-    limit: int | None = None
+    after: Key | None = None
+    through: Key | None = None
+
+
+def _batch(moment: Any, key: Any, query: Query) -> list[ColumnElement[bool]]:
+    """The period and the batch's keyset bounds, written so that an index on (organisation,
+    moment) finds them: (moment, id) > after and (moment, id) <= through."""
+    bounds: list[ColumnElement[bool]] = [moment >= query.period.start,
+                                         moment < query.period.end]
+    if query.after is not None:
+        at, after = query.after
+        bounds += [moment >= at, or_(moment > at, key > after)]
+    if query.through is not None:
+        at, through = query.through
+        bounds += [moment <= at, or_(moment < at, key <= through)]
+    return bounds
 
 
 def gestures(cells: Cells, query: Query) -> Select[Any]:
-    """Every gesture given in the period (revoked ones too), with what it has cost so far (the
+    """Every gesture given in the batch (revoked ones too), with what it has cost so far (the
     discounts of its completed redemptions) and its last completed redemption."""
     org = query.organization_id
-    page = [Coupon.organization_id == org, Coupon.issued_at >= query.period.start,
-            Coupon.issued_at < query.period.end]
-    if query.after is not None:
-        page.append(Coupon.id > query.after)
     # `coupons.policy.display_status` in SQL: a hold that has timed out is active again, and
     # an active gesture past its expiry is expired.
     now = query.now
@@ -181,30 +205,17 @@ def gestures(cells: Cells, query: Query) -> Select[Any]:
         # Reason keys ([a-z0-9_]) and case references (C-...) cannot start a formula.
         "reason": Case.reason, "case_reference": cells.empty_as_none(Coupon.case_ref),
         "customer_id": cells.text(Coupon.customer_external_id)}
-    given = (
+    mine = (
         select(*(value.label(name) for name, value in own.items()),
-               Coupon.organization_id.label("_org"), Coupon.id.label("_id"))
+               Coupon.organization_id.label("_org"), Coupon.id.label("_id"),
+               Coupon.issued_at.label("_at"))
         .select_from(Coupon)
         .outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
                               Case.reference == Coupon.case_ref))
-        .where(*page).order_by(Coupon.id))
-    # A whole subquery (OFFSET 0 keeps PostgreSQL from merging it into the statement): its
-    # cells are then written where its rows are read, by the parallel workers, instead of
-    # all of them by one process after the last join.
-    mine = (given.limit(query.limit) if query.limit is not None else given.offset(0)).subquery()
-    used = [Redemption.organization_id == org, Redemption.status == "completed"]
-    if query.limit is None:
-        # One pass over the redemptions since the period began: none is older than its
-        # gesture.
-        used.append(Redemption.created_at >= query.period.start)
-    else:  # a keyset batch: the redemptions of its own gestures
-        ours = aliased(Coupon)
-        used.append(Redemption.coupon_id.in_(
-            select(ours.id).where(ours.organization_id == org,
-                                  ours.issued_at >= query.period.start,
-                                  ours.issued_at < query.period.end,
-                                  *([ours.id > query.after] if query.after else []))
-            .order_by(ours.id).limit(query.limit)))
+        .where(Coupon.organization_id == org, *_batch(Coupon.issued_at, Coupon.id, query))
+        .subquery())
+    # The redemptions of the batch's own gestures.
+    ours = aliased(Coupon)
     spent = (
         select(Redemption.organization_id, Redemption.coupon_id, Redemption.created_at,
                Redemption.order_id, Redemption.store_id,
@@ -214,31 +225,28 @@ def gestures(cells: Cells, query: Query) -> Select[Any]:
                func.count().over(partition_by=Redemption.coupon_id).label("uses"),
                func.row_number().over(partition_by=Redemption.coupon_id, order_by=(
                    Redemption.created_at.desc(), Redemption.id.desc())).label("nth"))
-        .where(*used).subquery())
+        .where(Redemption.organization_id == org, Redemption.status == "completed",
+               Redemption.coupon_id.in_(select(ours.id).where(
+                   ours.organization_id == org, *_batch(ours.issued_at, ours.id, query))))
+        .subquery())
     last = {
         "cost": cells.money(func.coalesce(spent.c.cost, 0), mine.c.currency),
         "redemptions": func.coalesce(spent.c.uses, 0),
         "redeemed_at": cells.moment(spent.c.created_at),
         "order_id": cells.text(spent.c.order_id), "store": cells.text(spent.c.store_id)}
-    statement = (
+    return (
         select(*(mine.c[name] if name in own else last[name].label(name)
                  for name in GESTURE_COLUMNS))
         .select_from(mine)
         .outerjoin(spent, and_(spent.c.organization_id == mine.c._org,
                                spent.c.coupon_id == mine.c._id, spent.c.nth == 1))
-        .order_by(mine.c._id))
-    return _batch(statement, mine.c._id, query)
+        .order_by(mine.c._at, mine.c._id))
 
 
 def redemptions(cells: Cells, query: Query) -> Select[Any]:
-    """Every redemption made in the period, voided ones too, with its gesture and the person
+    """Every redemption made in the batch, voided ones too, with its gesture and the person
     at the till (a member of staff; none for a till's API key or a shop)."""
     at_till = aliased(User)
-    page = [Redemption.organization_id == query.organization_id,
-            Redemption.created_at >= query.period.start,
-            Redemption.created_at < query.period.end]
-    if query.after is not None:
-        page.append(Redemption.id > query.after)
     columns = [
         cells.moment(Redemption.created_at), cells.uuid(Redemption.id),
         cells.uuid(Redemption.coupon_id),
@@ -250,22 +258,25 @@ def redemptions(cells: Cells, query: Query) -> Select[Any]:
         cells.text(at_till.name), Redemption.status, cells.moment(Redemption.voided_at),
         cells.text(Redemption.void_reason), cells.text(Coupon.customer_external_id),
         cells.empty_as_none(Coupon.case_ref)]
-    statement = (
+    return (
         select(*(c.label(n) for c, n in zip(columns, REDEMPTION_COLUMNS, strict=True)))
         .select_from(Redemption)
         .join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
                            Coupon.id == Redemption.coupon_id))
         .outerjoin(at_till, and_(at_till.organization_id == Redemption.organization_id,
                                  at_till.id == Redemption.actor_id))
-        .where(*page).order_by(Redemption.id))
-    return _batch(statement, Redemption.id, query)
+        .where(Redemption.organization_id == query.organization_id,
+               *_batch(Redemption.created_at, Redemption.id, query))
+        .order_by(Redemption.created_at, Redemption.id))
 
 
-def _batch(statement: Select[Any], key: Any, query: Query) -> Select[Any]:
-    """A keyset batch reads the key too, last, to go on from."""
-    if query.limit is None:
-        return statement
-    return statement.add_columns(key.label("_key")).limit(query.limit)
+def _keys(moment: Any, key: Any, owner: Any) -> Callable[[Query, int], Select[Any]]:
+    def nth(query: Query, rows: int) -> Select[Any]:
+        """The key of the `rows`th row after the batch's start (none: fewer rows are left)."""
+        return (select(moment, key).where(owner == query.organization_id,
+                                          *_batch(moment, key, query))
+                .order_by(moment, key).offset(rows - 1).limit(1))
+    return nth
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,10 +284,14 @@ class Export:
     name: str
     columns: tuple[str, ...]
     statement: Callable[[Cells, Query], Select[Any]]
+    # The key that ends a batch of so many rows.
+    batch_end: Callable[[Query, int], Select[Any]]
 
 
-GESTURES = Export("gestures", GESTURE_COLUMNS, gestures)
-REDEMPTIONS = Export("redemptions", REDEMPTION_COLUMNS, redemptions)
+GESTURES = Export("gestures", GESTURE_COLUMNS, gestures,
+                  _keys(Coupon.issued_at, Coupon.id, Coupon.organization_id))
+REDEMPTIONS = Export("redemptions", REDEMPTION_COLUMNS, redemptions,
+                     _keys(Redemption.created_at, Redemption.id, Redemption.organization_id))
 
 
 def shows_codes(actor: Actor) -> bool:
@@ -292,52 +307,68 @@ async def csv_chunks(db: Database, actor: Actor, export: Export, period: Period
                   shows_codes=shows_codes(actor), now=utcnow())
     cells = Cells(db.dialect)
     if cells.postgres:
-        async for chunk in _copied(db, export.statement(cells, query)):
+        async for chunk in _copied(db, export, cells, query):
             yield chunk
         return
     header = True
-    after: uuid.UUID | None = None
+    after: Key | None = None
     while True:
-        batch = Query(organization_id=query.organization_id, period=period,
-                      shows_codes=query.shows_codes, now=query.now, after=after,
-                      limit=BATCH_ROWS)
-        rows = await _detached(_read(db, export.statement(cells, batch)))
+        rows, through = await _detached(_read(db, export, cells, replace(query, after=after)))
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         if header:
             writer.writerow(export.columns)
             header = False
-        writer.writerows(row[:-1] for row in rows)
+        writer.writerows(rows)
         yield out.getvalue().encode()
-        if len(rows) < BATCH_ROWS:
+        if through is None:
             return
-        after = rows[-1][-1]
+        after = through
 
 
-async def _copied(db: Database, statement: Select[Any]) -> AsyncIterator[bytes]:
-    """`COPY (statement) TO STDOUT` as CSV with its header, in chunks of about CHUNK_BYTES.
+def _key(row: Any) -> Key | None:
+    return None if row is None else (row[0], uuid.UUID(str(row[1])))
 
-    asyncpg calls the sink with each buffer it reads and reads no more until the sink returns;
-    the sink waits while `_QUEUED_CHUNKS` buffers wait for the client. If the client goes
-    away, the generator is closed: the COPY is cancelled and its connection closed rather
-    than returned to the pool mid-statement. The statement holds no value from a request:
-    its literals are the organisation's id, times and the constants of the columns."""
-    sql = str(statement.compile(dialect=db.engine.dialect,
-                                compile_kwargs={"literal_binds": True}))
+
+async def _copied(db: Database, export: Export, cells: Cells, query: Query
+                  ) -> AsyncIterator[bytes]:
+    """The export as `COPY (statement) TO STDOUT` CSV, batch by batch in one read-only
+    snapshot, in chunks of about CHUNK_BYTES.
+
+    Each batch is a range of the file's key, found first (`Export.batch_end`), so that every
+    COPY reads an index range and joins only its own rows: the first rows leave while the
+    next batches are still to be read, whatever the period (one COPY of a year would sort and
+    hash its joins for seconds before its first row). asyncpg calls the sink with each buffer
+    it reads and reads no more until the sink returns; the sink waits while `_QUEUED_CHUNKS`
+    buffers wait for the client. If the client goes away, the generator is closed: the COPY
+    is cancelled and its connection closed rather than returned to the pool mid-statement.
+    The statements hold no value from a request: their literals are the organisation's id,
+    times, keys read from the database and the constants of the columns."""
     buffers: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=_QUEUED_CHUNKS)
     failures: list[Exception] = []
     raw = await db.engine.raw_connection()
     driver: Any = raw.driver_connection
     finished = False
 
+    def sql(statement: Select[Any]) -> str:
+        return str(statement.compile(dialect=db.engine.dialect,
+                                     compile_kwargs={"literal_binds": True}))
+
     async def copy() -> None:
         try:
-            async with driver.transaction(readonly=True):
-                # A year of rows is sorted and joined in memory rather than on disk (the
-                # default work_mem is 4 MB); for this statement only.
+            async with driver.transaction(isolation="repeatable_read", readonly=True):
                 await driver.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-                await driver.copy_from_query(
-                    sql, output=buffers.put, format="csv", header=True, encoding="utf-8")
+                after, rows = None, FIRST_COPY_ROWS
+                while True:
+                    batch = replace(query, after=after)
+                    through = _key(await driver.fetchrow(sql(export.batch_end(batch, rows))))
+                    await driver.copy_from_query(
+                        sql(export.statement(cells, replace(batch, through=through))),
+                        output=buffers.put, format="csv", header=after is None,
+                        encoding="utf-8")
+                    if through is None:
+                        break
+                    after, rows = through, COPY_ROWS
         except Exception as error:  # raised by the reader, in the response
             failures.append(error)
         await buffers.put(None)
@@ -359,9 +390,15 @@ async def _copied(db: Database, statement: Select[Any]) -> AsyncIterator[bytes]:
         await _detached(_end(task, raw, finished=finished))
 
 
-async def _read(db: Database, statement: Select[Any]) -> list[Row[Any]]:
+async def _read(db: Database, export: Export, cells: Cells, query: Query
+                ) -> tuple[list[Row[Any]], Key | None]:
+    """A SQLite batch: its rows and its last key (None: the last batch), in a short read
+    transaction of its own."""
     async with db.transaction(write=False) as session:
-        return list((await session.execute(statement)).all())
+        through = _key((await session.execute(export.batch_end(query, BATCH_ROWS))).first())
+        rows = (await session.execute(export.statement(cells, replace(query, through=through)))
+                ).all()
+        return list(rows), through
 
 
 # Tasks that must end whatever happens to their caller (the loop keeps only weak references).
