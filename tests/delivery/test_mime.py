@@ -56,3 +56,15 @@ def test_an_address_outside_ascii_travels_with_smtputf8() -> None:
     mail = Mail(from_name="", from_address="care@shop.example", to="jürgen@beispiel.de",
                 subject="Hallo", message_id="2@shop.example", text="Hallo", html=None)
     assert needs_smtputf8(mail)
+
+
+def test_a_short_subject_is_written_as_it_is_and_a_long_one_is_folded() -> None:
+    short = Mail(from_name="Shop", from_address="care@shop.example", to="a@example.com",
+                 subject="Sorry about your order", message_id="3@shop.example", text="Hi",
+                 html=None)
+    assert b"\r\nSubject: Sorry about your order\r\n" in build(short)
+    long = Mail(from_name="Shop", from_address="care@shop.example", to="a@example.com",
+                subject=("Sorry " * 30).strip(), message_id="4@shop.example", text="Hi", html=None)
+    raw = build(long)
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    assert _read(long)["Subject"] == ("Sorry " * 30).strip()  # type: ignore[index]

@@ -45,6 +45,8 @@ def _ascii(value: str) -> bool:
 def _unstructured(name: str, value: str) -> str:
     """`Name: value`, folded; encoded words when the value is not ASCII."""
     value = _line(value)
+    if _ascii(value) and len(name) + 2 + len(value) <= 78:
+        return f"{name}: {value}"  # most subjects: nothing to encode or fold
     charset = "us-ascii" if _ascii(value) else "utf-8"
     return f"{name}: " + Header(value, charset, header_name=name).encode(linesep="\r\n")
 
