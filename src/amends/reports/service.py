@@ -106,8 +106,8 @@ class _Gestures:
 
 
 async def _partials(session: AsyncSession, actor: Actor, kind: Kind, dims: set[str],
-                    filters: Filters) -> _Gestures:
-    return _Gestures(await source(session, actor.organization_id, kind, dims,
+                    measures: tuple[str, ...], filters: Filters) -> _Gestures:
+    return _Gestures(await source(session, actor.organization_id, kind, dims, measures,
                                   since=filters.since, until=filters.until),
                      actor.organization_id)
 
@@ -116,31 +116,39 @@ def _total(kind: Kind, rows: Subquery, measure: str) -> Any:
     return kind.combine(rows.c[measure], measure)
 
 
+GIVEN = ("gestures", "face_value")
+USED = ("redeemed", "redeemed_value")
+
+
+async def _given(session: AsyncSession, actor: Actor, *, by: str, filters: Filters,
+                 measures: tuple[str, ...]) -> list[Any]:
+    """Per key of `by`: the gestures given (not withdrawn) and the other `measures`."""
+    gestures = await _partials(session, actor, GESTURE_DAYS, _gesture_dims(filters, by),
+                               measures, filters)
+    rows = gestures.rows
+    key = gestures.key(by).label("key")
+    issued = _total(GESTURE_DAYS, rows, "gestures")
+    query = gestures.of(select(key, *(_total(GESTURE_DAYS, rows, m).label(m)
+                                      for m in measures)), filters)
+    return list((await session.execute(
+        query.group_by(key).having(issued > 0).order_by(key))).all())
+
+
 async def breakdown(session: AsyncSession, actor: Actor, *, by: str, filters: Filters
                     ) -> list[dict[str, Any]]:
     """Gestures issued (not withdrawn) and redeemed, face value vs value redeemed, by one
     dimension."""
-    gestures = await _partials(session, actor, GESTURE_DAYS, _gesture_dims(filters, by),
-                               filters)
-    rows = gestures.rows
-    key = gestures.key(by).label("key")
-    issued = _total(GESTURE_DAYS, rows, "gestures")
-    query = gestures.of(select(
-        key, issued.label("issued"), _total(GESTURE_DAYS, rows, "redeemed").label("redeemed"),
-        _total(GESTURE_DAYS, rows, "face_value").label("face_value"),
-        _total(GESTURE_DAYS, rows, "redeemed_value").label("redeemed_value")), filters)
-    result = (await session.execute(
-        query.group_by(key).having(issued > 0).order_by(key))).all()
-    return [{"key": row.key, "issued": int(row.issued), "redeemed": int(row.redeemed),
-             "redemption_rate": round(int(row.redeemed) / int(row.issued), 4),
+    result = await _given(session, actor, by=by, filters=filters, measures=(*GIVEN, *USED))
+    return [{"key": row.key, "issued": int(row.gestures), "redeemed": int(row.redeemed),
+             "redemption_rate": round(int(row.redeemed) / int(row.gestures), 4),
              "face_value": int(row.face_value), "redeemed_value": int(row.redeemed_value)}
             for row in result]
 
 
 async def givers(session: AsyncSession, actor: Actor) -> list[str]:
     """Everyone who ever gave a gesture (withdrawn ones too), by their label."""
-    rows = await source(session, actor.organization_id, GESTURE_DAYS, {"agent"}, since=None,
-                        until=None)
+    rows = await source(session, actor.organization_id, GESTURE_DAYS, {"agent"}, ("gestures",),
+                        since=None, until=None)
     return sorted((await session.scalars(select(rows.c.agent).distinct())).all())
 
 
@@ -153,11 +161,11 @@ async def summary(session: AsyncSession, actor: Actor, *, filters: Filters,
     issued = sum(r["issued"] for r in totals)
     redeemed = sum(r["redeemed"] for r in totals)
     only = Filters(since=filters.since, until=filters.until, reason=filters.reason)
-    rows = await source(session, actor.organization_id, CASE_DAYS, _case_dims(only),
+    measures = ("cases", "fixed", "fix_micros", "bought_again")
+    rows = await source(session, actor.organization_id, CASE_DAYS, _case_dims(only), measures,
                         since=only.since, until=only.until)
     stats = (await session.execute(_cases_of(select(
-        *(_total(CASE_DAYS, rows, m).label(m)
-          for m in ("cases", "fixed", "fix_micros", "bought_again"))).select_from(rows),
+        *(_total(CASE_DAYS, rows, m).label(m) for m in measures)).select_from(rows),
         rows, only))).one()
     fixed, bought = int(stats.fixed), int(stats.bought_again)
     return {
@@ -176,10 +184,11 @@ async def over_time(session: AsyncSession, actor: Actor, *, filters: Filters
     """Per day: gestures issued (by the day they were given) and redeemed (by the day they
     were used), with face value issued and value redeemed."""
     days: dict[str, dict[str, Any]] = {}
-    for row in await breakdown(session, actor, by="day", filters=filters):
-        days[row["key"]] = {**_empty_day(row["key"]), "issued": row["issued"],
-                            "face_value": row["face_value"]}
-    used = await _partials(session, actor, REDEMPTION_DAYS, _gesture_dims(filters), filters)
+    for row in await _given(session, actor, by="day", filters=filters, measures=GIVEN):
+        days[row.key] = {**_empty_day(row.key), "issued": int(row.gestures),
+                         "face_value": int(row.face_value)}
+    used = await _partials(session, actor, REDEMPTION_DAYS, _gesture_dims(filters),
+                           ("coupons", "value"), filters)
     rows = used.rows
     redeemed = (await session.execute(used.of(select(
         rows.c.day, _total(REDEMPTION_DAYS, rows, "coupons").label("n"),
@@ -201,7 +210,8 @@ async def redeemed_by(session: AsyncSession, actor: Actor, *, filters: Filters
     (online when none) and the person at the till (a clerk, an agent; "API" for a till's key),
     with their count and the value redeemed, largest first."""
     used = await _partials(session, actor, REDEMPTION_DAYS,
-                           {"store", "actor_id", "currency", *_gesture_dims(filters)}, filters)
+                           {"store", "actor_id", "currency", *_gesture_dims(filters)},
+                           ("redemptions", "value"), filters)
     rows = used.rows
     redeemer = aliased(User)
     store = func.coalesce(rows.c.store, "").label("store")
@@ -239,17 +249,18 @@ def _cases_of(query: Select[Any], rows: Subquery, filters: Filters) -> Select[An
     return query
 
 
-async def _case_rows(session: AsyncSession, actor: Actor, filters: Filters, *keys: str
-                     ) -> Subquery:
+async def _case_rows(session: AsyncSession, actor: Actor, filters: Filters,
+                     keys: tuple[str, ...], measures: tuple[str, ...]) -> Subquery:
     return await source(session, actor.organization_id, CASE_DAYS, _case_dims(filters, *keys),
-                        since=filters.since, until=filters.until)
+                        measures, since=filters.since, until=filters.until)
 
 
 async def time_to_fix(session: AsyncSession, actor: Actor, *, filters: Filters
                       ) -> list[dict[str, Any]]:
     """Per reason: cases opened, cases fixed, and the average and longest hours from opened
     to fixed."""
-    rows = await _case_rows(session, actor, filters, "reason")
+    rows = await _case_rows(session, actor, filters, ("reason",),
+                            ("cases", "fixed", "fix_micros", "longest_fix_micros"))
     fixed = _total(CASE_DAYS, rows, "fixed")
     result = (await session.execute(_cases_of(select(
         rows.c.reason.label("key"), _total(CASE_DAYS, rows, "cases").label("opened"),
@@ -270,7 +281,7 @@ async def root_causes(session: AsyncSession, actor: Actor, *, now: datetime,
     for recent, since, until in ((0, now - 2 * week, now - week), (1, now - week, now)):
         period = Filters(reason=filters.reason, channel=filters.channel, agent=filters.agent,
                          since=since, until=until)
-        rows = await _case_rows(session, actor, period, "reason", "root_cause")
+        rows = await _case_rows(session, actor, period, ("reason", "root_cause"), ("cases",))
         weeks.append(_cases_of(select(
             func.coalesce(rows.c.root_cause, rows.c.reason).label("key"),
             literal(recent).label("recent"), rows.c.cases), rows, period))
@@ -290,7 +301,7 @@ async def came_back(session: AsyncSession, actor: Actor, *, filters: Filters
                     ) -> list[dict[str, Any]]:
     """Per reason, of the cases fixed: customers who bought again after the fix, and those
     who have not (yet)."""
-    rows = await _case_rows(session, actor, filters, "reason")
+    rows = await _case_rows(session, actor, filters, ("reason",), ("fixed", "bought_again"))
     fixed = _total(CASE_DAYS, rows, "fixed")
     bought = _total(CASE_DAYS, rows, "bought_again")
     result = (await session.execute(_cases_of(select(

@@ -118,34 +118,36 @@ def _keys(day: Any, columns: dict[str, Any], dims: tuple[str, ...]) -> list[Any]
 
 
 def _gesture_partials(dialect: str, organization_id: uuid.UUID, ranges: list[Range],
-                      dims: tuple[str, ...]) -> Select[Any]:
+                      dims: tuple[str, ...], measures: tuple[str, ...]) -> Select[Any]:
     """Gestures given in the periods, by UTC day and `dims`: those not withdrawn (how many,
     face value, how many used, the discounts of their completed uses) and those withdrawn."""
     given = within(Coupon.issued_at, ranges)
-    spent = (
-        select(Redemption.organization_id, Redemption.coupon_id,
-               func.count().label("uses"), func.sum(Redemption.discount).label("used"))
-        .join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
-                           Coupon.id == Redemption.coupon_id))
-        .where(Redemption.organization_id == organization_id,
-               Redemption.status == "completed", given)
-        .group_by(Redemption.organization_id, Redemption.coupon_id).subquery())
     columns = {"reason": Case.reason, "agent": Coupon.issued_by_label,
                "issuer_id": Coupon.issued_by_id, "channel": Coupon.channel,
                "currency": Coupon.currency}
     keys = [utc_day(dialect, Coupon.issued_at), *(columns[d] for d in dims)]
     live = Coupon.status != "revoked"
-    query = (
-        select(*_keys(keys[0], columns, dims),
-               _sum(case((live, 1), else_=0)).label("gestures"),
-               _sum(case((live, Coupon.face_value), else_=0)).label("face_value"),
-               _sum(case((and_(live, spent.c.uses > 0), 1), else_=0)).label("redeemed"),
-               _sum(case((live, func.coalesce(spent.c.used, 0)), else_=0))
-               .label("redeemed_value"),
-               _sum(case((live, 0), else_=1)).label("revoked"))
-        .select_from(Coupon)
-        .outerjoin(spent, and_(spent.c.organization_id == Coupon.organization_id,
-                               spent.c.coupon_id == Coupon.id)))
+    query = select(*_keys(keys[0], columns, dims)).select_from(Coupon)
+    if {"redeemed", "redeemed_value"} & set(measures):
+        spent = (
+            select(Redemption.organization_id, Redemption.coupon_id,
+                   func.count().label("uses"), func.sum(Redemption.discount).label("used"))
+            .join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
+                               Coupon.id == Redemption.coupon_id))
+            .where(Redemption.organization_id == organization_id,
+                   Redemption.status == "completed", given)
+            .group_by(Redemption.organization_id, Redemption.coupon_id).subquery())
+        query = query.outerjoin(spent, and_(spent.c.organization_id == Coupon.organization_id,
+                                            spent.c.coupon_id == Coupon.id))
+        used: dict[str, Any] = {
+            "redeemed": case((and_(live, spent.c.uses > 0), 1), else_=0),
+            "redeemed_value": case((live, func.coalesce(spent.c.used, 0)), else_=0)}
+    else:
+        used = {}
+    sums = {"gestures": case((live, 1), else_=0),
+            "face_value": case((live, Coupon.face_value), else_=0), **used,
+            "revoked": case((live, 0), else_=1)}
+    query = query.add_columns(*(_sum(sums[m]).label(m) for m in measures))
     if "reason" in dims:
         query = query.outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
                                            Case.reference == Coupon.case_ref))
@@ -153,7 +155,7 @@ def _gesture_partials(dialect: str, organization_id: uuid.UUID, ranges: list[Ran
 
 
 def _redemption_partials(dialect: str, organization_id: uuid.UUID, ranges: list[Range],
-                         dims: tuple[str, ...]) -> Select[Any]:
+                         dims: tuple[str, ...], measures: tuple[str, ...]) -> Select[Any]:
     """Completed redemptions made in the periods, by UTC day and `dims`: the gestures used
     (each once per group), the uses and the discounts given."""
     columns = {"reason": Case.reason, "agent": Coupon.issued_by_label,
@@ -161,12 +163,11 @@ def _redemption_partials(dialect: str, organization_id: uuid.UUID, ranges: list[
                "store": Redemption.store_id, "actor_id": Redemption.actor_id,
                "currency": Redemption.currency}
     keys = [utc_day(dialect, Redemption.created_at), *(columns[d] for d in dims)]
+    totals = {"coupons": cast(func.count(func.distinct(Redemption.coupon_id)), BigInteger),
+              "redemptions": cast(func.count(), BigInteger),
+              "value": _sum(Redemption.discount)}
     query = (
-        select(*_keys(keys[0], columns, dims),
-               cast(func.count(func.distinct(Redemption.coupon_id)), BigInteger)
-               .label("coupons"),
-               cast(func.count(), BigInteger).label("redemptions"),
-               _sum(Redemption.discount).label("value"))
+        select(*_keys(keys[0], columns, dims), *(totals[m].label(m) for m in measures))
         .select_from(Redemption))
     if {"reason", "agent", "issuer_id", "channel"} & set(dims):
         query = query.join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
@@ -180,7 +181,7 @@ def _redemption_partials(dialect: str, organization_id: uuid.UUID, ranges: list[
 
 
 def _case_partials(dialect: str, organization_id: uuid.UUID, ranges: list[Range],
-                   dims: tuple[str, ...]) -> Select[Any]:
+                   dims: tuple[str, ...], measures: tuple[str, ...]) -> Select[Any]:
     """Cases opened in the periods, by UTC day and `dims`: how many, how many fixed, the
     microseconds to their fix (summed and the longest), and the fixed ones whose customer
     completed a purchase after the fix."""
@@ -191,13 +192,14 @@ def _case_partials(dialect: str, organization_id: uuid.UUID, ranges: list[Range]
     again = select(Order.id).where(
         Order.organization_id == Case.organization_id, Order.customer_id == Case.customer_id,
         Order.status == "completed", Order.completed_at > Case.fixed_at).exists()
+    totals = {"cases": cast(func.count(), BigInteger),
+              "fixed": cast(func.count(Case.fixed_at), BigInteger),
+              "fix_micros": _sum(to_fix),
+              "longest_fix_micros": cast(func.max(to_fix), BigInteger),
+              "bought_again": _sum(case((and_(Case.fixed_at.is_not(None), again), 1),
+                                        else_=0))}
     return (
-        select(*_keys(keys[0], columns, dims), cast(func.count(), BigInteger).label("cases"),
-               cast(func.count(Case.fixed_at), BigInteger).label("fixed"),
-               _sum(to_fix).label("fix_micros"),
-               cast(func.max(to_fix), BigInteger).label("longest_fix_micros"),
-               _sum(case((and_(Case.fixed_at.is_not(None), again), 1), else_=0))
-               .label("bought_again"))
+        select(*_keys(keys[0], columns, dims), *(totals[m].label(m) for m in measures))
         .where(Case.organization_id == organization_id, within(Case.opened_at, ranges))
         .group_by(*keys))
 
@@ -212,7 +214,8 @@ class Kind:
     dimensions: tuple[str, ...]
     grains: dict[str, tuple[str, ...]]
     measures: tuple[str, ...]
-    partials: Callable[[str, uuid.UUID, list[Range], tuple[str, ...]], Select[Any]]
+    partials: Callable[[str, uuid.UUID, list[Range], tuple[str, ...], tuple[str, ...]],
+                       Select[Any]]
     # Measures combined by their largest value rather than their sum.
     maxima: frozenset[str] = frozenset()
 
@@ -294,19 +297,22 @@ async def stale_days(session: AsyncSession, organization_id: uuid.UUID, kind: st
 
 
 async def source(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
-                 dims: Iterable[str], *, since: datetime | None, until: datetime | None
-                 ) -> Subquery:
-    """The partial sums of `kind` for the period, by UTC day (`day`) and at least `dims`
-    (the grain's dimensions when one keeps them all), with every measure: from the roll-up
-    for the whole days it holds as they are, from the tables for the rest (see the module's
-    docstring). A report aggregates the rows by its key with `Kind.combine`."""
+                 dims: Iterable[str], measures: Iterable[str], *, since: datetime | None,
+                 until: datetime | None) -> Subquery:
+    """The partial sums of `kind`'s `measures` for the period, by UTC day (`day`) and at
+    least `dims` (the grain's dimensions when one keeps them all): from the roll-up for the
+    whole days it holds as they are, from the tables for the rest (see the module's
+    docstring). It has no other measure: the tables' part computes only those. A report
+    aggregates the rows by its key with `Kind.combine`."""
     wanted = set(dims)
+    sums = tuple(m for m in kind.measures if m in set(measures))
     grain = kind.grain_for(wanted)
     dialect = dialect_of(session)
     first, last = _whole_days(since, until)
     if grain is None or (first is not None and last is not None and first >= last):
         keep = tuple(d for d in kind.dimensions if d in wanted)
-        return kind.partials(dialect, organization_id, [(since, until)], keep).subquery()
+        return kind.partials(dialect, organization_id, [(since, until)], keep, sums
+                             ).subquery()
     keep = kind.grains[grain]
     need = tuple(d for d in kind.dimensions if d in wanted)
     stale = await stale_days(session, organization_id, kind.name, first=first, last=last)
@@ -317,7 +323,7 @@ async def source(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
         raw.append((_midnight(last), until))
     table = kind.table
     rolled = select(table.day.label("day"), *(getattr(table, d).label(d) for d in keep),
-                    *(getattr(table, m).label(m) for m in kind.measures)).where(
+                    *(getattr(table, m).label(m) for m in sums)).where(
         table.organization_id == organization_id, table.grain == grain)
     if first is not None:
         rolled = rolled.where(table.day >= first.isoformat())
@@ -329,10 +335,10 @@ async def source(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
         return rolled.subquery()
     # The tables' rows by the dimensions wanted only (fewer joins), the grain's others null:
     # a report groups by what it wanted, and a day is read from one place or the other.
-    summed = kind.partials(dialect, organization_id, raw, need).subquery()
+    summed = kind.partials(dialect, organization_id, raw, need, sums).subquery()
     return union_all(rolled, select(
         summed.c.day, *(summed.c[d] if d in need else null().label(d) for d in keep),
-        *(summed.c[m] for m in kind.measures))).subquery()
+        *(summed.c[m] for m in sums))).subquery()
 
 
 # --- Building --------------------------------------------------------------------------------
@@ -366,7 +372,8 @@ async def build(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
     for at in range(0, len(days), BUILD_DAYS):
         ranges = day_ranges(days[at:at + BUILD_DAYS])
         for grain, dims in kind.grains.items():
-            rows = kind.partials(dialect, organization_id, ranges, dims).subquery()
+            rows = kind.partials(dialect, organization_id, ranges, dims, kind.measures
+                                 ).subquery()
             after = int(await session.scalar(
                 select(func.coalesce(func.max(table.id), 0))
                 .where(table.organization_id == organization_id)) or 0)
