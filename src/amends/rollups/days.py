@@ -54,6 +54,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
     union_all,
 )
@@ -76,9 +77,7 @@ from amends.rollups.changes import CASES, GESTURES, REDEMPTIONS
 
 # A period: from its start (included) to its end (excluded); None is unbounded.
 Range = tuple[datetime | None, datetime | None]
-# Days built per statement when many are built at once (a rebuild): enough for PostgreSQL to
-# aggregate in memory.
-BUILD_DAYS = 31
+BUILD_WORK_MEM = "256MB"
 
 
 def utc_day(dialect: str, column: Any) -> Any:
@@ -129,14 +128,16 @@ def _gesture_partials(dialect: str, organization_id: uuid.UUID, ranges: list[Ran
     live = Coupon.status != "revoked"
     query = select(*_keys(keys[0], columns, dims)).select_from(Coupon)
     if {"redeemed", "redeemed_value"} & set(measures):
-        spent = (
+        uses = (
             select(Redemption.organization_id, Redemption.coupon_id,
                    func.count().label("uses"), func.sum(Redemption.discount).label("used"))
-            .join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
-                               Coupon.id == Redemption.coupon_id))
             .where(Redemption.organization_id == organization_id,
-                   Redemption.status == "completed", given)
-            .group_by(Redemption.organization_id, Redemption.coupon_id).subquery())
+                   Redemption.status == "completed")
+            .group_by(Redemption.organization_id, Redemption.coupon_id))
+        if ranges != [(None, None)]:  # the uses of the period's gestures only
+            uses = uses.join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
+                                          Coupon.id == Redemption.coupon_id)).where(given)
+        spent = uses.subquery()
         query = query.outerjoin(spent, and_(spent.c.organization_id == Coupon.organization_id,
                                             spent.c.coupon_id == Coupon.id))
         used: dict[str, Any] = {
@@ -353,44 +354,33 @@ async def _take_turn(session: AsyncSession, organization_id: uuid.UUID) -> None:
 async def build(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
                 days: list[str] | None) -> None:
     """Build the roll-up of `kind` again for those UTC days (every day when None), every
-    grain, from the tables. The caller holds the organisation's turn."""
+    grain, from the tables: one statement per grain, which reads a few days through the
+    indexes and many in one pass. The caller holds the organisation's turn."""
     table = kind.table
     dialect = dialect_of(session)
     if days is None:
         await session.execute(delete(table).where(table.organization_id == organization_id))
-        bounds = (await session.execute(_extent(dialect, organization_id, kind))).one()
-        if bounds[0] is None:
-            return
-        start, end = date.fromisoformat(bounds[0]), date.fromisoformat(bounds[1])
-        days = [(start + timedelta(days=n)).isoformat()
-                for n in range((end - start).days + 1)]
+        ranges: list[Range] = [(None, None)]
+        if dialect == "postgresql":
+            # A year of a large company is aggregated in memory rather than on disk (the
+            # default work_mem is 4 MB), for this transaction only.
+            await session.execute(text(f"SET LOCAL work_mem = '{BUILD_WORK_MEM}'"))
     else:
         for at in range(0, len(days), 500):
             await session.execute(delete(table).where(
                 table.organization_id == organization_id,
                 table.day.in_(days[at:at + 500])))
-    for at in range(0, len(days), BUILD_DAYS):
-        ranges = day_ranges(days[at:at + BUILD_DAYS])
-        for grain, dims in kind.grains.items():
-            rows = kind.partials(dialect, organization_id, ranges, dims, kind.measures
-                                 ).subquery()
-            after = int(await session.scalar(
-                select(func.coalesce(func.max(table.id), 0))
-                .where(table.organization_id == organization_id)) or 0)
-            columns = ["day", *dims, *kind.measures]
-            await session.execute(insert(table).from_select(
-                ["id", "organization_id", "grain", *columns],
-                select(func.row_number().over() + after, literal(organization_id, Uuid),
-                       literal(grain), *(rows.c[c] for c in columns))))
-
-
-def _extent(dialect: str, organization_id: uuid.UUID, kind: Kind) -> Select[Any]:
-    """The first and last UTC day the tables hold rows of `kind` for."""
-    owner, column = {GESTURES: (Coupon.organization_id, Coupon.issued_at),
-                     REDEMPTIONS: (Redemption.organization_id, Redemption.created_at),
-                     CASES: (Case.organization_id, Case.opened_at)}[kind.name]
-    return select(utc_day(dialect, func.min(column)), utc_day(dialect, func.max(column))).where(
-        owner == organization_id)
+        ranges = day_ranges(days)
+    for grain, dims in kind.grains.items():
+        rows = kind.partials(dialect, organization_id, ranges, dims, kind.measures).subquery()
+        after = int(await session.scalar(
+            select(func.coalesce(func.max(table.id), 0))
+            .where(table.organization_id == organization_id)) or 0)
+        columns = ["day", *dims, *kind.measures]
+        await session.execute(insert(table).from_select(
+            ["id", "organization_id", "grain", *columns],
+            select(func.row_number().over() + after, literal(organization_id, Uuid),
+                   literal(grain), *(rows.c[c] for c in columns))))
 
 
 async def fold(session: AsyncSession, organization_id: uuid.UUID) -> int:
