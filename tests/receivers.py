@@ -16,7 +16,10 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """An HTTP server on a free port of 127.0.0.1, in a thread, answering with `handler`;
     yields its base URL and stops it after."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the loop to see it, up to one poll interval: the default 0.5 s was
+    # half a second at the end of every test with a receiver.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
