@@ -19,12 +19,12 @@ from two places, in one statement:
   `Kind.partials`, the very statement that builds the roll-up.
 
 So a figure is the same whichever way each of its days is read, and a gesture given a second
-ago is in the next report. `fold` keeps the roll-ups close to the tables (every minute, so
-that few days are read from the tables): it deletes an organisation's change rows and builds
-the days they name again, in one transaction, after the deletion (a write that commits in
-between leaves its own row behind and its day is built again next time). `rebuild` builds
-every day (the hourly repair, `outcomes.refresh`). An organisation's folds and rebuilds take
-turns on its `RollupRun` row; writers never wait for them.
+ago is in the next report. `fold` keeps the roll-ups close to the tables (every ten seconds,
+`rollups.tasks`, so that few days are read from the tables): it deletes an organisation's
+change rows and builds the days they name again, in one transaction, after the deletion (a
+write that commits in between leaves its own row behind and its day is built again next
+time). `rebuild` builds every day (the hourly repair, `outcomes.refresh`). An organisation's
+folds and rebuilds take turns on its `RollupRun` row; writers never wait for them.
 """
 
 from __future__ import annotations
