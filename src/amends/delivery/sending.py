@@ -65,15 +65,20 @@ async def _send_organization(batch: Batch, organization_id: uuid.UUID, claimed: 
     queued: list[_Queued] = []
     stopped: dict[str, list[Job]] = {"held": [], "cancelled": []}
     async with batch.reading() as reader:
-        rows = (await reader.execute(
-            select(Delivery.id, Delivery.channel, Delivery.address, Delivery.subject,
-                   Delivery.body_text, Delivery.body_html, Delivery.case_id, Incident.status)
+        # By primary key alone: with `status = 'queued'` in the WHERE, PostgreSQL (its
+        # statistics behind an incident's million new rows) read every queued delivery of
+        # the organisation to find the batch's, seconds a batch.
+        found = (await reader.execute(
+            select(Delivery.id, Delivery.status, Delivery.channel, Delivery.address,
+                   Delivery.subject, Delivery.body_text, Delivery.body_html, Delivery.case_id,
+                   Incident.status)
             .outerjoin(Incident, and_(Incident.organization_id == Delivery.organization_id,
                                       Incident.id == Delivery.incident_id))
             .where(Delivery.organization_id == organization_id,
-                   Delivery.id.in_(list(wanted)), Delivery.status == "queued"))).all()
+                   Delivery.id.in_(list(wanted))))).all()
+        rows = [row for row in found if row[1] == "queued"]
         organization = await reader.get(Organization, organization_id) if rows else None
-        for delivery_id, channel, address, subject, text, html, case_id, incident in rows:
+        for delivery_id, _, channel, address, subject, text, html, case_id, incident in rows:
             job = wanted[delivery_id]
             if incident in ("paused", "cancelled"):
                 # Paused: held until the incident resumes; cancelled: never sent.
@@ -111,13 +116,17 @@ async def _send_organization(batch: Batch, organization_id: uuid.UUID, claimed: 
 
 
 def _set_status(organization_id: uuid.UUID, jobs: Sequence[Job], status: str) -> Any:
+    """Held or cancelled, each still queued (a statement run for each row, by primary key)."""
+    table = Delivery.__table__
+    assert isinstance(table, Table)
+    statement = (update(table).where(table.c.organization_id == organization_id,
+                                     table.c.id == bindparam("stopped_id"),
+                                     table.c.status == "queued")
+                 .values(status=status))
+
     async def record(session: AsyncSession) -> None:
-        await session.execute(
-            update(Delivery).where(
-                Delivery.organization_id == organization_id,
-                Delivery.id.in_([uuid.UUID(job.payload["delivery_id"]) for job in jobs]),
-                Delivery.status == "queued")
-            .values(status=status).execution_options(synchronize_session=False))
+        await session.execute(statement, [{"stopped_id": uuid.UUID(job.payload["delivery_id"])}
+                                          for job in jobs])
 
     return record
 
