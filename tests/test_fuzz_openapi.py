@@ -29,7 +29,7 @@ from schemathesis import GenerationMode
 from amends.app import create_app
 from amends.config import Settings
 from amends.db import Database
-from tests.conftest import _truncate
+from tests.conftest import BACKENDS, _truncate
 from tests.factories import make_api_key, make_coupon, make_customer, make_org
 
 EXAMPLES = int(os.environ.get("AMENDS_FUZZ_EXAMPLES", "4"))
@@ -63,16 +63,23 @@ async def _seed(settings: Settings) -> tuple[str, str]:
         await db.dispose()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres", "citus"])
-def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[Target]:
-    if request.param == "sqlite":
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database of the module's server, one after the other (named as every database
+    test's is, so that tests/conftest.py chooses what runs on Citus)."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def target(backend: str, request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    if backend == "sqlite":
         path = tmp_path_factory.mktemp("fuzz") / "amends.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         url = f"sqlite+aiosqlite:///{path}"
     else:
-        url = request.getfixturevalue(f"{request.param}_database")
-        asyncio.run(_truncate(url, citus=request.param == "citus"))
+        url = request.getfixturevalue(f"{backend}_database")
+        asyncio.run(_truncate(url, citus=backend == "citus"))
     settings = Settings(database_url=url, embedded_worker=False, log_json=False,
                         log_level="WARNING", api_key_cache_seconds=0,
                         _env_file=None)  # type: ignore[call-arg]
