@@ -3,7 +3,7 @@ the installation (its own app/index.html and app.js, with a stand-in for the Fre
 whose request method fills the package's request template, secret header included, on the
 server side as Freshworks' proxy does); the app frames the panel's one-use link; the agent
 gives a gesture in one click and the local Freshdesk receives the apology with the code as a
-reply on the ticket. At 320 px nothing is cut off. Screenshots go to docs/screenshots/."""
+reply on the ticket. At 320 px nothing is cut off. Screenshots go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from tests.integrations.freshdesk.freshdesk import (
 from tests.web.browser_watch import watch
 from tests.web.live import LiveSite, live_site
 
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 AGENT = "agent@demo.example"
 TICKET = "4711"
 WAIT = 20_000  # ms: the reply goes through the worker

@@ -2,7 +2,7 @@
 like Gorgias' ticket view shows the widget's "Make amends" link from what Amends answered; the
 agent, logged in to Amends, opens it in a new tab, gives a gesture in one click, and the local
 Gorgias receives the apology with the code as a message on the ticket. Nothing scrolls
-sideways at desktop or phone width. Screenshots go to docs/screenshots/."""
+sideways at desktop or phone width. Screenshots go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from tests.integrations.gorgias.gorgias import (
 )
 from tests.web.live import LiveSite, live_site, signed_in_as
 
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 AGENT = "agent@demo.example"
 TICKET = "5150"
 TICKET_VIEW = f"https://lumiere.gorgias.com/app/ticket/{TICKET}"

@@ -2,7 +2,8 @@
 Zendesk does (a form POST of the signed `token` into the sidebar's iframe, at the package's URL
 with `origin` and `app_guid`, then the ZAF messages that name the ticket); the agent gives a
 gesture in one click and the local Zendesk receives the apology with the code as a comment on
-the ticket. At 320 px nothing is cut off. Screenshots go to docs/screenshots/ for the README.
+the ticket. At 320 px nothing is cut off. Screenshots go to
+test-artifacts/screenshots/ for the README.
 
 There is no internet here: the ZAF SDK (static.zdassets.com) answers with an empty script, so
 the panel speaks ZAF's messages itself (static/helpdesk/zendesk.js), as it does when the SDK
@@ -31,7 +32,7 @@ from tests.integrations.zendesk.zendesk import (
 from tests.web.browser_watch import watch
 from tests.web.live import LiveSite, live_site
 
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 AGENT_ID, AGENT = 9101, "agent@demo.example"
 TICKET = 35436
 WAIT = 20_000  # ms: the comment goes through the worker
