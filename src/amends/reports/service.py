@@ -24,7 +24,8 @@ from sqlalchemy.orm import aliased
 from amends.actor import Actor
 from amends.kit.sql import dialect_of
 from amends.models import User
-from amends.rollups.days import CASE_DAYS, GESTURE_DAYS, REDEMPTION_DAYS, Kind, source, utc_day
+from amends.rollups.days import CASE_DAYS, GESTURE_DAYS, REDEMPTION_DAYS, Kind, source
+from amends.rollups.partials import utc_day
 
 DIMENSIONS = ("reason", "agent", "team", "store", "channel", "day")
 MICROS_PER_HOUR = 3_600_000_000

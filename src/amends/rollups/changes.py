@@ -34,7 +34,7 @@ def utc_day(moment: datetime) -> str:
 
 
 def utc_day_sql(moment: str) -> str:
-    """`utc_day` in PostgreSQL, of the timestamp expression `moment` (`rollups.days.utc_day`
+    """`utc_day` in PostgreSQL, of the timestamp expression `moment` (`rollups.partials.utc_day`
     writes the same through SQLAlchemy)."""
     return f"to_char(timezone('UTC', {moment}), 'YYYY-MM-DD')"
 

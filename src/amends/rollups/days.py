@@ -37,172 +37,28 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Integer,
     Select,
     Subquery,
     Uuid,
-    and_,
-    case,
-    cast,
     delete,
-    false,
     func,
     insert,
     literal,
     null,
-    or_,
     select,
     text,
-    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.kit.clock import utcnow
 from amends.kit.sql import dialect_of, get_or_insert
-from amends.models import (
-    Case,
-    CaseDay,
-    Coupon,
-    GestureDay,
-    Order,
-    Redemption,
-    RedemptionDay,
-    RollupChange,
-    RollupRun,
-)
+from amends.models import CaseDay, GestureDay, RedemptionDay, RollupChange, RollupRun
+from amends.rollups import partials
 from amends.rollups.changes import CASES, GESTURES, REDEMPTIONS
+from amends.rollups.partials import Range
 
-# A period: from its start (included) to its end (excluded); None is unbounded.
-Range = tuple[datetime | None, datetime | None]
 BUILD_WORK_MEM = "256MB"
-
-
-def utc_day(dialect: str, column: Any) -> Any:
-    """The UTC day of a timestamp column, 'YYYY-MM-DD' (as `changes.utc_day` in Python and
-    `changes.utc_day_sql` in PostgreSQL's own words)."""
-    if dialect == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
-    return func.strftime("%Y-%m-%d", column)
-
-
-def micros_between(dialect: str, start: Any, end: Any) -> Any:
-    """Whole microseconds from `start` to `end`, exactly (on SQLite from the stored text,
-    'YYYY-MM-DD HH:MM:SS.ffffff': julianday's floating point would round them)."""
-    if dialect == "postgresql":
-        return cast(func.extract("epoch", end - start) * 1_000_000, BigInteger)
-    seconds = (cast(func.strftime("%s", end), Integer)
-               - cast(func.strftime("%s", start), Integer))
-    return (seconds * 1_000_000 + cast(func.substr(end, 21, 6), Integer)
-            - cast(func.substr(start, 21, 6), Integer))
-
-
-def within(column: Any, ranges: list[Range]) -> ColumnElement[bool]:
-    """`column` falls in one of the periods."""
-    conditions = []
-    for start, end in ranges:
-        bounds = [*([column >= start] if start else []), *([column < end] if end else [])]
-        conditions.append(and_(*bounds) if bounds else true())
-    return or_(*conditions) if conditions else false()
-
-
-def _sum(expression: Any) -> Any:
-    return cast(func.coalesce(func.sum(expression), 0), BigInteger)
-
-
-def _keys(day: Any, columns: dict[str, Any], dims: tuple[str, ...]) -> list[Any]:
-    return [day.label("day"), *(columns[d].label(d) for d in dims)]
-
-
-def _gesture_partials(dialect: str, organization_id: uuid.UUID, ranges: list[Range],
-                      dims: tuple[str, ...], measures: tuple[str, ...]) -> Select[Any]:
-    """Gestures given in the periods, by UTC day and `dims`: those not withdrawn (how many,
-    face value, how many used, the discounts of their completed uses) and those withdrawn."""
-    given = within(Coupon.issued_at, ranges)
-    columns = {"reason": Case.reason, "agent": Coupon.issued_by_label,
-               "issuer_id": Coupon.issued_by_id, "channel": Coupon.channel,
-               "currency": Coupon.currency}
-    keys = [utc_day(dialect, Coupon.issued_at), *(columns[d] for d in dims)]
-    live = Coupon.status != "revoked"
-    query = select(*_keys(keys[0], columns, dims)).select_from(Coupon)
-    if {"redeemed", "redeemed_value"} & set(measures):
-        uses = (
-            select(Redemption.organization_id, Redemption.coupon_id,
-                   func.count().label("uses"), func.sum(Redemption.discount).label("used"))
-            .where(Redemption.organization_id == organization_id,
-                   Redemption.status == "completed")
-            .group_by(Redemption.organization_id, Redemption.coupon_id))
-        if ranges != [(None, None)]:  # the uses of the period's gestures only
-            uses = uses.join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
-                                          Coupon.id == Redemption.coupon_id)).where(given)
-        spent = uses.subquery()
-        query = query.outerjoin(spent, and_(spent.c.organization_id == Coupon.organization_id,
-                                            spent.c.coupon_id == Coupon.id))
-        used: dict[str, Any] = {
-            "redeemed": case((and_(live, spent.c.uses > 0), 1), else_=0),
-            "redeemed_value": case((live, func.coalesce(spent.c.used, 0)), else_=0)}
-    else:
-        used = {}
-    sums = {"gestures": case((live, 1), else_=0),
-            "face_value": case((live, Coupon.face_value), else_=0), **used,
-            "revoked": case((live, 0), else_=1)}
-    query = query.add_columns(*(_sum(sums[m]).label(m) for m in measures))
-    if "reason" in dims:
-        query = query.outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
-                                           Case.reference == Coupon.case_ref))
-    return query.where(Coupon.organization_id == organization_id, given).group_by(*keys)
-
-
-def _redemption_partials(dialect: str, organization_id: uuid.UUID, ranges: list[Range],
-                         dims: tuple[str, ...], measures: tuple[str, ...]) -> Select[Any]:
-    """Completed redemptions made in the periods, by UTC day and `dims`: the gestures used
-    (each once per group), the uses and the discounts given."""
-    columns = {"reason": Case.reason, "agent": Coupon.issued_by_label,
-               "issuer_id": Coupon.issued_by_id, "channel": Coupon.channel,
-               "store": Redemption.store_id, "actor_id": Redemption.actor_id,
-               "currency": Redemption.currency}
-    keys = [utc_day(dialect, Redemption.created_at), *(columns[d] for d in dims)]
-    totals = {"coupons": cast(func.count(func.distinct(Redemption.coupon_id)), BigInteger),
-              "redemptions": cast(func.count(), BigInteger),
-              "value": _sum(Redemption.discount)}
-    query = (
-        select(*_keys(keys[0], columns, dims), *(totals[m].label(m) for m in measures))
-        .select_from(Redemption))
-    if {"reason", "agent", "issuer_id", "channel"} & set(dims):
-        query = query.join(Coupon, and_(Coupon.organization_id == Redemption.organization_id,
-                                        Coupon.id == Redemption.coupon_id))
-    if "reason" in dims:
-        query = query.outerjoin(Case, and_(Case.organization_id == Coupon.organization_id,
-                                           Case.reference == Coupon.case_ref))
-    return query.where(Redemption.organization_id == organization_id,
-                       Redemption.status == "completed",
-                       within(Redemption.created_at, ranges)).group_by(*keys)
-
-
-def _case_partials(dialect: str, organization_id: uuid.UUID, ranges: list[Range],
-                   dims: tuple[str, ...], measures: tuple[str, ...]) -> Select[Any]:
-    """Cases opened in the periods, by UTC day and `dims`: how many, how many fixed, the
-    microseconds to their fix (summed and the longest), and the fixed ones whose customer
-    completed a purchase after the fix."""
-    columns = {"reason": Case.reason, "channel": Case.channel, "root_cause": Case.root_cause,
-               "agent": Case.opened_by_label}
-    keys = [utc_day(dialect, Case.opened_at), *(columns[d] for d in dims)]
-    to_fix = micros_between(dialect, Case.opened_at, Case.fixed_at)
-    again = select(Order.id).where(
-        Order.organization_id == Case.organization_id, Order.customer_id == Case.customer_id,
-        Order.status == "completed", Order.completed_at > Case.fixed_at).exists()
-    totals = {"cases": cast(func.count(), BigInteger),
-              "fixed": cast(func.count(Case.fixed_at), BigInteger),
-              "fix_micros": _sum(to_fix),
-              "longest_fix_micros": cast(func.max(to_fix), BigInteger),
-              "bought_again": _sum(case((and_(Case.fixed_at.is_not(None), again), 1),
-                                        else_=0))}
-    return (
-        select(*_keys(keys[0], columns, dims), *(totals[m].label(m) for m in measures))
-        .where(Case.organization_id == organization_id, within(Case.opened_at, ranges))
-        .group_by(*keys))
 
 
 @dataclass(frozen=True)
@@ -230,13 +86,13 @@ class Kind:
         """A report's aggregate of one measure of the partial sums."""
         if measure in self.maxima:
             return func.max(column)
-        return _sum(column)
+        return partials.sum_of(column)
 
 
 GESTURE_DAYS = Kind(
     GESTURES, GestureDay, ("reason", "agent", "issuer_id", "channel", "currency"),
     {"reason": ("reason", "channel", "currency"), "agent": ("agent", "issuer_id", "currency")},
-    ("gestures", "face_value", "redeemed", "redeemed_value", "revoked"), _gesture_partials)
+    ("gestures", "face_value", "redeemed", "redeemed_value", "revoked"), partials.gestures)
 # `coupons` adds up over rows whose dimensions are all of the gesture (a gesture used twice in
 # a day at two stores is in two rows of the `till` grain).
 REDEMPTION_DAYS = Kind(
@@ -244,11 +100,11 @@ REDEMPTION_DAYS = Kind(
     ("reason", "agent", "issuer_id", "channel", "store", "actor_id", "currency"),
     {"reason": ("reason", "channel", "currency"), "agent": ("agent", "issuer_id", "currency"),
      "till": ("store", "actor_id", "currency")},
-    ("coupons", "redemptions", "value"), _redemption_partials)
+    ("coupons", "redemptions", "value"), partials.redemptions)
 CASE_DAYS = Kind(
     CASES, CaseDay, ("reason", "channel", "root_cause", "agent"),
     {"reason": ("reason", "channel", "root_cause")},
-    ("cases", "fixed", "fix_micros", "longest_fix_micros", "bought_again"), _case_partials,
+    ("cases", "fixed", "fix_micros", "longest_fix_micros", "bought_again"), partials.cases,
     maxima=frozenset({"longest_fix_micros"}))
 KINDS = {kind.name: kind for kind in (GESTURE_DAYS, REDEMPTION_DAYS, CASE_DAYS)}
 
