@@ -10,7 +10,7 @@ import json
 import socket
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,9 +45,12 @@ class ApnsReceiver:
 
 
 @pytest.fixture
-def apns_receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApnsReceiver]:
+async def apns_receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                        ) -> AsyncIterator[ApnsReceiver]:
     """APNs as far as Amends can tell: HTTP/2 over TLS (hypercorn) with a certificate from a
-    CA made here, which the client is told to trust through AMENDS_APNS_CA_FILE."""
+    CA made here, which the client is told to trust through AMENDS_APNS_CA_FILE. In the
+    test's event loop, so that the push client's kept connection is closed in it at the end:
+    the server waits for its connections before it stops."""
     ca, cert, key = tls_files(tmp_path)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -101,8 +104,10 @@ def apns_receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     try:
         yield receiver
     finally:
+        await tasks.close_push_clients()
         stop.set()
         thread.join(10)
+        assert not thread.is_alive(), "the APNs receiver did not stop"
         get_settings.cache_clear()
         tasks._clients.clear()
 
