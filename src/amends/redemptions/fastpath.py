@@ -35,6 +35,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from pydantic_core import to_json
 
 from amends.actor import Actor
@@ -105,7 +106,8 @@ _CLAIM = f"""
       AND (min_order IS NULL OR min_order <= :order_amount)
       AND (:currency::varchar IS NULL OR currency = :currency)
       AND {taken_off_sql("coupons")} > 0
-    RETURNING id, kind, value, currency, code, customer_external_id, case_ref, issued_at"""
+    RETURNING id, kind, value, currency, code, customer_external_id, case_ref, issued_at,
+              issued_by_label, issued_by_id, channel, redemption_count"""
 
 
 def _audit_after(*, code: str, discount: str) -> str:
@@ -133,7 +135,8 @@ r AS (
            :request_id, :now
     FROM c JOIN r ON r.coupon_id = c.id
 ), m AS (
-    {changes.redeemed_sql("c", issued_at="c.issued_at", now=":now::timestamptz")}
+    {changes.redeemed_sql("c JOIN r ON r.coupon_id = c.id", coupon="c", discount="r.discount",
+                          now=":now::timestamptz")}
 )"""
 
 # A webhook delivery for every active endpoint of the organisation that takes the event (all
@@ -247,6 +250,7 @@ CLAIM_SQL, CLAIM_PARAMS = numbered(f"""
 WITH c AS ({_CLAIM}
 )
 SELECT c.id, c.currency, c.code, c.customer_external_id, c.case_ref, c.issued_at,
+       c.issued_by_label, c.issued_by_id, c.channel, c.redemption_count,
        {taken_off_sql("c")} AS discount
 FROM c
 """)
@@ -258,8 +262,11 @@ WITH r AS (
             :discount, :coupon_currency, :channel, :store_id, :till_id, 'completed', :actor_id,
             :now)
 ), m AS (
-    {changes.redeemed_values_sql(issued_at=":coupon_issued_at::timestamptz",
-                                 now=":now::timestamptz")}
+    {changes.redeemed_values_sql(
+        issued_at=":coupon_issued_at::timestamptz", case_ref=":coupon_case_ref::varchar",
+        agent=":coupon_agent::varchar", issuer_id=":coupon_issuer_id::uuid",
+        channel=":coupon_channel::varchar", currency=":coupon_currency::varchar",
+        uses=":coupon_uses::integer", discount=":discount::bigint", now=":now::timestamptz")}
 )
 INSERT INTO audit_events (id, organization_id, actor_type, actor_id, actor_label, action,
                           object_type, object_id, after, request_id, created_at)
@@ -363,17 +370,38 @@ async def redeem_row(connection: Any, values: dict[str, Any], *, outbox: Outbox 
     return row
 
 
+# Citus cancels one of several transactions waiting on one coupon's row now and then as a
+# "distributed deadlock" (a false alarm of its detector, citusdata/citus#7477): tried again.
+CITUS_ATTEMPTS = 3
+
+
 async def claim_and_record(connection: Any, values: dict[str, Any]
                            ) -> Mapping[str, Any] | None:
-    """Citus's redeem, in the caller's transaction: the claim, then the redemption and its
-    audit event. The row of the redemption with the coupon's `code`, `customer_external_id`
-    and `case_ref` (for the events the service writes after), or None."""
+    """Citus's redeem, in the caller's transaction (a savepoint of it) or in one of its own:
+    the claim, then the redemption and its audit event. The row of the redemption with the
+    coupon's `code`, `customer_external_id` and `case_ref` (for the events the service writes
+    after), or None. A deadlock Citus reports rolls back to the savepoint and tries again."""
+    for attempt in range(1, CITUS_ATTEMPTS + 1):
+        try:
+            async with connection.transaction():
+                return await _claim_and_record(connection, values)
+        except asyncpg.DeadlockDetectedError:
+            if attempt == CITUS_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _claim_and_record(connection: Any, values: dict[str, Any]
+                            ) -> Mapping[str, Any] | None:
     claimed = await connection.fetchrow(CLAIM_SQL, *_values(CLAIM_PARAMS, values))
     if claimed is None:
         return None
     recorded = {**values, "coupon_id": claimed["id"], "discount": claimed["discount"],
                 "coupon_currency": claimed["currency"], "coupon_code": claimed["code"],
-                "coupon_issued_at": claimed["issued_at"]}
+                "coupon_issued_at": claimed["issued_at"], "coupon_case_ref": claimed["case_ref"],
+                "coupon_agent": claimed["issued_by_label"],
+                "coupon_issuer_id": claimed["issued_by_id"],
+                "coupon_channel": claimed["channel"], "coupon_uses": claimed["redemption_count"]}
     await connection.execute(RECORD_SQL, *_values(RECORD_PARAMS, recorded))
     return {"id": values["redemption_id"], "coupon_id": claimed["id"],
             "discount": claimed["discount"], "currency": claimed["currency"],

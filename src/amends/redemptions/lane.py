@@ -129,8 +129,7 @@ async def _answer(request: Request) -> Response | None:
             # the coordinator, and the service writes them in the same transaction.
             if record is not None or outbox != fastpath.Outbox():
                 return None
-            async with connection.transaction():
-                row = await fastpath.claim_and_record(connection, values)
+            row = await fastpath.claim_and_record(connection, values)
             return None if row is None else _answered(row, values, db)
         try:
             row = await fastpath.redeem_row(connection, values, outbox=outbox,
