@@ -159,7 +159,7 @@ async def issue_coupon(
         session.add(GiftCardEntry(**card))
     session.add(AuditEvent(**entry))
     await session.flush()
-    await changes.changed(session, org_id, gestures=[coupon.issued_at])
+    await changes.given(session, [coupon])
     await shops_outbox.coupons_issued(session, organization_id=org_id, coupon_ids=[coupon.id])
     return coupon, True
 
@@ -213,7 +213,7 @@ async def revoke_coupon(session: AsyncSession, actor: Actor, *, coupon_id: uuid.
         raise CouponAlreadyRedeemed("A used coupon cannot be withdrawn; void the redemption.")
     await audit.record(session, actor, action="coupon.revoked", object_type="coupon",
                        object_id=coupon.id, reason=reason, after={"status": "revoked"})
-    await changes.changed(session, coupon.organization_id, gestures=[coupon.issued_at])
+    await changes.withdrawn(session, coupon)
     await wallet_outbox.coupon_changed(session, organization_id=coupon.organization_id,
                                        coupon_id=coupon.id)
     await shops_outbox.coupon_changed(session, organization_id=coupon.organization_id,

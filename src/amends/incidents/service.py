@@ -713,8 +713,7 @@ async def run_chunk(session: AsyncSession, *, organization_id: uuid.UUID | str,
         row.delivery_id, row.processed_at = message["id"], now
     await _insert(session, Case, list(opened.values()))
     await changes.changed(session, incident.organization_id,
-                          cases=[case["opened_at"] for case in opened.values()],
-                          gestures=[coupon.issued_at for coupon in given.values()])
+                          cases=[case["opened_at"] for case in opened.values()])
     await _insert(session, CaseEvent, events)
     await _insert(session, AuditEvent, entries)
     await _insert(session, Delivery, messages)
@@ -771,6 +770,8 @@ async def _gestures(session: AsyncSession, actor: Actor, organization: Organizat
         given[row.id] = coupon
     await _insert(session, AuditEvent, entries)
     await _insert(session, GiftCardEntry, cards)
+    # The usual issue records the others.
+    await changes.given(session, inserted.values())
     await shops_outbox.coupons_issued(session, organization_id=actor.organization_id,
                                       coupon_ids=list(inserted))
     return given

@@ -85,10 +85,15 @@ class CaseDay(Base):
 
 
 class RollupChange(Base):
-    """A day of a roll-up (`gestures`, `redemptions` or `cases`) that a write changed since
-    the roll-up was built: written in the write's own transaction, and deleted by the fold
-    that builds the day again (`rollups.days.fold`). Until then reports read that day from
-    the tables themselves. Appended, never updated: writers never wait for one another."""
+    """A change to a roll-up since it was built, written in the write's own transaction and
+    deleted by the fold that takes it in (`rollups.days.fold`). Appended, never updated:
+    writers never wait for one another.
+
+    Of `rollup` 'gestures', 'redemptions' or 'cases': a day that changed, read from the tables
+    until the fold builds it again. Of 'gesture_deltas': what one gesture's change (given,
+    used, a use voided, withdrawn) adds to the figures of the day it was given, with what it
+    is kept by (its case, giver, channel, currency): reports add it to the roll-up's rows of
+    that day until the fold has."""
 
     __tablename__ = "rollup_changes"
     __table_args__ = (Index("ix_rollup_changes_org_rollup_day", "organization_id", "rollup",
@@ -98,3 +103,13 @@ class RollupChange(Base):
     organization_id: Mapped[OrgFk]
     rollup: Mapped[str] = mapped_column(String(20))
     day: Mapped[str] = mapped_column(String(10))
+    case_ref: Mapped[str | None] = mapped_column(String(100), default=None)
+    agent: Mapped[str | None] = mapped_column(String(320), default=None)
+    issuer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    channel: Mapped[str | None] = mapped_column(String(20), default=None)
+    currency: Mapped[str | None] = mapped_column(String(3), default=None)
+    gestures: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    face_value: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    redeemed: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    redeemed_value: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    revoked: Mapped[int | None] = mapped_column(BigInteger, default=None)

@@ -262,8 +262,11 @@ def _free(now: datetime) -> ColumnElement[bool]:
 
 
 async def _record(session: AsyncSession, actor: Actor, coupon: Coupon, order: Order,
-                  discount: int, now: datetime, *, reservation_id: uuid.UUID | None = None,
+                  discount: int, now: datetime, *, uses: int,
+                  reservation_id: uuid.UUID | None = None,
                   balance_after: int | None = None) -> Redemption:
+    """The redemption and what it leaves behind; `uses` is the coupon's number of completed
+    uses with this one."""
     redemption = Redemption(
         organization_id=actor.organization_id, coupon_id=coupon.id,
         reservation_id=reservation_id, order_id=order.order_id,
@@ -283,8 +286,8 @@ async def _record(session: AsyncSession, actor: Actor, coupon: Coupon, order: Or
         after["balance_after"] = balance_after
     await audit.record(session, actor, action="coupon.redeemed", object_type="coupon",
                        object_id=coupon.id, after=after)
-    await changes.changed(session, actor.organization_id, gestures=[coupon.issued_at],
-                          redemptions=[now])
+    await changes.changed(session, actor.organization_id, redemptions=[now])
+    await changes.used(session, coupon, uses=uses, discount=discount)
     await _announce(session, actor, redemption_id=redemption.id, coupon_id=coupon.id,
                     customer_external_id=coupon.customer_external_id,
                     case_ref=coupon.case_ref, after=after)
@@ -409,7 +412,8 @@ async def _redeem_single_use(session: AsyncSession, actor: Actor, order: Order,
     discount = _quote(coupon, order)
     if discount == 0:
         raise _nothing_off(coupon)  # the request rolls back: the coupon stays as it was
-    return await _record(session, actor, coupon, order, discount, now)
+    return await _record(session, actor, coupon, order, discount, now,
+                         uses=coupon.redemption_count)
 
 
 async def _debit_gift_card(session: AsyncSession, actor: Actor, coupon: Coupon, order: Order,
@@ -429,7 +433,7 @@ async def _debit_gift_card(session: AsyncSession, actor: Actor, coupon: Coupon, 
                 balance=case((Coupon.balance >= amount, Coupon.balance - amount), else_=0),
                 status=case((Coupon.balance <= amount, "redeemed"), else_="active"),
                 redeemed_at=now, redemption_count=Coupon.redemption_count + 1)
-        .returning(Coupon.last_debit, Coupon.balance)
+        .returning(Coupon.last_debit, Coupon.balance, Coupon.redemption_count)
         .execution_options(synchronize_session=False)
     )).one_or_none()
     if row is None:
@@ -437,20 +441,22 @@ async def _debit_gift_card(session: AsyncSession, actor: Actor, coupon: Coupon, 
         error = await explain(session, fresh, order, now)
         raise error or CouponAlreadyRedeemed("The gift card's balance is used up.")
     debit, balance = int(row[0] or 0), int(row[1] or 0)
-    return await _record(session, actor, coupon, order, debit, now, balance_after=balance)
+    return await _record(session, actor, coupon, order, debit, now, uses=int(row[2]),
+                         balance_after=balance)
 
 
 async def _use_perk(session: AsyncSession, actor: Actor, coupon: Coupon, order: Order,
                     now: datetime) -> Redemption:
-    result = await session.execute(
+    uses = (await session.scalars(
         update(Coupon)
         .where(Coupon.id == coupon.id, *_usable(order, now, actor), Coupon.status == "active")
         .values(redeemed_at=now, redemption_count=Coupon.redemption_count + 1)
-        .execution_options(synchronize_session=False))
-    if not getattr(result, "rowcount", 0):
+        .returning(Coupon.redemption_count)
+        .execution_options(synchronize_session=False))).one_or_none()
+    if uses is None:
         fresh = await find_by_code(session, actor, order.code)
         raise await explain(session, fresh, order, now) or CouponAlreadyRedeemed()
-    return await _record(session, actor, coupon, order, _quote(coupon, order), now)
+    return await _record(session, actor, coupon, order, _quote(coupon, order), now, uses=uses)
 
 
 async def get_redemption(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID
@@ -482,31 +488,33 @@ async def void(session: AsyncSession, actor: Actor, *, redemption_id: uuid.UUID,
     assert coupon is not None
     after: dict[str, Any] = {"redemption_id": str(redemption.id), "discount": redemption.discount}
     if coupon.kind == policy.GIFT_CARD:
-        balance = (await session.execute(
+        balance, uses = (await session.execute(
             update(Coupon).where(Coupon.organization_id == coupon.organization_id,
                                  Coupon.id == coupon.id)
             .values(balance=Coupon.balance + redemption.discount,
                     status=case((Coupon.status == "redeemed", "active"), else_=Coupon.status),
                     redemption_count=Coupon.redemption_count - 1)
-            .returning(Coupon.balance).execution_options(synchronize_session=False)
-        )).scalar_one() or 0
+            .returning(Coupon.balance, Coupon.redemption_count)
+            .execution_options(synchronize_session=False)
+        )).one()
         session.add(GiftCardEntry(organization_id=actor.organization_id, coupon_id=coupon.id,
                                   redemption_id=redemption.id, kind="credit",
-                                  amount=redemption.discount, balance_after=int(balance),
+                                  amount=redemption.discount, balance_after=int(balance or 0),
                                   created_at=now))
-        after["balance_after"] = int(balance)
+        after["balance_after"] = int(balance or 0)
     else:
-        await session.execute(
+        uses = (await session.scalars(
             update(Coupon).where(Coupon.organization_id == coupon.organization_id,
                                  Coupon.id == coupon.id)
             .values(status=case((Coupon.status == "redeemed", "active"), else_=Coupon.status),
                     redemption_count=Coupon.redemption_count - 1,
                     redeemed_at=None)
-            .execution_options(synchronize_session=False))
+            .returning(Coupon.redemption_count)
+            .execution_options(synchronize_session=False))).one()
     await audit.record(session, actor, action="redemption.voided", object_type="coupon",
                        object_id=coupon.id, reason=reason, after=after)
-    await changes.changed(session, actor.organization_id, gestures=[coupon.issued_at],
-                          redemptions=[redemption.created_at])
+    await changes.changed(session, actor.organization_id, redemptions=[redemption.created_at])
+    await changes.use_voided(session, coupon, uses=int(uses), discount=redemption.discount)
     await wallet_outbox.coupon_changed(session, organization_id=coupon.organization_id,
                                        coupon_id=coupon.id)
     await shops_outbox.coupon_changed(session, organization_id=coupon.organization_id,
@@ -623,7 +631,7 @@ async def confirm(session: AsyncSession, actor: Actor, *, reservation_id: uuid.U
                   channel=reservation.channel, store_id=reservation.store_id,
                   till_id=reservation.till_id)
     return await _record(session, actor, coupon, order, _quote(coupon, order), now,
-                         reservation_id=reservation.id)
+                         uses=coupon.redemption_count, reservation_id=reservation.id)
 
 
 async def release(session: AsyncSession, actor: Actor, *, reservation_id: uuid.UUID

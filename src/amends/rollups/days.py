@@ -9,37 +9,42 @@ tables); redemptions by the same two and by store and person at the till; cases 
 channel and root cause. Partial sums add up: a report sums them per its own key.
 
 A report asks `source()` for the partial sums of a period by some dimensions, and gets rows
-from two places, in one statement:
+from up to three places, in one statement:
 
-- the roll-up, for the whole UTC days of the period that no write has changed since they were
-  built, when one of its grains keeps the dimensions asked for;
+- the roll-up, for the whole UTC days of the period that no write has changed as a whole
+  since they were built, when one of its grains keeps the dimensions asked for;
+- for gestures, the deltas of those days not yet folded (`rollups.changes`: what a gesture
+  given, used, a use voided or a gesture withdrawn adds to its day's figures);
 - the tables themselves for the rest: the partial days at the edges of a period that does not
-  start and end at midnight UTC, the days a write changed since (`rollups.changes`), and any
-  period by dimensions no grain keeps (a reason and an agent at once, say). They are summed by
-  `Kind.partials`, the very statement that builds the roll-up.
+  start and end at midnight UTC, the days a write changed as a whole (a redemption's day, a
+  case's, gestures changed in bulk), and any period by dimensions no grain keeps (a reason
+  and an agent at once, say). They are summed by `Kind.partials`, the very statement that
+  builds the roll-up.
 
 So a figure is the same whichever way each of its days is read, and a gesture given a second
 ago is in the next report. `fold` keeps the roll-ups close to the tables (every ten seconds,
-`rollups.tasks`, so that few days are read from the tables): it deletes an organisation's
-change rows and builds the days they name again, in one transaction, after the deletion (a
-write that commits in between leaves its own row behind and its day is built again next
-time). `rebuild` builds every day (the hourly repair, `outcomes.refresh`). An organisation's
-folds and rebuilds take turns on its `RollupRun` row; writers never wait for them.
+`rollups.tasks`, so that few days are read from the tables): it builds the changed days
+again and adds the deltas to the roll-up, each in one statement that deletes exactly the
+changes it takes in (a write that commits meanwhile leaves its change for the next fold).
+`rebuild` builds every day (the hourly repair, `outcomes.refresh`). An organisation's folds
+and rebuilds take turns on its `RollupRun` row; writers never wait for them.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    CompoundSelect,
     Select,
     Subquery,
     Uuid,
+    and_,
+    cast,
     delete,
     func,
     insert,
@@ -53,9 +58,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from amends.kit.clock import utcnow
 from amends.kit.sql import dialect_of, get_or_insert
-from amends.models import CaseDay, GestureDay, RedemptionDay, RollupChange, RollupRun
+from amends.models import Case, CaseDay, GestureDay, RedemptionDay, RollupChange, RollupRun
 from amends.rollups import partials
-from amends.rollups.changes import CASES, GESTURES, REDEMPTIONS
+from amends.rollups.changes import CASES, GESTURE_DELTAS, GESTURES, REDEMPTIONS
 from amends.rollups.partials import Range
 
 BUILD_WORK_MEM = "256MB"
@@ -188,14 +193,51 @@ async def source(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
         rolled = rolled.where(table.day < last.isoformat())
     if stale:
         rolled = rolled.where(table.day.not_in(stale))
-    if not raw:
-        return rolled.subquery()
-    # The tables' rows by the dimensions wanted only (fewer joins), the grain's others null:
-    # a report groups by what it wanted, and a day is read from one place or the other.
-    summed = kind.partials(dialect, organization_id, raw, need, sums).subquery()
-    return union_all(rolled, select(
-        summed.c.day, *(summed.c[d] if d in need else null().label(d) for d in keep),
-        *(summed.c[m] for m in sums))).subquery()
+    parts: list[Select[Any]] = [rolled]
+    if kind is GESTURE_DAYS:
+        # Gestures' changes not yet folded, on the days read from the roll-up.
+        pending = select(RollupChange).where(
+            RollupChange.organization_id == organization_id,
+            RollupChange.rollup == GESTURE_DELTAS)
+        if first is not None:
+            pending = pending.where(RollupChange.day >= first.isoformat())
+        if last is not None:
+            pending = pending.where(RollupChange.day < last.isoformat())
+        if stale:
+            pending = pending.where(RollupChange.day.not_in(stale))
+        parts.append(_deltas(pending.subquery(), organization_id, keep, sums))
+    if raw:
+        # The tables' rows by the dimensions wanted only (fewer joins), the grain's others
+        # null: a report groups by what it wanted, and a day is read from one place or the
+        # other.
+        summed = kind.partials(dialect, organization_id, raw, need, sums).subquery()
+        parts.append(select(
+            summed.c.day, *(summed.c[d] if d in need else _null(kind, d) for d in keep),
+            *(summed.c[m] for m in sums)))
+    return union_all(*parts).subquery() if len(parts) > 1 else rolled.subquery()
+
+
+def _null(kind: Kind, dimension: str) -> Any:
+    """A dimension a row does not keep: a null of the column's type (in a UNION, PostgreSQL
+    reads untyped nulls of several rows as text)."""
+    return cast(null(), kind.table.__table__.c[dimension].type).label(dimension)
+
+
+def _deltas(changes: Any, organization_id: uuid.UUID, dims: tuple[str, ...],
+            measures: tuple[str, ...]) -> Select[Any]:
+    """Gestures' deltas (rows of `changes`, the change table's columns) summed per day and
+    `dims`, their reason read from their case."""
+    columns = {"reason": Case.reason, "agent": changes.c.agent,
+               "issuer_id": changes.c.issuer_id, "channel": changes.c.channel,
+               "currency": changes.c.currency}
+    keys = [changes.c.day, *(columns[d] for d in dims)]
+    query = select(changes.c.day.label("day"), *(columns[d].label(d) for d in dims),
+                   *(partials.sum_of(changes.c[m]).label(m) for m in measures)
+                   ).select_from(changes)
+    if "reason" in dims:
+        query = query.outerjoin(Case, and_(Case.organization_id == organization_id,
+                                           Case.reference == changes.c.case_ref))
+    return query.group_by(*keys)
 
 
 # --- Building --------------------------------------------------------------------------------
@@ -207,58 +249,110 @@ async def _take_turn(session: AsyncSession, organization_id: uuid.UUID) -> None:
                         values={"refreshed_at": utcnow(), "seconds": 0.0}, lock=True)
 
 
-async def build(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
-                days: list[str] | None) -> None:
+def _grains(kind: Kind, rows: Callable[[str, tuple[str, ...]], Select[Any]]
+            ) -> CompoundSelect[Any]:
+    """Every grain's rows as the table holds them (`grain`, day, every dimension, the
+    measures), `rows(grain, dims)` giving each grain's day, dimensions and measures."""
+    dimensions = [d for d in kind.dimensions if any(d in g for g in kind.grains.values())]
+    selects = []
+    for grain, dims in kind.grains.items():
+        summed = rows(grain, dims).subquery()
+        selects.append(select(
+            literal(grain).label("grain"), summed.c.day,
+            *(summed.c[d] if d in dims else _null(kind, d) for d in dimensions),
+            *(summed.c[m] for m in kind.measures)))
+    return union_all(*selects)
+
+
+def _insert(kind: Kind, organization_id: uuid.UUID, rows: CompoundSelect[Any]) -> Any:
+    """INSERT of `_grains` rows, their ids counted on from the organisation's last one."""
+    table = kind.table
+    grains = rows.subquery()
+    after = select(func.coalesce(func.max(table.id), 0)).where(
+        table.organization_id == organization_id).scalar_subquery()
+    names = [c.name for c in grains.c]
+    return insert(table).from_select(
+        ["id", "organization_id", *names],
+        select(func.row_number().over() + after, literal(organization_id, Uuid),
+               *grains.c))
+
+
+def _marks(kind: Kind) -> list[str]:
+    """The change rows a rebuild of `kind`'s days takes in."""
+    return [kind.name, GESTURE_DELTAS] if kind is GESTURE_DAYS else [kind.name]
+
+
+async def _build(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
+                 days: list[str] | None) -> int:
     """Build the roll-up of `kind` again for those UTC days (every day when None), every
-    grain, from the tables: one statement per grain, which reads a few days through the
-    indexes and many in one pass. The caller holds the organisation's turn."""
+    grain, from the tables, and delete the changes of those days it takes in; returns how
+    many. On PostgreSQL one statement: the changes it deletes are exactly those its snapshot
+    of the tables holds (a write that commits meanwhile leaves its change for the next fold).
+    SQLite's writers take turns: the statements follow one another."""
     table = kind.table
     dialect = dialect_of(session)
+    ranges: list[Range] = [(None, None)] if days is None else day_ranges(days)
+    rows = _grains(kind, lambda _grain, dims: kind.partials(
+        dialect, organization_id, ranges, dims, kind.measures))
+    marks = [RollupChange.organization_id == organization_id,
+             RollupChange.rollup.in_(_marks(kind))]
+    old = [table.organization_id == organization_id]
+    if days is not None:
+        marks.append(RollupChange.day.in_(days))
+        old.append(table.day.in_(days))
+    if dialect != "postgresql":
+        deleted = await session.execute(delete(RollupChange).where(*marks))
+        await session.execute(delete(table).where(*old))
+        await session.execute(_insert(kind, organization_id, rows))
+        return int(getattr(deleted, "rowcount", 0) or 0)
     if days is None:
-        await session.execute(delete(table).where(table.organization_id == organization_id))
-        ranges: list[Range] = [(None, None)]
-        if dialect == "postgresql":
-            # A year of a large company is aggregated in memory rather than on disk (the
-            # default work_mem is 4 MB), for this transaction only.
-            await session.execute(text(f"SET LOCAL work_mem = '{BUILD_WORK_MEM}'"))
-    else:
-        for at in range(0, len(days), 500):
-            await session.execute(delete(table).where(
-                table.organization_id == organization_id,
-                table.day.in_(days[at:at + 500])))
-        ranges = day_ranges(days)
-    for grain, dims in kind.grains.items():
-        rows = kind.partials(dialect, organization_id, ranges, dims, kind.measures).subquery()
-        after = int(await session.scalar(
-            select(func.coalesce(func.max(table.id), 0))
-            .where(table.organization_id == organization_id)) or 0)
-        columns = ["day", *dims, *kind.measures]
-        await session.execute(insert(table).from_select(
-            ["id", "organization_id", "grain", *columns],
-            select(func.row_number().over() + after, literal(organization_id, Uuid),
-                   literal(grain), *(rows.c[c] for c in columns))))
+        # A year of a large company is aggregated in memory rather than on disk (the default
+        # work_mem is 4 MB), for this transaction only.
+        await session.execute(text(f"SET LOCAL work_mem = '{BUILD_WORK_MEM}'"))
+    gone = delete(RollupChange).where(*marks).returning(RollupChange.id).cte("gone")
+    cleared = delete(table).where(*old).returning(table.id).cte("cleared")
+    built = _insert(kind, organization_id, rows).returning(table.id).cte("built")
+    counted: Select[Any] = select(func.count()).select_from(gone).add_cte(cleared, built)
+    return int(await session.scalar(counted) or 0)
+
+
+async def _take_in_deltas(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    """Add the gestures' deltas to the roll-up (as rows of their own: a sum does not care)
+    and delete them; returns how many. On PostgreSQL one statement, so exactly the deltas
+    it adds are deleted."""
+    kind = GESTURE_DAYS
+    mine = [RollupChange.organization_id == organization_id,
+            RollupChange.rollup == GESTURE_DELTAS]
+    if dialect_of(session) != "postgresql":
+        pending = select(RollupChange).where(*mine).subquery()
+        await session.execute(_insert(kind, organization_id, _grains(
+            kind, lambda _grain, dims: _deltas(pending, organization_id, dims,
+                                              kind.measures))))
+        deleted = await session.execute(delete(RollupChange).where(*mine))
+        return int(getattr(deleted, "rowcount", 0) or 0)
+    taken = delete(RollupChange).where(*mine).returning(*RollupChange.__table__.c).cte("taken")
+    moved = _insert(kind, organization_id, _grains(
+        kind, lambda _grain, dims: _deltas(taken, organization_id, dims, kind.measures))
+    ).returning(GestureDay.id).cte("moved")
+    counted: Select[Any] = select(func.count()).select_from(taken).add_cte(moved)
+    return int(await session.scalar(counted) or 0)
 
 
 async def fold(session: AsyncSession, organization_id: uuid.UUID) -> int:
-    """Build again the days of the organisation's roll-ups that writes changed, and forget
-    the changes (see the module's docstring); returns how many change rows were folded."""
+    """Take the organisation's changes into its roll-ups (see the module's docstring): build
+    the changed days again, then add the gestures' deltas; returns how many changes."""
     await _take_turn(session, organization_id)
-    changed = (await session.execute(
-        delete(RollupChange).where(RollupChange.organization_id == organization_id)
-        .returning(RollupChange.rollup, RollupChange.day))).all()
-    days: dict[str, set[str]] = defaultdict(set)
-    for rollup, day in changed:
-        days[rollup].add(day)
-    for name, changed_days in sorted(days.items()):
-        await build(session, organization_id, KINDS[name], sorted(changed_days))
-    return len(changed)
+    folded = 0
+    for kind in KINDS.values():
+        days = await stale_days(session, organization_id, kind.name)
+        if days:
+            folded += await _build(session, organization_id, kind, days)
+    return folded + await _take_in_deltas(session, organization_id)
 
 
 async def rebuild(session: AsyncSession, organization_id: uuid.UUID) -> None:
     """Build every day of the organisation's roll-ups again from the tables: the repair that
     makes them right whatever happened to them."""
     await _take_turn(session, organization_id)
-    await session.execute(delete(RollupChange).where(
-        RollupChange.organization_id == organization_id))
     for kind in KINDS.values():
-        await build(session, organization_id, kind, None)
+        await _build(session, organization_id, kind, None)
