@@ -73,7 +73,7 @@ class UnknownChannel(ValidationFailed):
 
 
 class InvalidChannelSettings(ValidationFailed):
-    code, title = "invalidchannel_settings", "The channel's settings are not valid"
+    code, title = "invalid_channel_settings", "The channel's settings are not valid"
 
 
 class NoAddressForChannel(Conflict):
