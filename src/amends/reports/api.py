@@ -145,8 +145,9 @@ async def effectiveness(session: SessionDep, actor: Reader, reason: str | None =
 @router.post("/refresh", responses=errors(MissingScope))
 async def refresh(session: SessionDep, actor: Refresher) -> dict[str, Any]:
     """Rebuild the ledger and outcome roll-ups now (a job does it every hour); the ledger,
-    effectiveness and the learned recommendation read them. Needs `reports:refresh`: it is
-    work for the database, not a read."""
+    effectiveness and the learned recommendation read them. Every day of the daily roll-ups
+    the other reports read is built again too (they are kept up to date as they are written;
+    this repairs them). Needs `reports:refresh`: it is work for the database, not a read."""
     from amends.outcomes import service as outcomes
 
     run = await outcomes.refresh(session, actor.organization_id)
