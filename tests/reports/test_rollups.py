@@ -17,11 +17,13 @@ import pytest
 from sqlalchemy import func, select
 
 from amends.actor import Actor
+from amends.config import Settings
 from amends.coupons import service as coupons
 from amends.db import Database
 from amends.errors import AmendsError
+from amends.jobs.worker import Worker
 from amends.kit.clock import clock
-from amends.models import Coupon, GestureDay, Redemption
+from amends.models import Coupon, GestureDay, Redemption, RollupChange
 from amends.outcomes import service as outcomes
 from amends.redemptions import service as redemptions
 from amends.reports import service as reports
@@ -200,3 +202,27 @@ async def test_folds_running_while_tills_redeem_and_agents_give_lose_and_double_
             Redemption.status == "completed"))
     assert folded["summary"]["gestures_issued"] == given
     assert sum(row["redemptions"] for row in folded["tills"]) == used
+
+
+async def test_the_worker_takes_in_what_gestures_redemptions_and_cases_changed(
+        db: Database, settings: Settings) -> None:
+    rng = random.Random(17)
+    history = await random_history(db, rng)
+    for _ in range(10):
+        await something_happens(db, rng, history, T0 + timedelta(
+            minutes=rng.randrange(3 * 1440, SPAN_DAYS * 1440)))
+    clock.freeze(T0 + timedelta(days=SPAN_DAYS + 1))
+    before = await _answers(db, history, random.Random(1))
+    async with db.transaction(write=False) as session:
+        waiting = await session.scalar(select(func.count()).select_from(RollupChange).where(
+            RollupChange.organization_id == history.organization_id))
+    assert waiting
+
+    worker = Worker(db, settings)
+    await worker.ensure_periodic()
+    assert await worker.run_until_idle() > 0
+
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(RollupChange).where(
+            RollupChange.organization_id == history.organization_id)) == 0
+    _same(before, await _answers(db, history, random.Random(1)))
