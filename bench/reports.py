@@ -24,9 +24,10 @@ Freshness: a gesture is given through the API (`POST /v1/coupons`), then the das
 until its count of gestures shows it: the time from the request to that answer. Reports read
 a day that writes changed from the tables until the fold (every ten seconds) has built it
 again, so the dashboard has it at once. Then tills redeem (`POST /v1/redemptions`) gestures
-given on `--busy` different days of the last month, as a busy minute's tills do, each use
-changing the day its gesture was given: the pages are timed again in that state (those days
-and today read from the tables), and then the fold's own time is printed.
+given on `--busy` different days of the last month, as a busy minute's tills do: each use adds
+to its gesture's day (a delta the reports add to the roll-up) and changes today's redemptions
+(read from the tables). The pages are timed again in that state, before the fold, and then
+the fold's own time is printed.
 """
 
 from __future__ import annotations
@@ -301,8 +302,8 @@ def report(label: str, url: str, readers: tuple[Reader, Reader], requests: int) 
                       + ("[green]MET[/green])" if fresh < 60 else "[red]NOT MET[/red])"))
         changed = busy_tills(base, main)
         stale = time_pages(base, main, requests)
-        met &= _table(f"{label}, today and the {changed} days of gestures tills just used read "
-                      "from the tables (before the fold)", stale, baseline)
+        met &= _table(f"{label}, after tills used gestures of {changed} different days, before "
+                      "the fold", stale, baseline)
     folded, seconds = asyncio.run(_fold(url))
     console.print(f"  then the fold: {seconds:.2f} s (change rows folded: {folded:,})")
     return met and fresh < 60
