@@ -35,13 +35,6 @@ Checker = Annotated[Actor, Depends(require(Scope.REDEMPTIONS_READ, Scope.REDEMPT
 Redeemer = Annotated[Actor, Depends(require(Scope.REDEMPTIONS_WRITE))]
 
 
-def _order(body: RedeemRequest) -> redemptions.Order:
-    return redemptions.Order(
-        code=body.code, order_amount=body.order_amount, customer_external_id=body.customer_id,
-        currency=body.currency, order_id=body.order_id, channel=body.channel.value,
-        store_id=body.store_id, till_id=body.till_id, shipping_amount=body.shipping_amount)
-
-
 @router.post("/v1/redemptions/validate", responses=errors(
     MissingScope, TooManyAttempts, CouponLocked, *NOT_REDEEMABLE, *redemptions.ORDER_REFUSALS))
 async def validate(body: ValidateRequest, request: Request, session: SessionDep,
@@ -66,7 +59,7 @@ async def redeem(body: RedeemRequest, request: Request, session: SessionDep,
     the order, or an order a percentage of which rounds to nothing is refused and the coupon
     stays as it was."""
     async with code_guard(request, actor, code=body.code, customer=body.customer_id):
-        redemption = await redemptions.redeem(session, actor, _order(body))
+        redemption = await redemptions.redeem(session, actor, redemptions.order_of(body))
     # Serialised here, once: the hot path of every till skips FastAPI's re-validation.
     return Response(RedemptionOut.of(redemption).model_dump_json(), status_code=201,
                     media_type="application/json")
@@ -104,7 +97,7 @@ async def reserve(body: ReserveRequest, request: Request, session: SessionDep,
                   actor: Redeemer) -> ReservationOut:
     """Hold a coupon for a checkout for `hold_minutes`; confirm or release it after."""
     async with code_guard(request, actor, code=body.code, customer=body.customer_id):
-        reservation, _ = await redemptions.reserve(session, actor, _order(body),
+        reservation, _ = await redemptions.reserve(session, actor, redemptions.order_of(body),
                                                    hold=timedelta(minutes=body.hold_minutes))
     return ReservationOut.of(reservation)
 

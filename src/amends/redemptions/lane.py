@@ -45,7 +45,7 @@ from amends.kit.clock import utcnow
 from amends.redemptions import fastpath
 from amends.redemptions.guard import Attempt, refusal
 from amends.redemptions.schemas import RedeemRequest, RedemptionOut
-from amends.redemptions.service import Order, code_candidates, order_refusal, redeem
+from amends.redemptions.service import order_of, order_refusal, redeem, statement_values
 from amends.roles import Scope as Permission
 from amends.routing import TransactionalRoute
 from amends.shops.outbox import connections_known
@@ -117,12 +117,7 @@ async def _answer(request: Request) -> Response | None:
             principal=principal, key=idempotency_key,
             request_hash=fingerprint(request, body),
             expires_at=now + timedelta(hours=state.settings.idempotency_key_hours))
-    values = fastpath.arguments(
-        actor, codes=code_candidates(order.code), now=now,
-        customer_external_id=order.customer_id, order_id=order.order_id,
-        order_amount=order.order_amount, currency=order.currency,
-        channel=order.channel.value, store_id=order.store_id, till_id=order.till_id,
-        outbox=outbox, record=record)
+    values = statement_values(actor, order_of(order), now, outbox=outbox, record=record)
     async with driver_connection(db.engine) as connection:
         if await fastpath.on_citus(connection):
             # The claim and the record on the organisation's shard; jobs and keys live on
@@ -168,12 +163,7 @@ async def _in_transaction(db: Database, actor: Actor, order: RedeemRequest) -> R
     failure against the guard's budgets)."""
     try:
         async with db.write_sessions() as session:
-            redemption = await redeem(session, actor, Order(
-                code=order.code, order_amount=order.order_amount,
-                customer_external_id=order.customer_id, currency=order.currency,
-                order_id=order.order_id, channel=order.channel.value,
-                store_id=order.store_id, till_id=order.till_id,
-                shipping_amount=order.shipping_amount))
+            redemption = await redeem(session, actor, order_of(order))
             await session.commit()
     except AmendsError:
         return None

@@ -39,6 +39,7 @@ from amends.kit.ids import new_id
 from amends.kit.sql import dialect_of
 from amends.models import Coupon, GiftCardEntry, Redemption, Reservation
 from amends.redemptions import fastpath
+from amends.redemptions.schemas import RedeemRequest
 from amends.rollups import changes
 from amends.shops import outbox as shops_outbox
 from amends.wallet import outbox as wallet_outbox
@@ -106,6 +107,14 @@ class Order:
     # What the checkout already took off (an online shop's own discount engine applied the
     # code): recorded as it is instead of Amends' quote, never more than the order.
     discount: int | None = None
+
+
+def order_of(body: RedeemRequest) -> Order:
+    """The checkout a redeem or reserve request describes."""
+    return Order(code=body.code, order_amount=body.order_amount,
+                 customer_external_id=body.customer_id, currency=body.currency,
+                 order_id=body.order_id, channel=body.channel.value, store_id=body.store_id,
+                 till_id=body.till_id, shipping_amount=body.shipping_amount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +324,17 @@ async def _announce(session: AsyncSession, actor: Actor, *, redemption_id: uuid.
                                       coupon_id=coupon_id)
 
 
+def statement_values(actor: Actor, order: Order, now: datetime, *, outbox: fastpath.Outbox,
+                     record: fastpath.KeyRecord | None = None) -> dict[str, Any]:
+    """The parameters of PostgreSQL's one statement (or Citus's two) for this order."""
+    return fastpath.arguments(
+        actor, codes=code_candidates(order.code), now=now,
+        customer_external_id=order.customer_external_id, order_id=order.order_id,
+        order_amount=order.order_amount, currency=order.currency, channel=order.channel,
+        store_id=order.store_id, till_id=order.till_id, given=order.discount, outbox=outbox,
+        record=record)
+
+
 async def outbox_of(session: AsyncSession, organization_id: uuid.UUID) -> fastpath.Outbox:
     """What a redemption in the organisation writes besides its own rows (cached per
     process for a few seconds; see `webhooks.wants`)."""
@@ -331,11 +351,7 @@ async def _redeem_on_postgres(session: AsyncSession, actor: Actor, order: Order,
     an autocommit connection; None when no coupon matched (the caller explains why). On
     Citus the claim and the record, then the outbox's rows, in the session's transaction."""
     outbox = await outbox_of(session, actor.organization_id)
-    values = fastpath.arguments(
-        actor, codes=code_candidates(order.code), now=now,
-        customer_external_id=order.customer_external_id, order_id=order.order_id,
-        order_amount=order.order_amount, currency=order.currency, channel=order.channel,
-        store_id=order.store_id, till_id=order.till_id, given=order.discount, outbox=outbox)
+    values = statement_values(actor, order, now, outbox=outbox)
     if not session.in_transaction():
         engine = session.bind
         assert isinstance(engine, AsyncEngine)
@@ -372,14 +388,10 @@ async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemptio
     a free-shipping perk used."""
     check_order(order)
     now = utcnow()
-    if dialect_of(session) == "postgresql":
-        redemption = await _redeem_on_postgres(session, actor, order, now)
-        if redemption is not None:
-            return redemption
-    else:
-        redemption = await _redeem_single_use(session, actor, order, now)
-        if redemption is not None:
-            return redemption
+    claim = _redeem_on_postgres if dialect_of(session) == "postgresql" else _redeem_single_use
+    redemption = await claim(session, actor, order, now)
+    if redemption is not None:
+        return redemption
     coupon = await find_by_code(session, actor, order.code)
     error = await explain(session, coupon, order, now)
     if error is not None:
