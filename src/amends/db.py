@@ -12,10 +12,10 @@ deadlock on a lock upgrade. Read-only sessions use a plain deferred `BEGIN`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Connection
@@ -31,6 +31,9 @@ from sqlalchemy.util import await_only as await_
 from sqlalchemy.util import greenlet_spawn
 
 from amends.config import Settings
+
+if TYPE_CHECKING:
+    from amends.redemptions.sqlite import Writer
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -65,7 +68,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _configure_sqlite(engine: AsyncEngine, settings: Settings) -> None:
+def _configure_sqlite(engine: AsyncEngine, settings: Settings) -> asyncio.Lock:
     # Writers of one process take turns on an asyncio lock before BEGIN IMMEDIATE, instead of
     # polling SQLite's busy handler (which sleeps up to 100 ms between tries and turns a burst
     # of requests into seconds of latency). Other processes still meet SQLite's busy timeout.
@@ -97,6 +100,8 @@ def _configure_sqlite(engine: AsyncEngine, settings: Settings) -> None:
         # The transaction ended (commit or rollback returns the connection to the pool).
         if record is not None and record.info.pop("write_turn", False):
             write_turn.release()
+
+    return write_turn
 
 
 def reading_alongside(session: AsyncSession) -> AsyncSession:
@@ -132,6 +137,11 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.sqlite_write_turn: asyncio.Lock | None = None
+        # SQLite's group writer of the tills' redeems, opened by the first (`redemptions.lane`).
+        self.redeem_writer: Writer | None = None
+        # What else this process opened on the database, closed with the engine.
+        self.closers: list[Callable[[], Awaitable[None]]] = []
         url = settings.database_url
         if settings.is_sqlite:
             self.engine = create_async_engine(
@@ -141,7 +151,9 @@ class Database:
                 pool_timeout=settings.db_pool_timeout_seconds,
                 connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
             )
-            _configure_sqlite(self.engine, settings)
+            # The process's turn to write: the engine's writers and the tills' group writer
+            # (`redemptions.sqlite.Writer`) take it before BEGIN IMMEDIATE.
+            self.sqlite_write_turn = _configure_sqlite(self.engine, settings)
             read_engine = self.engine.execution_options(amends_begin="DEFERRED")
         else:
             self.engine = create_async_engine(
@@ -179,5 +191,7 @@ class Database:
             self.jobs_enqueued.set()
 
     async def dispose(self) -> None:
+        while self.closers:
+            await self.closers.pop()()
         await self.engine.dispose()
 

@@ -122,7 +122,7 @@ async def test_every_shape_of_a_redeem_writes_its_outbox_and_answers_what_it_sto
     assert answer.status_code == 201, answer.text
     direct = {"postgres": "one-statement",
               "citus": None if webhooks or wallet or shops or keyed else "one-statement",
-              "sqlite": None if keyed else "one-transaction"}[backend]
+              "sqlite": None if keyed else "group-commit"}[backend]
     assert answer.headers.get("x-served-by") == direct
 
     async with db.transaction(write=False) as session:

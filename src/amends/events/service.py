@@ -3,7 +3,8 @@ shipments into tables that the recovery rules query with indexes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -97,47 +98,112 @@ async def ingest(session: AsyncSession, actor: Actor, raw: list[Any]) -> Outcome
         if envelope.id not in new_ids:
             duplicates += 1
             continue
-        await project(session, actor, envelope.type, payload, envelope.occurred_at)
         applied.append((envelope.type, payload, envelope.occurred_at))
+    held = await hold(session, actor, [payload for _, payload, _ in applied])
+    for kind, payload, at in applied:
+        await project(session, actor, kind, payload, at, held=held)
     return Outcome(accepted=len(applied), duplicates=duplicates, errors=errors,
                    applied=applied)
 
 
+@dataclass
+class Held:
+    """The customers, orders and shipments a batch's events name, by external id: read in
+    one statement a table before the events are applied, orders and shipments locked in the
+    order of their ids (two batches naming the same parcels lock them in the same order, so
+    neither waits on the other's second lock while holding the first), and each row the
+    batch creates added as it is."""
+
+    customers: dict[str, Customer] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    shipments: dict[str, Shipment] = field(default_factory=dict)
+
+
+async def hold(session: AsyncSession, actor: Actor, payloads: Iterable[BaseModel]) -> Held:
+    """Read the rows the events `payloads` will change (see `Held`)."""
+    customers: set[str] = set()
+    orders: set[str] = set()
+    shipments: set[str] = set()
+    for payload in payloads:
+        if isinstance(payload, schemas.OrderPlaced | schemas.PurchaseCompleted):
+            customers.add(payload.customer_id)
+            orders.add(payload.order_id)
+        elif isinstance(payload, schemas.ParcelEvent):
+            shipments.add(payload.shipment_id)
+            if isinstance(payload, schemas.ShipmentCreated):
+                orders.add(payload.order_id)
+    held = Held()
+    org = actor.organization_id
+    if customers:
+        held.customers = {row.external_id: row for row in (await session.scalars(
+            select(Customer).where(Customer.organization_id == org,
+                                   Customer.external_id.in_(sorted(customers))))).all()}
+    # Locked: two events of one order or parcel at once each read its columns to change
+    # them, so the second must see what the first wrote.
+    if orders:
+        held.orders = {row.external_id: row for row in (await session.scalars(
+            select(Order).where(Order.organization_id == org,
+                                Order.external_id.in_(sorted(orders)))
+            .order_by(Order.external_id).with_for_update()
+            .execution_options(populate_existing=True))).all()}
+    if shipments:
+        held.shipments = {row.external_id: row for row in (await session.scalars(
+            select(Shipment).where(Shipment.organization_id == org,
+                                   Shipment.external_id.in_(sorted(shipments)))
+            .order_by(Shipment.external_id).with_for_update()
+            .execution_options(populate_existing=True))).all()}
+    return held
+
+
 async def _customer(session: AsyncSession, actor: Actor, external_id: str,
-                    details: dict[str, Any] | None) -> Customer:
-    found = await session.scalar(select(Customer).where(
+                    details: dict[str, Any] | None, held: Held) -> Customer:
+    found = held.customers.get(external_id) or await session.scalar(select(Customer).where(
         Customer.organization_id == actor.organization_id, Customer.external_id == external_id))
-    if found is not None and not details:
-        return found
-    customer, _ = await upsert_customer(session, actor, external_id=external_id,
-                                        data=details or {})
-    return customer
+    if found is None or details:
+        found, _ = await upsert_customer(session, actor, external_id=external_id,
+                                         data=details or {})
+    held.customers[external_id] = found
+    return found
+
+
+async def _order(session: AsyncSession, actor: Actor, external_id: str, customer: Customer,
+                 held: Held) -> Order:
+    known = held.orders.get(external_id)
+    if known is not None:
+        return known
+    order, _ = await get_or_insert(
+        session, Order, key={"organization_id": actor.organization_id,
+                             "external_id": external_id},
+        values={"customer_id": customer.id, "customer_external_id": customer.external_id},
+        lock=True)
+    held.orders[external_id] = order
+    return order
 
 
 async def _shipment(session: AsyncSession, actor: Actor, external_id: str,
-                    at: datetime) -> Shipment:
-    # Locked: two events of one parcel at once each read its last scan and status to change
-    # them, so the second must see what the first wrote.
+                    at: datetime, held: Held) -> Shipment:
+    known = held.shipments.get(external_id)
+    if known is not None:
+        return known
     shipment, _ = await get_or_insert(
         session, Shipment, key={"organization_id": actor.organization_id,
                                 "external_id": external_id},
         values={"status": "created", "last_scan_at": at}, lock=True)
+    held.shipments[external_id] = shipment
     return shipment
 
 
 async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseModel,
-                  at: datetime) -> None:
+                  at: datetime, *, held: Held | None = None) -> None:
     """Apply one event to orders and shipments. Events may come out of order: a delivered
-    shipment stays delivered, and the last scan is the latest one."""
+    shipment stays delivered, and the last scan is the latest one. The rows changed are
+    written at the next query or the commit (several at once)."""
+    held = held if held is not None else Held()
     if isinstance(payload, schemas.OrderPlaced | schemas.PurchaseCompleted):
         details = payload.customer.model_dump(exclude_unset=True) if isinstance(
             payload, schemas.OrderPlaced) and payload.customer else None
-        customer = await _customer(session, actor, payload.customer_id, details)
-        order, _ = await get_or_insert(
-            session, Order, key={"organization_id": actor.organization_id,
-                                 "external_id": payload.order_id},
-            values={"customer_id": customer.id, "customer_external_id": customer.external_id},
-            lock=True)
+        customer = await _customer(session, actor, payload.customer_id, details, held)
+        order = await _order(session, actor, payload.order_id, customer, held)
         order.amount, order.currency = payload.amount, payload.currency
         if isinstance(payload, schemas.OrderPlaced):
             order.placed_at = order.placed_at or at
@@ -145,7 +211,6 @@ async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseM
             order.lines = [line.model_dump() for line in payload.lines]
         else:
             order.status, order.completed_at = "completed", at
-        await session.flush()
         if isinstance(payload, schemas.PurchaseCompleted):
             from amends.recovery.service import thank_returning_customer
 
@@ -154,11 +219,11 @@ async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseM
         return
     assert isinstance(payload, schemas.ShipmentCreated | schemas.ShipmentScanned |
                       schemas.ShipmentDelivered | schemas.ShipmentException)
-    shipment = await _shipment(session, actor, payload.shipment_id, at)
+    shipment = await _shipment(session, actor, payload.shipment_id, at, held)
     if payload.items is not None:  # what the parcel carries, as the latest event says
         shipment.items = [item.model_dump() for item in payload.items] or None
     if isinstance(payload, schemas.ShipmentCreated):
-        placed = await session.scalar(select(Order).where(
+        placed = held.orders.get(payload.order_id) or await session.scalar(select(Order).where(
             Order.organization_id == actor.organization_id,
             Order.external_id == payload.order_id))
         shipment.order_external_id = payload.order_id
@@ -178,7 +243,6 @@ async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseM
         if shipment.status != "delivered":
             shipment.status = "exception"
         shipment.exception_reason = payload.reason
-    await session.flush()
     if isinstance(payload, schemas.ShipmentDelivered):
         from amends.recovery.service import parcel_delivered
 

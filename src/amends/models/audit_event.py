@@ -15,7 +15,6 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
     __table_args__ = (
-        Index("ix_audit_events_org_id", "organization_id", "id"),
         Index("ix_audit_events_org_object", "organization_id", "object_type", "object_id"),
         Index("ix_audit_events_org_action", "organization_id", "action", "id"),
     )

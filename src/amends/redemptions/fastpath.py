@@ -15,8 +15,9 @@ A till's redeem is the request that must be fastest and must never happen twice.
   the claim and the record with the roll-ups' days (Citus cannot route the INSERT ... SELECT
   from the UPDATE's rows to one shard); the jobs and the idempotency key, which live on the
   coordinator, are written by the service in the same transaction.
-- **SQLite**: the service's transactional path (`service.redeem`), the same rules in a
-  transaction that holds the write lock from its start.
+- **SQLite**: the same rows as a few plain statements in one write transaction
+  (`redemptions.sqlite`), in the request's transaction or, for the tills, committed in groups
+  by one writer.
 
 When the UPDATE matches no row (unknown code, used, expired, a gift card, ...), the caller
 falls back to the service, which explains why with a follow-up read. The discount expression
@@ -73,12 +74,12 @@ class KeyRecord:
     expires_at: datetime
 
 
-def discount_sql(row: str, amount: str = ":order_amount") -> str:
-    """The discount of the coupon `row` on an order of `amount`."""
+def discount_sql(row: str, amount: str = ":order_amount", *, least: str = "LEAST") -> str:
+    """The discount of the coupon `row` on an order of `amount` (`least` is SQLite's `MIN`)."""
     return f"""
 CASE WHEN {row}.kind = 'percent_off'
-     THEN LEAST((CAST({amount} AS bigint) * {row}.value + 50) / 100, {amount})
-     ELSE LEAST({row}.value, {amount}) END
+     THEN {least}((CAST({amount} AS bigint) * {row}.value + 50) / 100, {amount})
+     ELSE {least}({row}.value, {amount}) END
 """
 
 

@@ -16,10 +16,11 @@ headers), whose handler first tries the direct answer:
   same statement,
 - and the statement redeemed a coupon.
 
-On SQLite it answers a redeem without an Idempotency-Key with the service's redemption in a
-transaction of its own. On Citus it answers the plain shape with the claim and the record on
-the organisation's shard. Anything else (an error to explain, a first request with a key, a
-replay of an Idempotency-Key, SQLite, Citus with an outbox, a gift card) goes to the route's
+On SQLite it answers a redeem without an Idempotency-Key through the process's group writer
+(`redemptions.sqlite.Writer`: the redeems waiting for the write lock commit together). On
+Citus it answers the plain shape with the claim and the record on the organisation's shard.
+Anything else (an error to explain, a first request with a key, a replay of an
+Idempotency-Key, SQLite with a key, Citus with an outbox, a gift card) goes to the route's
 standard handler, the dependency-injected `redeem`, which runs the same redemption
 (`service.redeem`) in the request's transaction and explains every refusal. Both answer with
 the same bytes.
@@ -38,14 +39,14 @@ from pydantic import TypeAdapter, ValidationError
 from amends.actor import Actor
 from amends.apikeys.service import verified_recently
 from amends.db import Database, driver_connection
-from amends.errors import AmendsError
 from amends.idempotency import HEADER, fingerprint, principal_of, valid_key
 from amends.kit.client import client_address
 from amends.kit.clock import utcnow
 from amends.redemptions import fastpath
+from amends.redemptions import sqlite as sqlite_path
 from amends.redemptions.guard import Attempt, refusal
-from amends.redemptions.schemas import RedeemRequest, RedemptionOut
-from amends.redemptions.service import order_of, order_refusal, redeem, statement_values
+from amends.redemptions.schemas import RedeemRequest
+from amends.redemptions.service import order_of, order_refusal, statement_values
 from amends.roles import Scope as Permission
 from amends.routing import TransactionalRoute
 from amends.shops.outbox import connections_known
@@ -54,7 +55,7 @@ from amends.webhooks.service import wants_known
 
 _BODY = TypeAdapter(RedeemRequest)
 SERVED_BY = {"x-served-by": "one-statement"}
-SERVED_IN_TRANSACTION = {"x-served-by": "one-transaction"}
+SERVED_IN_GROUP = {"x-served-by": "group-commit"}
 
 
 class RedeemRoute(TransactionalRoute):
@@ -106,9 +107,10 @@ async def _answer(request: Request) -> Response | None:
                          customer=order.customer_id)
     if await refusal(state.limiter, attempt) is not None:
         return None
-    if sqlite:
-        return await _in_transaction(db, actor, order)
     now = utcnow()
+    if sqlite:
+        return await _in_group(db, statement_values(actor, order_of(order), now, outbox=outbox),
+                               outbox)
     record = None
     if idempotency_key is not None:
         principal = principal_of(request)
@@ -138,11 +140,12 @@ async def _answer(request: Request) -> Response | None:
     return _answered(row, values, db)
 
 
-def _answered(row: Mapping[str, Any], values: dict[str, Any], db: Database) -> Response:
+def _answered(row: Mapping[str, Any], values: dict[str, Any], db: Database,
+              served_by: dict[str, str] = SERVED_BY) -> Response:
     if row.get("jobs"):
         db.jobs_enqueued.set()
     return Response(_body(row, values), status_code=201, media_type="application/json",
-                    headers=SERVED_BY)
+                    headers=served_by)
 
 
 def _body(row: Mapping[str, Any], values: dict[str, Any]) -> bytes:
@@ -157,17 +160,35 @@ def _body(row: Mapping[str, Any], values: dict[str, Any]) -> bytes:
                    ).encode()
 
 
-async def _in_transaction(db: Database, actor: Actor, order: RedeemRequest) -> Response | None:
-    """SQLite's direct answer: the service's redemption in a write transaction of its own;
-    None when it refuses (the standard handler runs it again and explains, counting the
-    failure against the guard's budgets)."""
-    try:
-        async with db.write_sessions() as session:
-            redemption = await redeem(session, actor, order_of(order))
-            await session.commit()
-    except AmendsError:
+def _writer(db: Database) -> sqlite_path.Writer | None:
+    """The process's group writer of the tills' redeems on SQLite; None for a database in
+    memory, which only the engine's own connections see."""
+    writer = db.redeem_writer
+    if writer is None:
+        path = db.engine.url.database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        assert db.sqlite_write_turn is not None
+        writer = sqlite_path.Writer(path, synchronous=db.settings.sqlite_synchronous,
+                                    busy_timeout_ms=db.settings.sqlite_busy_timeout_ms,
+                                    write_turn=db.sqlite_write_turn)
+        db.redeem_writer = writer
+        db.closers.append(writer.close)
+    return writer
+
+
+async def _in_group(db: Database, values: dict[str, Any], outbox: fastpath.Outbox
+                    ) -> Response | None:
+    """SQLite's direct answer: the redeem committed with the others waiting (`Writer`); None
+    when no coupon matched or the group failed (the standard handler runs it again in the
+    request's transaction and explains, counting a failure against the guard's budgets)."""
+    writer = _writer(db)
+    if writer is None:
         return None
-    if session.info.pop("jobs_enqueued", False):
-        db.jobs_enqueued.set()
-    return Response(RedemptionOut.of(redemption).model_dump_json(), status_code=201,
-                    media_type="application/json", headers=SERVED_IN_TRANSACTION)
+    try:
+        row = await writer.redeem(values, outbox)
+    except Exception:
+        return None
+    if row is None:
+        return None
+    return _answered(row, values, db, SERVED_IN_GROUP)

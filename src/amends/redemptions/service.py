@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from amends.actor import Actor
 from amends.audit import service as audit
@@ -39,6 +40,7 @@ from amends.kit.ids import new_id
 from amends.kit.sql import dialect_of
 from amends.models import Coupon, GiftCardEntry, Redemption, Reservation
 from amends.redemptions import fastpath
+from amends.redemptions import sqlite as sqlite_path
 from amends.redemptions.schemas import RedeemRequest
 from amends.rollups import changes
 from amends.shops import outbox as shops_outbox
@@ -388,7 +390,7 @@ async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemptio
     a free-shipping perk used."""
     check_order(order)
     now = utcnow()
-    claim = _redeem_on_postgres if dialect_of(session) == "postgresql" else _redeem_single_use
+    claim = _redeem_on_postgres if dialect_of(session) == "postgresql" else _redeem_on_sqlite
     redemption = await claim(session, actor, order, now)
     if redemption is not None:
         return redemption
@@ -405,27 +407,21 @@ async def redeem(session: AsyncSession, actor: Actor, order: Order) -> Redemptio
     raise CouponAlreadyRedeemed("The coupon was used a moment ago.")
 
 
-async def _redeem_single_use(session: AsyncSession, actor: Actor, order: Order,
-                             now: datetime) -> Redemption | None:
-    """SQLite's redeem of a single-use coupon: the conditional UPDATE, then the records, in
-    the request's transaction (which holds the write lock from its start); None when no
-    coupon matched."""
-    coupon = (await session.scalars(
-        update(Coupon)
-        .where(*_usable(order, now, actor), _free(now), Coupon.kind.in_(policy.SINGLE_USE_KINDS))
-        .values(status="redeemed", redeemed_at=now,
-                redemption_count=Coupon.redemption_count + 1,
-                reservation_id=None, reserved_until=None)
-        .returning(Coupon)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )).one_or_none()
-    if coupon is None:
-        return None
-    discount = _quote(coupon, order)
-    if discount == 0:
-        raise _nothing_off(coupon)  # the request rolls back: the coupon stays as it was
-    return await _record(session, actor, coupon, order, discount, now,
-                         uses=coupon.redemption_count)
+async def _redeem_on_sqlite(session: AsyncSession, actor: Actor, order: Order,
+                            now: datetime) -> Redemption | None:
+    """SQLite's redeem of a single-use coupon (`redemptions.sqlite`), in the request's
+    transaction (which holds the write lock from its start); None when no coupon matched."""
+    outbox = await outbox_of(session, actor.organization_id)
+    values = statement_values(actor, order, now, outbox=outbox)
+    row = await sqlite_path.run_async(await session.connection(),
+                                      sqlite_path.steps(values, outbox))
+    if row is not None:
+        # The session may hold the coupon as it was: it reads it again when asked.
+        held = session.identity_map.get(identity_key(Coupon, (actor.organization_id,
+                                                              row["coupon_id"])))
+        if held is not None:
+            session.expire(held)
+    return _redeemed(session, row, values)
 
 
 async def _debit_gift_card(session: AsyncSession, actor: Actor, coupon: Coupon, order: Order,
