@@ -8,10 +8,12 @@ behind the same middleware (request id, access log, metrics, body size limit, se
 headers), whose handler first tries the direct answer:
 
 - a body the route's own model accepts (validated from the raw bytes),
-- an API key this process verified within the cache time, with `redemptions:write`,
+- an API key with `redemptions:write` (verified within the cache time, else read as the
+  application reads it),
 - an order the service would take (`order_refusal`) and no spent code-failure budget or lock
   on the code (the guard's own `refusal`),
-- what the organisation's outbox holds known to this process (`webhooks.wants_known`, ...),
+- what the organisation's outbox holds (`webhooks.wants_known`, ...; read when this process
+  has not looked lately),
 - an Idempotency-Key, if any, that is well formed: it is stored with the response in the
   same statement,
 - and the statement redeemed a coupon.
@@ -37,7 +39,7 @@ from fastapi import Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from amends.actor import Actor
-from amends.apikeys.service import verified_recently
+from amends.apikeys.service import VerifiedKey, note_use, verified_recently, verify
 from amends.db import Database, driver_connection
 from amends.idempotency import HEADER, fingerprint, principal_of, valid_key
 from amends.kit.client import client_address
@@ -46,7 +48,7 @@ from amends.redemptions import fastpath
 from amends.redemptions import sqlite as sqlite_path
 from amends.redemptions.guard import Attempt, refusal
 from amends.redemptions.schemas import RedeemRequest
-from amends.redemptions.service import order_of, order_refusal, statement_values
+from amends.redemptions.service import order_of, order_refusal, outbox_of, statement_values
 from amends.roles import Scope as Permission
 from amends.routing import TransactionalRoute
 from amends.shops.outbox import connections_known
@@ -71,12 +73,29 @@ class RedeemRoute(TransactionalRoute):
         return handler
 
 
+async def _verified(db: Database, token: str) -> VerifiedKey | None:
+    """The API key of `token`: the one this process verified within the cache time, else read
+    and verified as the application does (its use noted). Every till's key expires from the
+    cache at once: read here, the tills that meet an expired key stay on the route's direct
+    answer instead of all taking the standard handler together (on SQLite, one write
+    transaction each, one after the other)."""
+    key = verified_recently(token)
+    if key is None and token:
+        async with db.read_sessions() as reader:
+            key = await verify(reader, token, cache_seconds=db.settings.api_key_cache_seconds)
+        if key is not None:
+            note_use(db.write_sessions, key)
+    return key
+
+
 def _outbox(actor: Actor) -> fastpath.Outbox | None:
+    """What the organisation's redemptions write besides their own rows, from this process's
+    caches; None when one of them does not know."""
     hooks = wants_known(actor.organization_id, fastpath.EVENT)
     wallet = apple_configured_known(actor.organization_id)
     shops = connections_known(actor.organization_id)
     if hooks is None or wallet is None or shops is None:
-        return None  # the standard handler looks, and this process knows for a while
+        return None
     return fastpath.Outbox(webhooks=hooks, wallet=wallet, shops=shops)
 
 
@@ -88,14 +107,15 @@ async def _answer(request: Request) -> Response | None:
     if idempotency_key is not None and (sqlite or not valid_key(idempotency_key)):
         return None
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    key = verified_recently(token.strip()) if scheme.lower() == "bearer" else None
+    key = await _verified(db, token.strip()) if scheme.lower() == "bearer" else None
     if key is None or not ({Permission.REDEMPTIONS_WRITE, Permission.ADMIN} & key.scopes):
         return None
     actor = Actor(organization_id=key.organization_id, kind="api_key", id=key.id,
                   label=f"api key {key.name}", scopes=key.scopes)
     outbox = _outbox(actor)
-    if outbox is None:
-        return None
+    if outbox is None:  # not known to this process lately: read as the service reads it
+        async with db.read_sessions() as reader:
+            outbox = await outbox_of(reader, actor.organization_id)
     body = await request.body()
     try:
         order = _BODY.validate_json(body)
