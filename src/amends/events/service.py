@@ -3,10 +3,11 @@ shipments into tables that the recovery rules query with indexes."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
@@ -106,6 +107,9 @@ async def ingest(session: AsyncSession, actor: Actor, raw: list[Any]) -> Outcome
                    applied=applied)
 
 
+HeldRow = TypeVar("HeldRow", Customer, Order, Shipment)
+
+
 @dataclass
 class Held:
     """The customers, orders and shipments a batch's events name, by external id: read in
@@ -132,27 +136,27 @@ async def hold(session: AsyncSession, actor: Actor, payloads: Iterable[BaseModel
             shipments.add(payload.shipment_id)
             if isinstance(payload, schemas.ShipmentCreated):
                 orders.add(payload.order_id)
-    held = Held()
     org = actor.organization_id
-    if customers:
-        held.customers = {row.external_id: row for row in (await session.scalars(
-            select(Customer).where(Customer.organization_id == org,
-                                   Customer.external_id.in_(sorted(customers))))).all()}
     # Locked: two events of one order or parcel at once each read its columns to change
     # them, so the second must see what the first wrote.
-    if orders:
-        held.orders = {row.external_id: row for row in (await session.scalars(
-            select(Order).where(Order.organization_id == org,
-                                Order.external_id.in_(sorted(orders)))
-            .order_by(Order.external_id).with_for_update()
-            .execution_options(populate_existing=True))).all()}
-    if shipments:
-        held.shipments = {row.external_id: row for row in (await session.scalars(
-            select(Shipment).where(Shipment.organization_id == org,
-                                   Shipment.external_id.in_(sorted(shipments)))
-            .order_by(Shipment.external_id).with_for_update()
-            .execution_options(populate_existing=True))).all()}
-    return held
+    return Held(customers=await _by_external_id(session, Customer, org, customers),
+                orders=await _by_external_id(session, Order, org, orders, lock=True),
+                shipments=await _by_external_id(session, Shipment, org, shipments, lock=True))
+
+
+async def _by_external_id(session: AsyncSession, model: type[HeldRow], org: uuid.UUID,
+                          external_ids: set[str], *, lock: bool = False
+                          ) -> dict[str, HeldRow]:
+    """The organisation's `model` rows of these external ids, by external id; with `lock`,
+    locked in the order of their ids."""
+    if not external_ids:
+        return {}
+    statement = select(model).where(model.organization_id == org,
+                                    model.external_id.in_(sorted(external_ids)))
+    if lock:
+        statement = (statement.order_by(model.external_id).with_for_update()
+                     .execution_options(populate_existing=True))
+    return {row.external_id: row for row in (await session.scalars(statement)).all()}
 
 
 async def _customer(session: AsyncSession, actor: Actor, external_id: str,
