@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from amends.actor import Actor
@@ -416,11 +417,14 @@ async def _redeem_on_sqlite(session: AsyncSession, actor: Actor, order: Order,
     row = await sqlite_path.run_async(await session.connection(),
                                       sqlite_path.steps(values, outbox))
     if row is not None:
-        # The session may hold the coupon as it was: it reads it again when asked.
+        # The session may hold the coupon as it was: it is given what the UPDATE wrote.
         held = session.identity_map.get(identity_key(Coupon, (actor.organization_id,
                                                               row["coupon_id"])))
         if held is not None:
-            session.expire(held)
+            for name, value in (("status", "redeemed"), ("redeemed_at", now),
+                                ("redemption_count", row["uses"]), ("reservation_id", None),
+                                ("reserved_until", None)):
+                set_committed_value(held, name, value)
     return _redeemed(session, row, values)
 
 

@@ -129,7 +129,8 @@ def _read_time(text: str) -> datetime:
 def steps(values: Mapping[str, Any], outbox: fastpath.Outbox) -> Steps:
     """The redeem of the order in `values` (`fastpath.arguments`), one statement at a time:
     the redemption's row (`id`, `coupon_id`, `discount`, `currency`, `jobs`, with the coupon's
-    `code`, `customer_external_id` and `case_ref`), or None when no coupon matched."""
+    `code`, `customer_external_id`, `case_ref` and `uses`, its redemption count now), or None
+    when no coupon matched."""
     claimed = yield _CLAIM, {
         **_stored(values, "now", "organization_id", "code", "other_code",
                   "customer_external_id", "order_amount", "currency", "given")}
@@ -180,7 +181,7 @@ def steps(values: Mapping[str, Any], outbox: fastpath.Outbox) -> Steps:
                      "max_attempts": queued["max_attempts"]}
     return {"id": redemption_id, "coupon_id": coupon, "discount": discount,
             "currency": currency, "jobs": len(jobs), "code": code,
-            "customer_external_id": customer_external_id, "case_ref": case_ref}
+            "customer_external_id": customer_external_id, "case_ref": case_ref, "uses": uses}
 
 
 def run_sync(connection: sqlite3.Connection, redeem: Steps) -> dict[str, Any] | None:
