@@ -415,11 +415,18 @@ async def _detached(work: Coroutine[Any, Any, T]) -> T:
     return await asyncio.shield(task)
 
 
+# How long an interrupted COPY may take to stop before its connection is closed under it.
+STOP_SECONDS = 1.0
+
+
 async def _end(copy: asyncio.Task[None], raw: Any, *, finished: bool) -> None:
-    """Stop the COPY (asyncpg asks the server to cancel it) and give the connection back: to
-    the pool after a whole file, closed after an interrupted one, whose protocol state is
-    not worth trusting."""
+    """Stop the COPY and give the connection back: to the pool after a whole file, closed
+    after an interrupted one, whose protocol state is not worth trusting. asyncpg asks the
+    server to cancel a COPY and reads on until it stops; Citus relays the cancel to its
+    workers and may stream on for many seconds, so an interrupted COPY gets `STOP_SECONDS`,
+    then its connection is closed, which ends it."""
     copy.cancel()
-    await asyncio.wait([copy])
+    await asyncio.wait([copy], timeout=None if finished else STOP_SECONDS)
     with suppress(Exception):
         await greenlet_spawn(raw.close if finished else raw.invalidate)
+    await asyncio.wait([copy])
