@@ -248,6 +248,7 @@ class Writer:
 
     async def _write(self) -> None:
         loop = asyncio.get_running_loop()
+        group: list[tuple[Mapping[str, Any], fastpath.Outbox, asyncio.Future[Any]]] = []
         try:
             while self._waiting:
                 await asyncio.wait_for(self._write_turn.acquire(), self._timeout)
@@ -264,10 +265,14 @@ class Writer:
                 for (_, _, done), result in zip(group, results, strict=True):
                     if not done.done():
                         done.set_result(result)
-        except BaseException as exc:  # the turn never came: every waiter hears it
-            for _, _, done in self._waiting:
+                group = []
+        except BaseException as exc:
+            # The turn never came, or the writer was cancelled mid-group (the process is
+            # stopping): every waiter hears it, and the route's standard handler answers.
+            for _, _, done in (*group, *self._waiting):
                 if not done.done():
-                    done.set_result(exc)
+                    done.set_result(exc if isinstance(exc, Exception) else
+                                    RuntimeError("the SQLite writer stopped"))
             self._waiting.clear()
             if not isinstance(exc, Exception):
                 raise
