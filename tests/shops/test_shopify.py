@@ -432,6 +432,12 @@ async def test_connections_keep_their_secrets_and_refuse_what_their_platform_doe
             "platform": "shopify", "shop_url": "http://127.0.0.1:10",
             "secrets": {"access_token": "x", "client_secret": "y", "consumer_key": "z"}})
         assert foreign.status_code == 422
+        for malformed in ("https://[shop.example", "shop]", "https://shop.example:99999"):
+            bad = await client.post("/v1/shops", headers=headers, json={
+                "platform": "shopify", "shop_url": malformed,
+                "secrets": {"access_token": "x", "client_secret": "y"}})
+            assert (bad.status_code, bad.json()["code"], bad.json().get("field")) \
+                == (422, "invalid_shop_settings", "shop_url"), (malformed, bad.text)
         changed = await client.patch(f"/v1/shops/{connection['id']}", headers=headers, json={
             "active": False, "settings": {"api_version": "2026-07"},
             "secrets": {"access_token": None}})

@@ -44,6 +44,15 @@ async def test_a_member_of_staff_logs_in_and_sees_the_landing_page(
     assert "Supervisor" in home.text
 
 
+async def test_a_next_page_that_is_no_address_of_ours_leads_home(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    for target in ("//[evil.example", "https://evil.example/", "//evil.example"):
+        page = await client.get("/login", params={"next": target})
+        assert page.status_code == 200, (target, page.text)
+        assert 'name="next" value="/"' in page.text, target
+
+
 async def test_the_landing_page_sends_strangers_to_the_login_form(
     client: httpx.AsyncClient,
 ) -> None:

@@ -115,7 +115,12 @@ async def _checked_url(platform: Platform, given: str, *, allow_private: bool) -
     text = given.strip().rstrip("/")
     if "://" not in text:
         text = f"https://{text}"
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (reading it checks it: a port out of range raises)
+    except ValueError:  # an unbalanced [ or ] around the host, a port that is no number
+        raise InvalidShopSettings("Give the shop's address, such as https://shop.example.",
+                                  field="shop_url") from None
     if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
         raise InvalidShopSettings(f"{platform.title} is reached over HTTPS: "
                                   "give an https:// address.", field="shop_url")

@@ -37,7 +37,10 @@ LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 def _safe_next(target: str | None) -> str:
     if not target:
         return "/"
-    parsed = urlparse(target)
+    try:
+        parsed = urlparse(target)
+    except ValueError:  # an unbalanced [ or ] around a host: not one of our pages
+        return "/"
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
     return target
