@@ -170,31 +170,19 @@ async def _customer(session: AsyncSession, actor: Actor, external_id: str,
     return found
 
 
-async def _order(session: AsyncSession, actor: Actor, external_id: str, customer: Customer,
-                 held: Held) -> Order:
-    known = held.orders.get(external_id)
+async def _held_or_new(session: AsyncSession, actor: Actor, model: type[HeldRow],
+                       held: dict[str, HeldRow], external_id: str, values: dict[str, Any]
+                       ) -> HeldRow:
+    """The batch's row of `external_id`, else the one inserted with `values` (or found, and
+    locked, when another request inserted it meanwhile)."""
+    known = held.get(external_id)
     if known is not None:
         return known
-    order, _ = await get_or_insert(
-        session, Order, key={"organization_id": actor.organization_id,
-                             "external_id": external_id},
-        values={"customer_id": customer.id, "customer_external_id": customer.external_id},
-        lock=True)
-    held.orders[external_id] = order
-    return order
-
-
-async def _shipment(session: AsyncSession, actor: Actor, external_id: str,
-                    at: datetime, held: Held) -> Shipment:
-    known = held.shipments.get(external_id)
-    if known is not None:
-        return known
-    shipment, _ = await get_or_insert(
-        session, Shipment, key={"organization_id": actor.organization_id,
-                                "external_id": external_id},
-        values={"status": "created", "last_scan_at": at}, lock=True)
-    held.shipments[external_id] = shipment
-    return shipment
+    row, _ = await get_or_insert(
+        session, model, key={"organization_id": actor.organization_id,
+                             "external_id": external_id}, values=values, lock=True)
+    held[external_id] = row
+    return row
 
 
 async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseModel,
@@ -207,7 +195,8 @@ async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseM
         details = payload.customer.model_dump(exclude_unset=True) if isinstance(
             payload, schemas.OrderPlaced) and payload.customer else None
         customer = await _customer(session, actor, payload.customer_id, details, held)
-        order = await _order(session, actor, payload.order_id, customer, held)
+        order = await _held_or_new(session, actor, Order, held.orders, payload.order_id, {
+            "customer_id": customer.id, "customer_external_id": customer.external_id})
         order.amount, order.currency = payload.amount, payload.currency
         if isinstance(payload, schemas.OrderPlaced):
             order.placed_at = order.placed_at or at
@@ -223,7 +212,8 @@ async def project(session: AsyncSession, actor: Actor, kind: str, payload: BaseM
         return
     assert isinstance(payload, schemas.ShipmentCreated | schemas.ShipmentScanned |
                       schemas.ShipmentDelivered | schemas.ShipmentException)
-    shipment = await _shipment(session, actor, payload.shipment_id, at, held)
+    shipment = await _held_or_new(session, actor, Shipment, held.shipments,
+                                  payload.shipment_id, {"status": "created", "last_scan_at": at})
     if payload.items is not None:  # what the parcel carries, as the latest event says
         shipment.items = [item.model_dump() for item in payload.items] or None
     if isinstance(payload, schemas.ShipmentCreated):
