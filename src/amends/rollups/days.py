@@ -39,6 +39,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     CompoundSelect,
     Select,
     Subquery,
@@ -184,27 +185,22 @@ async def source(session: AsyncSession, organization_id: uuid.UUID, kind: Kind,
     if until is not None and last is not None and _midnight(last) < until:
         raw.append((_midnight(last), until))
     table = kind.table
+    def rolled_days(day: Any) -> list[ColumnElement[bool]]:
+        """The days read from the roll-up: the period's whole days no write changed."""
+        return [*([day >= first.isoformat()] if first is not None else []),
+                *([day < last.isoformat()] if last is not None else []),
+                *([day.not_in(stale)] if stale else [])]
+
     rolled = select(table.day.label("day"), *(getattr(table, d).label(d) for d in keep),
                     *(getattr(table, m).label(m) for m in sums)).where(
-        table.organization_id == organization_id, table.grain == grain)
-    if first is not None:
-        rolled = rolled.where(table.day >= first.isoformat())
-    if last is not None:
-        rolled = rolled.where(table.day < last.isoformat())
-    if stale:
-        rolled = rolled.where(table.day.not_in(stale))
+        table.organization_id == organization_id, table.grain == grain,
+        *rolled_days(table.day))
     parts: list[Select[Any]] = [rolled]
     if kind is GESTURE_DAYS:
         # Gestures' changes not yet folded, on the days read from the roll-up.
         pending = select(RollupChange).where(
             RollupChange.organization_id == organization_id,
-            RollupChange.rollup == GESTURE_DELTAS)
-        if first is not None:
-            pending = pending.where(RollupChange.day >= first.isoformat())
-        if last is not None:
-            pending = pending.where(RollupChange.day < last.isoformat())
-        if stale:
-            pending = pending.where(RollupChange.day.not_in(stale))
+            RollupChange.rollup == GESTURE_DELTAS, *rolled_days(RollupChange.day))
         parts.append(_deltas(pending.subquery(), organization_id, keep, sums))
     if raw:
         # The tables' rows by the dimensions wanted only (fewer joins), the grain's others
