@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -39,7 +40,7 @@ from amends.coupons import policy
 from amends.jobs.service import job_values
 from amends.kit.ids import new_id
 from amends.redemptions import fastpath
-from amends.rollups.changes import DELTA_MEASURES, GESTURE_DELTAS, REDEMPTIONS, utc_day
+from amends.rollups.changes import DELTA_MEASURES, change_rows, delta_row
 
 Rows = Sequence[Sequence[Any]]
 Step = tuple[str, Mapping[str, Any]]
@@ -76,14 +77,13 @@ INSERT INTO audit_events (id, organization_id, actor_type, actor_id, actor_label
 VALUES (:audit_id, :organization_id, :actor_kind, :actor_id, :actor_label, '{fastpath.EVENT}',
         'coupon', :object_id, :after, :request_id, :now)"""
 
-_KEPT_BY = ("case_ref", "agent", "issuer_id", "channel", "currency")
-_CHANGES = (
-    f"INSERT INTO rollup_changes (id, organization_id, rollup, day, "
-    f"{', '.join(_KEPT_BY)}, {', '.join(DELTA_MEASURES)}) VALUES "
-    f"(:delta_id, :organization_id, '{GESTURE_DELTAS}', :issued_day, :case_ref, :agent, "
-    f":issuer_id, :coupon_channel, :currency, 0, 0, :redeemed, :discount, 0), "
-    f"(:day_id, :organization_id, '{REDEMPTIONS}', :day, "
-    + ", ".join(["NULL"] * 10) + ")")
+_CHANGE_COLUMNS = ("id", "organization_id", "rollup", "day", "case_ref", "agent", "issuer_id",
+                   "channel", "currency", *DELTA_MEASURES)
+# The redemption's roll-up changes: its gesture's delta and its day, rows 0 and 1 of
+# `changes.delta_row` and `changes.change_rows`.
+_CHANGES = (f"INSERT INTO rollup_changes ({', '.join(_CHANGE_COLUMNS)}) VALUES "
+            + ", ".join("(" + ", ".join(f":{column}_{n}" for column in _CHANGE_COLUMNS) + ")"
+                        for n in range(2)))
 
 # The endpoints that take the event (every event when they name none), as `webhooks.emit`
 # picks them.
@@ -152,12 +152,14 @@ def steps(values: Mapping[str, Any], outbox: fastpath.Outbox) -> Steps:
         **common, **_stored(values, "audit_id", "actor_kind", "actor_id", "actor_label",
                             "request_id"),
         "object_id": str(coupon), "after": json.dumps(after)}
-    yield _CHANGES, {
-        **common, "delta_id": new_id().hex, "day_id": new_id().hex,
-        "issued_day": utc_day(_read_time(issued_at)), "day": utc_day(now),
-        "case_ref": case_ref, "agent": agent, "issuer_id": issuer_id,
-        "coupon_channel": channel, "currency": currency, "redeemed": 1 if uses == 1 else 0,
-        "discount": discount}
+    gesture = SimpleNamespace(organization_id=values["organization_id"],
+                              issued_at=_read_time(issued_at), case_ref=case_ref,
+                              issued_by_label=agent, issued_by_id=issuer_id, channel=channel,
+                              currency=currency)
+    rows = (delta_row(gesture, redeemed=1 if uses == 1 else 0, redeemed_value=discount),
+            *change_rows(values["organization_id"], redemptions=[now]))
+    yield _CHANGES, {f"{column}_{n}": storage(row.get(column))
+                     for n, row in enumerate(rows) for column in _CHANGE_COLUMNS}
     redemption_id: uuid.UUID = values["redemption_id"]
     jobs: list[tuple[str, dict[str, Any]]] = []
     if outbox.webhooks:
