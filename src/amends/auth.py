@@ -97,10 +97,9 @@ async def authenticate(request: Request) -> Actor:
             # refuses to change the organisations table in a transaction that read across
             # shards in parallel.
             async with reading_alongside(session) as reader:
-                key = await apikeys.verify(
-                    reader, token, cache_seconds=settings.api_key_cache_seconds)
-            if key is not None:
-                apikeys.note_use(request.app.state.db.write_sessions, key)
+                key = await apikeys.verify_on_miss(
+                    reader, token, cache_seconds=settings.api_key_cache_seconds,
+                    sessions=request.app.state.db.write_sessions)
         if key is None:
             raise InvalidApiKey()
         actor = Actor(

@@ -184,6 +184,16 @@ async def verify(session: AsyncSession, token: str, *, cache_seconds: float) -> 
     return verified
 
 
+async def verify_on_miss(reader: AsyncSession, token: str, *, cache_seconds: float,
+                         sessions: async_sessionmaker[AsyncSession]) -> VerifiedKey | None:
+    """`verify` for a token the cache did not know, read with `reader` (a short read of its
+    own), noting the key's use when it is one."""
+    key = await verify(reader, token, cache_seconds=cache_seconds)
+    if key is not None:
+        note_use(sessions, key)
+    return key
+
+
 async def list_api_keys(session: AsyncSession, actor: Actor) -> list[ApiKey]:
     return list(
         (

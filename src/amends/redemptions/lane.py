@@ -39,7 +39,7 @@ from fastapi import Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from amends.actor import Actor
-from amends.apikeys.service import VerifiedKey, note_use, verified_recently, verify
+from amends.apikeys.service import VerifiedKey, verified_recently, verify_on_miss
 from amends.db import Database, driver_connection
 from amends.idempotency import HEADER, fingerprint, principal_of, valid_key
 from amends.kit.client import client_address
@@ -82,9 +82,9 @@ async def _verified(db: Database, token: str) -> VerifiedKey | None:
     key = verified_recently(token)
     if key is None and token:
         async with db.read_sessions() as reader:
-            key = await verify(reader, token, cache_seconds=db.settings.api_key_cache_seconds)
-        if key is not None:
-            note_use(db.write_sessions, key)
+            key = await verify_on_miss(reader, token,
+                                       cache_seconds=db.settings.api_key_cache_seconds,
+                                       sessions=db.write_sessions)
     return key
 
 
@@ -112,10 +112,6 @@ async def _answer(request: Request) -> Response | None:
         return None
     actor = Actor(organization_id=key.organization_id, kind="api_key", id=key.id,
                   label=f"api key {key.name}", scopes=key.scopes)
-    outbox = _outbox(actor)
-    if outbox is None:  # not known to this process lately: read as the service reads it
-        async with db.read_sessions() as reader:
-            outbox = await outbox_of(reader, actor.organization_id)
     body = await request.body()
     try:
         order = _BODY.validate_json(body)
@@ -127,6 +123,10 @@ async def _answer(request: Request) -> Response | None:
                          customer=order.customer_id)
     if await refusal(state.limiter, attempt) is not None:
         return None
+    outbox = _outbox(actor)
+    if outbox is None:  # not known to this process lately: read as the service reads it
+        async with db.read_sessions() as reader:
+            outbox = await outbox_of(reader, actor.organization_id)
     now = utcnow()
     if sqlite:
         return await _in_group(db, statement_values(actor, order_of(order), now, outbox=outbox),
