@@ -16,7 +16,7 @@ from amends.kit.clock import clock
 from amends.models import LedgerRollup, OutcomeRollup
 from amends.outcomes import service as outcomes
 from amends.reports.service import Filters
-from tests.reports.history import SPAN_DAYS, T0, random_history, something_happens
+from tests.reports.history import SPAN_DAYS, T0, random_history, things_happen
 
 KEYS = {"period": lambda r: r.day[:7], "reason": lambda r: r.reason or "no case",
         "agent": lambda r: r.agent, "team": lambda r: r.team or "—",
@@ -46,9 +46,7 @@ async def test_the_ledger_and_effectiveness_from_coarser_grains_match_the_full_r
         db: Database) -> None:
     rng = random.Random(3)
     history = await random_history(db, rng)
-    for _ in range(40):
-        await something_happens(db, rng, history, T0 + timedelta(
-            minutes=rng.randrange(3 * 1440, SPAN_DAYS * 1440)))
+    await things_happen(db, rng, history, 40, from_day=3, to_day=SPAN_DAYS)
     clock.freeze(T0 + timedelta(days=SPAN_DAYS + 1))
     async with db.transaction() as session:
         await outcomes.refresh(session, history.organization_id)

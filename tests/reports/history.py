@@ -130,3 +130,12 @@ async def something_happens(db: Database, rng: random.Random, history: History,
         pass  # used already, expired, a case that cannot move there: nothing happened
 
 
+
+
+async def things_happen(db: Database, rng: random.Random, history: History, count: int, *,
+                        from_day: int, to_day: int) -> None:
+    """`count` things happen (`something_happens`), each at a random minute from day
+    `from_day` to day `to_day` after T0."""
+    for _ in range(count):
+        await something_happens(db, rng, history, T0 + timedelta(
+            minutes=rng.randrange(from_day * 1440, to_day * 1440)))

@@ -29,7 +29,7 @@ from amends.redemptions import service as redemptions
 from amends.reports import service as reports
 from amends.rollups import changes, days
 from amends.rollups.tasks import fold_all
-from tests.reports.history import SPAN_DAYS, T0, History, random_history, something_happens
+from tests.reports.history import SPAN_DAYS, T0, History, random_history, things_happen
 
 
 def _periods(rng: random.Random) -> list[tuple[datetime | None, datetime | None]]:
@@ -108,9 +108,7 @@ async def test_the_reports_give_the_same_figures_from_the_rollups_as_from_the_ta
         db: Database, seed: int) -> None:
     rng = random.Random(seed)
     history = await random_history(db, rng)
-    for _ in range(50):
-        await something_happens(db, rng, history, T0 + timedelta(
-            minutes=rng.randrange(3 * 1440, SPAN_DAYS * 1440)))
+    await things_happen(db, rng, history, 50, from_day=3, to_day=SPAN_DAYS)
     clock.freeze(T0 + timedelta(days=SPAN_DAYS + 1))
     state = rng.random()
 
@@ -127,9 +125,7 @@ async def test_the_reports_give_the_same_figures_from_the_rollups_as_from_the_ta
     _same(from_tables, await _answers(db, history, random.Random(state)))
 
     # Later writes change earlier days: those days are read from the tables until folded.
-    for _ in range(15):
-        await something_happens(db, rng, history, T0 + timedelta(
-            minutes=rng.randrange(SPAN_DAYS * 1440, (SPAN_DAYS + 1) * 1440)))
+    await things_happen(db, rng, history, 15, from_day=SPAN_DAYS, to_day=SPAN_DAYS + 1)
     clock.freeze(T0 + timedelta(days=SPAN_DAYS + 2))
     stale = await _stale(db, history.organization_id)
     # Gestures' changes are deltas added to the roll-up: no day of gestures is read from the
@@ -208,9 +204,7 @@ async def test_the_worker_takes_in_what_gestures_redemptions_and_cases_changed(
         db: Database, settings: Settings) -> None:
     rng = random.Random(17)
     history = await random_history(db, rng)
-    for _ in range(10):
-        await something_happens(db, rng, history, T0 + timedelta(
-            minutes=rng.randrange(3 * 1440, SPAN_DAYS * 1440)))
+    await things_happen(db, rng, history, 10, from_day=3, to_day=SPAN_DAYS)
     clock.freeze(T0 + timedelta(days=SPAN_DAYS + 1))
     before = await _answers(db, history, random.Random(1))
     async with db.transaction(write=False) as session:
